@@ -1,0 +1,83 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { startProcess, tail, type ManagedProcess } from './child';
+import { createKmipPki, type KmipPki } from './kmip-pki';
+import { freePort, waitForPort } from './ports';
+
+export const PYKMIP_SERVER = process.env.EKM_PYKMIP_SERVER ?? '/usr/bin/pykmip-server';
+
+export interface PyKmipServer {
+  host: string;
+  port: number;
+  pki: KmipPki;
+  dir: string;
+  databaseFile: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+  /** Starts it again on the same port, database and PKI (after stop or kill). */
+  restart(): Promise<void>;
+}
+
+/**
+ * Starts a real PyKMIP server on 127.0.0.1: TLS 1.2, ECDHE suites, client certificates required
+ * with EKU clientAuth, SQLite database in `dir`. Reuses the PKI if one is given.
+ */
+export async function startPyKmip(options: { dir: string; port?: number; pki?: KmipPki }): Promise<PyKmipServer> {
+  const dir = options.dir;
+  fs.mkdirSync(path.join(dir, 'policies'), { recursive: true });
+  const pki = options.pki ?? (await createKmipPki(path.join(dir, 'pki')));
+  const port = options.port ?? (await freePort());
+  const host = '127.0.0.1';
+  const databaseFile = path.join(dir, 'pykmip.db');
+  const configFile = path.join(dir, 'server.conf');
+  fs.writeFileSync(
+    configFile,
+    [
+      '[server]',
+      `hostname=${host}`,
+      `port=${port}`,
+      `certificate_path=${pki.serverCertFile}`,
+      `key_path=${pki.serverKeyFile}`,
+      `ca_path=${pki.caFile}`,
+      'auth_suite=TLS1.2',
+      `policy_path=${path.join(dir, 'policies')}`,
+      'enable_tls_client_auth=True',
+      'tls_cipher_suites=',
+      '    TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+      '    TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+      '    TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384',
+      '    TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256',
+      'logging_level=INFO',
+      `database_path=${databaseFile}`,
+      '',
+    ].join('\n'),
+  );
+  const logFile = path.join(dir, 'server.log');
+  const launch = async (): Promise<ManagedProcess> => {
+    const proc = startProcess('pykmip', PYKMIP_SERVER, ['-f', configFile, '-l', logFile], {
+      logFile: path.join(dir, 'stdout.log'),
+    });
+    try {
+      await waitForPort(host, port, 30_000, proc.isAlive);
+    } catch (err) {
+      await proc.stop(1000);
+      throw new Error(`PyKMIP did not start: ${(err as Error).message}\n${tail(logFile)}\n${tail(path.join(dir, 'stdout.log'))}`);
+    }
+    return proc;
+  };
+  const server: PyKmipServer = {
+    host,
+    port,
+    pki,
+    dir,
+    databaseFile,
+    process: await launch(),
+    // PyKMIP's accept loop has a 10 s socket timeout, so SIGTERM can take that long; don't wait for it.
+    stop: () => server.process.stop(2000),
+    async restart() {
+      await server.process.stop(2000);
+      server.process = await launch();
+    },
+  };
+  return server;
+}

@@ -1,0 +1,35 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startCfssl } from '../../src/devenv/cfssl';
+import { startPyKmip } from '../../src/devenv/pykmip';
+import { startTemporalDevServer } from '../../src/devenv/temporal';
+import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';
+
+/** Starts one Temporal dev server, one PyKMIP and one cfssl CA for the whole test run. */
+export default async function globalSetup(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-test-'));
+  const started = Date.now();
+  const [temporal, kmip, cfssl] = await Promise.all([
+    startTemporalDevServer({ dir: path.join(dir, 'temporal') }),
+    startPyKmip({ dir: path.join(dir, 'pykmip') }),
+    startCfssl({ dir: path.join(dir, 'cfssl') }),
+  ]);
+  const env: TestEnv = {
+    dir,
+    temporal: { address: temporal.address, namespace: temporal.namespace },
+    kmip: {
+      host: kmip.host,
+      port: kmip.port,
+      caPem: kmip.pki.ca.certificatePem,
+      caKeyPem: kmip.pki.ca.privateKeyPem,
+      client: kmip.pki.client,
+    },
+    cfssl: { url: cfssl.url, profile: cfssl.profile, caPem: cfssl.caPem },
+  };
+  const file = path.join(dir, 'test-env.json');
+  fs.writeFileSync(file, JSON.stringify(env));
+  process.env[TEST_ENV_VARIABLE] = file;
+  (globalThis as Record<string, unknown>).__EKM_SERVERS__ = { temporal, kmip, cfssl, dir };
+  process.stderr.write(`\n[global-setup] temporal ${temporal.address}, pykmip :${kmip.port}, cfssl ${cfssl.url} (${Date.now() - started} ms)\n`);
+}
