@@ -1,0 +1,159 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { ConfigError, describeZodError } from './zod-errors';
+
+/**
+ * The cluster registry: cluster name -> how to reach its management API. It holds references to
+ * credentials (an environment variable or a file), never the secrets themselves, so workflow
+ * inputs and history carry only the cluster name.
+ */
+
+const secretReference = z.union(
+  [
+    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name') }),
+    z.strictObject({ file: z.string().min(1, 'must be a file path') }),
+  ],
+  { error: 'must be { env: VARIABLE } or { file: PATH }, never the secret itself' },
+);
+export type SecretReference = z.infer<typeof secretReference>;
+
+const apiVersion = z.string().regex(/^\d+\.\d+$/, 'must look like "12.3"');
+
+const clusterEntry = z
+  .strictObject({
+    mvip: z
+      .string()
+      .url('must be a URL like https://10.0.0.5')
+      .refine((u) => /^https?:\/\//.test(u), 'must start with https:// (or http:// for a local simulator)'),
+    apiVersion,
+    username: z.union([z.string().min(1), secretReference], {
+      error: 'must be a user name, { env: VARIABLE } or { file: PATH }',
+    }),
+    password: secretReference,
+    caBundle: z.string().min(1, 'must be a file path').optional(),
+    insecure: z.literal(true, { error: 'must be true when present (leave it out to verify TLS)' }).optional(),
+    connectTimeoutMs: z.number().int().positive().default(10_000),
+    responseTimeoutMs: z.number().int().positive().default(60_000),
+  })
+  .superRefine((entry, ctx) => {
+    const https = entry.mvip.startsWith('https://');
+    if (https && !entry.caBundle && !entry.insecure) {
+      ctx.addIssue({ code: 'custom', path: ['caBundle'], message: 'is required for https (or set insecure: true explicitly)' });
+    }
+    if (entry.caBundle && entry.insecure) {
+      ctx.addIssue({ code: 'custom', path: ['insecure'], message: 'cannot be combined with caBundle' });
+    }
+  });
+
+const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** A command the worker runs to sign a CSR: reads the CSR PEM on stdin, prints the certificate PEM. */
+const signerCommand = z.strictObject({
+  command: z.array(z.string().min(1)).min(1, 'must name the program to run'),
+  timeoutMs: z.number().int().positive().default(120_000),
+});
+
+export const clusterRegistrySchema = z
+  .strictObject({
+    clusters: z.record(z.string(), clusterEntry, { error: 'must map cluster names to their settings' }),
+    /** Named signing commands, so a workflow input can say which one without carrying a command line. */
+    signers: z.record(z.string().min(1), signerCommand).default({}),
+  })
+  .superRefine((registry, ctx) => {
+    for (const name of Object.keys(registry.clusters)) {
+      if (!CLUSTER_NAME.test(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clusters', name],
+          message: 'cluster names are lowercase letters, digits and dashes',
+        });
+      }
+    }
+  });
+
+export type ClusterEntry = z.infer<typeof clusterEntry>;
+export type ClusterRegistry = z.infer<typeof clusterRegistrySchema>;
+export type SignerCommand = z.infer<typeof signerCommand>;
+
+/** Parses registry text (YAML or JSON; JSON is YAML). Relative file paths resolve against baseDir. */
+export function parseClusterRegistry(text: string, source: string, baseDir: string): ClusterRegistry {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(source, `not valid YAML/JSON: ${(err as Error).message}`);
+  }
+  const parsed = clusterRegistrySchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(source, describeZodError(parsed.error));
+  const registry = parsed.data;
+  for (const entry of Object.values(registry.clusters)) {
+    if (entry.caBundle) entry.caBundle = path.resolve(baseDir, entry.caBundle);
+    if ('file' in entry.password) entry.password = { file: path.resolve(baseDir, entry.password.file) };
+    if (typeof entry.username === 'object' && 'file' in entry.username) {
+      entry.username = { file: path.resolve(baseDir, entry.username.file) };
+    }
+  }
+  return registry;
+}
+
+export function loadClusterRegistry(file: string): ClusterRegistry {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      file,
+      `cannot read the clusters file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  return parseClusterRegistry(text, file, path.dirname(path.resolve(file)));
+}
+
+export function findCluster(registry: ClusterRegistry, name: string): ClusterEntry {
+  const entry = registry.clusters[name];
+  if (!entry) {
+    const known = Object.keys(registry.clusters).sort().join(', ') || 'none';
+    throw new ConfigError('cluster', `unknown cluster "${name}" (known: ${known})`);
+  }
+  return entry;
+}
+
+/** Reads a secret at run time (inside activities only). The value never goes into a workflow payload. */
+export function readSecret(reference: SecretReference, field: string): string {
+  if ('env' in reference) {
+    const value = process.env[reference.env];
+    if (value === undefined || value === '') {
+      throw new ConfigError(field, `environment variable ${reference.env} is not set`);
+    }
+    return value;
+  }
+  try {
+    return fs.readFileSync(reference.file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ConfigError(field, `cannot read secret file ${reference.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+export interface ClusterCredentials {
+  username: string;
+  password: string;
+}
+
+export function readClusterCredentials(name: string, entry: ClusterEntry): ClusterCredentials {
+  const username = typeof entry.username === 'string' ? entry.username : readSecret(entry.username, `clusters.${name}.username`);
+  return { username, password: readSecret(entry.password, `clusters.${name}.password`) };
+}
+
+export function readCaBundle(name: string, entry: ClusterEntry): string | undefined {
+  if (!entry.caBundle) return undefined;
+  try {
+    return fs.readFileSync(entry.caBundle, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `clusters.${name}.caBundle`,
+      `cannot read ${entry.caBundle}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+}

@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, describeZodError } from './zod-errors';
+
+/**
+ * Settings of the worker and the CLI, from environment variables. Every problem names the
+ * variable. TLS client certificates are for a Temporal server that requires mTLS.
+ */
+const runtimeFields = z.object({
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'must be host:port')
+    .default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  EKM_TASK_QUEUE: z.string().min(1).default('ekm-runbooks'),
+  EKM_CLUSTERS_FILE: z.string().min(1).default('clusters.yaml'),
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  EKM_WEBHOOK_URL: z.string().url('must be a URL').optional(),
+  EKM_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+});
+
+const runtimeSchema = runtimeFields.superRefine((env, ctx) => {
+  if (Boolean(env.TEMPORAL_TLS_CERT) !== Boolean(env.TEMPORAL_TLS_KEY)) {
+    ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_KEY'], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together' });
+  }
+});
+
+export type RuntimeSettings = z.infer<typeof runtimeSchema>;
+
+export function loadRuntimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
+  const picked = Object.fromEntries(Object.keys(runtimeFields.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const parsed = runtimeSchema.safeParse(picked);
+  if (!parsed.success) throw new ConfigError('environment', describeZodError(parsed.error));
+  return parsed.data;
+}
+
+export interface TemporalConnectionSettings {
+  address: string;
+  tls?: {
+    serverNameOverride?: string;
+    serverRootCACertificate?: Buffer;
+    clientCertPair?: { crt: Buffer; key: Buffer };
+  };
+}
+
+function readFileSetting(variable: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(variable, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** The connection options shared by Client and NativeConnection. */
+export function temporalConnection(settings: RuntimeSettings): TemporalConnectionSettings {
+  const useTls = settings.TEMPORAL_TLS_CERT || settings.TEMPORAL_TLS_CA;
+  if (!useTls) return { address: settings.TEMPORAL_ADDRESS };
+  return {
+    address: settings.TEMPORAL_ADDRESS,
+    tls: {
+      serverNameOverride: settings.TEMPORAL_TLS_SERVER_NAME,
+      serverRootCACertificate: settings.TEMPORAL_TLS_CA
+        ? readFileSetting('TEMPORAL_TLS_CA', settings.TEMPORAL_TLS_CA)
+        : undefined,
+      clientCertPair:
+        settings.TEMPORAL_TLS_CERT && settings.TEMPORAL_TLS_KEY
+          ? {
+              crt: readFileSetting('TEMPORAL_TLS_CERT', settings.TEMPORAL_TLS_CERT),
+              key: readFileSetting('TEMPORAL_TLS_KEY', settings.TEMPORAL_TLS_KEY),
+            }
+          : undefined,
+    },
+  };
+}
