@@ -15,7 +15,12 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves once something accepts TCP connections on host:port, or rejects after timeoutMs. */
-export async function waitForPort(host: string, port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+export async function waitForPort(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  isAlive: () => boolean = () => true,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!isAlive()) throw new Error(`process meant to listen on ${host}:${port} exited`);

@@ -31,5 +31,7 @@ export default async function globalSetup(): Promise<void> {
   fs.writeFileSync(file, JSON.stringify(env));
   process.env[TEST_ENV_VARIABLE] = file;
   (globalThis as Record<string, unknown>).__EKM_SERVERS__ = { temporal, kmip, cfssl, dir };
-  process.stderr.write(`\n[global-setup] temporal ${temporal.address}, pykmip :${kmip.port}, cfssl ${cfssl.url} (${Date.now() - started} ms)\n`);
+  process.stderr.write(
+    `\n[global-setup] temporal ${temporal.address}, pykmip :${kmip.port}, cfssl ${cfssl.url} (${Date.now() - started} ms)\n`,
+  );
 }

@@ -1,0 +1,11 @@
+import type { Client } from '@temporalio/client';
+import type { ClusterRegistry } from '../src/config/clusters';
+import type { Notifier } from '../src/notify/notifier';
+
+/** What activities need from the worker process. Secrets are read from here at call time only. */
+export interface ActivityContext {
+  registry: ClusterRegistry;
+  notifier: Notifier;
+  temporal: Client;
+  taskQueue: string;
+}

@@ -1,0 +1,16 @@
+import type { ActivityContext } from './context';
+import { lockActivities } from './lock';
+import { notifyActivities } from './notify';
+
+export type { ActivityContext } from './context';
+
+/** Every activity the worker registers, bound to the worker's context. */
+export function createActivities(ctx: ActivityContext) {
+  return {
+    ...lockActivities(ctx),
+    ...notifyActivities(ctx),
+  };
+}
+
+/** The activity interface workflows proxy (`import type` only: workflows never load this code). */
+export type Activities = ReturnType<typeof createActivities>;

@@ -1,0 +1,28 @@
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { acquireLockSignal, clusterLock, clusterLockWorkflowId, type LockRequest } from '../workflows/cluster-lock';
+import type { ActivityContext } from './context';
+
+export function lockActivities(ctx: ActivityContext) {
+  return {
+    /** Asks the cluster's lock workflow for the lock, starting that workflow if it is not running. */
+    async requestClusterLock(input: { cluster: string; request: LockRequest }): Promise<void> {
+      await ctx.temporal.workflow.signalWithStart(clusterLock, {
+        workflowId: clusterLockWorkflowId(input.cluster),
+        taskQueue: ctx.taskQueue,
+        args: [input.cluster],
+        signal: acquireLockSignal,
+        signalArgs: [input.request],
+      });
+    },
+
+    async isWorkflowRunning(workflowId: string, runId: string): Promise<boolean> {
+      try {
+        const description = await ctx.temporal.workflow.getHandle(workflowId, runId).describe();
+        return description.status.name === 'RUNNING';
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * One mutating runbook per cluster. A small workflow per cluster (id `ekm-lock-<cluster>`) holds
+ * the lock and a FIFO queue; runbooks ask for it through an activity (signal-with-start), wait
+ * for a grant signal, and release it when they end. A holder that ended without releasing
+ * (terminated, say) is noticed by a periodic liveness check.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { lockDeniedSignal, lockGrantedSignal, type LockHolder, type RunbookName } from './definitions';
+import { now, type RunbookTracker } from './progress';
+
+export interface LockRequest {
+  workflowId: string;
+  runId: string;
+  runbook: RunbookName;
+  /** 'fail': refuse at once when another runbook holds the lock; 'wait': queue. */
+  ifBusy: 'fail' | 'wait';
+}
+
+export interface LockState {
+  holder?: LockHolder;
+  queue: LockRequest[];
+}
+
+export const acquireLockSignal = defineSignal<[LockRequest]>('acquire');
+export const releaseLockSignal = defineSignal<[{ workflowId: string; runId: string }]>('release');
+export const lockStateQuery = defineQuery<LockState>('lockState');
+
+export function clusterLockWorkflowId(cluster: string): string {
+  return `ekm-lock-${cluster}`;
+}
+
+const { isWorkflowRunning } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 10 },
+});
+
+const LIVENESS_CHECK_MS = 60_000;
+const IDLE_EXIT_MS = 10 * 60_000;
+
+export async function clusterLock(cluster: string, carried?: LockState): Promise<void> {
+  const state: LockState = carried ?? { queue: [] };
+  const sameRun = (a: { workflowId: string; runId: string }, b: { workflowId: string; runId: string }) =>
+    a.workflowId === b.workflowId && a.runId === b.runId;
+  const pendingSignals: Promise<void>[] = [];
+  const send = (p: Promise<void>) => pendingSignals.push(p.catch(() => undefined)); // the requester may be gone
+
+  const grantNext = () => {
+    while (!state.holder && state.queue.length > 0) {
+      const next = state.queue.shift()!;
+      state.holder = { workflowId: next.workflowId, runId: next.runId, runbook: next.runbook, since: now() };
+      send(getExternalWorkflowHandle(next.workflowId, next.runId).signal(lockGrantedSignal, { lockRunId: workflowInfo().runId }));
+    }
+  };
+
+  setHandler(lockStateQuery, () => state);
+  setHandler(acquireLockSignal, (request) => {
+    if (state.holder && sameRun(state.holder, request)) {
+      send(getExternalWorkflowHandle(request.workflowId, request.runId).signal(lockGrantedSignal, { lockRunId: workflowInfo().runId }));
+      return;
+    }
+    if (state.queue.some((q) => sameRun(q, request))) return;
+    if (state.holder && request.ifBusy === 'fail') {
+      send(getExternalWorkflowHandle(request.workflowId, request.runId).signal(lockDeniedSignal, { holder: state.holder }));
+      return;
+    }
+    state.queue.push(request);
+    grantNext();
+  });
+  setHandler(releaseLockSignal, (who) => {
+    if (state.holder && sameRun(state.holder, who)) state.holder = undefined;
+    state.queue = state.queue.filter((q) => !sameRun(q, who));
+    grantNext();
+  });
+  grantNext();
+
+  for (;;) {
+    if (state.holder) {
+      const holder = state.holder;
+      const released = await condition(() => state.holder !== holder, LIVENESS_CHECK_MS);
+      if (!released && !(await isWorkflowRunning(holder.workflowId, holder.runId))) {
+        if (state.holder === holder) state.holder = undefined;
+        grantNext();
+      }
+    } else {
+      const requested = await condition(() => state.holder !== undefined || state.queue.length > 0, IDLE_EXIT_MS);
+      if (!requested) break;
+    }
+    if (workflowInfo().continueAsNewSuggested) {
+      await Promise.all(pendingSignals);
+      await condition(() => true);
+      await continueAsNew<typeof clusterLock>(cluster, state);
+    }
+  }
+  await Promise.all(pendingSignals);
+}
+
+/** The runbook side: wait for the cluster lock (published in progress), then release it when done. */
+export class ClusterLockClient {
+  private granted = false;
+  private denied: LockHolder | undefined;
+
+  constructor(private readonly cluster: string) {
+    setHandler(lockGrantedSignal, () => {
+      this.granted = true;
+    });
+    setHandler(lockDeniedSignal, ({ holder }) => {
+      this.denied = holder;
+    });
+  }
+
+  async acquire(tracker: RunbookTracker<string>, step: string, ifBusy: 'fail' | 'wait'): Promise<void> {
+    const { workflowId, runId } = workflowInfo();
+    await requestClusterLock({ cluster: this.cluster, request: { workflowId, runId, runbook: tracker.progress.runbook, ifBusy } });
+    if (!this.granted && !this.denied) {
+      tracker.setWaiting({
+        kind: 'cluster-lock',
+        step,
+        since: now(),
+        prompt: `waiting for the cluster lock: another runbook is changing cluster ${this.cluster}`,
+        answers: [],
+        reminders: 0,
+      });
+      await condition(() => this.granted || this.denied !== undefined);
+      tracker.setWaiting(undefined);
+    }
+    if (this.denied && !this.granted) {
+      const h = this.denied;
+      throw ApplicationFailure.nonRetryable(
+        `cluster ${this.cluster} is busy: ${h.runbook} runbook ${h.workflowId} has been changing it since ${h.since}`,
+        'ClusterBusy',
+      );
+    }
+  }
+
+  async release(): Promise<void> {
+    const { workflowId, runId } = workflowInfo();
+    await CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(clusterLockWorkflowId(this.cluster))
+        .signal(releaseLockSignal, { workflowId, runId })
+        .catch(() => undefined),
+    );
+  }
+}
+
+const { requestClusterLock } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { maximumAttempts: 20 },
+});

@@ -1,0 +1,2 @@
+/** Every workflow the worker runs. One file per runbook. */
+export { clusterLock } from './cluster-lock';

@@ -1,0 +1,134 @@
+/**
+ * Waiting for a person, durably: the runbook publishes what it waits for, notifies, reminds on an
+ * interval, and takes the answer through the `answer` Update, whose validator refuses anything
+ * not offered at that moment (a refused Update leaves no trace in history).
+ */
+import { msToNumber } from '@temporalio/common';
+import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { answerUpdate, type AnswerAction, type OperatorAnswer, type WaitingFor } from './definitions';
+import { now, type RunbookTracker } from './progress';
+
+const { notify } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5, initialInterval: '2s' },
+});
+
+export interface AskOptions {
+  kind?: WaitingFor['kind'];
+  step: string;
+  prompt: string;
+  answers: AnswerAction[];
+  problem?: string;
+  /** Give up waiting at this point (the caller decides what that means). */
+  timeoutMs?: number;
+  /** Send a reminder through the notifier this often while waiting. */
+  remindEveryMs?: number;
+}
+
+export class OperatorChannel {
+  private answer: OperatorAnswer | undefined;
+
+  constructor(private readonly tracker: RunbookTracker<string>) {
+    setHandler(
+      answerUpdate,
+      (answer) => {
+        const waiting = this.tracker.progress.waiting!;
+        this.answer = answer;
+        this.tracker.progress.answers.push({
+          at: now(),
+          step: waiting.step,
+          action: answer.action,
+          by: answer.by,
+          outcome: 'accepted',
+          comment: answer.action === 'abort' ? answer.reason : answer.comment,
+        });
+        return { accepted: true, step: waiting.step, message: `${answer.action} accepted for step ${waiting.step}` };
+      },
+      { validator: (answer) => validateAnswer(answer, this.tracker.progress.waiting) },
+    );
+  }
+
+  /** Waits for an answer; undefined when timeoutMs passed first. */
+  async ask(options: AskOptions): Promise<OperatorAnswer | undefined> {
+    const { progress } = this.tracker;
+    const startedAt = Date.now();
+    const waiting: WaitingFor = {
+      kind: options.kind ?? 'operator-decision',
+      step: options.step,
+      since: now(),
+      prompt: options.prompt,
+      answers: options.answers,
+      deadline: options.timeoutMs !== undefined ? new Date(startedAt + options.timeoutMs).toISOString() : undefined,
+      reminders: 0,
+      problem: options.problem,
+    };
+    this.answer = undefined;
+    this.tracker.setWaiting(waiting);
+    await this.notify('waiting-for-input', options.prompt, options.problem);
+    try {
+      for (;;) {
+        const untilDeadline = options.timeoutMs !== undefined ? startedAt + options.timeoutMs - Date.now() : undefined;
+        if (untilDeadline !== undefined && untilDeadline <= 0) return undefined;
+        const wait = Math.min(untilDeadline ?? Infinity, options.remindEveryMs ?? Infinity);
+        const answered = wait === Infinity ? (await condition(() => this.answer !== undefined), true) : await condition(() => this.answer !== undefined, wait);
+        if (answered) return this.answer;
+        if (options.remindEveryMs !== undefined && (untilDeadline === undefined || untilDeadline > wait)) {
+          waiting.reminders += 1;
+          this.tracker.note(`reminder ${waiting.reminders} sent: ${options.prompt}`);
+          await this.notify('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
+        }
+      }
+    } finally {
+      if (progress.waiting === waiting) this.tracker.setWaiting(undefined);
+    }
+  }
+
+  async notify(kind: 'waiting-for-input' | 'reminder' | 'escalated' | 'completed' | 'failed', message: string, detail?: string) {
+    const { progress } = this.tracker;
+    await notify({ kind, runbook: progress.runbook, cluster: progress.cluster, step: progress.currentStep, message, detail });
+  }
+}
+
+function validateAnswer(answer: OperatorAnswer, waiting: WaitingFor | undefined): void {
+  if (!answer || typeof answer !== 'object' || typeof answer.action !== 'string') {
+    throw new Error('answer: must be an object with an action');
+  }
+  if (!waiting || waiting.kind === 'cluster-lock') {
+    throw new Error('the runbook is not waiting for an answer now');
+  }
+  if (!waiting.answers.includes(answer.action)) {
+    throw new Error(`answer "${answer.action}" is not offered at step ${waiting.step}; choose one of: ${waiting.answers.join(', ')}`);
+  }
+  switch (answer.action) {
+    case 'abort':
+      if (typeof answer.reason !== 'string' || answer.reason.trim() === '') throw new Error('abort: reason is required');
+      break;
+    case 'extend': {
+      let ms = NaN;
+      try {
+        ms = msToNumber(answer.extendBy as never);
+      } catch {
+        // reported below
+      }
+      if (!(ms > 0)) throw new Error(`extend: extendBy "${answer.extendBy}" is not a duration like 7d or 12h`);
+      break;
+    }
+    case 'change': {
+      const { hostnames, port, kmipCaCertificate } = answer;
+      if (hostnames === undefined && port === undefined && kmipCaCertificate === undefined) {
+        throw new Error('change: give at least one of hostnames, port, kmipCaCertificate');
+      }
+      if (hostnames !== undefined && (!Array.isArray(hostnames) || hostnames.length === 0 || hostnames.some((h) => typeof h !== 'string' || !h.trim()))) {
+        throw new Error('change: hostnames must be a non-empty list of host names');
+      }
+      if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new Error('change: port must be 1-65535');
+      if (kmipCaCertificate !== undefined && !/-----BEGIN CERTIFICATE-----/.test(kmipCaCertificate)) {
+        throw new Error('change: kmipCaCertificate must be a PEM certificate');
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
