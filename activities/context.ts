@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { ClusterRegistry } from '../src/config/clusters';
 import type { Notifier } from '../src/notify/notifier';
+import type { LockTiming } from '../workflows/cluster-lock';
 
 /** What activities need from the worker process. Secrets are read from here at call time only. */
 export interface ActivityContext {
@@ -8,4 +9,6 @@ export interface ActivityContext {
   notifier: Notifier;
   temporal: Client;
   taskQueue: string;
+  /** Tests shorten the lock's liveness check. */
+  lockTiming?: LockTiming;
 }

@@ -1,5 +1,11 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { acquireLockSignal, clusterLock, clusterLockWorkflowId, type LockRequest } from '../workflows/cluster-lock';
+import {
+  acquireLockSignal,
+  clusterLock,
+  clusterLockWorkflowId,
+  DEFAULT_LOCK_TIMING,
+  type LockRequest,
+} from '../workflows/cluster-lock';
 import type { ActivityContext } from './context';
 
 export function lockActivities(ctx: ActivityContext) {
@@ -9,7 +15,7 @@ export function lockActivities(ctx: ActivityContext) {
       await ctx.temporal.workflow.signalWithStart(clusterLock, {
         workflowId: clusterLockWorkflowId(input.cluster),
         taskQueue: ctx.taskQueue,
-        args: [input.cluster],
+        args: [input.cluster, ctx.lockTiming ?? DEFAULT_LOCK_TIMING],
         signal: acquireLockSignal,
         signalArgs: [input.request],
       });

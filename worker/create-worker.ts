@@ -4,6 +4,7 @@ import { createActivities } from '../activities';
 import { loadClusterRegistry, type ClusterRegistry } from '../src/config/clusters';
 import { temporalConnection, type RuntimeSettings } from '../src/config/runtime';
 import { notifierFromSettings, type Notifier } from '../src/notify/notifier';
+import type { LockTiming } from '../workflows/cluster-lock';
 
 export interface RunbookWorker {
   worker: Worker;
@@ -14,7 +15,7 @@ export interface RunbookWorker {
 /** Builds the worker: connections, activities bound to the cluster registry, workflows (pre-bundled when EKM_WORKFLOW_BUNDLE is set). */
 export async function createRunbookWorker(
   settings: RuntimeSettings,
-  overrides: { registry?: ClusterRegistry; notifier?: Notifier } = {},
+  overrides: { registry?: ClusterRegistry; notifier?: Notifier; lockTiming?: LockTiming; workflowsPath?: string } = {},
 ): Promise<RunbookWorker> {
   const registry = overrides.registry ?? loadClusterRegistry(settings.EKM_CLUSTERS_FILE);
   const connectionOptions = temporalConnection(settings);
@@ -25,14 +26,15 @@ export async function createRunbookWorker(
     connection: nativeConnection,
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.EKM_TASK_QUEUE,
-    ...(settings.EKM_WORKFLOW_BUNDLE
+    ...(settings.EKM_WORKFLOW_BUNDLE && !overrides.workflowsPath
       ? { workflowBundle: { codePath: settings.EKM_WORKFLOW_BUNDLE } }
-      : { workflowsPath: require.resolve('../workflows') }),
+      : { workflowsPath: overrides.workflowsPath ?? require.resolve('../workflows') }),
     activities: createActivities({
       registry,
       notifier: overrides.notifier ?? notifierFromSettings(settings),
       temporal,
       taskQueue: settings.EKM_TASK_QUEUE,
+      lockTiming: overrides.lockTiming,
     }),
     shutdownGraceTime: '10 seconds',
   });

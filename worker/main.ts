@@ -10,7 +10,13 @@ async function main(): Promise<void> {
   const settings = loadRuntimeSettings();
   const { worker, close } = await createRunbookWorker(settings);
   console.error(
-    JSON.stringify({ level: 'info', msg: 'ekm.worker.started', address: settings.TEMPORAL_ADDRESS, namespace: settings.TEMPORAL_NAMESPACE, taskQueue: settings.EKM_TASK_QUEUE }),
+    JSON.stringify({
+      level: 'info',
+      msg: 'ekm.worker.started',
+      address: settings.TEMPORAL_ADDRESS,
+      namespace: settings.TEMPORAL_NAMESPACE,
+      taskQueue: settings.EKM_TASK_QUEUE,
+    }),
   );
   await worker.run();
   await close();

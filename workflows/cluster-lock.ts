@@ -46,10 +46,16 @@ const { isWorkflowRunning } = proxyActivities<Activities>({
   retry: { maximumAttempts: 10 },
 });
 
-const LIVENESS_CHECK_MS = 60_000;
-const IDLE_EXIT_MS = 10 * 60_000;
+export interface LockTiming {
+  /** How often to check that the holder still runs (a terminated holder never releases). */
+  livenessCheckMs: number;
+  /** The lock workflow ends after this long with no holder and no queue. */
+  idleExitMs: number;
+}
 
-export async function clusterLock(cluster: string, carried?: LockState): Promise<void> {
+export const DEFAULT_LOCK_TIMING: LockTiming = { livenessCheckMs: 60_000, idleExitMs: 10 * 60_000 };
+
+export async function clusterLock(cluster: string, timing: LockTiming = DEFAULT_LOCK_TIMING, carried?: LockState): Promise<void> {
   const state: LockState = carried ?? { queue: [] };
   const sameRun = (a: { workflowId: string; runId: string }, b: { workflowId: string; runId: string }) =>
     a.workflowId === b.workflowId && a.runId === b.runId;
@@ -67,7 +73,11 @@ export async function clusterLock(cluster: string, carried?: LockState): Promise
   setHandler(lockStateQuery, () => state);
   setHandler(acquireLockSignal, (request) => {
     if (state.holder && sameRun(state.holder, request)) {
-      send(getExternalWorkflowHandle(request.workflowId, request.runId).signal(lockGrantedSignal, { lockRunId: workflowInfo().runId }));
+      send(
+        getExternalWorkflowHandle(request.workflowId, request.runId).signal(lockGrantedSignal, {
+          lockRunId: workflowInfo().runId,
+        }),
+      );
       return;
     }
     if (state.queue.some((q) => sameRun(q, request))) return;
@@ -88,19 +98,19 @@ export async function clusterLock(cluster: string, carried?: LockState): Promise
   for (;;) {
     if (state.holder) {
       const holder = state.holder;
-      const released = await condition(() => state.holder !== holder, LIVENESS_CHECK_MS);
+      const released = await condition(() => state.holder !== holder, timing.livenessCheckMs);
       if (!released && !(await isWorkflowRunning(holder.workflowId, holder.runId))) {
         if (state.holder === holder) state.holder = undefined;
         grantNext();
       }
     } else {
-      const requested = await condition(() => state.holder !== undefined || state.queue.length > 0, IDLE_EXIT_MS);
+      const requested = await condition(() => state.holder !== undefined || state.queue.length > 0, timing.idleExitMs);
       if (!requested) break;
     }
     if (workflowInfo().continueAsNewSuggested) {
       await Promise.all(pendingSignals);
       await condition(() => true);
-      await continueAsNew<typeof clusterLock>(cluster, state);
+      await continueAsNew<typeof clusterLock>(cluster, timing, state);
     }
   }
   await Promise.all(pendingSignals);
@@ -122,7 +132,10 @@ export class ClusterLockClient {
 
   async acquire(tracker: RunbookTracker<string>, step: string, ifBusy: 'fail' | 'wait'): Promise<void> {
     const { workflowId, runId } = workflowInfo();
-    await requestClusterLock({ cluster: this.cluster, request: { workflowId, runId, runbook: tracker.progress.runbook, ifBusy } });
+    await requestClusterLock({
+      cluster: this.cluster,
+      request: { workflowId, runId, runbook: tracker.progress.runbook, ifBusy },
+    });
     if (!this.granted && !this.denied) {
       tracker.setWaiting({
         kind: 'cluster-lock',

@@ -71,7 +71,10 @@ export class OperatorChannel {
         const untilDeadline = options.timeoutMs !== undefined ? startedAt + options.timeoutMs - Date.now() : undefined;
         if (untilDeadline !== undefined && untilDeadline <= 0) return undefined;
         const wait = Math.min(untilDeadline ?? Infinity, options.remindEveryMs ?? Infinity);
-        const answered = wait === Infinity ? (await condition(() => this.answer !== undefined), true) : await condition(() => this.answer !== undefined, wait);
+        const answered =
+          wait === Infinity
+            ? (await condition(() => this.answer !== undefined), true)
+            : await condition(() => this.answer !== undefined, wait);
         if (answered) return this.answer;
         if (options.remindEveryMs !== undefined && (untilDeadline === undefined || untilDeadline > wait)) {
           waiting.reminders += 1;
@@ -98,7 +101,9 @@ function validateAnswer(answer: OperatorAnswer, waiting: WaitingFor | undefined)
     throw new Error('the runbook is not waiting for an answer now');
   }
   if (!waiting.answers.includes(answer.action)) {
-    throw new Error(`answer "${answer.action}" is not offered at step ${waiting.step}; choose one of: ${waiting.answers.join(', ')}`);
+    throw new Error(
+      `answer "${answer.action}" is not offered at step ${waiting.step}; choose one of: ${waiting.answers.join(', ')}`,
+    );
   }
   switch (answer.action) {
     case 'abort':
@@ -119,10 +124,14 @@ function validateAnswer(answer: OperatorAnswer, waiting: WaitingFor | undefined)
       if (hostnames === undefined && port === undefined && kmipCaCertificate === undefined) {
         throw new Error('change: give at least one of hostnames, port, kmipCaCertificate');
       }
-      if (hostnames !== undefined && (!Array.isArray(hostnames) || hostnames.length === 0 || hostnames.some((h) => typeof h !== 'string' || !h.trim()))) {
+      if (
+        hostnames !== undefined &&
+        (!Array.isArray(hostnames) || hostnames.length === 0 || hostnames.some((h) => typeof h !== 'string' || !h.trim()))
+      ) {
         throw new Error('change: hostnames must be a non-empty list of host names');
       }
-      if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new Error('change: port must be 1-65535');
+      if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
+        throw new Error('change: port must be 1-65535');
       if (kmipCaCertificate !== undefined && !/-----BEGIN CERTIFICATE-----/.test(kmipCaCertificate)) {
         throw new Error('change: kmipCaCertificate must be a PEM certificate');
       }

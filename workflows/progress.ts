@@ -19,7 +19,10 @@ export type StepDefinitions<Id extends string> = ReadonlyArray<readonly [Id, str
 /** The message an operator should read for a failure: the activity's own error, not Temporal's wrapper. */
 export function describeFailure(err: unknown): string {
   let current: unknown = err;
-  while (current instanceof ActivityFailure || (current instanceof TemporalFailure && current.cause && !(current instanceof ApplicationFailure))) {
+  while (
+    current instanceof ActivityFailure ||
+    (current instanceof TemporalFailure && current.cause && !(current instanceof ApplicationFailure))
+  ) {
     current = (current as TemporalFailure).cause;
   }
   if (current instanceof ApplicationFailure) return current.type ? `${current.type}: ${current.message}` : current.message;

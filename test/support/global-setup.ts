@@ -4,12 +4,18 @@ import path from 'node:path';
 import { startCfssl } from '../../src/devenv/cfssl';
 import { startPyKmip } from '../../src/devenv/pykmip';
 import { startTemporalDevServer } from '../../src/devenv/temporal';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ensureCompiled } from './compile';
 import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';
 
 /** Starts one Temporal dev server, one PyKMIP and one cfssl CA for the whole test run. */
 export default async function globalSetup(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-test-'));
   const started = Date.now();
+  ensureCompiled();
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
+  const workflowBundle = path.join(dir, 'workflow-bundle.js');
+  fs.writeFileSync(workflowBundle, bundle.code);
   const [temporal, kmip, cfssl] = await Promise.all([
     startTemporalDevServer({ dir: path.join(dir, 'temporal') }),
     startPyKmip({ dir: path.join(dir, 'pykmip') }),
@@ -17,6 +23,7 @@ export default async function globalSetup(): Promise<void> {
   ]);
   const env: TestEnv = {
     dir,
+    workflowBundle,
     temporal: { address: temporal.address, namespace: temporal.namespace },
     kmip: {
       host: kmip.host,
@@ -35,3 +42,12 @@ export default async function globalSetup(): Promise<void> {
     `\n[global-setup] temporal ${temporal.address}, pykmip :${kmip.port}, cfssl ${cfssl.url} (${Date.now() - started} ms)\n`,
   );
 }
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
+  error: (message: string) => process.stderr.write(`[bundler] ${message}\n`),
+};

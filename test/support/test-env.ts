@@ -4,6 +4,8 @@ import fs from 'node:fs';
 export interface TestEnv {
   /** Scratch folder for this test run; removed at the end. */
   dir: string;
+  /** The workflows, bundled once for the whole run (Worker.create's workflowBundle.codePath). */
+  workflowBundle: string;
   temporal: { address: string; namespace: string };
   kmip: {
     host: string;
