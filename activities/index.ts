@@ -1,6 +1,7 @@
 import type { ActivityContext } from './context';
 import { lockActivities } from './lock';
 import { notifyActivities } from './notify';
+import { rekeyActivities } from './rekey';
 
 export type { ActivityContext } from './context';
 
@@ -9,6 +10,7 @@ export function createActivities(ctx: ActivityContext) {
   return {
     ...lockActivities(ctx),
     ...notifyActivities(ctx),
+    ...rekeyActivities(ctx),
   };
 }
 

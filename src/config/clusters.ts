@@ -26,7 +26,7 @@ const clusterEntry = z
     mvip: z
       .string()
       .url('must be a URL like https://10.0.0.5')
-      .refine((u) => /^https?:\/\//.test(u), 'must start with https:// (or http:// for a local simulator)'),
+      .refine((u) => u.startsWith('https://'), 'must start with https:// (the Element API is HTTPS only)'),
     apiVersion,
     username: z.union([z.string().min(1), secretReference], {
       error: 'must be a user name, { env: VARIABLE } or { file: PATH }',
@@ -38,9 +38,8 @@ const clusterEntry = z
     responseTimeoutMs: z.number().int().positive().default(60_000),
   })
   .superRefine((entry, ctx) => {
-    const https = entry.mvip.startsWith('https://');
-    if (https && !entry.caBundle && !entry.insecure) {
-      ctx.addIssue({ code: 'custom', path: ['caBundle'], message: 'is required for https (or set insecure: true explicitly)' });
+    if (!entry.caBundle && !entry.insecure) {
+      ctx.addIssue({ code: 'custom', path: ['caBundle'], message: 'is required to verify the cluster certificate (or set insecure: true explicitly)' });
     }
     if (entry.caBundle && entry.insecure) {
       ctx.addIssue({ code: 'custom', path: ['insecure'], message: 'cannot be combined with caBundle' });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { x509, type CryptoKey, type CryptoKeyPair } from './x509';
-import { generateRsaKeyPair, privateKeyToPem, RSA_SHA256 } from './keys';
+import { generateRsaKeyPair, importRsaKeyPair, privateKeyToPem, RSA_SHA256 } from './keys';
 
 /** A certificate authority held in memory: its certificate and signing key. */
 export interface CertificateAuthority {
@@ -60,6 +60,16 @@ export async function createCertificateAuthority(commonName: string, days = 3650
     keys,
     certificatePem: certificate.toString('pem'),
     privateKeyPem: await privateKeyToPem(keys.privateKey),
+  };
+}
+
+/** A CA from its PEM certificate and private key (e.g. one kept on disk between runs). */
+export async function loadCertificateAuthority(certificatePem: string, privateKeyPem: string): Promise<CertificateAuthority> {
+  return {
+    certificate: new x509.X509Certificate(certificatePem),
+    keys: await importRsaKeyPair(privateKeyPem),
+    certificatePem,
+    privateKeyPem,
   };
 }
 

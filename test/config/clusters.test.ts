@@ -80,19 +80,19 @@ describe('cluster registry', () => {
 
   it('accepts JSON too', () => {
     const json = JSON.stringify({
-      clusters: { c1: { mvip: 'http://127.0.0.1:9000', apiVersion: '12.3', username: 'admin', password: { env: 'X' } } },
+      clusters: { c1: { mvip: 'https://127.0.0.1:9000', apiVersion: '12.3', username: 'admin', password: { env: 'X' }, insecure: true } },
     });
-    expect(findCluster(parseClusterRegistry(json, 'c.json', '/'), 'c1').mvip).toBe('http://127.0.0.1:9000');
+    expect(findCluster(parseClusterRegistry(json, 'c.json', '/'), 'c1').mvip).toBe('https://127.0.0.1:9000');
   });
 
   it.each([
     ['a missing mvip', entry({ mvip: null }), 'clusters.c1.mvip'],
     ['a malformed mvip', entry({ mvip: 'mvip: 10.0.0.5' }), 'clusters.c1.mvip: must be a URL'],
-    ['an ftp mvip', entry({ mvip: 'mvip: ftp://10.0.0.5' }), 'clusters.c1.mvip: must start with https://'],
+    ['a plain http mvip', entry({ mvip: 'mvip: http://10.0.0.5' }), 'clusters.c1.mvip: must start with https://'],
     ['a bad apiVersion', entry({ apiVersion: 'apiVersion: twelve' }), 'clusters.c1.apiVersion: must look like "12.3"'],
     ['a literal password', entry({ password: 'password: hunter2' }), 'clusters.c1.password'],
     ['a bad env var name', entry({ password: 'password: { env: "1BAD" }' }), 'clusters.c1.password.env'],
-    ['https without CA or insecure', entry({ ca: null }), 'clusters.c1.caBundle: is required for https'],
+    ['no CA and not insecure', entry({ ca: null }), 'clusters.c1.caBundle: is required to verify the cluster certificate'],
     ['caBundle and insecure together', entry({ extra: 'insecure: true' }), 'clusters.c1.insecure: cannot be combined'],
     ['insecure: false', entry({ ca: 'insecure: false' }), 'clusters.c1.insecure'],
     ['an unknown field', entry({ extra: 'pasword: x' }), 'pasword'],

@@ -1,0 +1,56 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { findCluster, readCaBundle, readClusterCredentials } from '../src/config/clusters';
+import { ConfigError } from '../src/config/zod-errors';
+import { ElementClient, ElementError } from '../src/element';
+import type { ActivityContext } from './context';
+
+/**
+ * Opens an Element client for a registered cluster (credentials read now, from the worker's
+ * environment or secret files), runs fn, closes it, and turns failures into ApplicationFailures
+ * whose type is the Element error name and whose retryability was decided once in the client.
+ */
+export async function withElement<T>(ctx: ActivityContext, cluster: string, fn: (client: ElementClient) => Promise<T>): Promise<T> {
+  let client: ElementClient;
+  try {
+    const entry = findCluster(ctx.registry, cluster);
+    const credentials = readClusterCredentials(cluster, entry);
+    client = new ElementClient({
+      endpoint: entry.mvip,
+      apiVersion: entry.apiVersion,
+      username: credentials.username,
+      password: credentials.password,
+      caPem: readCaBundle(cluster, entry),
+      insecure: entry.insecure,
+      connectTimeoutMs: entry.connectTimeoutMs,
+      responseTimeoutMs: entry.responseTimeoutMs,
+    });
+  } catch (err) {
+    throw asActivityFailure(err);
+  }
+  try {
+    return await fn(client);
+  } catch (err) {
+    throw asActivityFailure(err);
+  } finally {
+    await client.close();
+  }
+}
+
+export function asActivityFailure(err: unknown): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof ElementError) {
+    return ApplicationFailure.create({
+      type: err.name,
+      message: err.message,
+      nonRetryable: !err.retryable,
+      details: [{ kind: err.kind, method: err.method }],
+    });
+  }
+  if (err instanceof ConfigError) return ApplicationFailure.nonRetryable(err.message, 'ConfigError');
+  return err;
+}
+
+/** A failure the runbook should not retry: the cluster is not in a state this step can work with. */
+export function refuse(type: string, message: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(message, type);
+}

@@ -1,0 +1,163 @@
+import { ElementApiError, type ElementClient } from '../src/element';
+import { RekeyMasterKeyAsyncResult, type EncryptionKeyInfo, type KeyProviderKmip } from '../src/element/objects';
+import { DEFAULT_POLL, pollAsyncJob, type PollSettings } from './async-jobs';
+import type { ActivityContext } from './context';
+import { refuse, withElement } from './element';
+
+export type ProviderSelector = { id: number } | { name: string } | { active: true };
+
+export type RekeyTarget = { keyManagement: 'internal' } | { keyManagement: 'external'; provider: ProviderSelector };
+
+export interface RekeyPrecheck {
+  masterKey?: EncryptionKeyInfo;
+  /** The provider the new key will come from (external only). */
+  provider?: { id: number; name: string };
+  /** rekeyMasterKeyAsyncResultID as found, to tell our own rekey from an older one. */
+  lastHandle?: number;
+  /** A rekey still running on the cluster: attach to it rather than start another. */
+  inFlightHandle?: number;
+}
+
+export interface RekeyJobResult {
+  keyToDecommission: EncryptionKeyInfo;
+  newKey: EncryptionKeyInfo;
+  operation: string;
+  state: string;
+}
+
+export interface VerifiedMasterKey {
+  keyID: string;
+  keyManagementType: 'internal' | 'external';
+  keyProviderID?: number;
+  keyCreatedTime?: string;
+}
+
+function describeProvider(selector: ProviderSelector): string {
+  if ('id' in selector) return `key provider id ${selector.id}`;
+  if ('name' in selector) return `key provider named "${selector.name}"`;
+  return 'the active key provider';
+}
+
+export function pickProvider(providers: KeyProviderKmip[], selector: ProviderSelector): KeyProviderKmip {
+  const matches = providers.filter((p) =>
+    'id' in selector ? p.keyProviderID === selector.id : 'name' in selector ? p.keyProviderName === selector.name : p.keyProviderIsActive,
+  );
+  if (matches.length === 0) {
+    const known = providers.map((p) => `${p.keyProviderID} "${p.keyProviderName}"${p.keyProviderIsActive ? ' (active)' : ''}`).join(', ');
+    throw refuse('KeyProviderNotFound', `no ${describeProvider(selector)} on the cluster (providers: ${known || 'none'})`);
+  }
+  if (matches.length > 1) {
+    const ids = matches.map((p) => p.keyProviderID).join(', ');
+    throw refuse('KeyProviderAmbiguous', `${describeProvider(selector)} matches several providers (ids ${ids}); choose one by id`);
+  }
+  return matches[0]!;
+}
+
+async function isRunning(client: ElementClient, handle: number): Promise<boolean> {
+  try {
+    const answer = await client.call('GetAsyncResult', { asyncHandle: handle, keepResult: true });
+    return answer.status === 'running';
+  } catch (err) {
+    if (err instanceof ElementApiError && (err.name === 'xAsyncHandleDoesNotExist' || err.name === 'xDBNoSuchPath')) return false;
+    throw err;
+  }
+}
+
+export function rekeyActivities(ctx: ActivityContext) {
+  return {
+    /** Software encryption at rest must be enabled; finds the provider; notices a rekey already in flight. */
+    async rekeyPrecheck(cluster: string, target: RekeyTarget): Promise<RekeyPrecheck> {
+      return withElement(ctx, cluster, async (client) => {
+        const info = await client.call('GetSoftwareEncryptionAtRestInfo');
+        if (info.state !== 'enabled') {
+          throw refuse(
+            'SoftwareEncryptionNotEnabled',
+            `software encryption at rest is ${info.state} on cluster ${cluster}; it can only be enabled when the cluster is created`,
+          );
+        }
+        const precheck: RekeyPrecheck = { masterKey: info.masterKeyInfo, lastHandle: info.rekeyMasterKeyAsyncResultID };
+        if (target.keyManagement === 'external') {
+          const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', {});
+          const provider = pickProvider(kmipKeyProviders, target.provider);
+          if (provider.keyServerIDs.length === 0) {
+            throw refuse('KeyProviderHasNoServer', `key provider ${provider.keyProviderID} "${provider.keyProviderName}" has no key server`);
+          }
+          precheck.provider = { id: provider.keyProviderID, name: provider.keyProviderName };
+        }
+        if (info.rekeyMasterKeyAsyncResultID !== undefined && (await isRunning(client, info.rekeyMasterKeyAsyncResultID))) {
+          precheck.inFlightHandle = info.rekeyMasterKeyAsyncResultID;
+        }
+        return precheck;
+      });
+    },
+
+    async testKeyProvider(cluster: string, keyProviderID: number): Promise<void> {
+      await withElement(ctx, cluster, (client) => client.call('TestKeyProviderKmip', { keyProviderID }));
+    },
+
+    /**
+     * Starts the rekey and returns its asyncHandle. If the cluster's latest rekey handle changed
+     * since the precheck, that rekey is ours (started before a crash; the cluster lock excludes
+     * anyone else), so it is returned instead of starting a second one.
+     */
+    async startMasterKeyRekey(
+      cluster: string,
+      input: { keyManagement: 'internal' | 'external'; keyProviderID?: number; handleAtPrecheck?: number },
+    ): Promise<number> {
+      return withElement(ctx, cluster, async (client) => {
+        const info = await client.call('GetSoftwareEncryptionAtRestInfo');
+        const latest = info.rekeyMasterKeyAsyncResultID;
+        if (latest !== undefined && latest !== input.handleAtPrecheck) return latest;
+        const { asyncHandle } = await client.call(
+          'RekeySoftwareEncryptionAtRestMasterKey',
+          input.keyManagement === 'external'
+            ? { keyManagementType: 'External', keyProviderID: input.keyProviderID }
+            : { keyManagementType: 'Internal' },
+        );
+        return asyncHandle;
+      });
+    },
+
+    /** Polls the rekey job to its end (see pollAsyncJob for the history-friendly retry pattern). */
+    async awaitMasterKeyRekey(cluster: string, handle: number, poll: PollSettings = DEFAULT_POLL): Promise<RekeyJobResult> {
+      return withElement(ctx, cluster, async (client) => {
+        const result = await pollAsyncJob(client, handle, poll);
+        const parsed = RekeyMasterKeyAsyncResult.safeParse(result);
+        if (!parsed.success) {
+          throw refuse('UnexpectedAsyncResult', `async job ${handle} completed without the rekey result fields: ${parsed.error.message}`);
+        }
+        return parsed.data;
+      });
+    },
+
+    /** The end state the vendor's procedure checks: a new key of the asked type and provider, from our handle. */
+    async verifyMasterKey(
+      cluster: string,
+      expected: { oldKeyID?: string; keyManagement: 'internal' | 'external'; keyProviderID?: number; handle: number },
+    ): Promise<VerifiedMasterKey> {
+      return withElement(ctx, cluster, async (client) => {
+        const info = await client.call('GetSoftwareEncryptionAtRestInfo');
+        const key = info.masterKeyInfo;
+        const problems: string[] = [];
+        if (!key?.keyID) problems.push('masterKeyInfo.keyID is missing');
+        else if (key.keyID === expected.oldKeyID) problems.push(`masterKeyInfo.keyID is still the old key ${expected.oldKeyID}`);
+        if (key?.keyManagementType !== expected.keyManagement) {
+          problems.push(`masterKeyInfo.keyManagementType is ${key?.keyManagementType}, expected ${expected.keyManagement}`);
+        }
+        if (expected.keyManagement === 'external' && key?.keyProviderID !== expected.keyProviderID) {
+          problems.push(`masterKeyInfo.keyProviderID is ${key?.keyProviderID}, expected ${expected.keyProviderID}`);
+        }
+        if (info.rekeyMasterKeyAsyncResultID !== expected.handle) {
+          problems.push(`rekeyMasterKeyAsyncResultID is ${info.rekeyMasterKeyAsyncResultID}, expected ${expected.handle}`);
+        }
+        if (problems.length > 0) throw refuse('RekeyNotVerified', `after the rekey, GetSoftwareEncryptionAtRestInfo disagrees: ${problems.join('; ')}`);
+        return {
+          keyID: key!.keyID!,
+          keyManagementType: expected.keyManagement,
+          keyProviderID: key!.keyProviderID,
+          keyCreatedTime: key!.keyCreatedTime,
+        };
+      });
+    },
+  };
+}
