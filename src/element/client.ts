@@ -1,0 +1,408 @@
+/**
+ * Typed Element JSON-RPC client: validates params against the registry, POSTs to
+ * `${endpoint}/json-rpc/${apiVersion}` with HTTP Basic auth over verified TLS, and turns every
+ * outcome into either a validated result or exactly one ElementError subclass.
+ */
+import { Agent, request } from 'undici';
+import { z } from 'zod';
+import {
+  describeIssue,
+  describeIssues,
+  ElementApiError,
+  ElementAuthError,
+  ElementError,
+  ElementRequestError,
+  ElementResponseError,
+  ElementTlsError,
+  ElementTransportError,
+} from './errors';
+import {
+  elementMethods,
+  findVersionShortfall,
+  isApiVersion,
+  isElementMethodName,
+  type ApiVersion,
+  type ElementMethodName,
+  type ElementMethodSpec,
+  type ElementParams,
+  type ElementResult,
+} from './methods';
+
+export interface ElementClientOptions {
+  /** MVIP base URL, e.g. https://10.0.0.5 or https://127.0.0.1:8443 (https only, no credentials in it). */
+  endpoint: string;
+  /** API version to pin, e.g. "12.3"; calls newer than it are refused before sending. */
+  apiVersion: string;
+  /** Cluster admin account. */
+  username: string;
+  password: string;
+  /** PEM CA bundle that issued the cluster certificate; default: Node's built-in CAs. */
+  caPem?: string;
+  /** Skip TLS verification. Explicit opt-in only, never the default. */
+  insecure?: boolean;
+  connectTimeoutMs: number;
+  /** Limit for the response headers, and for each pause while reading the body. */
+  responseTimeoutMs: number;
+}
+
+export interface CallOptions {
+  /** Cancels the request (e.g. a cancelled Temporal activity). */
+  signal?: AbortSignal;
+}
+
+/** The params argument may be left out when every parameter of the method is optional. */
+export type ElementCallArgs<M extends ElementMethodName> = {} extends ElementParams<M>
+  ? [params?: ElementParams<M>, options?: CallOptions]
+  : [params: ElementParams<M>, options?: CallOptions];
+
+interface HttpAnswer {
+  status: number;
+  text: string;
+}
+
+/** OpenSSL/Node codes that mean "the certificate could not be verified" (as opposed to a network fault). */
+const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'CERT_CHAIN_TOO_LONG',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const TIMEOUT_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/** The JSON-RPC envelope; `result` is checked against the method's schema afterwards. */
+const Envelope = z.looseObject({
+  id: z.union([z.number(), z.string(), z.null()]).optional(),
+  result: z.unknown().optional(),
+  error: z.unknown().optional(),
+});
+
+const ErrorObject = z.looseObject({
+  name: z.string(),
+  message: z.string(),
+  code: z.number().optional(),
+});
+
+function configError(message: string): ElementRequestError {
+  return new ElementRequestError(`Element client options: ${message}`, { reason: 'config' });
+}
+
+function positiveMs(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw configError(`${name} must be a positive whole number of milliseconds`);
+  return value;
+}
+
+function normaliseEndpoint(endpoint: string): string {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw configError('endpoint is not a URL (expected e.g. https://10.0.0.5)');
+  }
+  // Checked before anything echoes the URL: credentials belong in username/password.
+  if (url.username !== '' || url.password !== '') {
+    throw configError('endpoint must not contain credentials; pass username and password separately');
+  }
+  if (url.protocol !== 'https:') throw configError(`endpoint must use https (got ${url.protocol})`);
+  if (url.search !== '' || url.hash !== '') throw configError('endpoint must not have a query or fragment');
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+/** Error codes along the cause chain (undici and Node nest them; happy-eyeballs aggregates them). */
+function errorCodes(err: unknown, seen = new Set<unknown>()): string[] {
+  if (typeof err !== 'object' || err === null || seen.has(err)) return [];
+  seen.add(err);
+  const codes: string[] = [];
+  const { code, cause } = err as { code?: unknown; cause?: unknown };
+  if (typeof code === 'string') codes.push(code);
+  if (err instanceof AggregateError) for (const inner of err.errors) codes.push(...errorCodes(inner, seen));
+  codes.push(...errorCodes(cause, seen));
+  return codes;
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class ElementClient {
+  /** Normalised MVIP base URL (no trailing slash). */
+  readonly endpoint: string;
+  readonly apiVersion: ApiVersion;
+  readonly #url: string;
+  readonly #authorization: string;
+  /** Every form of the credentials that must never reach an error. */
+  readonly #secrets: readonly string[];
+  readonly #agent: Agent;
+  readonly #connectTimeoutMs: number;
+  readonly #responseTimeoutMs: number;
+  readonly #insecure: boolean;
+  #nextId = 1;
+
+  constructor(options: ElementClientOptions) {
+    this.endpoint = normaliseEndpoint(options.endpoint);
+    if (!isApiVersion(options.apiVersion)) throw configError('apiVersion must look like "12.3"');
+    this.apiVersion = options.apiVersion;
+    if (options.username === '' || options.username.includes(':')) {
+      throw configError('username must be non-empty and must not contain ":" (HTTP Basic auth)');
+    }
+    if (options.password === '') throw configError('password must not be empty');
+    if (options.caPem !== undefined && !options.caPem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw configError('caPem must be PEM text containing -----BEGIN CERTIFICATE-----');
+    }
+    this.#connectTimeoutMs = positiveMs('connectTimeoutMs', options.connectTimeoutMs);
+    this.#responseTimeoutMs = positiveMs('responseTimeoutMs', options.responseTimeoutMs);
+    this.#insecure = options.insecure === true;
+
+    this.#url = `${this.endpoint}/json-rpc/${this.apiVersion}`;
+    const token = Buffer.from(`${options.username}:${options.password}`, 'utf8').toString('base64');
+    this.#authorization = `Basic ${token}`;
+    this.#secrets = [token, options.password];
+    this.#agent = new Agent({
+      connect: {
+        ca: options.caPem,
+        rejectUnauthorized: !this.#insecure,
+        timeout: this.#connectTimeoutMs,
+      },
+      headersTimeout: this.#responseTimeoutMs,
+      bodyTimeout: this.#responseTimeoutMs,
+    });
+  }
+
+  /**
+   * Calls one registered method. Params are validated (and version-checked) before anything is
+   * sent; the result is validated against the method's schema. Throws only ElementError subclasses.
+   */
+  async call<M extends ElementMethodName>(method: M, ...args: ElementCallArgs<M>): Promise<ElementResult<M>> {
+    const [params, options] = args;
+    const spec = this.#spec(method);
+    const sentParams = this.#checkParams(method, spec, params ?? {});
+    const id = this.#nextId++;
+    const answer = await this.#post({ method, params: sentParams, id }, options?.signal);
+    const result = this.#unwrap(method, id, answer);
+    const parsed = spec.result.safeParse(result, { reportInput: true });
+    if (!parsed.success) {
+      const problems = describeIssues(parsed.error.issues, 'response field');
+      throw new ElementResponseError(this.#summary(method, problems), this.#context(method, { problems }));
+    }
+    // The registry pairs each name with its schema, so the parsed value has the method's result type.
+    return parsed.data as ElementResult<M>;
+  }
+
+  /** Closes pooled connections. */
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  #spec(method: string): ElementMethodSpec {
+    if (!isElementMethodName(method)) {
+      throw new ElementRequestError(`${method} is not a method this client knows; nothing was sent`, {
+        method,
+        reason: 'invalid-params',
+      });
+    }
+    return elementMethods[method];
+  }
+
+  #checkParams(method: ElementMethodName, spec: ElementMethodSpec, params: unknown): Record<string, unknown> {
+    const parsed = spec.params.safeParse(params, { reportInput: true });
+    if (!parsed.success) {
+      const problems = describeIssues(parsed.error.issues, 'parameter');
+      throw new ElementRequestError(`${this.#summary(method, problems)}; nothing was sent to the cluster`, {
+        method,
+        endpoint: this.endpoint,
+        reason: 'invalid-params',
+        problems,
+      });
+    }
+    const sent = parsed.data as Record<string, unknown>;
+    const shortfall = findVersionShortfall(method, this.apiVersion, sent);
+    if (shortfall) {
+      throw new ElementRequestError(
+        `${method}: ${shortfall.feature} needs Element API ` +
+          `${shortfall.requiredVersion} or later, but this client is pinned to ${this.apiVersion}; nothing was sent. ` +
+          `Pin a newer apiVersion if the cluster supports it (GetAPI lists supportedVersions).`,
+        { method, endpoint: this.endpoint, reason: 'api-version', requiredVersion: shortfall.requiredVersion },
+      );
+    }
+    return sent;
+  }
+
+  async #post(body: { method: string; params: Record<string, unknown>; id: number }, signal?: AbortSignal): Promise<HttpAnswer> {
+    try {
+      const response = await request(this.#url, {
+        method: 'POST',
+        dispatcher: this.#agent,
+        headers: {
+          'content-type': 'application/json-rpc',
+          accept: 'application/json',
+          authorization: this.#authorization,
+        },
+        body: JSON.stringify(body),
+        signal,
+      });
+      return { status: response.statusCode, text: await response.body.text() };
+    } catch (err) {
+      throw this.#requestFailure(body.method, err, signal);
+    }
+  }
+
+  /** Classifies an exception from sending the request or reading the answer. */
+  #requestFailure(method: string, err: unknown, signal?: AbortSignal): ElementError {
+    const codes = errorCodes(err);
+    const tlsCode = codes.find((code) => TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_CERT'));
+    const cause = err;
+    if (tlsCode !== undefined) {
+      const host = new URL(this.endpoint).hostname;
+      const what =
+        tlsCode === 'ERR_TLS_CERT_ALTNAME_INVALID' || tlsCode === 'HOSTNAME_MISMATCH'
+          ? `its certificate does not name ${host}; use an endpoint host listed in the certificate's subjectAltName, or`
+          : 'set caPem to the CA bundle that issued the cluster certificate (for a self-signed cluster certificate, that certificate itself), or';
+      return new ElementTlsError(
+        `${method}: TLS certificate verification failed for ${this.endpoint} (${tlsCode}: ${this.#redact(errorText(err))}); ` +
+          `${what} set insecure: true to skip verification (not for production)`,
+        this.#context(method, { code: tlsCode, cause }),
+      );
+    }
+    if (signal?.aborted) {
+      return new ElementTransportError(`${method}: request to ${this.endpoint} was cancelled`, this.#context(method, {
+        code: 'ABORTED',
+        retryable: false,
+        cause,
+      }));
+    }
+    const code = codes.find((c) => !c.startsWith('UND_ERR_') || TIMEOUT_CODES.has(c)) ?? codes[0];
+    if (code !== undefined && TIMEOUT_CODES.has(code)) {
+      const connecting = code === 'UND_ERR_CONNECT_TIMEOUT';
+      const message = connecting
+        ? `${method}: could not connect to ${this.endpoint} within ${this.#connectTimeoutMs} ms (${code})`
+        : `${method}: no response from ${this.endpoint} within ${this.#responseTimeoutMs} ms (${code})`;
+      return new ElementTransportError(message, this.#context(method, { code, timeout: true, cause }));
+    }
+    const explanation: Record<string, string> = {
+      ECONNREFUSED: 'connection refused: check the MVIP and port, and that the cluster API is up',
+      ENOTFOUND: 'host name not found: check the endpoint',
+      EAI_AGAIN: 'DNS lookup failed temporarily',
+      ECONNRESET: 'connection reset by the peer',
+      EHOSTUNREACH: 'host unreachable',
+      ENETUNREACH: 'network unreachable',
+      EPIPE: 'connection closed while sending',
+      UND_ERR_SOCKET: 'connection closed unexpectedly',
+    };
+    const reason = (code !== undefined ? explanation[code] : undefined) ?? this.#redact(errorText(err));
+    return new ElementTransportError(
+      `${method}: request to ${this.endpoint} failed: ${reason}${code !== undefined ? ` (${code})` : ''}`,
+      this.#context(method, { code, cause }),
+    );
+  }
+
+  /** Returns the JSON-RPC `result`, or throws the error the answer stands for. */
+  #unwrap(method: string, id: number, answer: HttpAnswer): unknown {
+    const { status, text } = answer;
+    if (status === 401 || text.includes('401 Unauthorized.')) {
+      throw new ElementAuthError(
+        `${method}: ${this.endpoint} rejected the credentials (HTTP ${status === 401 ? 401 : `${status}, 401 Unauthorized in body`}); ` +
+          'check the cluster admin username and password',
+        this.#context(method, { status }),
+      );
+    }
+    const json = parseJson(text);
+    const envelope = Envelope.safeParse(json);
+    if (envelope.success && envelope.data.error !== undefined && envelope.data.error !== null) {
+      throw this.#apiError(method, envelope.data.error);
+    }
+    if (status >= 400) {
+      // 408 and 429 are "try later"; other 4xx repeat until the endpoint or version is fixed.
+      const retryable = status >= 500 || status === 408 || status === 429;
+      const hint = status === 404 ? `; check the endpoint and that the cluster serves API version ${this.apiVersion}` : '';
+      throw new ElementTransportError(
+        `${method}: ${this.endpoint} answered HTTP ${status}${this.#snippet(text)}${hint}`,
+        this.#context(method, { status, retryable }),
+      );
+    }
+    if (json === undefined) {
+      throw new ElementTransportError(
+        `${method}: ${this.endpoint} answered HTTP ${status} with a body that is not JSON${this.#snippet(text)}`,
+        this.#context(method, { status }),
+      );
+    }
+    if (!envelope.success || !('result' in envelope.data)) {
+      throw new ElementResponseError(
+        `${method}: the answer is not a JSON-RPC response (no result or error member)`,
+        this.#context(method, {}),
+      );
+    }
+    const answeredId = envelope.data.id;
+    if (answeredId !== undefined && answeredId !== null && String(answeredId) !== String(id)) {
+      throw new ElementResponseError(
+        `${method}: the answer is for request id ${String(answeredId)}, not ${id}`,
+        this.#context(method, {}),
+      );
+    }
+    return envelope.data.result;
+  }
+
+  #apiError(method: string, error: unknown): ElementError {
+    const parsed = ErrorObject.safeParse(error, { reportInput: true });
+    if (!parsed.success) {
+      const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, ['error'], 'response field'));
+      return new ElementResponseError(this.#summary(method, problems), this.#context(method, { problems }));
+    }
+    const { name, message, code, ...details } = parsed.data;
+    return new ElementApiError({
+      ...this.#context(method, {}),
+      name: this.#redact(name),
+      message: this.#redact(message),
+      code,
+      details: JSON.parse(this.#redact(JSON.stringify(details))) as Record<string, unknown>,
+    });
+  }
+
+  #summary(method: string, problems: readonly string[]): string {
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more: ${problems.slice(1).join('; ')})` : '';
+    return `${method}: ${problems[0] ?? 'invalid'}${more}`;
+  }
+
+  #snippet(text: string): string {
+    const flat = this.#redact(text).replace(/\s+/g, ' ').trim();
+    if (flat === '') return '';
+    return `: "${flat.length > 200 ? `${flat.slice(0, 200)}…` : flat}"`;
+  }
+
+  #redact(text: string): string {
+    let out = text;
+    for (const secret of this.#secrets) out = out.split(secret).join('[redacted]');
+    return out;
+  }
+
+  #context<T extends object>(method: string, extra: T): T & { method: string; endpoint: string } {
+    return { ...extra, method, endpoint: this.endpoint };
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
