@@ -63,6 +63,8 @@ export interface RunbookProgress {
   /** Notable facts in order: what was reused, what was created or removed, reminders sent. */
   notes: string[];
   answers: AnswerRecord[];
+  /** Setup: the cluster's CSR, once it exists (what `ekm csr` prints). */
+  csrPem?: string;
   error?: string;
 }
 

@@ -76,14 +76,18 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
       handle = precheck.inFlightHandle;
       tracker.skip('test-provider', 'attached to the rekey already running');
       tracker.skip('start', `attached to running rekey ${handle}`);
-      tracker.note(`a rekey was already running on the cluster (asyncHandle ${handle}); attached to it instead of starting another`);
+      tracker.note(
+        `a rekey was already running on the cluster (asyncHandle ${handle}); attached to it instead of starting another`,
+      );
       const attachedResult = await tracker.run('wait', () => waitForJob(input.cluster, handle, input.polling));
       const matches =
         attachedResult.newKey.keyManagementType === input.keyManagement &&
         (input.keyManagement === 'internal' || attachedResult.newKey.keyProviderID === precheck.provider?.id);
       if (!matches) {
         // The running rekey went elsewhere than asked: now run ours, from the state it left.
-        tracker.note(`the attached rekey ended with a ${attachedResult.newKey.keyManagementType} key; starting the rekey that was asked for`);
+        tracker.note(
+          `the attached rekey ended with a ${attachedResult.newKey.keyManagementType} key; starting the rekey that was asked for`,
+        );
         attached = false;
         precheck = await tracker.run('precheck', () => cluster_.rekeyPrecheck(input.cluster, target));
       }
@@ -106,7 +110,11 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
           }),
         (h) => `asyncHandle ${h}`,
       );
-      await tracker.run('wait', () => waitForJob(input.cluster, handle, input.polling), (r) => `${r.operation} (${r.state})`);
+      await tracker.run(
+        'wait',
+        () => waitForJob(input.cluster, handle, input.polling),
+        (r) => `${r.operation} (${r.state})`,
+      );
     }
 
     const newKey = await tracker.run(
@@ -118,10 +126,14 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
           keyProviderID: precheck.provider?.id,
           handle: handle!,
         }),
-      (k) => `new master key ${k.keyID} (${k.keyManagementType}${k.keyProviderID !== undefined ? `, provider ${k.keyProviderID}` : ''})`,
+      (k) =>
+        `new master key ${k.keyID} (${k.keyManagementType}${k.keyProviderID !== undefined ? `, provider ${k.keyProviderID}` : ''})`,
     );
     tracker.finish('completed');
-    await operator.notify('completed', `master key of ${input.cluster} replaced: ${precheck.masterKey?.keyID ?? '?'} -> ${newKey.keyID}`);
+    await operator.notify(
+      'completed',
+      `master key of ${input.cluster} replaced: ${precheck.masterKey?.keyID ?? '?'} -> ${newKey.keyID}`,
+    );
     return {
       cluster: input.cluster,
       asyncHandle: handle!,

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { workflowIds } from '../../../workflows/ids';
+import { rekeyInput, type RekeyInput } from '../../../workflows/inputs';
+import { reportStarted, startRunbook } from '../start';
+import { run } from '../run';
+
+export function registerRekey(program: Command): void {
+  program
+    .command('rekey')
+    .description('rekey the software encryption-at-rest master key (procedure 2)')
+    .argument('<cluster>', 'cluster name from the clusters file')
+    .option('--provider <id|name>', 'key provider by id or name (default: the active provider)')
+    .option('--internal', 'move the master key to internal key management')
+    .option('--if-busy <fail|wait>', 'when another runbook is changing the cluster', 'fail')
+    .option('--by <name>', 'who asked (recorded in the run)')
+    .option('--wait', 'follow progress until the rekey ends')
+    .option('--json', 'machine-readable output')
+    .action(
+      (
+        cluster: string,
+        opts: { provider?: string; internal?: boolean; ifBusy: string; by?: string; wait?: boolean; json?: boolean },
+      ) =>
+        run(async (ctx, out) => {
+          const input: RekeyInput = {
+            cluster,
+            keyManagement: opts.internal ? 'internal' : 'external',
+            ifBusy: opts.ifBusy as 'fail' | 'wait',
+            requestedBy: opts.by,
+          };
+          if (opts.provider !== undefined)
+            input.provider = /^\d+$/.test(opts.provider) ? { id: Number(opts.provider) } : { name: opts.provider };
+          const handle = await startRunbook(ctx, {
+            runbook: 'rekey',
+            workflowType: 'rekeyRunbook',
+            workflowId: workflowIds.rekey(cluster),
+            cluster,
+            input,
+            schema: rekeyInput,
+          });
+          return reportStarted(handle, opts, out);
+        }),
+    );
+}

@@ -1,0 +1,289 @@
+import fs from 'node:fs';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Command } from 'commander';
+import {
+  answerUpdate,
+  progressQuery,
+  submitCertificateUpdate,
+  type OperatorAnswer,
+  type RunbookProgress,
+} from '../../../workflows/definitions';
+import { CliError, ExitCode } from '../exit-codes';
+import { followRun } from '../follow';
+import { renderProgress } from '../render';
+import { run } from '../run';
+
+const RUNBOOK_TYPES = "('setupRunbook','rekeyRunbook','recoverKmipServerFault','recoverSliceService','faultWatcher')";
+
+export interface RunSummary {
+  workflowId: string;
+  runId: string;
+  runbook?: string;
+  cluster?: string;
+  /** Temporal's status: Running, Completed, Failed, Canceled, Terminated, TimedOut, ContinuedAsNew. */
+  status: string;
+  /** The runbook's own state (running, waiting-for-input, completed, failed, cancelled). */
+  state?: string;
+  step?: string;
+  startTime: string;
+  closeTime?: string;
+}
+
+function keyword(value: unknown): string | undefined {
+  return Array.isArray(value) ? String(value[0]) : value === undefined ? undefined : String(value);
+}
+
+export async function listRuns(
+  client: Client,
+  filters: { cluster?: string; runbook?: string; state?: string; all?: boolean },
+  limit = 50,
+) {
+  const clauses = [`WorkflowType IN ${RUNBOOK_TYPES}`];
+  const quote = (v: string) => `'${v.replace(/'/g, "\\'")}'`;
+  if (filters.cluster) clauses.push(`EkmCluster = ${quote(filters.cluster)}`);
+  if (filters.runbook) clauses.push(`EkmRunbook = ${quote(filters.runbook)}`);
+  if (filters.state) clauses.push(`EkmState = ${quote(filters.state)}`);
+  if (!filters.all && !filters.state) clauses.push(`ExecutionStatus = 'Running'`);
+  const runs: RunSummary[] = [];
+  for await (const info of client.workflow.list({ query: clauses.join(' AND ') })) {
+    const attributes = info.searchAttributes as Record<string, unknown>;
+    runs.push({
+      workflowId: info.workflowId,
+      runId: info.runId,
+      runbook: keyword(attributes.EkmRunbook),
+      cluster: keyword(attributes.EkmCluster),
+      status: info.status.name,
+      state: keyword(attributes.EkmState),
+      step: keyword(attributes.EkmStep),
+      startTime: info.startTime.toISOString(),
+      closeTime: info.closeTime?.toISOString(),
+    });
+    if (runs.length >= limit) break;
+  }
+  return runs;
+}
+
+/** A workflow id, or a cluster name: then its running runbooks (or the latest one). */
+async function resolveRuns(client: Client, target: string): Promise<WorkflowHandle[]> {
+  if (target.startsWith('ekm-')) return [client.workflow.getHandle(target)];
+  const running = await listRuns(client, { cluster: target });
+  if (running.length > 0) return running.map((r) => client.workflow.getHandle(r.workflowId, r.runId));
+  const latest = await listRuns(client, { cluster: target, all: true }, 1);
+  if (latest.length === 0)
+    throw new CliError(`no runbook found for "${target}" (give a workflow id or a cluster name)`, ExitCode.notFound);
+  return [client.workflow.getHandle(latest[0]!.workflowId, latest[0]!.runId)];
+}
+
+async function progressOf(handle: WorkflowHandle): Promise<RunbookProgress> {
+  try {
+    return await handle.query(progressQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
+    throw new CliError(`cannot read the progress of ${handle.workflowId}: ${(err as Error).message}`, ExitCode.unavailable);
+  }
+}
+
+function readFile(file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(
+      `${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      ExitCode.usage,
+    );
+  }
+}
+
+async function update<T>(fn: () => Promise<T>, handle: WorkflowHandle): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new CliError(`refused: ${err.cause?.message ?? err.message}`, ExitCode.refused);
+    }
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no running run ${handle.workflowId}`, ExitCode.notFound);
+    const message = (err as Error).message;
+    if (/rejected|validator/i.test(message)) throw new CliError(`refused: ${message}`, ExitCode.refused);
+    throw err;
+  }
+}
+
+export function registerRunCommands(program: Command): void {
+  program
+    .command('status')
+    .description('where a runbook stands: its steps, what it waits for and how to answer')
+    .argument('<run|cluster>', 'workflow id (ekm-...) or cluster name')
+    .option('--json', 'machine-readable output')
+    .option('--watch', 'keep refreshing until the run ends')
+    .action((target: string, opts: { json?: boolean; watch?: boolean }) =>
+      run(async ({ client }, out) => {
+        const handles = await resolveRuns(client, target);
+        if (opts.watch) {
+          const outcome = await followRun(handles[0]!, { quiet: opts.json });
+          if (opts.json) out(JSON.stringify({ workflowId: handles[0]!.workflowId, ...outcome }, null, 2));
+          return outcome.exitCode;
+        }
+        const reports = [];
+        for (const handle of handles) {
+          const description = await handle.describe();
+          const progress = await progressOf(handle);
+          reports.push({ workflowId: handle.workflowId, runId: description.runId, status: description.status.name, progress });
+        }
+        if (opts.json) out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+        else out(reports.map((r) => renderProgress(r.progress, r)).join('\n\n'));
+        return ExitCode.ok;
+      }),
+    );
+
+  program
+    .command('list')
+    .description('runbooks, running by default')
+    .option('--cluster <name>', 'only this cluster')
+    .option('--runbook <name>', 'setup, rekey, recover-kmip-server-fault, recover-slice-service, fault-watcher')
+    .option('--state <state>', 'running, waiting-for-input, completed, failed, cancelled')
+    .option('--all', 'include ended runs')
+    .option('--json', 'machine-readable output')
+    .action((opts: { cluster?: string; runbook?: string; state?: string; all?: boolean; json?: boolean }) =>
+      run(async ({ client }, out) => {
+        const runs = await listRuns(client, opts, 500);
+        if (opts.json) out(JSON.stringify(runs, null, 2));
+        else if (runs.length === 0) out('no runbooks match');
+        else {
+          out(
+            'CLUSTER          RUNBOOK                     STATE              STEP            STARTED                   WORKFLOW',
+          );
+          for (const r of runs) {
+            const state =
+              r.status === 'Running' ? (r.state ?? 'running') : r.status === 'Completed' ? 'completed' : r.status.toLowerCase();
+            out(
+              `${(r.cluster ?? '').padEnd(16)} ${(r.runbook ?? '').padEnd(27)} ${state.padEnd(18)} ${(r.step ?? '').padEnd(15)} ${r.startTime.padEnd(25)} ${r.workflowId}`,
+            );
+          }
+        }
+        return ExitCode.ok;
+      }),
+    );
+
+  program
+    .command('answer')
+    .description('answer a runbook that waits for a person')
+    .argument('<run>', 'workflow id')
+    .argument('<action>', 'retry | fixed | change | extend | abort')
+    .option('--reason <text>', 'why (required for abort)')
+    .option('--extend-by <duration>', 'with extend: e.g. 7d')
+    .option('--hostnames <list>', 'with change: comma-separated key server hostnames, primary first')
+    .option('--port <n>', 'with change: key server port')
+    .option('--kmip-ca <file>', "with change: the key server's CA certificate (PEM)")
+    .option('--comment <text>', 'recorded with the answer')
+    .option('--by <name>', 'who answers (recorded)', process.env.USER)
+    .action(
+      (
+        workflowId: string,
+        action: string,
+        opts: {
+          reason?: string;
+          extendBy?: string;
+          hostnames?: string;
+          port?: string;
+          kmipCa?: string;
+          comment?: string;
+          by?: string;
+        },
+      ) =>
+        run(async ({ client }, out) => {
+          const answer = buildAnswer(action, opts);
+          const handle = client.workflow.getHandle(workflowId);
+          const accepted = await update(() => handle.executeUpdate(answerUpdate, { args: [answer] }), handle);
+          out(accepted.message);
+          return ExitCode.ok;
+        }),
+    );
+
+  program
+    .command('csr')
+    .description("print (or save) the cluster's certificate signing request a setup runbook waits on")
+    .argument('<run>', 'workflow id')
+    .option('--out <file>', 'write the CSR here instead of stdout')
+    .action((workflowId: string, opts: { out?: string }) =>
+      run(async ({ client }, out) => {
+        const progress = await progressOf(client.workflow.getHandle(workflowId));
+        const csr = progress.waiting?.csrPem ?? progress.csrPem;
+        if (!csr) throw new CliError(`${workflowId} has no CSR yet (step: ${progress.currentStep ?? 'none'})`, ExitCode.notFound);
+        if (opts.out) {
+          fs.writeFileSync(opts.out, csr);
+          out(`CSR written to ${opts.out}`);
+        } else out(csr.trimEnd());
+        return ExitCode.ok;
+      }),
+    );
+
+  program
+    .command('submit-cert')
+    .description('hand the CA-signed client certificate to a waiting setup runbook')
+    .argument('<run>', 'workflow id')
+    .requiredOption('--cert <file>', 'the signed certificate (PEM)')
+    .requiredOption('--ca <file>', 'the CA chain that issued it (PEM)')
+    .option('--by <name>', 'who submits (recorded)', process.env.USER)
+    .action((workflowId: string, opts: { cert: string; ca: string; by?: string }) =>
+      run(async ({ client }, out) => {
+        const submission = { certificatePem: readFile(opts.cert, '--cert'), caChainPem: readFile(opts.ca, '--ca'), by: opts.by };
+        const handle = client.workflow.getHandle(workflowId);
+        const accepted = await update(() => handle.executeUpdate(submitCertificateUpdate, { args: [submission] }), handle);
+        out(`accepted: ${accepted.subject}, valid until ${accepted.notAfter}, SHA-256 ${accepted.fingerprint}`);
+        return ExitCode.ok;
+      }),
+    );
+
+  program
+    .command('cancel')
+    .description('cancel a runbook (it releases the cluster and records that it was cancelled)')
+    .argument('<run>', 'workflow id')
+    .action((workflowId: string) =>
+      run(async ({ client }, out) => {
+        const handle = client.workflow.getHandle(workflowId);
+        try {
+          await handle.cancel();
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) throw new CliError(`no running run ${workflowId}`, ExitCode.notFound);
+          throw err;
+        }
+        out(`cancellation requested for ${workflowId}`);
+        return ExitCode.ok;
+      }),
+    );
+}
+
+export function buildAnswer(
+  action: string,
+  opts: { reason?: string; extendBy?: string; hostnames?: string; port?: string; kmipCa?: string; comment?: string; by?: string },
+): OperatorAnswer {
+  const base = { by: opts.by, comment: opts.comment };
+  switch (action) {
+    case 'retry':
+    case 'fixed':
+      return { action, ...base };
+    case 'abort':
+      if (!opts.reason) throw new CliError('abort needs --reason', ExitCode.usage);
+      return { action, by: opts.by, reason: opts.reason };
+    case 'extend':
+      if (!opts.extendBy) throw new CliError('extend needs --extend-by (e.g. 7d)', ExitCode.usage);
+      return { action, ...base, extendBy: opts.extendBy };
+    case 'change': {
+      const port = opts.port === undefined ? undefined : Number(opts.port);
+      if (port !== undefined && !Number.isInteger(port))
+        throw new CliError(`--port: "${opts.port}" is not a number`, ExitCode.usage);
+      return {
+        action,
+        ...base,
+        hostnames: opts.hostnames
+          ?.split(',')
+          .map((h) => h.trim())
+          .filter(Boolean),
+        port,
+        kmipCaCertificate: opts.kmipCa ? readFile(opts.kmipCa, '--kmip-ca') : undefined,
+      };
+    }
+    default:
+      throw new CliError(`unknown answer "${action}": use retry, fixed, change, extend or abort`, ExitCode.usage);
+  }
+}

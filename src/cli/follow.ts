@@ -1,0 +1,72 @@
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { progressQuery, type RunbookProgress } from '../../workflows/definitions';
+import { ExitCode } from './exit-codes';
+import { renderProgress } from './render';
+
+/** Result of following a run to its end. */
+export interface FollowOutcome {
+  exitCode: number;
+  progress?: RunbookProgress;
+  result?: unknown;
+  error?: string;
+}
+
+async function queryProgress(handle: WorkflowHandle): Promise<RunbookProgress | undefined> {
+  try {
+    return await handle.query(progressQuery);
+  } catch {
+    return undefined; // not started yet, or no worker: try again
+  }
+}
+
+function stepLine(progress: RunbookProgress): string {
+  const step = progress.steps.find((s) => s.id === progress.currentStep);
+  const waiting = progress.waiting ? ` — waiting: ${progress.waiting.prompt}` : '';
+  return `${progress.state}${step ? ` · ${step.id} (${step.state})` : ''}${waiting}`;
+}
+
+/**
+ * Prints progress until the run ends: a redrawn table on a terminal, one line per change
+ * otherwise (logs, CI). Returns the exit code the CLI should use.
+ */
+export async function followRun(
+  handle: WorkflowHandle,
+  options: { intervalMs?: number; out?: NodeJS.WriteStream; quiet?: boolean } = {},
+): Promise<FollowOutcome> {
+  const out = options.out ?? process.stderr;
+  const interactive = Boolean(out.isTTY) && !options.quiet;
+  let last = '';
+  let done = false;
+  let outcome: FollowOutcome = { exitCode: ExitCode.ok };
+  const finished = handle
+    .result()
+    .then((result) => {
+      outcome = { exitCode: ExitCode.ok, result };
+    })
+    .catch((err: unknown) => {
+      const message = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+      outcome = { exitCode: ExitCode.runbookFailed, error: message };
+    })
+    .finally(() => {
+      done = true;
+    });
+  while (!done) {
+    const progress = await queryProgress(handle);
+    if (progress && !options.quiet) {
+      if (interactive) {
+        const table = renderProgress(progress, { workflowId: handle.workflowId });
+        if (table !== last) out.write(`\x1b[2J\x1b[H${table}\n`);
+        last = table;
+      } else {
+        const line = stepLine(progress);
+        if (line !== last) out.write(`[${new Date().toISOString()}] ${handle.workflowId}: ${line}\n`);
+        last = line;
+      }
+    }
+    await Promise.race([finished, new Promise((r) => setTimeout(r, options.intervalMs ?? 1000))]);
+  }
+  await finished;
+  outcome.progress = await queryProgress(handle);
+  if (outcome.progress && !options.quiet) out.write(`${renderProgress(outcome.progress, { workflowId: handle.workflowId })}\n`);
+  return outcome;
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+/** `ekm`: start runbooks, see where they stand, answer them. Run `ekm --help`. */
+import { Command } from 'commander';
+import { registerRekey } from './commands/rekey';
+import { registerRunCommands } from './commands/runs';
+
+const program = new Command();
+program
+  .name('ekm')
+  .description('Durable runbooks for NetApp Element external key management (KMIP)')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    '\nTemporal connection and the clusters file come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,\nEKM_TASK_QUEUE, EKM_CLUSTERS_FILE, TEMPORAL_TLS_* (see README).\n\nExit codes: 0 ok, 1 runbook failed, 2 bad input (nothing started), 3 not found, 4 refused/busy, 5 Temporal unreachable.',
+  );
+program.exitOverride((err) => {
+  process.exit(err.exitCode === 0 ? 0 : 2);
+});
+
+registerRekey(program);
+registerRunCommands(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`ekm: ${(err as Error).message}\n`);
+  process.exit(2);
+});

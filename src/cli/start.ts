@@ -1,0 +1,80 @@
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import type { z } from 'zod';
+import { EkmCluster, EkmRunbook } from '../temporal/search-attributes';
+import type { RunbookName } from '../../workflows/definitions';
+import { describeIssues } from '../../workflows/inputs';
+import { CliError, ExitCode } from './exit-codes';
+import { followRun } from './follow';
+import { checkKnownCluster } from './registry-check';
+import type { CliContext } from './temporal';
+
+/** Validates the input with the runbook's own schema; a mistake exits 2 and starts nothing. */
+export function validateInput<S extends z.ZodType>(schema: S, input: unknown): void {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new CliError(`invalid input: ${describeIssues(parsed.error)}`, ExitCode.usage);
+}
+
+export interface StartRequest {
+  runbook: RunbookName;
+  workflowType: string;
+  workflowId: string;
+  cluster: string;
+  input: unknown;
+  schema: z.ZodType;
+}
+
+/** Starts a runbook under its per-cluster workflow id; a second start while one runs is refused clearly. */
+export async function startRunbook(ctx: CliContext, request: StartRequest): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  validateInput(request.schema, request.input);
+  checkKnownCluster(ctx.settings, request.cluster);
+  try {
+    return await ctx.client.workflow.start(request.workflowType, {
+      workflowId: request.workflowId,
+      taskQueue: ctx.settings.EKM_TASK_QUEUE,
+      args: [request.input],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: EkmCluster, value: request.cluster },
+        { key: EkmRunbook, value: request.runbook },
+      ],
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new CliError(
+        `a ${request.runbook} runbook is already running on cluster ${request.cluster} (${request.workflowId}); see: ekm status ${request.workflowId}`,
+        ExitCode.refused,
+      );
+    }
+    throw err;
+  }
+}
+
+/** After a start: print where to look, optionally follow to the end. Returns the exit code. */
+export async function reportStarted(
+  handle: WorkflowHandleWithFirstExecutionRunId,
+  options: { wait?: boolean; json?: boolean },
+  out: (line: string) => void,
+): Promise<number> {
+  if (!options.wait) {
+    if (options.json) out(JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
+    else
+      out(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})\n  follow:  ekm status ${handle.workflowId} --watch`);
+    return ExitCode.ok;
+  }
+  const outcome = await followRun(handle, { quiet: options.json });
+  if (options.json) {
+    out(
+      JSON.stringify(
+        { workflowId: handle.workflowId, result: outcome.result, error: outcome.error, progress: outcome.progress },
+        null,
+        2,
+      ),
+    );
+  } else if (outcome.error) {
+    out(`FAILED: ${outcome.error}`);
+  } else {
+    out(`completed: ${JSON.stringify(outcome.result)}`);
+  }
+  return outcome.exitCode;
+}
