@@ -1,0 +1,39 @@
+import { z } from 'zod';
+
+/**
+ * How long simulated background work takes. Every one is configuration, so tests run in
+ * milliseconds and a rehearsal can use realistic values. Defaults aim at "realistic but not
+ * tedious"; the documented ones are cited.
+ */
+export const durationsSchema = z.strictObject({
+  /** EnableEncryptionAtRest enabling -> enabled, DisableEncryptionAtRest disabling -> disabled. */
+  earTransitionMs: z.int().nonnegative().default(15_000),
+  /** A SEAR master-key rekey, Ready -> ... -> DecommissionOldMasterKey -> complete. */
+  rekeyMs: z.int().nonnegative().default(20_000),
+  /** AddDrives: available -> active. */
+  driveAddMs: z.int().nonnegative().default(5_000),
+  /** RemoveDrives: active -> removing -> available. */
+  driveRemoveMs: z.int().nonnegative().default(5_000),
+  /** After the failed metadata drives are active again, sliceServiceUnhealthy clears after this (docs: 3-4 minutes). */
+  sliceSettleMs: z.int().nonnegative().default(210_000),
+  /** sliceServiceUnhealthy stays a warning this long, then becomes an error (docs: 6 minutes). */
+  sliceWarningMs: z.int().nonnegative().default(360_000),
+  /** While it cannot fetch its keys, the cluster retries this often. */
+  kmipRetryMs: z.int().positive().default(30_000),
+  /** A simulated cluster restart answers HTTP 503 this long. */
+  restartDowntimeMs: z.int().nonnegative().default(0),
+  /** How often background work (jobs, transitions, retries) is advanced. */
+  tickMs: z.int().positive().default(250),
+  /** KMIP connect and response timeouts of the simulated cluster's KMIP client. */
+  kmipConnectTimeoutMs: z.int().positive().default(5_000),
+  kmipResponseTimeoutMs: z.int().positive().default(10_000),
+  /** An injected HTTP timeout holds the request this long before dropping the connection. */
+  injectedTimeoutHoldMs: z.int().positive().default(300_000),
+});
+
+export type Durations = z.output<typeof durationsSchema>;
+export type DurationsInput = z.input<typeof durationsSchema>;
+
+export function resolveDurations(input: DurationsInput = {}): Durations {
+  return durationsSchema.parse(input);
+}

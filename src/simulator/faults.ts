@@ -1,0 +1,121 @@
+/**
+ * Cluster faults as consequences of conditions. Each tick the conditions that hold are compared
+ * with the unresolved faults: a new condition raises a fault (a new clusterFaultID), a condition
+ * that no longer holds resolves its fault (resolved true, resolvedDate set), and one that still
+ * holds keeps its fault up to date (severity, details). Clearing a current fault that still holds
+ * makes it come back with a new ID, as on a real cluster.
+ */
+import type { Durations } from './durations';
+import type { Json } from './model';
+import type { ClusterState, FaultRecord } from './state';
+import { isoMicros, nowMicros } from './time';
+
+export type FaultSpec = Omit<FaultRecord, 'clusterFaultID' | 'dateUs' | 'resolvedUs'>;
+
+export const SLICE_SERVICE_DETAILS = 'SolidFire Application cannot communicate with a metadata service.';
+
+/** Drives whose contents need the hardware EAR key while the cluster is locked. */
+export function lockedDriveIDs(state: ClusterState): number[] {
+  if (state.keyAccess.status !== 'locked') return [];
+  const hardwareExternal = state.ear.state !== 'disabled' && state.ear.key?.keyManagementType === 'external';
+  return hardwareExternal ? state.drives.filter((d) => d.status === 'active').map((d) => d.driveID) : [];
+}
+
+/** The faults the current state calls for, by condition. */
+export function desiredFaults(state: ClusterState, now: number, durations: Durations): Map<string, FaultSpec> {
+  const out = new Map<string, FaultSpec>();
+  const access = state.keyAccess;
+  if (access.status === 'locked' && access.lastError) {
+    const prefix = access.lastError.category === 'connection' ? 'Connection failure' : access.lastError.category === 'authentication' ? 'Authentication failure' : 'Server error';
+    const data: Json = {
+      keyID: access.lastError.keyID,
+      keyServerIDs: access.lastError.keyServerIDs,
+      reason: access.lastError.category,
+    };
+    if (access.lastError.keyProviderID !== undefined) data.keyProviderID = access.lastError.keyProviderID;
+    out.set('kmipServerFault', {
+      condition: 'kmipServerFault',
+      code: 'kmipServerFault',
+      type: 'cluster',
+      severity: 'error',
+      details: `${prefix}: the cluster cannot fetch key ${access.lastError.keyID} from its key server: ${access.lastError.details}`,
+      nodeID: 0,
+      driveIDs: lockedDriveIDs(state),
+      serviceID: 0,
+      data,
+    });
+  }
+  for (const incident of state.sliceIncidents) {
+    const condition = `sliceServiceUnhealthy:${incident.driveID}`;
+    out.set(condition, {
+      condition,
+      code: 'sliceServiceUnhealthy',
+      type: 'service',
+      severity: now - incident.raisedAt >= durations.sliceWarningMs ? 'error' : 'warning',
+      details: SLICE_SERVICE_DETAILS,
+      nodeID: incident.nodeID,
+      driveIDs: [incident.driveID],
+      serviceID: incident.serviceID,
+      data: null,
+    });
+  }
+  const availableByNode = new Map<number, number[]>();
+  for (const drive of state.drives) {
+    if (drive.status !== 'available') continue;
+    availableByNode.set(drive.nodeID, [...(availableByNode.get(drive.nodeID) ?? []), drive.driveID]);
+  }
+  for (const [nodeID, driveIDs] of availableByNode) {
+    const condition = `driveAvailable:${nodeID}`;
+    out.set(condition, {
+      condition,
+      code: 'driveAvailable',
+      type: 'drive',
+      severity: 'warning',
+      details: `Node ID ${nodeID} has ${driveIDs.length} available drive(s).`,
+      nodeID,
+      driveIDs,
+      serviceID: 0,
+      data: null,
+    });
+  }
+  return out;
+}
+
+export function reconcileFaults(state: ClusterState, now: number, durations: Durations): void {
+  const desired = desiredFaults(state, now, durations);
+  for (const fault of state.faults) {
+    if (fault.resolvedUs !== null) continue;
+    const spec = desired.get(fault.condition);
+    if (!spec) {
+      fault.resolvedUs = nowMicros(now);
+      continue;
+    }
+    fault.severity = spec.severity;
+    fault.details = spec.details;
+    fault.driveIDs = spec.driveIDs;
+    fault.data = spec.data;
+    desired.delete(fault.condition);
+  }
+  for (const spec of desired.values()) {
+    state.faults.push({ ...spec, clusterFaultID: state.counters.clusterFaultID++, dateUs: nowMicros(now), resolvedUs: null });
+  }
+}
+
+export function faultJson(fault: FaultRecord): Json {
+  return {
+    clusterFaultID: fault.clusterFaultID,
+    code: fault.code,
+    data: fault.data,
+    date: isoMicros(fault.dateUs),
+    details: fault.details,
+    driveID: fault.driveIDs[0] ?? 0,
+    driveIDs: [...fault.driveIDs],
+    nodeHardwareFaultID: 0,
+    nodeID: fault.nodeID,
+    resolved: fault.resolvedUs !== null,
+    resolvedDate: fault.resolvedUs === null ? '' : isoMicros(fault.resolvedUs),
+    serviceID: fault.serviceID,
+    severity: fault.severity,
+    type: fault.type,
+  };
+}
