@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerRekey } from './commands/rekey';
 import { registerRunCommands } from './commands/runs';
+import { registerSchedule } from './commands/schedule';
 
 const program = new Command();
 program
@@ -19,6 +20,7 @@ program.exitOverride((err) => {
 
 registerRekey(program);
 registerRunCommands(program);
+registerSchedule(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ekm: ${(err as Error).message}\n`);
