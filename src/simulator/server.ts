@@ -276,7 +276,12 @@ export class JsonRpcFrontEnd {
     }
     const socket = req.socket;
     if (rule.kind === 'reset') {
-      socket.resetAndDestroy();
+      // A TCP RST on plain HTTP; over TLS Node cannot reset the wrapped socket, so it is dropped.
+      try {
+        socket.resetAndDestroy();
+      } catch {
+        socket.destroy();
+      }
       return;
     }
     // timeout: hold the request without answering, then drop the connection.
