@@ -9,7 +9,7 @@ import http from 'node:http';
 import { z } from 'zod';
 import type { CallLog } from './call-log';
 import type { SimulatedCluster } from './cluster';
-import { durationsSchema } from './durations';
+import { durationsPatchSchema } from './durations';
 import { destroyKey, KmipLinkError } from './kmip-link';
 import { serversOfProvider } from './model';
 import { HttpFaultRule, JobPlan, type ClusterState, type KeyRecord } from './state';
@@ -44,7 +44,7 @@ const FailMetadataBody = z.strictObject({
 });
 const RestartBody = z.strictObject({ wait: z.boolean().default(true) });
 const JobPlansBody = z.strictObject({ plans: z.array(JobPlan) });
-const DurationsPatch = durationsSchema.partial();
+const DurationsPatch = durationsPatchSchema;
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   const parsed = schema.safeParse(body ?? {});

@@ -31,6 +31,13 @@ export const durationsSchema = z.strictObject({
   injectedTimeoutHoldMs: z.int().positive().default(300_000),
 });
 
+/** A partial change (control API PATCH): only the given members, no defaults filled in. */
+export const durationsPatchSchema = z.strictObject(
+  Object.fromEntries(Object.entries(durationsSchema.shape).map(([key, schema]) => [key, schema.unwrap().optional()])) as {
+    [K in keyof typeof durationsSchema.shape]: z.ZodOptional<ReturnType<(typeof durationsSchema.shape)[K]['unwrap']>>;
+  },
+);
+
 export type Durations = z.output<typeof durationsSchema>;
 export type DurationsInput = z.input<typeof durationsSchema>;
 
