@@ -5,6 +5,7 @@
  * holds keeps its fault up to date (severity, details). Clearing a current fault that still holds
  * makes it come back with a new ID, as on a real cluster.
  */
+import { X509Certificate } from 'node:crypto';
 import type { Durations } from './durations';
 import type { Json } from './model';
 import type { ClusterState, FaultRecord } from './state';
@@ -19,6 +20,69 @@ export function lockedDriveIDs(state: ClusterState): number[] {
   if (state.keyAccess.status !== 'locked') return [];
   const hardwareExternal = state.ear.state !== 'disabled' && state.ear.key?.keyManagementType === 'external';
   return hardwareExternal ? state.drives.filter((d) => d.status === 'active').map((d) => d.driveID) : [];
+}
+
+const DAY_MS = 86_400_000;
+/** A certificate this close to its end raises kmipCertificateFault (the docs ask renewals of at least 30 days). */
+export const CERTIFICATE_WARNING_MS = 30 * DAY_MS;
+
+const notAfterCache = new Map<string, number[]>();
+
+/** notAfter (ms) of each certificate in a PEM bundle; cached, since faults are reconciled every tick. */
+function notAfterOf(pem: string): number[] {
+  const cached = notAfterCache.get(pem);
+  if (cached) return cached;
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  const dates: number[] = [];
+  for (const block of blocks) {
+    try {
+      dates.push(Date.parse(new X509Certificate(block).validTo));
+    } catch {
+      // Validated when stored; nothing to report here.
+    }
+  }
+  if (notAfterCache.size > 200) notAfterCache.clear();
+  notAfterCache.set(pem, dates);
+  return dates;
+}
+
+function certificateFaults(state: ClusterState, now: number, out: Map<string, FaultSpec>): void {
+  for (const server of state.keyServers) {
+    const checks: { which: 'client' | 'ca'; pem: string; label: string; remedy: string }[] = [
+      {
+        which: 'client',
+        pem: server.kmipClientCertificate,
+        label: 'KMIP client certificate',
+        remedy: 'get a new certificate signed from the cluster CSR (GetClientCertificateSignRequest), valid at least 30 more days, and install it with ModifyKeyServerKmip',
+      },
+      {
+        which: 'ca',
+        pem: server.kmipCaCertificate,
+        label: 'root CA certificate',
+        remedy: 'get the renewed root CA certificate, valid at least 30 more days, and install it with ModifyKeyServerKmip',
+      },
+    ];
+    for (const check of checks) {
+      const soonest = Math.min(...notAfterOf(check.pem));
+      if (!Number.isFinite(soonest) || soonest - now > CERTIFICATE_WARNING_MS) continue;
+      const expired = soonest <= now;
+      const when = new Date(soonest).toISOString();
+      const condition = `kmipCertificateFault:${server.keyServerID}:${check.which}`;
+      out.set(condition, {
+        condition,
+        code: 'kmipCertificateFault',
+        type: 'cluster',
+        severity: expired ? 'error' : 'warning',
+        details: expired
+          ? `The ${check.label} of key server '${server.kmipKeyServerName}' (keyServerID ${server.keyServerID}) expired on ${when}; ${check.remedy}.`
+          : `The ${check.label} of key server '${server.kmipKeyServerName}' (keyServerID ${server.keyServerID}) expires on ${when} (in ${Math.ceil((soonest - now) / DAY_MS)} days); ${check.remedy}.`,
+        nodeID: 0,
+        driveIDs: [],
+        serviceID: 0,
+        data: { keyServerID: server.keyServerID, certificate: check.which, notAfter: when, expired },
+      });
+    }
+  }
 }
 
 /** The faults the current state calls for, by condition. */
@@ -59,6 +123,7 @@ export function desiredFaults(state: ClusterState, now: number, durations: Durat
       data: null,
     });
   }
+  certificateFaults(state, now, out);
   const availableByNode = new Map<number, number[]>();
   for (const drive of state.drives) {
     if (drive.status !== 'available') continue;

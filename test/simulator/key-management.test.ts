@@ -11,7 +11,7 @@ import { createCertificateAuthority, issueKeyAndCertificate } from '../../src/pk
 import { x509 } from '../../src/pki/x509';
 import type { RunningSimulator } from '../../src/simulator';
 import { testEnv } from '../support/test-env';
-import { clientFor, kmipTestCa, rawCall, rpcError, signCsrWith, startTestSimulator, uniqueCn } from './support';
+import { clientFor, kmipTestCa, rawCall, rpcError, signCsrWith, startTestSimulator, uniqueCn, waitFor } from './support';
 
 let sim: RunningSimulator;
 let client: ElementClient;
@@ -311,6 +311,45 @@ describe('key servers and providers', () => {
     const badCert = rpcError(await rawCall(sim, 'ModifyKeyServerKmip', { keyServerID: serverID, kmipClientCertificate: kmip().client.certificatePem }));
     expect(badCert.name).toBe('xInvalidParameter');
     expect(badCert.message).toContain('member=[kmipClientCertificate]');
+  });
+
+  test('kmipCertificateFault: a client certificate nearing expiry is a warning, an expired one an error; ModifyKeyServerKmip with a renewed one clears it', async () => {
+    const { clientCertificateSignRequest: csr } = await client.call('GetClientCertificateSignRequest');
+    const day = 86_400_000;
+    const soon = await signCsrWith(ca, csr, { notAfter: new Date(Date.now() + 10 * day) });
+    const { kmipKeyServer } = await client.call('CreateKeyServerKmip', {
+      kmipCaCertificate: kmip().caPem,
+      kmipClientCertificate: soon,
+      kmipKeyServerHostnames: ['127.0.0.1'],
+      kmipKeyServerName: 'expiring',
+      kmipKeyServerPort: kmip().port,
+    });
+    const certFaults = async () =>
+      (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.filter((f) => f.code === 'kmipCertificateFault' && f.data?.keyServerID === kmipKeyServer.keyServerID);
+    const [warning] = await waitFor('warning', async () => ((await certFaults()).length > 0 ? certFaults() : undefined));
+    expect(warning).toMatchObject({ severity: 'warning', type: 'cluster', data: { certificate: 'client', expired: false } });
+    expect(warning!.details).toContain('ModifyKeyServerKmip');
+
+    const expired = await signCsrWith(ca, csr, { notBefore: new Date(Date.now() - 40 * day), notAfter: new Date(Date.now() - day) });
+    // The server rejects an expired certificate, so the cluster does not keep it.
+    expect((await elementError(client.call('ModifyKeyServerKmip', { keyServerID: kmipKeyServer.keyServerID, kmipClientCertificate: expired }))).name).toBe('xKmipAuthenticationFailure');
+    const stale = await client.call('CreateKeyServerKmip', {
+      kmipCaCertificate: kmip().caPem,
+      kmipClientCertificate: expired,
+      kmipKeyServerHostnames: ['127.0.0.1'],
+      kmipKeyServerName: 'expired',
+      kmipKeyServerPort: kmip().port,
+    });
+    const staleFaults = await waitFor('error', async () =>
+      (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.find((f) => f.code === 'kmipCertificateFault' && f.data?.keyServerID === stale.kmipKeyServer.keyServerID),
+    );
+    expect(staleFaults).toMatchObject({ severity: 'error', data: { expired: true } });
+
+    await client.call('ModifyKeyServerKmip', { keyServerID: kmipKeyServer.keyServerID, kmipClientCertificate: certificate });
+    await waitFor('resolved', async () => (await certFaults()).length === 0);
+    await client.call('DeleteKeyServerKmip', { keyServerID: stale.kmipKeyServer.keyServerID });
+    await client.call('DeleteKeyServerKmip', { keyServerID: kmipKeyServer.keyServerID });
+    await waitFor('all resolved', async () => (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.every((f) => f.code !== 'kmipCertificateFault'));
   });
 
   test('EnableEncryptionAtRest with the provider makes it active; an active provider cannot be deleted nor lose its last server', async () => {

@@ -150,9 +150,9 @@ export async function kmipTestCa(): Promise<CertificateAuthority> {
 }
 
 /** Signs the cluster's CSR with a CA held in memory (EKU clientAuth), as an operator's CA would. */
-export async function signCsrWith(ca: CertificateAuthority, csrPem: string): Promise<string> {
+export async function signCsrWith(ca: CertificateAuthority, csrPem: string, validity: { notBefore?: Date; notAfter?: Date } = {}): Promise<string> {
   const csr = new x509.Pkcs10CertificateRequest(csrPem);
-  const issued = await issueCertificate(ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] });
+  const issued = await issueCertificate(ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'], ...validity });
   return issued.certificatePem;
 }
 
