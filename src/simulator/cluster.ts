@@ -50,6 +50,7 @@ export class SimulatedCluster {
   /** Loads the state file, or creates a new cluster (and the file) when there is none. */
   static open(stateFile: string, create: CreateClusterOptions, config: ClusterConfig): { cluster: SimulatedCluster; created: boolean } {
     const store = new StateStore(stateFile);
+    store.removeStaleTemporaries();
     const loaded = loadStateFile(stateFile);
     if (loaded) {
       store.markLoaded(loaded);

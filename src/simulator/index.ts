@@ -126,6 +126,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     { apiVersion, durations, log },
   );
 
+  if (!created && options.cluster && Object.values(options.cluster).some((v) => v !== undefined)) {
+    log(`cluster creation options ignored: ${stateFile} already holds a cluster`);
+  }
+
   let caPem: string | undefined;
   let tls: { certPem: string; keyPem: string } | undefined;
   if (!options.http) {

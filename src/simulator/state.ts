@@ -442,6 +442,15 @@ export class StateStore {
 
   constructor(readonly file: string) {}
 
+  /** Removes temporary files a crash in the middle of a write left behind. */
+  removeStaleTemporaries(): void {
+    const dir = path.dirname(this.file);
+    const prefix = `.${path.basename(this.file)}.`;
+    for (const name of fs.readdirSync(dir)) {
+      if (name.startsWith(prefix) && name.endsWith('.tmp')) fs.rmSync(path.join(dir, name), { force: true });
+    }
+  }
+
   save(state: ClusterState): boolean {
     const text = `${JSON.stringify(state, null, 1)}\n`;
     if (text === this.lastWritten) return false;

@@ -63,6 +63,13 @@ test('the state file is written atomically with mode 0600 and holds the private 
   expect(state.keyPair.privateKeyPem).toContain('-----BEGIN PRIVATE KEY-----');
   expect(state.keyProviders.map((p) => p.keyProviderName)).toEqual(['p1']);
   expect(fs.readdirSync(path.dirname(sim.stateFile)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  // A temporary file a crash left behind is cleaned up at the next start; the state is intact.
+  const torn = path.join(path.dirname(sim.stateFile), `.${path.basename(sim.stateFile)}.999.1.tmp`);
+  fs.writeFileSync(torn, '{"torn":');
+  const again = await startSimulator({ stateFile: sim.stateFile, admin: ADMIN });
+  expect(again.created).toBe(false);
+  expect(fs.existsSync(torn)).toBe(false);
+  await again.stop();
   // The call log never holds the private key or the admin password.
   const log = fs.readFileSync(sim.callLogFile!, 'utf8');
   expect(log).not.toContain('PRIVATE KEY');
