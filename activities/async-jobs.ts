@@ -28,7 +28,11 @@ export async function pollAsyncJob(client: ElementClient, handle: number, settin
   const started = Date.now();
   let interval = settings.initialIntervalMs;
   for (let poll = 1; ; poll++) {
-    const answer = await client.call('GetAsyncResult', { asyncHandle: handle, keepResult: true }, { signal: context.cancellationSignal });
+    const answer = await client.call(
+      'GetAsyncResult',
+      { asyncHandle: handle, keepResult: true },
+      { signal: context.cancellationSignal },
+    );
     if (answer.status === 'complete') {
       if (answer.error !== undefined) {
         throw ApplicationFailure.nonRetryable(

@@ -9,7 +9,11 @@ import type { ActivityContext } from './context';
  * environment or secret files), runs fn, closes it, and turns failures into ApplicationFailures
  * whose type is the Element error name and whose retryability was decided once in the client.
  */
-export async function withElement<T>(ctx: ActivityContext, cluster: string, fn: (client: ElementClient) => Promise<T>): Promise<T> {
+export async function withElement<T>(
+  ctx: ActivityContext,
+  cluster: string,
+  fn: (client: ElementClient) => Promise<T>,
+): Promise<T> {
   let client: ElementClient;
   try {
     const entry = findCluster(ctx.registry, cluster);

@@ -35,20 +35,34 @@ export interface VerifiedMasterKey {
 function describeProvider(selector: ProviderSelector): string {
   if ('id' in selector) return `key provider id ${selector.id}`;
   if ('name' in selector) return `key provider named "${selector.name}"`;
-  return 'the active key provider';
+  return 'active key provider, and not exactly one provider to default to';
 }
 
+/** By id, by name, or by default the active provider (or the only one, when none is active yet). */
 export function pickProvider(providers: KeyProviderKmip[], selector: ProviderSelector): KeyProviderKmip {
-  const matches = providers.filter((p) =>
-    'id' in selector ? p.keyProviderID === selector.id : 'name' in selector ? p.keyProviderName === selector.name : p.keyProviderIsActive,
+  let matches = providers.filter((p) =>
+    'id' in selector
+      ? p.keyProviderID === selector.id
+      : 'name' in selector
+        ? p.keyProviderName === selector.name
+        : p.keyProviderIsActive,
   );
+  if ('active' in selector && matches.length === 0 && providers.length === 1) matches = providers;
   if (matches.length === 0) {
-    const known = providers.map((p) => `${p.keyProviderID} "${p.keyProviderName}"${p.keyProviderIsActive ? ' (active)' : ''}`).join(', ');
-    throw refuse('KeyProviderNotFound', `no ${describeProvider(selector)} on the cluster (providers: ${known || 'none'})`);
+    const known = providers
+      .map((p) => `${p.keyProviderID} "${p.keyProviderName}"${p.keyProviderIsActive ? ' (active)' : ''}`)
+      .join(', ');
+    throw refuse(
+      'KeyProviderNotFound',
+      `no ${describeProvider(selector)} on the cluster (providers: ${known || 'none'}); choose one by id or name`,
+    );
   }
   if (matches.length > 1) {
     const ids = matches.map((p) => p.keyProviderID).join(', ');
-    throw refuse('KeyProviderAmbiguous', `${describeProvider(selector)} matches several providers (ids ${ids}); choose one by id`);
+    throw refuse(
+      'KeyProviderAmbiguous',
+      `${describeProvider(selector)} matches several providers (ids ${ids}); choose one by id`,
+    );
   }
   return matches[0]!;
 }
@@ -80,7 +94,10 @@ export function rekeyActivities(ctx: ActivityContext) {
           const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', {});
           const provider = pickProvider(kmipKeyProviders, target.provider);
           if (provider.keyServerIDs.length === 0) {
-            throw refuse('KeyProviderHasNoServer', `key provider ${provider.keyProviderID} "${provider.keyProviderName}" has no key server`);
+            throw refuse(
+              'KeyProviderHasNoServer',
+              `key provider ${provider.keyProviderID} "${provider.keyProviderName}" has no key server`,
+            );
           }
           precheck.provider = { id: provider.keyProviderID, name: provider.keyProviderName };
         }
@@ -124,7 +141,10 @@ export function rekeyActivities(ctx: ActivityContext) {
         const result = await pollAsyncJob(client, handle, poll);
         const parsed = RekeyMasterKeyAsyncResult.safeParse(result);
         if (!parsed.success) {
-          throw refuse('UnexpectedAsyncResult', `async job ${handle} completed without the rekey result fields: ${parsed.error.message}`);
+          throw refuse(
+            'UnexpectedAsyncResult',
+            `async job ${handle} completed without the rekey result fields: ${parsed.error.message}`,
+          );
         }
         return parsed.data;
       });
@@ -150,7 +170,8 @@ export function rekeyActivities(ctx: ActivityContext) {
         if (info.rekeyMasterKeyAsyncResultID !== expected.handle) {
           problems.push(`rekeyMasterKeyAsyncResultID is ${info.rekeyMasterKeyAsyncResultID}, expected ${expected.handle}`);
         }
-        if (problems.length > 0) throw refuse('RekeyNotVerified', `after the rekey, GetSoftwareEncryptionAtRestInfo disagrees: ${problems.join('; ')}`);
+        if (problems.length > 0)
+          throw refuse('RekeyNotVerified', `after the rekey, GetSoftwareEncryptionAtRestInfo disagrees: ${problems.join('; ')}`);
         return {
           keyID: key!.keyID!,
           keyManagementType: expected.keyManagement,

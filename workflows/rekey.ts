@@ -46,7 +46,7 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
     startToCloseTimeout: input.polling.attemptWindowMs + 60_000,
     heartbeatTimeout: Math.max(30_000, 2 * input.polling.maxIntervalMs),
     scheduleToCloseTimeout: input.jobDeadline,
-    retry: { initialInterval: input.polling.initialIntervalMs, backoffCoefficient: 1, maximumAttempts: 0 },
+    retry: { initialInterval: input.polling.initialIntervalMs, backoffCoefficient: 1 },
   }).awaitMasterKeyRekey;
 
   try {

@@ -22,7 +22,13 @@ export interface PyKmipServer {
  * Starts a real PyKMIP server on 127.0.0.1: TLS 1.2, ECDHE suites, client certificates required
  * with EKU clientAuth, SQLite database in `dir`. Reuses the PKI if one is given.
  */
-export async function startPyKmip(options: { dir: string; port?: number; pki?: KmipPki }): Promise<PyKmipServer> {
+export async function startPyKmip(options: {
+  dir: string;
+  port?: number;
+  pki?: KmipPki;
+  /** More CAs whose client certificates the server accepts (e.g. the cfssl CA that signs cluster CSRs). */
+  trustedClientCaPems?: string[];
+}): Promise<PyKmipServer> {
   const dir = options.dir;
   fs.mkdirSync(path.join(dir, 'policies'), { recursive: true });
   const pki = options.pki ?? (await createKmipPki(path.join(dir, 'pki')));
@@ -30,6 +36,11 @@ export async function startPyKmip(options: { dir: string; port?: number; pki?: K
   const host = '127.0.0.1';
   const databaseFile = path.join(dir, 'pykmip.db');
   const configFile = path.join(dir, 'server.conf');
+  const clientCasFile = path.join(dir, 'client-cas.pem');
+  fs.writeFileSync(
+    clientCasFile,
+    [pki.ca.certificatePem, ...(options.trustedClientCaPems ?? [])].map((p) => p.trim()).join('\n') + '\n',
+  );
   fs.writeFileSync(
     configFile,
     [
@@ -38,7 +49,7 @@ export async function startPyKmip(options: { dir: string; port?: number; pki?: K
       `port=${port}`,
       `certificate_path=${pki.serverCertFile}`,
       `key_path=${pki.serverKeyFile}`,
-      `ca_path=${pki.caFile}`,
+      `ca_path=${clientCasFile}`,
       'auth_suite=TLS1.2',
       `policy_path=${path.join(dir, 'policies')}`,
       'enable_tls_client_auth=True',

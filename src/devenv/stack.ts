@@ -24,10 +24,15 @@ export const DEFAULT_STACK_PORTS: LocalStackPorts = { temporal: 7233, temporalUi
 
 export async function startLocalStack(dataDir: string, ports: LocalStackPorts = DEFAULT_STACK_PORTS): Promise<LocalStack> {
   fs.mkdirSync(dataDir, { recursive: true });
-  const [temporal, kmip, cfssl] = await Promise.all([
-    startTemporalDevServer({ dir: path.join(dataDir, 'temporal'), persist: true, port: ports.temporal, uiPort: ports.temporalUi }),
-    startPyKmip({ dir: path.join(dataDir, 'pykmip'), port: ports.kmip }),
-    startCfssl({ dir: path.join(dataDir, 'cfssl'), port: ports.cfssl }),
+  const cfssl = await startCfssl({ dir: path.join(dataDir, 'cfssl'), port: ports.cfssl });
+  const [temporal, kmip] = await Promise.all([
+    startTemporalDevServer({
+      dir: path.join(dataDir, 'temporal'),
+      persist: true,
+      port: ports.temporal,
+      uiPort: ports.temporalUi,
+    }),
+    startPyKmip({ dir: path.join(dataDir, 'pykmip'), port: ports.kmip, trustedClientCaPems: [cfssl.caPem] }),
   ]);
   return {
     dataDir,

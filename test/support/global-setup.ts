@@ -16,10 +16,11 @@ export default async function globalSetup(): Promise<void> {
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
   const workflowBundle = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(workflowBundle, bundle.code);
-  const [temporal, kmip, cfssl] = await Promise.all([
+  const cfssl = await startCfssl({ dir: path.join(dir, 'cfssl') });
+  const [temporal, kmip] = await Promise.all([
     startTemporalDevServer({ dir: path.join(dir, 'temporal') }),
-    startPyKmip({ dir: path.join(dir, 'pykmip') }),
-    startCfssl({ dir: path.join(dir, 'cfssl') }),
+    // Cluster client certificates signed by cfssl must be accepted too.
+    startPyKmip({ dir: path.join(dir, 'pykmip'), trustedClientCaPems: [cfssl.caPem] }),
   ]);
   const env: TestEnv = {
     dir,
