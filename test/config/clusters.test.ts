@@ -80,7 +80,9 @@ describe('cluster registry', () => {
 
   it('accepts JSON too', () => {
     const json = JSON.stringify({
-      clusters: { c1: { mvip: 'https://127.0.0.1:9000', apiVersion: '12.3', username: 'admin', password: { env: 'X' }, insecure: true } },
+      clusters: {
+        c1: { mvip: 'https://127.0.0.1:9000', apiVersion: '12.3', username: 'admin', password: { env: 'X' }, insecure: true },
+      },
     });
     expect(findCluster(parseClusterRegistry(json, 'c.json', '/'), 'c1').mvip).toBe('https://127.0.0.1:9000');
   });

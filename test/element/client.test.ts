@@ -174,10 +174,22 @@ describe('ElementClient results', () => {
   });
 
   it('rejects a field of the wrong type and says what arrived', async () => {
-    server.handle(respondResult({ kmipKeyProvider: { keyProviderID: 3, keyProviderName: 'p', keyProviderIsActive: false, keyServerIDs: [], kmipCapabilities: { library: 'x' } } }));
+    server.handle(
+      respondResult({
+        kmipKeyProvider: {
+          keyProviderID: 3,
+          keyProviderName: 'p',
+          keyProviderIsActive: false,
+          keyServerIDs: [],
+          kmipCapabilities: { library: 'x' },
+        },
+      }),
+    );
     const error = await failure(client().call('GetKeyProviderKmip', { keyProviderID: 3 }));
     expect(error).toBeInstanceOf(ElementResponseError);
-    expect((error as Error).message).toContain('GetKeyProviderKmip: response field kmipKeyProvider.kmipCapabilities must be string (got an object)');
+    expect((error as Error).message).toContain(
+      'GetKeyProviderKmip: response field kmipKeyProvider.kmipCapabilities must be string (got an object)',
+    );
   });
 
   it('rejects a complete async result carrying both result and error', async () => {
@@ -232,7 +244,10 @@ describe('ElementClient Element errors', () => {
 
   it('keeps extra members of the error object as details', async () => {
     server.handle((request, response) =>
-      sendJson(response, 200, { id: 1, error: { code: 500, name: 'xAPINotPermitted', message: 'Encryption is not supported on demo nodes.', nodeID: 2 } }),
+      sendJson(response, 200, {
+        id: 1,
+        error: { code: 500, name: 'xAPINotPermitted', message: 'Encryption is not supported on demo nodes.', nodeID: 2 },
+      }),
     );
     const error = await failure(client().call('EnableEncryptionAtRest', { keyProviderID: 3 }));
     expect((error as ElementApiError).details).toEqual({ nodeID: 2 });

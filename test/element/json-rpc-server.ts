@@ -1,11 +1,7 @@
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  createCertificateAuthority,
-  issueKeyAndCertificate,
-  type CertificateAuthority,
-} from '../../src/pki/authority';
+import { createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../../src/pki/authority';
 
 /** What reached the test server, as it arrived on the wire. */
 export interface RecordedRequest {

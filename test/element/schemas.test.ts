@@ -125,7 +125,11 @@ describe('GetSoftwareEncryptionAtRestInfo result', () => {
 
 describe('GetAsyncResult result', () => {
   const times = { createTime: '2024-05-01T10:00:00Z', lastUpdateTime: '2024-05-01T10:05:00Z' };
-  const key = (type: 'internal' | 'external', id: string) => ({ keyManagementType: type, keyID: id, keyCreatedTime: '2024-05-01T10:00:00Z' });
+  const key = (type: 'internal' | 'external', id: string) => ({
+    keyManagementType: type,
+    keyID: id,
+    keyCreatedTime: '2024-05-01T10:00:00Z',
+  });
 
   it('parses a completed rekey, whose result the rekey schema then types', () => {
     const parsed = AsyncResult.parse({
@@ -135,11 +139,13 @@ describe('GetAsyncResult result', () => {
       result: {
         keyToDecommission: key('internal', 'a1b2c3d4-0000-4000-8000-000000000001'),
         newKey: { ...key('external', 'a1b2c3d4-0000-4000-8000-000000000002'), keyProviderID: 1 },
-        operation: 'Rekeying Master Key. Master Key management being transferred from Internal Key Management to External Key Server',
+        operation:
+          'Rekeying Master Key. Master Key management being transferred from Internal Key Management to External Key Server',
         state: 'Ready',
       },
     });
-    if (parsed.status !== 'complete' || parsed.error !== undefined) throw new Error(`expected a successful result, got ${parsed.status}`);
+    if (parsed.status !== 'complete' || parsed.error !== undefined)
+      throw new Error(`expected a successful result, got ${parsed.status}`);
     const rekey = RekeyMasterKeyAsyncResult.parse(parsed.result);
     expect(rekey.state).toBe('Ready');
     expect(rekey.newKey.keyProviderID).toBe(1);
@@ -287,7 +293,9 @@ describe('Drive and ClusterInfo', () => {
     });
     expect(info.encryptionAtRestState).toBe('enabling');
     expect(info.brandNewField).toEqual([1, 2]);
-    expect(problems(ClusterInfo, { ...info, encryptionAtRestState: 'Enabled' })[0]).toContain('encryptionAtRestState must be one of');
+    expect(problems(ClusterInfo, { ...info, encryptionAtRestState: 'Enabled' })[0]).toContain(
+      'encryptionAtRestState must be one of',
+    );
   });
 });
 
@@ -329,22 +337,28 @@ describe('method registry', () => {
 
   it('answers {} methods with a schema that accepts {} and extra members', () => {
     expect(elementMethods.TestKeyServerKmip.result.parse({})).toEqual({});
-    expect(elementMethods.DeleteKeyProviderKmip.result.parse({ unusedParameters: { x: 1 } })).toEqual({ unusedParameters: { x: 1 } });
+    expect(elementMethods.DeleteKeyProviderKmip.result.parse({ unusedParameters: { x: 1 } })).toEqual({
+      unusedParameters: { x: 1 },
+    });
   });
 
   it('checks params: AddDrives needs a drive, rekey needs a provider only for External', () => {
     expect(elementMethods.AddDrives.params.safeParse({ drives: [] }).success).toBe(false);
-    expect(elementMethods.AddDrives.params.safeParse({ drives: [{ driveID: 5 }, { driveID: 6, type: 'slice' }] }).success).toBe(true);
+    expect(elementMethods.AddDrives.params.safeParse({ drives: [{ driveID: 5 }, { driveID: 6, type: 'slice' }] }).success).toBe(
+      true,
+    );
     const rekey = elementMethods.RekeySoftwareEncryptionAtRestMasterKey.params;
     expect(rekey.safeParse({ keyManagementType: 'External', keyProviderID: 1 }).success).toBe(true);
     expect(rekey.safeParse({ keyManagementType: 'Internal', keyProviderID: 1 }).success).toBe(false);
     expect(rekey.safeParse({}).success).toBe(true);
-    expect(elementMethods.CreateKeyServerKmip.params.safeParse({
-      kmipCaCertificate: '/etc/ssl/ca.pem',
-      kmipClientCertificate: PEM,
-      kmipKeyServerHostnames: ['kms'],
-      kmipKeyServerName: 'kms',
-    }).success).toBe(false);
+    expect(
+      elementMethods.CreateKeyServerKmip.params.safeParse({
+        kmipCaCertificate: '/etc/ssl/ca.pem',
+        kmipClientCertificate: PEM,
+        kmipKeyServerHostnames: ['kms'],
+        kmipKeyServerName: 'kms',
+      }).success,
+    ).toBe(false);
   });
 
   it('compares versions numerically and finds what a pinned version lacks', () => {
@@ -364,7 +378,14 @@ describe('method registry', () => {
 describe('retry classification', () => {
   it('retries busy Element answers and transport faults, nothing else', () => {
     const api = (name: string) => new ElementApiError({ method: 'ListDrives', name, message: 'm', code: 500 });
-    for (const busy of ['xDBVersionMismatch', 'xDBConnectionLoss', 'xNotReadyForIO', 'xNotPrimary', 'xSliceNotRegistered', 'xRpcTimeout']) {
+    for (const busy of [
+      'xDBVersionMismatch',
+      'xDBConnectionLoss',
+      'xNotReadyForIO',
+      'xNotPrimary',
+      'xSliceNotRegistered',
+      'xRpcTimeout',
+    ]) {
       expect(isRetryableElementError(api(busy))).toBe(true);
     }
     for (const final of ['xUnknownAccount', 'xInvalidParameter', 'xAPINotPermitted', 'xAsyncHandleDoesNotExist']) {
