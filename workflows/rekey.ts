@@ -44,7 +44,8 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
   const startedAt = new Date().toISOString();
   const waitForJob = proxyActivities<Activities>({
     startToCloseTimeout: input.polling.attemptWindowMs + 60_000,
-    heartbeatTimeout: Math.max(30_000, 2 * input.polling.maxIntervalMs),
+    // A poll heartbeats at least every maxInterval; a dead worker is noticed after three missed ones.
+    heartbeatTimeout: Math.max(10_000, 3 * input.polling.maxIntervalMs),
     scheduleToCloseTimeout: input.jobDeadline,
     retry: { initialInterval: input.polling.initialIntervalMs, backoffCoefficient: 1 },
   }).awaitMasterKeyRekey;
