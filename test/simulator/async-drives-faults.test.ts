@@ -11,7 +11,9 @@ let sim: RunningSimulator;
 let client: ElementClient;
 
 beforeAll(async () => {
-  sim = await startTestSimulator('async-drives', { cluster: { softwareEncryptionAtRest: true, nodes: 3, blockDrivesPerNode: 2 } });
+  sim = await startTestSimulator('async-drives', {
+    cluster: { softwareEncryptionAtRest: true, nodes: 3, blockDrivesPerNode: 2 },
+  });
   client = clientFor(sim);
 });
 
@@ -55,9 +57,18 @@ describe('async results', () => {
     expect(kept).not.toHaveProperty('details');
     expect(kept).not.toHaveProperty('error');
     // ListAsyncResults never purges; it shows completed with the result as data.
-    const done = (await client.call('ListAsyncResults', { asyncResultTypes: ['RekeySoftwareEncryptionAtRestMasterKey'] })).asyncHandles;
-    expect(done.find((h) => h.asyncResultID === asyncHandle)).toMatchObject({ completed: true, success: true, data: { newKey: expect.any(Object) } });
-    expect((await client.call('ListAsyncResults', { asyncResultTypes: ['DriveAdd'] })).asyncHandles.some((h) => h.asyncResultID === asyncHandle)).toBe(false);
+    const done = (await client.call('ListAsyncResults', { asyncResultTypes: ['RekeySoftwareEncryptionAtRestMasterKey'] }))
+      .asyncHandles;
+    expect(done.find((h) => h.asyncResultID === asyncHandle)).toMatchObject({
+      completed: true,
+      success: true,
+      data: { newKey: expect.any(Object) },
+    });
+    expect(
+      (await client.call('ListAsyncResults', { asyncResultTypes: ['DriveAdd'] })).asyncHandles.some(
+        (h) => h.asyncResultID === asyncHandle,
+      ),
+    ).toBe(false);
     expect((await client.call('GetSoftwareEncryptionAtRestInfo')).rekeyMasterKeyAsyncResultID).toBe(asyncHandle);
 
     // Read without keepResult: returned once, then gone.
@@ -79,7 +90,10 @@ describe('async results', () => {
     });
     const { asyncHandle } = await client.call('RekeySoftwareEncryptionAtRestMasterKey');
     const failed = await waitForAsync(client, asyncHandle);
-    expect(failed).toMatchObject({ status: 'complete', error: { name: 'xRekeyFailed', message: 'Unable to rewrap data encryption keys.' } });
+    expect(failed).toMatchObject({
+      status: 'complete',
+      error: { name: 'xRekeyFailed', message: 'Unable to rewrap data encryption keys.' },
+    });
     expect(failed).not.toHaveProperty('result');
     expect((await client.call('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo?.keyID).toBe(before.keyID);
     const listed = (await client.call('ListAsyncResults')).asyncHandles.find((h) => h.asyncResultID === asyncHandle);
@@ -111,10 +125,21 @@ describe('async results', () => {
   });
 
   test('rekey parameter rules: External needs a provider, Internal takes none, unknown types are invalid', async () => {
-    expect(rpcError(await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'external' })).message).toContain('member=[keyProviderID]');
-    expect(rpcError(await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'Internal', keyProviderID: 3 })).name).toBe('xInvalidParameter');
-    expect(rpcError(await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'Quantum' })).message).toContain('member=[keyManagementType]');
-    expect(rpcError(await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'External', keyProviderID: 424_242 })).name).toBe('xKeyProviderIDDoesNotExist');
+    expect(
+      rpcError(await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'external' })).message,
+    ).toContain('member=[keyProviderID]');
+    expect(
+      rpcError(await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'Internal', keyProviderID: 3 }))
+        .name,
+    ).toBe('xInvalidParameter');
+    expect(
+      rpcError(await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'Quantum' })).message,
+    ).toContain('member=[keyManagementType]');
+    expect(
+      rpcError(
+        await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'External', keyProviderID: 424_242 }),
+      ).name,
+    ).toBe('xKeyProviderIDDoesNotExist');
   });
 });
 
@@ -198,9 +223,26 @@ describe('faults and sliceServiceUnhealthy', () => {
     expect(fault.serviceID).toBeGreaterThan(0);
     expect(fault.clusterFaultID).toBeGreaterThan(1);
     expect(fault.date).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-    const raw = (await rawCall(sim, 'ListClusterFaults', { faultTypes: 'current' })).json!.result as { faults: Record<string, unknown>[] };
+    const raw = (await rawCall(sim, 'ListClusterFaults', { faultTypes: 'current' })).json!.result as {
+      faults: Record<string, unknown>[];
+    };
     expect(Object.keys(raw.faults[0]!).sort()).toEqual(
-      ['clusterFaultID', 'code', 'data', 'date', 'details', 'driveID', 'driveIDs', 'nodeHardwareFaultID', 'nodeID', 'resolved', 'resolvedDate', 'serviceID', 'severity', 'type'].sort(),
+      [
+        'clusterFaultID',
+        'code',
+        'data',
+        'date',
+        'details',
+        'driveID',
+        'driveIDs',
+        'nodeHardwareFaultID',
+        'nodeID',
+        'resolved',
+        'resolvedDate',
+        'serviceID',
+        'severity',
+        'type',
+      ].sort(),
     );
 
     await sim.control.setDurations({ sliceSettleMs: 500 });
@@ -209,9 +251,15 @@ describe('faults and sliceServiceUnhealthy', () => {
     const activeAt = Date.now();
     // Still there right after the drive is back: the settle time has not passed.
     expect((await currentFaults('sliceServiceUnhealthy')).map((f) => f.clusterFaultID)).toEqual([fault.clusterFaultID]);
-    await waitFor('sliceServiceUnhealthy resolved', async () => (await currentFaults('sliceServiceUnhealthy')).length === 0, 5_000);
+    await waitFor(
+      'sliceServiceUnhealthy resolved',
+      async () => (await currentFaults('sliceServiceUnhealthy')).length === 0,
+      5_000,
+    );
     expect(Date.now() - activeAt).toBeGreaterThanOrEqual(400);
-    const resolved = (await client.call('ListClusterFaults', { faultTypes: 'resolved' })).faults.find((f) => f.clusterFaultID === fault.clusterFaultID)!;
+    const resolved = (await client.call('ListClusterFaults', { faultTypes: 'resolved' })).faults.find(
+      (f) => f.clusterFaultID === fault.clusterFaultID,
+    )!;
     expect(resolved.resolved).toBe(true);
     expect(resolved.resolvedDate).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   });
@@ -220,13 +268,17 @@ describe('faults and sliceServiceUnhealthy', () => {
     await sim.control.setDurations({ sliceSettleMs: 150, sliceWarningMs: 700 });
     const { driveIDs } = await sim.control.failMetadataDrives({ nodeIDs: [2], addingHelps: false });
     const driveID = driveIDs[0]!;
-    const fault = await waitFor('sliceServiceUnhealthy', async () => (await currentFaults('sliceServiceUnhealthy')).find((f) => f.driveID === driveID));
+    const fault = await waitFor('sliceServiceUnhealthy', async () =>
+      (await currentFaults('sliceServiceUnhealthy')).find((f) => f.driveID === driveID),
+    );
     const { asyncHandle } = await client.call('AddDrives', { drives: [{ driveID, type: 'slice' }] });
     await waitForAsync(client, asyncHandle!);
     await new Promise((r) => setTimeout(r, 600));
     const still = (await currentFaults('sliceServiceUnhealthy')).find((f) => f.driveID === driveID);
     expect(still?.clusterFaultID).toBe(fault.clusterFaultID);
-    await waitFor('severity error', async () => (await currentFaults('sliceServiceUnhealthy')).find((f) => f.driveID === driveID && f.severity === 'error'));
+    await waitFor('severity error', async () =>
+      (await currentFaults('sliceServiceUnhealthy')).find((f) => f.driveID === driveID && f.severity === 'error'),
+    );
     // Support fixes it out of band: the fault resolves.
     await sim.control.clearSliceIncidents();
     await waitFor('resolved', async () => (await currentFaults('sliceServiceUnhealthy')).length === 0);

@@ -28,7 +28,9 @@ async function elementError(promise: Promise<unknown>): Promise<ElementApiError>
 }
 
 function spkiOf(pem: string): string {
-  return createHash('sha256').update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+  return createHash('sha256')
+    .update(new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' }))
+    .digest('hex');
 }
 
 beforeAll(async () => {
@@ -77,12 +79,18 @@ describe('key pair and CSR', () => {
   });
 
   test('a second CreatePublicPrivateKeyPair replaces the key: the CSR carries a different public key', async () => {
-    const before = new x509.Pkcs10CertificateRequest((await client.call('GetClientCertificateSignRequest')).clientCertificateSignRequest);
+    const before = new x509.Pkcs10CertificateRequest(
+      (await client.call('GetClientCertificateSignRequest')).clientCertificateSignRequest,
+    );
     await client.call('CreatePublicPrivateKeyPair', { commonName: cn, country: 'US' });
-    const after = new x509.Pkcs10CertificateRequest((await client.call('GetClientCertificateSignRequest')).clientCertificateSignRequest);
+    const after = new x509.Pkcs10CertificateRequest(
+      (await client.call('GetClientCertificateSignRequest')).clientCertificateSignRequest,
+    );
     expect(Buffer.from(after.publicKey.rawData).equals(Buffer.from(before.publicKey.rawData))).toBe(false);
     // Asking again does not change it.
-    const again = new x509.Pkcs10CertificateRequest((await client.call('GetClientCertificateSignRequest')).clientCertificateSignRequest);
+    const again = new x509.Pkcs10CertificateRequest(
+      (await client.call('GetClientCertificateSignRequest')).clientCertificateSignRequest,
+    );
     expect(Buffer.from(again.publicKey.rawData).equals(Buffer.from(after.publicKey.rawData))).toBe(true);
   });
 
@@ -133,15 +141,27 @@ describe('key servers and providers', () => {
 
   test('bad PEM answers xInvalidParameter naming the member', async () => {
     const base = { kmipKeyServerHostnames: ['localhost'], kmipKeyServerName: 'bad', kmipKeyServerPort: kmip().port };
-    const badCa = rpcError(await rawCall(sim, 'CreateKeyServerKmip', { ...base, kmipCaCertificate: 'not a certificate', kmipClientCertificate: certificate }));
+    const badCa = rpcError(
+      await rawCall(sim, 'CreateKeyServerKmip', {
+        ...base,
+        kmipCaCertificate: 'not a certificate',
+        kmipClientCertificate: certificate,
+      }),
+    );
     expect(badCa.name).toBe('xInvalidParameter');
     expect(badCa.message).toContain('member=[kmipCaCertificate]');
     const garbled = certificate.replace(/\n[A-Za-z0-9+/]{20}/, '\nAAAAAAAAAAAAAAAAAAAA');
-    const badClient = rpcError(await rawCall(sim, 'CreateKeyServerKmip', { ...base, kmipCaCertificate: kmip().caPem, kmipClientCertificate: garbled }));
+    const badClient = rpcError(
+      await rawCall(sim, 'CreateKeyServerKmip', { ...base, kmipCaCertificate: kmip().caPem, kmipClientCertificate: garbled }),
+    );
     expect(badClient.name).toBe('xInvalidParameter');
     expect(badClient.message).toContain('member=[kmipClientCertificate]');
     const keyInsteadOfCert = rpcError(
-      await rawCall(sim, 'CreateKeyServerKmip', { ...base, kmipCaCertificate: kmip().caPem, kmipClientCertificate: kmip().client.certificatePem.replace(/CERTIFICATE/g, 'PUBLIC KEY') }),
+      await rawCall(sim, 'CreateKeyServerKmip', {
+        ...base,
+        kmipCaCertificate: kmip().caPem,
+        kmipClientCertificate: kmip().client.certificatePem.replace(/CERTIFICATE/g, 'PUBLIC KEY'),
+      }),
     );
     expect(keyInsteadOfCert.message).toContain('member=[kmipClientCertificate]');
   });
@@ -184,12 +204,22 @@ describe('key servers and providers', () => {
 
   test('TestKeyServerKmip says what failed: a closed port, an untrusted server CA, a client certificate the server does not trust', async () => {
     const base = { kmipClientCertificate: certificate, kmipKeyServerHostnames: ['127.0.0.1'] };
-    const closed = await client.call('CreateKeyServerKmip', { ...base, kmipCaCertificate: kmip().caPem, kmipKeyServerName: 'closed', kmipKeyServerPort: 1 });
+    const closed = await client.call('CreateKeyServerKmip', {
+      ...base,
+      kmipCaCertificate: kmip().caPem,
+      kmipKeyServerName: 'closed',
+      kmipKeyServerPort: 1,
+    });
     const refused = await elementError(client.call('TestKeyServerKmip', { keyServerID: closed.kmipKeyServer.keyServerID }));
     expect(refused.name).toBe('xKmipConnectionFailure');
     expect(refused.elementMessage).toMatch(/connection refused/);
 
-    const wrongCa = await client.call('CreateKeyServerKmip', { ...base, kmipCaCertificate: testEnv().cfssl.caPem, kmipKeyServerName: 'wrong-ca', kmipKeyServerPort: kmip().port });
+    const wrongCa = await client.call('CreateKeyServerKmip', {
+      ...base,
+      kmipCaCertificate: testEnv().cfssl.caPem,
+      kmipKeyServerName: 'wrong-ca',
+      kmipKeyServerPort: kmip().port,
+    });
     const untrusted = await elementError(client.call('TestKeyServerKmip', { keyServerID: wrongCa.kmipKeyServer.keyServerID }));
     expect(untrusted.name).toBe('xKmipAuthenticationFailure');
     expect(untrusted.elementMessage).toContain('does not trust');
@@ -222,25 +252,45 @@ describe('key servers and providers', () => {
   test('a new provider is inactive with no servers, kmipCapabilities a string; ids are not 1', async () => {
     const { kmipKeyProvider } = await client.call('CreateKeyProviderKmip', { keyProviderName: 'primary-eks' });
     providerID = kmipKeyProvider.keyProviderID;
-    expect(kmipKeyProvider).toEqual({ keyProviderID: providerID, keyProviderIsActive: false, keyProviderName: 'primary-eks', keyServerIDs: [], kmipCapabilities: 'SSL' });
+    expect(kmipKeyProvider).toEqual({
+      keyProviderID: providerID,
+      keyProviderIsActive: false,
+      keyProviderName: 'primary-eks',
+      keyServerIDs: [],
+      kmipCapabilities: 'SSL',
+    });
     expect(providerID).not.toBe(1);
-    expect(await elementError(client.call('TestKeyProviderKmip', { keyProviderID: providerID }))).toMatchObject({ name: 'xKeyProviderHasNoKeyServers' });
+    expect(await elementError(client.call('TestKeyProviderKmip', { keyProviderID: providerID }))).toMatchObject({
+      name: 'xKeyProviderHasNoKeyServers',
+    });
   });
 
   test('wrong ids answer the does-not-exist errors', async () => {
     expect((await elementError(client.call('GetKeyServerKmip', { keyServerID: 999_999 }))).name).toBe('xKeyServerIDDoesNotExist');
-    expect((await elementError(client.call('GetKeyProviderKmip', { keyProviderID: 999_999 }))).name).toBe('xKeyProviderIDDoesNotExist');
-    expect((await elementError(client.call('AddKeyServerToProviderKmip', { keyProviderID: providerID, keyServerID: 999_999 }))).name).toBe('xKeyServerIDDoesNotExist');
-    expect((await elementError(client.call('AddKeyServerToProviderKmip', { keyProviderID: 999_999, keyServerID: serverID }))).name).toBe('xKeyProviderIDDoesNotExist');
-    expect((await elementError(client.call('EnableEncryptionAtRest', { keyProviderID: 999_999 }))).name).toBe('xKeyProviderIDDoesNotExist');
-    expect((await elementError(client.call('DeleteKeyServerKmip', { keyServerID: 999_999 }))).elementMessage).toBe('KeyServerID 999999 does not exist.');
+    expect((await elementError(client.call('GetKeyProviderKmip', { keyProviderID: 999_999 }))).name).toBe(
+      'xKeyProviderIDDoesNotExist',
+    );
+    expect(
+      (await elementError(client.call('AddKeyServerToProviderKmip', { keyProviderID: providerID, keyServerID: 999_999 }))).name,
+    ).toBe('xKeyServerIDDoesNotExist');
+    expect(
+      (await elementError(client.call('AddKeyServerToProviderKmip', { keyProviderID: 999_999, keyServerID: serverID }))).name,
+    ).toBe('xKeyProviderIDDoesNotExist');
+    expect((await elementError(client.call('EnableEncryptionAtRest', { keyProviderID: 999_999 }))).name).toBe(
+      'xKeyProviderIDDoesNotExist',
+    );
+    expect((await elementError(client.call('DeleteKeyServerKmip', { keyServerID: 999_999 }))).elementMessage).toBe(
+      'KeyServerID 999999 does not exist.',
+    );
   });
 
   test('AddKeyServerToProviderKmip verifies the server; re-adding is silent; removing an unassigned server is silent', async () => {
     await sim.control.resetCalls();
     await client.call('AddKeyServerToProviderKmip', { keyProviderID: providerID, keyServerID: serverID });
     await client.call('AddKeyServerToProviderKmip', { keyProviderID: providerID, keyServerID: serverID });
-    expect((await client.call('GetKeyProviderKmip', { keyProviderID: providerID })).kmipKeyProvider.keyServerIDs).toEqual([serverID]);
+    expect((await client.call('GetKeyProviderKmip', { keyProviderID: providerID })).kmipKeyProvider.keyServerIDs).toEqual([
+      serverID,
+    ]);
     const { kmipKeyServer } = await client.call('GetKeyServerKmip', { keyServerID: serverID });
     expect(kmipKeyServer).toMatchObject({ keyProviderID: providerID, kmipAssignedProviderIsActive: false });
     await client.call('TestKeyProviderKmip', { keyProviderID: providerID });
@@ -252,10 +302,14 @@ describe('key servers and providers', () => {
       kmipKeyServerName: 'loose',
       kmipKeyServerPort: kmip().port,
     });
-    await expect(client.call('RemoveKeyServerFromProviderKmip', { keyServerID: loose.kmipKeyServer.keyServerID })).resolves.toEqual({});
+    await expect(
+      client.call('RemoveKeyServerFromProviderKmip', { keyServerID: loose.kmipKeyServer.keyServerID }),
+    ).resolves.toEqual({});
     // A server belongs to at most one provider.
     const second = await client.call('CreateKeyProviderKmip', { keyProviderName: 'second' });
-    const taken = await elementError(client.call('AddKeyServerToProviderKmip', { keyProviderID: second.kmipKeyProvider.keyProviderID, keyServerID: serverID }));
+    const taken = await elementError(
+      client.call('AddKeyServerToProviderKmip', { keyProviderID: second.kmipKeyProvider.keyProviderID, keyServerID: serverID }),
+    );
     expect(taken.name).toBe('xKeyServerAlreadyAssigned');
     await client.call('DeleteKeyServerKmip', { keyServerID: loose.kmipKeyServer.keyServerID });
     await client.call('DeleteKeyProviderKmip', { keyProviderID: second.kmipKeyProvider.keyProviderID });
@@ -270,10 +324,15 @@ describe('key servers and providers', () => {
     });
     const third = await client.call('CreateKeyProviderKmip', { keyProviderName: 'third' });
     const refused = await elementError(
-      client.call('AddKeyServerToProviderKmip', { keyProviderID: third.kmipKeyProvider.keyProviderID, keyServerID: unreachable.kmipKeyServer.keyServerID }),
+      client.call('AddKeyServerToProviderKmip', {
+        keyProviderID: third.kmipKeyProvider.keyProviderID,
+        keyServerID: unreachable.kmipKeyServer.keyServerID,
+      }),
     );
     expect(refused.name).toBe('xKmipConnectionFailure');
-    expect((await client.call('GetKeyServerKmip', { keyServerID: unreachable.kmipKeyServer.keyServerID })).kmipKeyServer.keyProviderID).toBeNull();
+    expect(
+      (await client.call('GetKeyServerKmip', { keyServerID: unreachable.kmipKeyServer.keyServerID })).kmipKeyServer.keyProviderID,
+    ).toBeNull();
     await client.call('DeleteKeyServerKmip', { keyServerID: unreachable.kmipKeyServer.keyServerID });
     await client.call('DeleteKeyProviderKmip', { keyProviderID: third.kmipKeyProvider.keyProviderID });
   });
@@ -290,9 +349,15 @@ describe('key servers and providers', () => {
     const ids = (servers: { keyServerID: number }[]) => servers.map((s) => s.keyServerID);
     expect(ids((await client.call('ListKeyServersKmip', { keyProviderID: providerID })).kmipKeyServers)).toEqual([serverID]);
     expect(ids((await client.call('ListKeyServersKmip', { kmipHasProviderAssigned: false })).kmipKeyServers)).toEqual([spareID]);
-    expect(ids((await client.call('ListKeyServersKmip', { kmipAssignedProviderIsActive: false })).kmipKeyServers)).toEqual([serverID]);
+    expect(ids((await client.call('ListKeyServersKmip', { kmipAssignedProviderIsActive: false })).kmipKeyServers)).toEqual([
+      serverID,
+    ]);
     expect(ids((await client.call('ListKeyServersKmip')).kmipKeyServers)).toEqual([serverID, spareID].sort((a, b) => a - b));
-    expect((await client.call('ListKeyProvidersKmip', { kmipKeyProviderHasServerAssigned: true })).kmipKeyProviders.map((p) => p.keyProviderID)).toEqual([providerID]);
+    expect(
+      (await client.call('ListKeyProvidersKmip', { kmipKeyProviderHasServerAssigned: true })).kmipKeyProviders.map(
+        (p) => p.keyProviderID,
+      ),
+    ).toEqual([providerID]);
     expect((await client.call('ListKeyProvidersKmip', { keyProviderIsActive: true })).kmipKeyProviders).toEqual([]);
     await client.call('DeleteKeyServerKmip', { keyServerID: spareID });
   });
@@ -302,13 +367,25 @@ describe('key servers and providers', () => {
     await sim.control.makeUnreachable('localhost', '127.0.0.1');
     // Nothing changes, nothing is contacted: succeeds although the server is unreachable.
     expect((await client.call('ModifyKeyServerKmip', { keyServerID: serverID })).kmipKeyServer).toEqual(before);
-    const failed = await elementError(client.call('ModifyKeyServerKmip', { keyServerID: serverID, kmipKeyServerName: 'renamed' }));
+    const failed = await elementError(
+      client.call('ModifyKeyServerKmip', { keyServerID: serverID, kmipKeyServerName: 'renamed' }),
+    );
     expect(failed.name).toBe('xKmipConnectionFailure');
     expect((await client.call('GetKeyServerKmip', { keyServerID: serverID })).kmipKeyServer.kmipKeyServerName).toBe('pykmip');
     await sim.control.makeReachable('localhost', '127.0.0.1');
-    const renamed = await client.call('ModifyKeyServerKmip', { keyServerID: serverID, kmipKeyServerName: 'renamed', kmipKeyServerHostnames: ['127.0.0.1'] });
-    expect(renamed.kmipKeyServer).toMatchObject({ kmipKeyServerName: 'renamed', kmipKeyServerHostnames: ['127.0.0.1'], keyProviderID: providerID });
-    const badCert = rpcError(await rawCall(sim, 'ModifyKeyServerKmip', { keyServerID: serverID, kmipClientCertificate: kmip().client.certificatePem }));
+    const renamed = await client.call('ModifyKeyServerKmip', {
+      keyServerID: serverID,
+      kmipKeyServerName: 'renamed',
+      kmipKeyServerHostnames: ['127.0.0.1'],
+    });
+    expect(renamed.kmipKeyServer).toMatchObject({
+      kmipKeyServerName: 'renamed',
+      kmipKeyServerHostnames: ['127.0.0.1'],
+      keyProviderID: providerID,
+    });
+    const badCert = rpcError(
+      await rawCall(sim, 'ModifyKeyServerKmip', { keyServerID: serverID, kmipClientCertificate: kmip().client.certificatePem }),
+    );
     expect(badCert.name).toBe('xInvalidParameter');
     expect(badCert.message).toContain('member=[kmipClientCertificate]');
   });
@@ -325,14 +402,25 @@ describe('key servers and providers', () => {
       kmipKeyServerPort: kmip().port,
     });
     const certFaults = async () =>
-      (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.filter((f) => f.code === 'kmipCertificateFault' && f.data?.keyServerID === kmipKeyServer.keyServerID);
+      (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.filter(
+        (f) => f.code === 'kmipCertificateFault' && f.data?.keyServerID === kmipKeyServer.keyServerID,
+      );
     const [warning] = await waitFor('warning', async () => ((await certFaults()).length > 0 ? certFaults() : undefined));
     expect(warning).toMatchObject({ severity: 'warning', type: 'cluster', data: { certificate: 'client', expired: false } });
     expect(warning!.details).toContain('ModifyKeyServerKmip');
 
-    const expired = await signCsrWith(ca, csr, { notBefore: new Date(Date.now() - 40 * day), notAfter: new Date(Date.now() - day) });
+    const expired = await signCsrWith(ca, csr, {
+      notBefore: new Date(Date.now() - 40 * day),
+      notAfter: new Date(Date.now() - day),
+    });
     // The server rejects an expired certificate, so the cluster does not keep it.
-    expect((await elementError(client.call('ModifyKeyServerKmip', { keyServerID: kmipKeyServer.keyServerID, kmipClientCertificate: expired }))).name).toBe('xKmipAuthenticationFailure');
+    expect(
+      (
+        await elementError(
+          client.call('ModifyKeyServerKmip', { keyServerID: kmipKeyServer.keyServerID, kmipClientCertificate: expired }),
+        )
+      ).name,
+    ).toBe('xKmipAuthenticationFailure');
     const stale = await client.call('CreateKeyServerKmip', {
       kmipCaCertificate: kmip().caPem,
       kmipClientCertificate: expired,
@@ -341,7 +429,9 @@ describe('key servers and providers', () => {
       kmipKeyServerPort: kmip().port,
     });
     const staleFaults = await waitFor('error', async () =>
-      (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.find((f) => f.code === 'kmipCertificateFault' && f.data?.keyServerID === stale.kmipKeyServer.keyServerID),
+      (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.find(
+        (f) => f.code === 'kmipCertificateFault' && f.data?.keyServerID === stale.kmipKeyServer.keyServerID,
+      ),
     );
     expect(staleFaults).toMatchObject({ severity: 'error', data: { expired: true } });
 
@@ -349,18 +439,28 @@ describe('key servers and providers', () => {
     await waitFor('resolved', async () => (await certFaults()).length === 0);
     await client.call('DeleteKeyServerKmip', { keyServerID: stale.kmipKeyServer.keyServerID });
     await client.call('DeleteKeyServerKmip', { keyServerID: kmipKeyServer.keyServerID });
-    await waitFor('all resolved', async () => (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.every((f) => f.code !== 'kmipCertificateFault'));
+    await waitFor('all resolved', async () =>
+      (await client.call('ListClusterFaults', { faultTypes: 'current' })).faults.every((f) => f.code !== 'kmipCertificateFault'),
+    );
   });
 
   test('EnableEncryptionAtRest with the provider makes it active; an active provider cannot be deleted nor lose its last server', async () => {
     await client.call('EnableEncryptionAtRest', { keyProviderID: providerID });
     const provider = (await client.call('GetKeyProviderKmip', { keyProviderID: providerID })).kmipKeyProvider;
     expect(provider.keyProviderIsActive).toBe(true);
-    expect((await client.call('GetKeyServerKmip', { keyServerID: serverID })).kmipKeyServer.kmipAssignedProviderIsActive).toBe(true);
-    expect((await elementError(client.call('DeleteKeyProviderKmip', { keyProviderID: providerID }))).name).toBe('xKeyProviderIsActive');
-    expect((await elementError(client.call('RemoveKeyServerFromProviderKmip', { keyServerID: serverID }))).name).toBe('xKeyServerInUse');
+    expect((await client.call('GetKeyServerKmip', { keyServerID: serverID })).kmipKeyServer.kmipAssignedProviderIsActive).toBe(
+      true,
+    );
+    expect((await elementError(client.call('DeleteKeyProviderKmip', { keyProviderID: providerID }))).name).toBe(
+      'xKeyProviderIsActive',
+    );
+    expect((await elementError(client.call('RemoveKeyServerFromProviderKmip', { keyServerID: serverID }))).name).toBe(
+      'xKeyServerInUse',
+    );
     expect((await elementError(client.call('DeleteKeyServerKmip', { keyServerID: serverID }))).name).toBe('xKeyServerInUse');
-    expect((await elementError(client.call('EnableEncryptionAtRest', { keyProviderID: providerID }))).name).toBe('xEncryptionAtRestAlreadyEnabled');
+    expect((await elementError(client.call('EnableEncryptionAtRest', { keyProviderID: providerID }))).name).toBe(
+      'xEncryptionAtRestAlreadyEnabled',
+    );
   });
 
   test('replacing the key pair while a server uses it breaks its trust: the test fails with an authentication failure', async () => {
@@ -370,7 +470,9 @@ describe('key servers and providers', () => {
     expect(err.elementMessage).toContain("does not match the cluster's private key");
     // The signed certificate of the old key is no longer the cluster's key.
     const spki = spkiOf(certificate);
-    const csr = new x509.Pkcs10CertificateRequest((await client.call('GetClientCertificateSignRequest')).clientCertificateSignRequest);
+    const csr = new x509.Pkcs10CertificateRequest(
+      (await client.call('GetClientCertificateSignRequest')).clientCertificateSignRequest,
+    );
     expect(createHash('sha256').update(Buffer.from(csr.publicKey.rawData)).digest('hex')).not.toBe(spki);
   });
 });

@@ -10,7 +10,18 @@ import { KmipOperationError } from '../../src/kmip';
 import type { CertificateAuthority } from '../../src/pki/authority';
 import type { RunningSimulator } from '../../src/simulator';
 import { testEnv } from '../support/test-env';
-import { asIdentity, clientFor, kmipTestCa, rawCall, setUpExternalKeyManagement, signCsrWith, startTestSimulator, uniqueCn, waitFor, waitForAsync } from './support';
+import {
+  asIdentity,
+  clientFor,
+  kmipTestCa,
+  rawCall,
+  setUpExternalKeyManagement,
+  signCsrWith,
+  startTestSimulator,
+  uniqueCn,
+  waitFor,
+  waitForAsync,
+} from './support';
 
 let sim: RunningSimulator;
 let client: ElementClient;
@@ -43,7 +54,10 @@ beforeAll(async () => {
   keyServerID = setup.keyServerID;
   await client.call('EnableEncryptionAtRest', { keyProviderID: setup.keyProviderID });
   await waitFor('enabled', async () => (await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState === 'enabled');
-  const { asyncHandle } = await client.call('RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'External', keyProviderID: setup.keyProviderID });
+  const { asyncHandle } = await client.call('RekeySoftwareEncryptionAtRestMasterKey', {
+    keyManagementType: 'External',
+    keyProviderID: setup.keyProviderID,
+  });
   await waitForAsync(client, asyncHandle);
 });
 
@@ -116,7 +130,9 @@ test('a key withheld by the server: a key re-read raises the fault (server error
 test('a key destroyed on the KMIP server: the fault stays unresolved however often the cluster retries', async () => {
   const { keyID, kmipUniqueIdentifier } = await sim.control.deleteKey('hardware', 'destroy');
   // Really gone from the server (looked up under the cluster's own identity).
-  const lookup: unknown = await asIdentity(ca, testEnv().kmip, cn, (session) => session.get(kmipUniqueIdentifier)).catch((e: unknown) => e);
+  const lookup: unknown = await asIdentity(ca, testEnv().kmip, cn, (session) => session.get(kmipUniqueIdentifier)).catch(
+    (e: unknown) => e,
+  );
   expect(lookup).toBeInstanceOf(KmipOperationError);
   expect((lookup as KmipOperationError).reasonName).toBe('Item Not Found');
 

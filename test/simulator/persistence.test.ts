@@ -59,7 +59,10 @@ test('the state file is written atomically with mode 0600 and holds the private 
   await sim.stop();
   const stat = fs.statSync(sim.stateFile);
   expect(stat.mode & 0o777).toBe(0o600);
-  const state = JSON.parse(fs.readFileSync(sim.stateFile, 'utf8')) as { keyPair: { privateKeyPem: string }; keyProviders: { keyProviderName: string }[] };
+  const state = JSON.parse(fs.readFileSync(sim.stateFile, 'utf8')) as {
+    keyPair: { privateKeyPem: string };
+    keyProviders: { keyProviderName: string }[];
+  };
   expect(state.keyPair.privateKeyPem).toContain('-----BEGIN PRIVATE KEY-----');
   expect(state.keyProviders.map((p) => p.keyProviderName)).toEqual(['p1']);
   expect(fs.readdirSync(path.dirname(sim.stateFile)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -89,9 +92,15 @@ test('a damaged state file is refused with a message naming what is wrong', asyn
 
 test('restart in the middle of a rekey: same cluster, same handle, the job continues by wall clock and completes; one new key', async () => {
   const cn = uniqueCn('sim-persist');
-  const first = await startTestSimulator('persist-rekey', { cluster: { softwareEncryptionAtRest: true }, durations: { rekeyMs: 1_500 } });
+  const first = await startTestSimulator('persist-rekey', {
+    cluster: { softwareEncryptionAtRest: true },
+    durations: { rekeyMs: 1_500 },
+  });
   const { client, keyProviderID } = await prepareExternalSear(first, cn);
-  const { asyncHandle } = await client.call('RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'External', keyProviderID });
+  const { asyncHandle } = await client.call('RekeySoftwareEncryptionAtRestMasterKey', {
+    keyManagementType: 'External',
+    keyProviderID,
+  });
   await waitFor('new key created', async () => {
     const r = await client.call('GetAsyncResult', { asyncHandle, keepResult: true });
     return r.status === 'running' && r.details.newKey !== undefined ? r : undefined;
@@ -127,13 +136,21 @@ test('restart in the middle of a rekey: same cluster, same handle, the job conti
 test('a key created on the KMIP server just before a crash is found again by name, not created twice', async () => {
   const cn = uniqueCn('sim-crash');
   // CreateNewMasterKey starts at 10% of the job: 400 ms, time enough to stop before it.
-  const first = await startTestSimulator('persist-crash', { cluster: { softwareEncryptionAtRest: true }, durations: { rekeyMs: 4_000 } });
+  const first = await startTestSimulator('persist-crash', {
+    cluster: { softwareEncryptionAtRest: true },
+    durations: { rekeyMs: 4_000 },
+  });
   const { client, keyProviderID } = await prepareExternalSear(first, cn);
-  const { asyncHandle } = await client.call('RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'External', keyProviderID });
+  const { asyncHandle } = await client.call('RekeySoftwareEncryptionAtRestMasterKey', {
+    keyManagementType: 'External',
+    keyProviderID,
+  });
   await client.close();
   await first.stop();
   // What a crash between the KMIP Create and the state write leaves behind: a key with the job's name.
-  const state = JSON.parse(fs.readFileSync(first.stateFile, 'utf8')) as { asyncResults: { asyncResultID: number; job: { newKeyID: string; newKey?: unknown } }[] };
+  const state = JSON.parse(fs.readFileSync(first.stateFile, 'utf8')) as {
+    asyncResults: { asyncResultID: number; job: { newKeyID: string; newKey?: unknown } }[];
+  };
   const job = state.asyncResults.find((r) => r.asyncResultID === asyncHandle)!.job;
   expect(job.newKey).toBeUndefined();
   const name = kmipKeyName(first.clusterUuid, job.newKeyID);
@@ -168,9 +185,18 @@ describe('as its own process', () => {
 
   function launch(args: string[]): Promise<{ child: ChildProcess; endpoint: string; controlUrl: string }> {
     const main = path.resolve(__dirname, '../../dist/src/simulator/main.js');
-    const child = spawn(process.execPath, ['-e', `require(${JSON.stringify(main)}).runSimulatorMain(process.argv.slice(1)).catch((e) => { console.error(e); process.exit(2); })`, '--', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require(${JSON.stringify(main)}).runSimulatorMain(process.argv.slice(1)).catch((e) => { console.error(e); process.exit(2); })`,
+        '--',
+        ...args,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     children.push(child);
     return new Promise((resolve, reject) => {
       let out = '';
@@ -192,13 +218,35 @@ describe('as its own process', () => {
     const passwordFile = path.join(dir, 'admin-password');
     fs.writeFileSync(passwordFile, `${ADMIN.password}\n`, { mode: 0o600 });
     const args = [
-      '--state', stateFile, '--port', '0', '--control-port', '0', '--admin-user', ADMIN.username,
-      '--admin-password-file', passwordFile, '--software-encryption', '--rekey-ms', '1200', '--tick-ms', '20', '--quiet',
+      '--state',
+      stateFile,
+      '--port',
+      '0',
+      '--control-port',
+      '0',
+      '--admin-user',
+      ADMIN.username,
+      '--admin-password-file',
+      passwordFile,
+      '--software-encryption',
+      '--rekey-ms',
+      '1200',
+      '--tick-ms',
+      '20',
+      '--quiet',
     ];
     const run1 = await launch(args);
     const caPem = fs.readFileSync(`${stateFile}.ca.pem`, 'utf8');
     const connect = (endpoint: string) =>
-      new ElementClient({ endpoint, apiVersion: '12.3', username: ADMIN.username, password: ADMIN.password, caPem, connectTimeoutMs: 5_000, responseTimeoutMs: 15_000 });
+      new ElementClient({
+        endpoint,
+        apiVersion: '12.3',
+        username: ADMIN.username,
+        password: ADMIN.password,
+        caPem,
+        connectTimeoutMs: 5_000,
+        responseTimeoutMs: 15_000,
+      });
     const cn = uniqueCn('sim-process');
     const client1 = connect(run1.endpoint);
     const kmip = testEnv().kmip;
@@ -209,7 +257,10 @@ describe('as its own process', () => {
       hostnames: ['127.0.0.1'],
       port: kmip.port,
     });
-    const { asyncHandle } = await client1.call('RekeySoftwareEncryptionAtRestMasterKey', { keyManagementType: 'External', keyProviderID });
+    const { asyncHandle } = await client1.call('RekeySoftwareEncryptionAtRestMasterKey', {
+      keyManagementType: 'External',
+      keyProviderID,
+    });
     await waitFor('rewrapping', async () => {
       const r = await client1.call('GetAsyncResult', { asyncHandle, keepResult: true });
       return r.status === 'running' && r.details.state === 'RewrapDataEncryptionKeys';
@@ -246,8 +297,24 @@ describe('command line', () => {
     const dir = scratchDir('persist-args');
     const state = path.join(dir, 'cluster.json');
     const parsed = parseSimulatorArgs([
-      '--state', state, '--port', '9443', '--http', '--control-port', '9444', '--software-encryption',
-      '--api-version', '12.2', '--rekey-ms', '250', '--slice-settle-ms', '1000', '--nodes', '5', '--cluster-name', 'lab',
+      '--state',
+      state,
+      '--port',
+      '9443',
+      '--http',
+      '--control-port',
+      '9444',
+      '--software-encryption',
+      '--api-version',
+      '12.2',
+      '--rekey-ms',
+      '250',
+      '--slice-settle-ms',
+      '1000',
+      '--nodes',
+      '5',
+      '--cluster-name',
+      'lab',
     ]);
     expect(parsed.options).toMatchObject({
       stateFile: state,

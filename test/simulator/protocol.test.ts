@@ -30,7 +30,9 @@ describe('envelope and versions', () => {
     expect(api.supportedVersions).not.toContain('12.5');
     expect(api.supportedVersions[api.supportedVersions.length - 1]).toBe('12.3');
     const methods = (api as Record<string, unknown>)['12.3'];
-    expect(methods).toEqual(expect.arrayContaining(['RekeySoftwareEncryptionAtRestMasterKey', 'CreateKeyServerKmip', 'AddDrives']));
+    expect(methods).toEqual(
+      expect.arrayContaining(['RekeySoftwareEncryptionAtRestMasterKey', 'CreateKeyServerKmip', 'AddDrives']),
+    );
     await client.close();
   });
 
@@ -52,7 +54,11 @@ describe('envelope and versions', () => {
 
   test('a method newer than the endpoint version answers xUnknownAPIMethod; the same method works at its version', async () => {
     const old = await rawCall(sim, 'RekeySoftwareEncryptionAtRestMasterKey', {}, '12.0');
-    expect(rpcError(old)).toEqual({ code: 500, name: 'xUnknownAPIMethod', message: 'method=RekeySoftwareEncryptionAtRestMasterKey' });
+    expect(rpcError(old)).toEqual({
+      code: 500,
+      name: 'xUnknownAPIMethod',
+      message: 'method=RekeySoftwareEncryptionAtRestMasterKey',
+    });
     const kmipAtOld = await rawCall(sim, 'ListKeyProvidersKmip', {}, '11.5');
     expect(rpcError(kmipAtOld).name).toBe('xUnknownAPIMethod');
     const kmipAtNew = await rawCall(sim, 'ListKeyProvidersKmip', {}, '11.7');
@@ -101,11 +107,15 @@ describe('authentication', () => {
     expect(withNothing.status).toBe(401);
     const withWrongToken = await fetch(`${sim.controlUrl}/control/calls`, { headers: { Authorization: 'Bearer not-the-token' } });
     expect(withWrongToken.status).toBe(401);
-    const withToken = await fetch(`${sim.controlUrl}/control/health`, { headers: { Authorization: `Bearer ${sim.controlToken}` } });
+    const withToken = await fetch(`${sim.controlUrl}/control/health`, {
+      headers: { Authorization: `Bearer ${sim.controlToken}` },
+    });
     expect(withToken.status).toBe(200);
     // On the JSON-RPC port: admin credentials get no control route, the control token gets no entry.
     expect((await rawPost(sim, '', { path: '/control/state', method: 'GET' })).status).toBe(404);
-    expect((await rawPost(sim, '', { path: '/control/state', method: 'GET', auth: `Bearer ${sim.controlToken}` })).status).toBe(401);
+    expect((await rawPost(sim, '', { path: '/control/state', method: 'GET', auth: `Bearer ${sim.controlToken}` })).status).toBe(
+      401,
+    );
   });
 });
 
@@ -127,9 +137,15 @@ describe('parameters', () => {
     expect(badEnum.message).toContain('member=[faultTypes]');
     const nested = rpcError(await rawCall(sim, 'AddDrives', { drives: [{ driveID: -1 }] }));
     expect(nested.message).toContain('member=[drives[0].driveID]');
-    const badPort = rpcError(await rawCall(sim, 'CreateKeyServerKmip', {
-      kmipCaCertificate: 'x', kmipClientCertificate: 'y', kmipKeyServerHostnames: ['h'], kmipKeyServerName: 'n', kmipKeyServerPort: 70000,
-    }));
+    const badPort = rpcError(
+      await rawCall(sim, 'CreateKeyServerKmip', {
+        kmipCaCertificate: 'x',
+        kmipClientCertificate: 'y',
+        kmipKeyServerHostnames: ['h'],
+        kmipKeyServerName: 'n',
+        kmipKeyServerPort: 70000,
+      }),
+    );
     expect(badPort.message).toContain('member=[kmipKeyServerPort]');
   });
 
@@ -148,7 +164,9 @@ describe('parameters', () => {
       expect(answer.json!.unusedParameters).toEqual({ keyProviderID: 12345 });
       // It enabled with an internal key: the unknown provider was never looked at.
       const info = await rawCall(other, 'GetEncryptionAtRestInfo', {});
-      expect((info.json!.result as { authenticationKeyInfo: { keyManagementType: string } }).authenticationKeyInfo.keyManagementType).toBe('internal');
+      expect(
+        (info.json!.result as { authenticationKeyInfo: { keyManagementType: string } }).authenticationKeyInfo.keyManagementType,
+      ).toBe('internal');
     } finally {
       await other.stop();
     }
@@ -158,7 +176,10 @@ describe('parameters', () => {
 describe('call log', () => {
   test('records every request with its outcome, secrets redacted, and can be reset', async () => {
     await sim.control.resetCalls();
-    await rawCall(sim, 'GetClusterInfo', { password: 'hunter2', nested: { privateKeyPem: 'k', note: '-----BEGIN PRIVATE KEY-----\nabc' } });
+    await rawCall(sim, 'GetClusterInfo', {
+      password: 'hunter2',
+      nested: { privateKeyPem: 'k', note: '-----BEGIN PRIVATE KEY-----\nabc' },
+    });
     await rawCall(sim, 'GetKeyServerKmip', { keyServerID: 424242 });
     await rawPost(sim, { method: 'GetAPI' }, { auth: `Basic ${Buffer.from('admin:wrong-one').toString('base64')}` });
     const calls = await sim.control.calls();
@@ -213,7 +234,9 @@ describe('injected transport faults', () => {
 
   test('a connection reset after the method ran: the effect happened, the answer was lost (the call log says so)', async () => {
     await sim.control.resetCalls();
-    await sim.control.setHttpFaults({ rules: [{ kind: 'reset', methods: ['CreateKeyProviderKmip'], phase: 'after', remaining: 1 }] });
+    await sim.control.setHttpFaults({
+      rules: [{ kind: 'reset', methods: ['CreateKeyProviderKmip'], phase: 'after', remaining: 1 }],
+    });
     const client = clientFor(sim);
     const err: unknown = await client.call('CreateKeyProviderKmip', { keyProviderName: 'lost-answer' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ElementTransportError);
@@ -234,7 +257,9 @@ describe('injected transport faults', () => {
   });
 
   test('an injected Element error answers that error', async () => {
-    await sim.control.setHttpFaults({ rules: [{ kind: 'error', error: { name: 'xNotPrimary', message: 'try again' }, remaining: 1 }] });
+    await sim.control.setHttpFaults({
+      rules: [{ kind: 'error', error: { name: 'xNotPrimary', message: 'try again' }, remaining: 1 }],
+    });
     expect(rpcError(await rawCall(sim, 'GetAPI'))).toEqual({ code: 500, name: 'xNotPrimary', message: 'try again' });
   });
 });

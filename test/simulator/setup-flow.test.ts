@@ -62,7 +62,10 @@ describe('section 1 with hardware encryption at rest', () => {
     expect(before.encryptionAtRestState).toBe('disabled');
     expect(await client.call('EnableEncryptionAtRest', { keyProviderID: setup.keyProviderID })).toEqual({});
     expect((await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('enabling');
-    await waitFor('encryption at rest enabled', async () => (await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState === 'enabled');
+    await waitFor(
+      'encryption at rest enabled',
+      async () => (await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState === 'enabled',
+    );
 
     const provider = (await client.call('GetKeyProviderKmip', { keyProviderID: setup.keyProviderID })).kmipKeyProvider;
     expect(provider).toMatchObject({ keyProviderIsActive: true, keyServerIDs: [setup.keyServerID] });
@@ -90,7 +93,10 @@ describe('section 1 with hardware encryption at rest', () => {
   test('DisableEncryptionAtRest: disabling -> disabled, and the provider is no longer active', async () => {
     expect(await client.call('DisableEncryptionAtRest')).toEqual({});
     expect((await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('disabling');
-    await waitFor('encryption at rest disabled', async () => (await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState === 'disabled');
+    await waitFor(
+      'encryption at rest disabled',
+      async () => (await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState === 'disabled',
+    );
     const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip');
     expect(kmipKeyProviders.every((p) => !p.keyProviderIsActive)).toBe(true);
     expect((await client.call('ListDrives')).drives.some((d) => d.keyID !== undefined)).toBe(false);
@@ -149,16 +155,21 @@ describe('sections 1 and 2 with software encryption at rest: rekey to external',
       keyProviderID: setup.keyProviderID,
     });
     const seen: string[] = [];
-    const done = await waitFor('rekey complete', async () => {
-      const r = await client.call('GetAsyncResult', { asyncHandle, keepResult: true });
-      if (r.status === 'running') {
-        const state = String(r.details.state);
-        if (seen[seen.length - 1] !== state) seen.push(state);
-        expect(r.details.keyToDecommission).toMatchObject({ keyID: oldKey.keyID, keyManagementType: 'internal' });
-        return undefined;
-      }
-      return r;
-    }, 15_000, 10);
+    const done = await waitFor(
+      'rekey complete',
+      async () => {
+        const r = await client.call('GetAsyncResult', { asyncHandle, keepResult: true });
+        if (r.status === 'running') {
+          const state = String(r.details.state);
+          if (seen[seen.length - 1] !== state) seen.push(state);
+          expect(r.details.keyToDecommission).toMatchObject({ keyID: oldKey.keyID, keyManagementType: 'internal' });
+          return undefined;
+        }
+        return r;
+      },
+      15_000,
+      10,
+    );
     expect(seen[0]).toBe('Ready');
     const order = ['Ready', 'CreateNewMasterKey', 'RewrapDataEncryptionKeys', 'DecommissionOldMasterKey'];
     expect(seen.map((s) => order.indexOf(s))).toEqual([...seen.map((s) => order.indexOf(s))].sort());
@@ -174,9 +185,15 @@ describe('sections 1 and 2 with software encryption at rest: rekey to external',
 
     // Step 4: the info shows the new key, external, the provider and the handle.
     const info = await client.call('GetSoftwareEncryptionAtRestInfo');
-    expect(info.masterKeyInfo).toMatchObject({ keyID: result.newKey.keyID, keyManagementType: 'external', keyProviderID: setup.keyProviderID });
+    expect(info.masterKeyInfo).toMatchObject({
+      keyID: result.newKey.keyID,
+      keyManagementType: 'external',
+      keyProviderID: setup.keyProviderID,
+    });
     expect(info.rekeyMasterKeyAsyncResultID).toBe(asyncHandle);
-    expect((await client.call('GetKeyProviderKmip', { keyProviderID: setup.keyProviderID })).kmipKeyProvider.keyProviderIsActive).toBe(true);
+    expect(
+      (await client.call('GetKeyProviderKmip', { keyProviderID: setup.keyProviderID })).kmipKeyProvider.keyProviderIsActive,
+    ).toBe(true);
 
     // The new master key exists on the KMIP server (checked with src/kmip directly).
     const onServer = await asIdentity(ca, kmip, cn, async (session) => {

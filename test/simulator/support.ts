@@ -53,7 +53,10 @@ export async function startTestSimulator(name: string, options: Partial<Simulato
   });
 }
 
-export function clientFor(sim: RunningSimulator, options: { apiVersion?: string; password?: string; responseTimeoutMs?: number } = {}): ElementClient {
+export function clientFor(
+  sim: RunningSimulator,
+  options: { apiVersion?: string; password?: string; responseTimeoutMs?: number } = {},
+): ElementClient {
   return new ElementClient({
     endpoint: sim.url,
     apiVersion: options.apiVersion ?? sim.apiVersion,
@@ -79,7 +82,10 @@ export async function rawPost(
 ): Promise<RawAnswer> {
   const dispatcher = new Agent({ connect: { ca: sim.caPem } });
   try {
-    const auth = options.auth === undefined ? `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}` : options.auth;
+    const auth =
+      options.auth === undefined
+        ? `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}`
+        : options.auth;
     const res = await request(`${sim.url}${options.path ?? `/json-rpc/${options.version ?? sim.apiVersion}`}`, {
       method: (options.method ?? 'POST') as 'POST',
       dispatcher,
@@ -99,7 +105,12 @@ export async function rawPost(
   }
 }
 
-export async function rawCall(sim: RunningSimulator, method: string, params: Record<string, unknown> = {}, version?: string): Promise<RawAnswer> {
+export async function rawCall(
+  sim: RunningSimulator,
+  method: string,
+  params: Record<string, unknown> = {},
+  version?: string,
+): Promise<RawAnswer> {
   return rawPost(sim, { method, params, id: 7 }, { version });
 }
 
@@ -110,7 +121,12 @@ export function rpcError(answer: RawAnswer): { name: string; message: string; co
   return error;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000, intervalMs = 25): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -150,7 +166,11 @@ export async function kmipTestCa(): Promise<CertificateAuthority> {
 }
 
 /** Signs the cluster's CSR with a CA held in memory (EKU clientAuth), as an operator's CA would. */
-export async function signCsrWith(ca: CertificateAuthority, csrPem: string, validity: { notBefore?: Date; notAfter?: Date } = {}): Promise<string> {
+export async function signCsrWith(
+  ca: CertificateAuthority,
+  csrPem: string,
+  validity: { notBefore?: Date; notAfter?: Date } = {},
+): Promise<string> {
   const csr = new x509.Pkcs10CertificateRequest(csrPem);
   const issued = await issueCertificate(ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'], ...validity });
   return issued.certificatePem;
@@ -165,7 +185,13 @@ export async function asIdentity<T>(
 ): Promise<T> {
   const cert = await issueKeyAndCertificate(ca, { subject: `CN=${commonName}`, usages: ['client'] });
   return withKmipSession(
-    { host: server.host, port: server.port, caPem: server.caPem, certificatePem: cert.certificatePem, privateKeyPem: cert.privateKeyPem },
+    {
+      host: server.host,
+      port: server.port,
+      caPem: server.caPem,
+      certificatePem: cert.certificatePem,
+      privateKeyPem: cert.privateKeyPem,
+    },
     fn,
   );
 }
@@ -189,10 +215,16 @@ export async function setUpExternalKeyManagement(
     providerName?: string;
   },
 ): Promise<{ keyProviderID: number; keyServerID: number; csrPem: string; clientCertificate: string }> {
-  await client.call('CreatePublicPrivateKeyPair', { commonName: options.commonName, organization: 'EKM runbooks', country: 'US' });
+  await client.call('CreatePublicPrivateKeyPair', {
+    commonName: options.commonName,
+    organization: 'EKM runbooks',
+    country: 'US',
+  });
   const { clientCertificateSignRequest } = await client.call('GetClientCertificateSignRequest');
   const clientCertificate = await options.sign(clientCertificateSignRequest);
-  const { kmipKeyProvider } = await client.call('CreateKeyProviderKmip', { keyProviderName: options.providerName ?? 'pykmip-provider' });
+  const { kmipKeyProvider } = await client.call('CreateKeyProviderKmip', {
+    keyProviderName: options.providerName ?? 'pykmip-provider',
+  });
   const { kmipKeyServer } = await client.call('CreateKeyServerKmip', {
     kmipCaCertificate: options.kmipCaPem,
     kmipClientCertificate: clientCertificate,
@@ -201,7 +233,10 @@ export async function setUpExternalKeyManagement(
     kmipKeyServerPort: options.port,
   });
   await client.call('TestKeyServerKmip', { keyServerID: kmipKeyServer.keyServerID });
-  await client.call('AddKeyServerToProviderKmip', { keyProviderID: kmipKeyProvider.keyProviderID, keyServerID: kmipKeyServer.keyServerID });
+  await client.call('AddKeyServerToProviderKmip', {
+    keyProviderID: kmipKeyProvider.keyProviderID,
+    keyServerID: kmipKeyServer.keyServerID,
+  });
   await client.call('TestKeyProviderKmip', { keyProviderID: kmipKeyProvider.keyProviderID });
   return {
     keyProviderID: kmipKeyProvider.keyProviderID,
