@@ -1,4 +1,6 @@
 import type { ActivityContext } from './context';
+import { driveActivities } from './drives';
+import { faultActivities } from './faults';
 import { lockActivities } from './lock';
 import { notifyActivities } from './notify';
 import { rekeyActivities } from './rekey';
@@ -11,6 +13,8 @@ export function createActivities(ctx: ActivityContext) {
     ...lockActivities(ctx),
     ...notifyActivities(ctx),
     ...rekeyActivities(ctx),
+    ...faultActivities(ctx),
+    ...driveActivities(ctx),
   };
 }
 

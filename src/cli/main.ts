@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /** `ekm`: start runbooks, see where they stand, answer them. Run `ekm --help`. */
 import { Command } from 'commander';
+import { registerRecover } from './commands/recover';
 import { registerRekey } from './commands/rekey';
 import { registerRunCommands } from './commands/runs';
 import { registerSchedule } from './commands/schedule';
+import { registerWatch } from './commands/watch';
 
 const program = new Command();
 program
@@ -21,6 +23,8 @@ program.exitOverride((err) => {
 registerRekey(program);
 registerRunCommands(program);
 registerSchedule(program);
+registerRecover(program);
+registerWatch(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ekm: ${(err as Error).message}\n`);

@@ -1,0 +1,111 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Command } from 'commander';
+import { progressQuery } from '../../../workflows/definitions';
+import type { WatcherProgress } from '../../../workflows/fault-watcher';
+import { workflowIds } from '../../../workflows/ids';
+import { faultWatcherInput, type FaultWatcherInput } from '../../../workflows/inputs-recovery';
+import { CliError, ExitCode } from '../exit-codes';
+import { run } from '../run';
+import { reportStarted, startRunbook } from '../start';
+
+export interface WatchReport {
+  workflowId: string;
+  runId: string;
+  status: string;
+  progress?: WatcherProgress;
+}
+
+async function watchReport(client: Client, cluster: string): Promise<WatchReport> {
+  const handle = client.workflow.getHandle(workflowIds.faultWatcher(cluster));
+  try {
+    const description = await handle.describe();
+    const report: WatchReport = { workflowId: handle.workflowId, runId: description.runId, status: description.status.name };
+    if (description.status.name === 'RUNNING') report.progress = (await handle.query(progressQuery)) as WatcherProgress;
+    return report;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`cluster ${cluster} is not watched (ekm watch start ${cluster})`, ExitCode.notFound);
+    throw err;
+  }
+}
+
+export function renderWatch(cluster: string, report: WatchReport): string {
+  const p = report.progress;
+  if (!p) return `cluster ${cluster} is not watched (the last watcher ${report.workflowId} is ${report.status.toLowerCase()})`;
+  const w = p.watch;
+  const lines = [
+    `watching ${cluster} every ${w.intervalMs / 1000}s, ${w.notifyOnly ? 'notify only' : 'starting recoveries'}   ${report.workflowId}`,
+    `polls: ${w.polls}, last ${w.lastPollAt ?? 'not yet'}${w.lastPollError ? `, last error: ${w.lastPollError}` : ''}`,
+  ];
+  const current = w.faultsSeen.filter((f) => f.current);
+  lines.push(current.length > 0 ? 'current faults:' : 'current faults: none');
+  for (const f of current) lines.push(`  ${f.clusterFaultID} ${f.code} ${f.severity} since ${f.firstSeenAt}: ${f.details}`);
+  lines.push(w.recoveries.length > 0 ? 'recoveries:' : 'recoveries: none');
+  for (const r of w.recoveries) {
+    lines.push(
+      `  ${r.at} ${r.code} (faults ${r.faultIDs.join(', ')}): ${r.outcome} ${r.workflowId}${r.error ? ` — ${r.error}` : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function registerWatch(program: Command): void {
+  const watch = program
+    .command('watch')
+    .description('the fault watcher: starts the matching recovery when a cluster raises a fault');
+
+  watch
+    .command('start')
+    .description('watch a cluster (the opt-in): poll its faults and start recoveries, or only notify')
+    .argument('<cluster>', 'cluster name from the clusters file')
+    .option('--notify-only', 'only notify about new faults; start no recovery')
+    .option('--interval <duration>', 'how often to poll ListClusterFaults (default 60s)')
+    .option('--by <name>', 'who asked (recorded)')
+    .option('--json', 'machine-readable output')
+    .action((cluster: string, opts: { notifyOnly?: boolean; interval?: string; by?: string; json?: boolean }) =>
+      run(async (ctx, out) => {
+        const input: FaultWatcherInput = { cluster, notifyOnly: Boolean(opts.notifyOnly), requestedBy: opts.by };
+        if (opts.interval !== undefined) input.interval = opts.interval;
+        const handle = await startRunbook(ctx, {
+          runbook: 'fault-watcher',
+          workflowType: 'faultWatcher',
+          workflowId: workflowIds.faultWatcher(cluster),
+          cluster,
+          input,
+          schema: faultWatcherInput,
+        });
+        return reportStarted(handle, { json: opts.json }, out);
+      }),
+    );
+
+  watch
+    .command('stop')
+    .description('stop watching a cluster (recoveries it started keep running)')
+    .argument('<cluster>', 'cluster name')
+    .option('--json', 'machine-readable output')
+    .action((cluster: string, opts: { json?: boolean }) =>
+      run(async ({ client }, out) => {
+        const report = await watchReport(client, cluster);
+        if (report.status !== 'RUNNING') throw new CliError(renderWatch(cluster, report), ExitCode.notFound);
+        const handle = client.workflow.getHandle(report.workflowId);
+        await handle.cancel();
+        const result = await Promise.race([handle.result(), new Promise((r) => setTimeout(() => r(undefined), 30_000))]);
+        if (opts.json) out(JSON.stringify({ workflowId: report.workflowId, stopped: true, result }, null, 2));
+        else out(`stopped watching ${cluster} (${report.workflowId}, ${report.progress?.watch.polls ?? 0} polls)`);
+        return ExitCode.ok;
+      }),
+    );
+
+  watch
+    .command('status')
+    .description('last poll, faults seen and recoveries started')
+    .argument('<cluster>', 'cluster name')
+    .option('--json', 'machine-readable output')
+    .action((cluster: string, opts: { json?: boolean }) =>
+      run(async ({ client }, out) => {
+        const report = await watchReport(client, cluster);
+        out(opts.json ? JSON.stringify(report, null, 2) : renderWatch(cluster, report));
+        return report.progress ? ExitCode.ok : ExitCode.notFound;
+      }),
+    );
+}

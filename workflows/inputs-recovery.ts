@@ -1,0 +1,83 @@
+/**
+ * Inputs of the recovery runbooks and the fault watcher, validated by the CLI and again by the
+ * workflows. Workflow-safe: zod and data only.
+ */
+import { z } from 'zod';
+import { clusterName, duration, pollSettings } from './inputs';
+
+const requestedBy = z.string().max(200).optional();
+
+/**
+ * How long an activity may go without a heartbeat before Temporal gives it to another worker:
+ * the time it takes to notice that a worker died in the middle of a cluster call.
+ */
+const heartbeatTimeout = duration.prefault('30s');
+
+const kmipFields = {
+  /** Notify "escalated" when the fault is not fixed this long after the runbook started (it keeps waiting). */
+  deadline: duration.prefault('2h'),
+  /** Re-test the key servers on a growing interval while waiting for the fix. */
+  retest: z
+    .strictObject({ initialInterval: duration.default(30_000), maxInterval: duration.default(10 * 60_000) })
+    .prefault({})
+    .transform((r) => ({ initialIntervalMs: r.initialInterval, maxIntervalMs: Math.max(r.initialInterval, r.maxInterval) })),
+  /** Once the key servers pass: how often to look for the fault, and how long the cluster may take to retry and clear it. */
+  faultPollInterval: duration.prefault('30s'),
+  resolveWindow: duration.prefault('10m'),
+  reminderEvery: duration.prefault('4h'),
+  /** Re-tests per workflow run before it continues as new (keeps the history small during long waits). */
+  retestsPerRun: z.number().int().min(1).max(1000).default(100),
+  heartbeatTimeout,
+  requestedBy,
+};
+
+export const recoverKmipOptions = z.strictObject(kmipFields);
+export const recoverKmipInput = z.strictObject({ cluster: clusterName, ...kmipFields });
+export type RecoverKmipInput = z.input<typeof recoverKmipInput>;
+export type RecoverKmipOptions = z.output<typeof recoverKmipInput>;
+
+const sliceFields = {
+  /** Only these drives (each must be an available metadata drive the fault names); default: the fault's drives. */
+  driveIDs: z.array(z.number().int().nonnegative()).min(1).max(64).optional(),
+  /** The durable wait after the drives are active again (the vendor says 3 to 4 minutes). */
+  settle: duration.prefault('4m'),
+  /** Rounds of add, settle and verify before escalating. */
+  attempts: z.number().int().min(1).max(10).default(2),
+  ifBusy: z.enum(['fail', 'wait']).default('fail'),
+  polling: pollSettings.prefault({}),
+  reminderEvery: duration.prefault('4h'),
+  heartbeatTimeout,
+  requestedBy,
+};
+
+export const recoverSliceOptions = z.strictObject(sliceFields);
+export const recoverSliceInput = z.strictObject({ cluster: clusterName, ...sliceFields });
+export type RecoverSliceInput = z.input<typeof recoverSliceInput>;
+export type RecoverSliceOptions = z.output<typeof recoverSliceInput>;
+
+export const faultWatcherInput = z.strictObject({
+  cluster: clusterName,
+  interval: duration.prefault('60s'),
+  /** Only notify (once per new fault); start no recovery. */
+  notifyOnly: z.boolean().default(false),
+  /** Polls per workflow run before it continues as new. */
+  pollsPerRun: z.number().int().min(1).max(10_000).default(200),
+  /** Options for the recoveries the watcher starts (validated here, handed on as given). */
+  recovery: z.strictObject({ kmip: recoverKmipOptions.optional(), slice: recoverSliceOptions.optional() }).default({}),
+  heartbeatTimeout,
+  requestedBy,
+});
+export type FaultWatcherInput = z.input<typeof faultWatcherInput>;
+export type FaultWatcherOptions = z.output<typeof faultWatcherInput>;
+
+/** 240000 -> "4m", 1500 -> "1.5s": for messages people read. */
+export function formatDuration(ms: number): string {
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+  ];
+  for (const [size, unit] of units) if (ms >= size) return `${Number((ms / size).toFixed(1))}${unit}`;
+  return `${ms}ms`;
+}
