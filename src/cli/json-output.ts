@@ -1,0 +1,201 @@
+/**
+ * The `--json` outputs of the CLI: what operators' scripts may rely on. Every command that
+ * prints JSON goes through `formatJson` with its schema, so output that left the contract is a
+ * failure here rather than a surprise in someone's pipeline. The type checks at the bottom tie
+ * the schemas to the types the runbooks and commands use; changing one without the other does
+ * not compile.
+ */
+import { z } from 'zod';
+import type { RekeyScheduleSummary } from '../schedules/rekey-schedules';
+import type { AnswerAction, RunbookName, RunbookProgress } from '../../workflows/definitions';
+import type { RekeyResult } from '../../workflows/rekey';
+import { CliError, ExitCode } from './exit-codes';
+
+const isoTime = z.iso.datetime();
+
+const RUNBOOK_NAMES = {
+  setup: true,
+  rekey: true,
+  'recover-kmip-server-fault': true,
+  'recover-slice-service': true,
+  'fault-watcher': true,
+} satisfies Record<RunbookName, true>;
+
+const ANSWER_ACTIONS = { retry: true, fixed: true, change: true, extend: true, abort: true } satisfies Record<AnswerAction, true>;
+
+const runbookName = z.enum(Object.keys(RUNBOOK_NAMES) as [RunbookName, ...RunbookName[]]);
+const answerAction = z.enum(Object.keys(ANSWER_ACTIONS) as [AnswerAction, ...AnswerAction[]]);
+
+export const stepProgressJson = z.strictObject({
+  id: z.string(),
+  title: z.string(),
+  state: z.enum(['pending', 'running', 'waiting-for-input', 'done', 'failed', 'skipped']),
+  startedAt: isoTime.optional(),
+  endedAt: isoTime.optional(),
+  attempts: z.int().nonnegative(),
+  lastError: z.string().optional(),
+  detail: z.string().optional(),
+});
+
+export const waitingForJson = z.strictObject({
+  kind: z.enum(['signed-certificate', 'operator-decision', 'cluster-lock']),
+  step: z.string(),
+  since: isoTime,
+  prompt: z.string(),
+  answers: z.array(answerAction),
+  deadline: isoTime.optional(),
+  reminders: z.int().nonnegative(),
+  csrPem: z.string().optional(),
+  problem: z.string().optional(),
+});
+
+export const answerRecordJson = z.strictObject({
+  at: isoTime,
+  step: z.string(),
+  action: z.union([answerAction, z.literal('submit-certificate')]),
+  by: z.string().optional(),
+  outcome: z.enum(['accepted', 'rejected']),
+  comment: z.string().optional(),
+});
+
+/** A runbook's progress query, as `status` prints it. */
+export const runbookProgressJson = z.strictObject({
+  runbook: runbookName,
+  cluster: z.string(),
+  state: z.enum(['running', 'waiting-for-input', 'completed', 'failed', 'cancelled']),
+  startedAt: isoTime,
+  endedAt: isoTime.optional(),
+  currentStep: z.string().optional(),
+  steps: z.array(stepProgressJson),
+  waiting: waitingForJson.optional(),
+  notes: z.array(z.string()),
+  answers: z.array(answerRecordJson),
+  csrPem: z.string().optional(),
+  error: z.string().optional(),
+});
+
+const keyManagementType = z.enum(['internal', 'external']);
+
+/** Key info comes from the cluster, which may add fields; the ones named here are the contract. */
+const masterKeyJson = z.looseObject({
+  keyID: z.string().optional(),
+  keyManagementType,
+  keyProviderID: z.int().optional(),
+  keyCreatedTime: z.string().optional(),
+});
+
+export const rekeyResultJson = z.strictObject({
+  cluster: z.string(),
+  asyncHandle: z.int(),
+  attachedToRunningRekey: z.boolean(),
+  oldKey: masterKeyJson.optional(),
+  newKey: masterKeyJson.extend({ keyID: z.string() }),
+  provider: z.strictObject({ id: z.int(), name: z.string() }).optional(),
+  startedAt: isoTime,
+  completedAt: isoTime,
+});
+
+/** `status <run> --json`: one run, or several when a cluster has several running. */
+export const runStatusJson = z.strictObject({
+  workflowId: z.string(),
+  runId: z.string(),
+  /** Temporal's execution status: Running, Completed, Failed, ... */
+  status: z.string(),
+  progress: runbookProgressJson,
+});
+export const statusOutputJson = z.union([runStatusJson, z.array(runStatusJson)]);
+
+/** `status <run> --watch --json` and any follow to the end. */
+export const followOutputJson = z.strictObject({
+  workflowId: z.string(),
+  exitCode: z.int(),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+  progress: runbookProgressJson.optional(),
+});
+
+/** `list --json`. */
+export const runSummaryJson = z.strictObject({
+  workflowId: z.string(),
+  runId: z.string(),
+  runbook: z.string().optional(),
+  cluster: z.string().optional(),
+  status: z.string(),
+  state: z.string().optional(),
+  step: z.string().optional(),
+  startTime: isoTime,
+  closeTime: isoTime.optional(),
+});
+export const listOutputJson = z.array(runSummaryJson);
+export type RunSummary = z.infer<typeof runSummaryJson>;
+
+/** `rekey <cluster> --json` without --wait. */
+export const runStartedJson = z.strictObject({ workflowId: z.string(), runId: z.string() });
+
+/** `<runbook> --wait --json`: the result or the error, the exit code, and the final progress. */
+export function waitOutputJson<R extends z.ZodType>(result: R) {
+  return z
+    .strictObject({
+      workflowId: z.string(),
+      runId: z.string(),
+      exitCode: z.int(),
+      result: result.optional(),
+      error: z.string().optional(),
+      progress: runbookProgressJson.optional(),
+    })
+    .refine((o) => (o.exitCode === 0) === (o.error === undefined), { message: 'an error exactly when the exit code is not 0' });
+}
+
+/** `rekey <cluster> --wait --json`. */
+export const rekeyWaitJson = waitOutputJson(rekeyResultJson).refine((o) => o.exitCode !== 0 || o.result !== undefined, {
+  message: 'a completed rekey reports its result',
+});
+
+const scheduleProvider = z.union([
+  z.strictObject({ id: z.int() }),
+  z.strictObject({ name: z.string() }),
+  z.strictObject({ active: z.literal(true) }),
+]);
+
+/** `schedule create|describe --json`, and each item of `schedule list --json`. */
+export const scheduleSummaryJson = z.strictObject({
+  scheduleId: z.string(),
+  cluster: z.string(),
+  keyManagement: keyManagementType,
+  provider: scheduleProvider.optional(),
+  paused: z.boolean(),
+  note: z.string().optional(),
+  spec: z.string(),
+  jitterMs: z.int().positive().optional(),
+  nextActionTimes: z.array(isoTime),
+  recentActions: z.array(z.strictObject({ scheduledAt: isoTime, takenAt: isoTime, workflowId: z.string() })),
+  runningWorkflowIds: z.array(z.string()),
+  overlap: z.string(),
+  actionsTaken: z.int().nonnegative(),
+  actionsSkippedOverlap: z.int().nonnegative(),
+  actionsMissedCatchupWindow: z.int().nonnegative(),
+  catchupWindowMs: z.int().positive(),
+  pauseOnFailure: z.boolean(),
+  createdAt: isoTime,
+});
+export const scheduleListJson = z.array(scheduleSummaryJson);
+
+/** Checks a command's output against its schema, then prints it indented. */
+export function formatJson<S extends z.ZodType>(schema: S, value: z.input<S>): string {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(output)'}: ${i.message}`).join('; ');
+    throw new CliError(`internal error: the --json output does not match its schema (${problems})`, ExitCode.runbookFailed);
+  }
+  return JSON.stringify(parsed.data, null, 2);
+}
+
+// Compile-time ties between the schemas and the types behind them.
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+export type ContractChecks = [
+  Assert<Equals<z.infer<typeof runbookProgressJson>, RunbookProgress>>,
+  Assert<Equals<z.infer<typeof scheduleSummaryJson>, RekeyScheduleSummary>>,
+  // RekeyResult types keyManagementType as string; the schema holds it to the two values the cluster uses.
+  Assert<Equals<keyof z.infer<typeof rekeyResultJson>, keyof RekeyResult>>,
+];
