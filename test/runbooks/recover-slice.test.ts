@@ -1,0 +1,239 @@
+/**
+ * sliceServiceUnhealthy recovery (procedure 4) end to end: real Temporal, the simulator. The
+ * simulator fails metadata drives and puts them back `available`; the fault clears once the
+ * drives are active again for sliceSettleMs (unless injected with addingHelps: false).
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import type { RunbookEvent } from '../../src/notify/notifier';
+import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/definitions';
+import { workflowIds } from '../../workflows/ids';
+import type { RecoverSliceInput } from '../../workflows/inputs-recovery';
+import type { RecoverSliceResult } from '../../workflows/recover-slice-service';
+import { startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { eventually } from '../support/eventually';
+import { rootMessage, rootType } from '../support/failures';
+import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
+
+const FAST = {
+  settle: 1500,
+  polling: { initialInterval: 200, maxInterval: 500, attemptWindow: 10_000 },
+  heartbeatTimeout: 5000,
+};
+
+describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
+  const taskQueue = uniqueTaskQueue('recover-slice');
+  const events: RunbookEvent[] = [];
+  let harness: ClusterHarness;
+  let worker: InProcessWorker;
+  let temporal: Awaited<ReturnType<typeof connectClient>>;
+  let mark = 0;
+
+  beforeAll(async () => {
+    harness = await startClusterHarness('slice-lab', { durations: { sliceSettleMs: 1000, driveAddMs: 600, tickMs: 50 } });
+    temporal = await connectClient();
+    worker = await startInProcessWorker({
+      taskQueue,
+      registry: harness.registry,
+      notifier: { send: async (e) => void events.push(e) },
+    });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await temporal?.close();
+    await harness?.stop();
+  });
+
+  beforeEach(async () => {
+    const calls = await harness.sim.control.calls();
+    mark = calls.at(-1)?.seq ?? 0;
+    events.length = 0;
+  });
+
+  // Leave a healthy cluster for the next test: no recovery running, incidents gone, every drive active again.
+  afterEach(async () => {
+    const handle = temporal.client.workflow.getHandle(workflowIds.recoverSliceService(harness.name));
+    if ((await handle.describe().catch(() => undefined))?.status.name === 'RUNNING') {
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+    }
+    await harness.sim.control.clearSliceIncidents();
+    await harness.sim.control.clearHttpFaults();
+    await harness.sim.control.clearJobPlans();
+    const client = harness.client();
+    await eventually(
+      async () => {
+        const { drives } = await client.call('ListDrives');
+        const { asyncHandles } = await client.call('ListAsyncResults', { asyncResultTypes: ['DriveAdd'] });
+        const available = drives.filter((d) => d.status === 'available');
+        if (available.length > 0 && asyncHandles.every((h) => h.completed)) {
+          await client.call('AddDrives', { drives: available.map((d) => ({ driveID: d.driveID })) });
+        }
+        expect(drives.filter((d) => d.status !== 'active')).toEqual([]);
+      },
+      15_000,
+      300,
+    );
+    await client.close();
+  });
+
+  const callsSinceMark = async (method: string) =>
+    (await harness.sim.control.calls({ method, afterSeq: mark })).filter((c) => c.executed);
+  const id = () => workflowIds.recoverSliceService(harness.name);
+  const start = (input: Omit<RecoverSliceInput, 'cluster'> = {}) =>
+    temporal.client.workflow.start('recoverSliceService', {
+      taskQueue,
+      workflowId: id(),
+      args: [{ cluster: harness.name, ...FAST, ...input }],
+    });
+  const currentSliceFaults = async () =>
+    (await harness.client().call('ListClusterFaults', { faultTypes: 'current' })).faults.filter(
+      (f) => f.code === 'sliceServiceUnhealthy',
+    );
+
+  it('adds back exactly the failed metadata drives, waits, and the fault clears', async () => {
+    const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [1] });
+    const [fault] = await eventually(async () => {
+      const faults = await currentSliceFaults();
+      expect(faults).toHaveLength(1);
+      return faults;
+    });
+
+    const handle = await start();
+    const result = (await handle.result()) as RecoverSliceResult;
+
+    expect(result.outcome).toBe('recovered');
+    expect(result.drives).toEqual(driveIDs);
+    expect(result.rounds).toBe(1);
+    const adds = await callsSinceMark('AddDrives');
+    expect(adds.map((c) => c.params)).toEqual([{ drives: driveIDs.map((driveID) => ({ driveID, type: 'slice' })) }]);
+    expect(result.asyncHandles).toHaveLength(1);
+    // The simulator's end state: the drives are active, the fault resolved.
+    const { drives } = await harness.client().call('ListDrives');
+    expect(drives.filter((d) => driveIDs.includes(d.driveID)).map((d) => d.status)).toEqual(['active']);
+    expect(await currentSliceFaults()).toEqual([]);
+    const resolved = (await harness.client().call('ListClusterFaults', { faultTypes: 'resolved' })).faults;
+    expect(resolved.find((f) => f.clusterFaultID === fault!.clusterFaultID)?.resolved).toBe(true);
+
+    const progress = await handle.query(progressQuery);
+    expect(progress.state).toBe('completed');
+    expect(progress.steps.map((s) => [s.id, s.state])).toEqual([
+      ['lock', 'done'],
+      ['confirm', 'done'],
+      ['find-drives', 'done'],
+      ['add', 'done'],
+      ['settle', 'done'],
+      ['verify', 'done'],
+      ['escalate', 'pending'],
+    ]);
+    // Nothing secret in the history: the cluster's password never leaves the worker.
+    expect(JSON.stringify(await handle.fetchHistory())).not.toContain(harness.password);
+  });
+
+  it('refuses drives that are not the failed metadata drives, naming them, and sends nothing', async () => {
+    await harness.sim.control.failMetadataDrives({ nodeIDs: [2] });
+    const { drives } = await harness.client().call('ListDrives');
+    const block = drives.find((d) => d.type === 'block')!;
+    const activeMetadata = drives.find((d) => d.type === 'volume' && d.status === 'active')!;
+    const failed = drives.find((d) => d.type === 'volume' && d.status === 'available')!;
+
+    const failure = await (
+      await start({ driveIDs: [failed.driveID, block.driveID, activeMetadata.driveID] })
+    )
+      .result()
+      .catch((e: unknown) => e);
+
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(rootType(failure)).toBe('DrivesRefused');
+    expect(rootMessage(failure)).toContain(`drive ${block.driveID} is a block drive, not a metadata (volume) drive`);
+    expect(rootMessage(failure)).toContain(`drive ${activeMetadata.driveID} is active, not available`);
+    expect(rootMessage(failure)).not.toContain(`drive ${failed.driveID} `);
+    expect(await callsSinceMark('AddDrives')).toEqual([]);
+  });
+
+  it('escalates with what it saw when adding the drives does not help, then "fixed" verifies and completes', async () => {
+    const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [3], addingHelps: false });
+    const handle = await start({ attempts: 2, settle: 800 });
+
+    const waiting = await eventually(
+      async () => {
+        const p = await handle.query(progressQuery);
+        expect(p.waiting?.step).toBe('escalate');
+        return p;
+      },
+      30_000,
+      200,
+    );
+
+    expect(waiting.state).toBe('waiting-for-input');
+    expect(waiting.waiting?.answers).toEqual(['retry', 'fixed', 'abort']);
+    expect(waiting.steps.find((s) => s.id === 'verify')).toMatchObject({ attempts: 2, state: 'failed' });
+    const escalated = events.find((e) => e.kind === 'escalated');
+    expect(escalated?.message).toBe(`sliceServiceUnhealthy on ${harness.name} did not clear after 2 round(s)`);
+    expect(escalated?.detail).toContain('sliceServiceUnhealthy is still current');
+    expect(escalated?.detail).toContain(`drives: ${driveIDs[0]} active (volume, node 3)`);
+    expect(escalated?.detail).toMatch(/faults: fault \d+ \(warning, node 3/);
+    expect(escalated?.workflowId).toBe(id());
+    expect(events.find((e) => e.kind === 'waiting-for-input')?.step).toBe('escalate');
+    // The second round found the drives active and did not add them again.
+    expect(await callsSinceMark('AddDrives')).toHaveLength(1);
+
+    // An answer not offered is refused; support fixes the drives; "fixed" verifies now.
+    const refused = await handle
+      .executeUpdate(answerUpdate, { args: [{ action: 'extend', extendBy: '1h' }] })
+      .catch((e: unknown) => e);
+    expect(rootMessage(refused)).toContain('answer "extend" is not offered at step escalate; choose one of: retry, fixed, abort');
+    await harness.sim.control.clearSliceIncidents();
+    await eventually(async () => expect(await currentSliceFaults()).toEqual([]));
+    const accepted = await handle.executeUpdate(answerUpdate, { args: [{ action: 'fixed', by: 'support' }] });
+    expect(accepted.step).toBe('escalate');
+
+    const result = (await handle.result()) as RecoverSliceResult;
+    expect(result.outcome).toBe('recovered');
+    expect(result.rounds).toBe(2);
+    const progress: RunbookProgress = await handle.query(progressQuery);
+    expect(progress.answers).toMatchObject([{ action: 'fixed', by: 'support', outcome: 'accepted', step: 'escalate' }]);
+  });
+
+  it('waits for a DriveAdd already running for those drives instead of adding them twice', async () => {
+    const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [4] });
+    await harness.sim.control.addJobPlan({ resultType: 'DriveAdd', durationMs: 2500, remaining: 1 });
+    const { asyncHandle } = await harness.client().call('AddDrives', { drives: driveIDs.map((driveID) => ({ driveID })) });
+
+    const result = (await (await start()).result()) as RecoverSliceResult;
+
+    expect(result.outcome).toBe('recovered');
+    expect(result.asyncHandles).toEqual([asyncHandle]);
+    expect(await callsSinceMark('AddDrives')).toHaveLength(1);
+  });
+
+  it('does not add twice when the AddDrives answer is lost after the cluster started the job', async () => {
+    const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [1] });
+    await harness.sim.control.setHttpFaults({ rules: [{ kind: 'reset', methods: ['AddDrives'], phase: 'after', remaining: 1 }] });
+
+    const result = (await (await start()).result()) as RecoverSliceResult;
+
+    expect(result.outcome).toBe('recovered');
+    const adds = await harness.sim.control.calls({ method: 'AddDrives', afterSeq: mark });
+    expect(adds).toHaveLength(1);
+    expect(adds[0]).toMatchObject({ executed: true, outcome: 'injected' });
+    const { drives } = await harness.client().call('ListDrives');
+    expect(drives.filter((d) => driveIDs.includes(d.driveID)).map((d) => d.status)).toEqual(['active']);
+  });
+
+  it('ends early, saying so, when there is no sliceServiceUnhealthy fault', async () => {
+    const handle = await start();
+    const result = (await handle.result()) as RecoverSliceResult;
+    expect(result.outcome).toBe('no-fault');
+    const progress = await handle.query(progressQuery);
+    expect(progress.notes.join('\n')).toContain(`no current sliceServiceUnhealthy fault on ${harness.name}: nothing to do`);
+    expect(progress.steps.find((s) => s.id === 'add')?.state).toBe('skipped');
+    expect(await callsSinceMark('ListDrives')).toEqual([]);
+  });
+
+  it('refuses bad input in the workflow itself, naming the field', async () => {
+    const failure = await (await start({ attempts: 0, settle: 'soon' })).result().catch((e: unknown) => e);
+    expect(rootType(failure)).toBe('InvalidInput');
+    expect(rootMessage(failure)).toContain('attempts:');
+    expect(rootMessage(failure)).toContain('settle: "soon" is not a duration');
+  });
+});
