@@ -19,39 +19,46 @@ export const DEFAULT_POLL: PollSettings = { initialIntervalMs: 1000, maxInterval
 export const STILL_RUNNING = 'AsyncJobStillRunning';
 
 /**
- * Polls GetAsyncResult with keepResult (so a retry after a crash can still read a finished
- * result), heartbeating each poll. Returns the job's result; a job that failed becomes a
- * non-retryable failure carrying the Element error name and message.
+ * Polls `check` until it returns a value, heartbeating each poll and doubling the pause up to
+ * maxIntervalMs. After attemptWindowMs it hands back a retryable "still running" failure: the
+ * activity's retry policy (flat, not recorded in history) brings it back.
  */
-export async function pollAsyncJob(client: ElementClient, handle: number, settings: PollSettings): Promise<JsonObject> {
+export async function pollUntil<T>(
+  settings: PollSettings,
+  stillRunning: string,
+  check: (signal: AbortSignal) => Promise<{ done: true; value: T } | { done: false; progress?: unknown }>,
+): Promise<T> {
   const context = Context.current();
   const started = Date.now();
   let interval = settings.initialIntervalMs;
   for (let poll = 1; ; poll++) {
-    const answer = await client.call(
-      'GetAsyncResult',
-      { asyncHandle: handle, keepResult: true },
-      { signal: context.cancellationSignal },
-    );
-    if (answer.status === 'complete') {
-      if (answer.error !== undefined) {
-        throw ApplicationFailure.nonRetryable(
-          `async job ${handle} (${answer.resultType}) failed: ${answer.error.name}: ${answer.error.message}`,
-          answer.error.name,
-          answer.error,
-        );
-      }
-      return answer.result;
-    }
-    context.heartbeat({ poll, details: answer.details });
+    const outcome = await check(context.cancellationSignal);
+    if (outcome.done) return outcome.value;
+    context.heartbeat({ poll, progress: outcome.progress });
     if (Date.now() - started + interval > settings.attemptWindowMs) {
-      throw ApplicationFailure.create({
-        type: STILL_RUNNING,
-        message: `async job ${handle} (${answer.resultType}) is still running`,
-        nextRetryDelay: interval,
-      });
+      throw ApplicationFailure.create({ type: STILL_RUNNING, message: stillRunning, nextRetryDelay: interval });
     }
     await context.sleep(interval);
     interval = Math.min(interval * 2, settings.maxIntervalMs);
   }
+}
+
+/**
+ * Polls GetAsyncResult with keepResult (so a retry after a crash can still read a finished
+ * result). Returns the job's result; a job that failed becomes a non-retryable failure carrying
+ * the Element error name and message.
+ */
+export async function pollAsyncJob(client: ElementClient, handle: number, settings: PollSettings): Promise<JsonObject> {
+  return pollUntil(settings, `async job ${handle} is still running`, async (signal) => {
+    const answer = await client.call('GetAsyncResult', { asyncHandle: handle, keepResult: true }, { signal });
+    if (answer.status === 'running') return { done: false, progress: answer.details };
+    if (answer.error !== undefined) {
+      throw ApplicationFailure.nonRetryable(
+        `async job ${handle} (${answer.resultType}) failed: ${answer.error.name}: ${answer.error.message}`,
+        answer.error.name,
+        answer.error,
+      );
+    }
+    return { done: true, value: answer.result };
+  });
 }

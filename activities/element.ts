@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { findCluster, readCaBundle, readClusterCredentials } from '../src/config/clusters';
 import { ConfigError } from '../src/config/zod-errors';
-import { ElementClient, ElementError } from '../src/element';
+import { ElementApiError, ElementClient, ElementError } from '../src/element';
 import type { ActivityContext } from './context';
 
 /**
@@ -13,6 +13,7 @@ export async function withElement<T>(
   ctx: ActivityContext,
   cluster: string,
   fn: (client: ElementClient) => Promise<T>,
+  options: { retryApiErrors?: boolean } = {},
 ): Promise<T> {
   let client: ElementClient;
   try {
@@ -34,19 +35,23 @@ export async function withElement<T>(
   try {
     return await fn(client);
   } catch (err) {
-    throw asActivityFailure(err);
+    throw asActivityFailure(err, options.retryApiErrors);
   } finally {
     await client.close();
   }
 }
 
-export function asActivityFailure(err: unknown): unknown {
+/**
+ * retryApiErrors: an Element error answer is worth retrying too (key server and provider tests
+ * fail with one while the key server is down; that is an outside condition that can clear).
+ */
+export function asActivityFailure(err: unknown, retryApiErrors = false): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof ElementError) {
     return ApplicationFailure.create({
       type: err.name,
       message: err.message,
-      nonRetryable: !err.retryable,
+      nonRetryable: !(err.retryable || (retryApiErrors && err instanceof ElementApiError)),
       details: [{ kind: err.kind, method: err.method }],
     });
   }

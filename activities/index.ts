@@ -1,9 +1,11 @@
 import type { ActivityContext } from './context';
+import { certificateActivities } from './certificates';
 import { driveActivities } from './drives';
 import { faultActivities } from './faults';
 import { lockActivities } from './lock';
 import { notifyActivities } from './notify';
 import { rekeyActivities } from './rekey';
+import { setupActivities } from './setup';
 
 export type { ActivityContext } from './context';
 
@@ -13,6 +15,8 @@ export function createActivities(ctx: ActivityContext) {
     ...lockActivities(ctx),
     ...notifyActivities(ctx),
     ...rekeyActivities(ctx),
+    ...setupActivities(ctx),
+    ...certificateActivities(ctx),
     ...faultActivities(ctx),
     ...driveActivities(ctx),
   };

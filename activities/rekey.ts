@@ -109,7 +109,9 @@ export function rekeyActivities(ctx: ActivityContext) {
     },
 
     async testKeyProvider(cluster: string, keyProviderID: number): Promise<void> {
-      await withElement(ctx, cluster, (client) => client.call('TestKeyProviderKmip', { keyProviderID }));
+      await withElement(ctx, cluster, (client) => client.call('TestKeyProviderKmip', { keyProviderID }), {
+        retryApiErrors: true,
+      });
     },
 
     /**

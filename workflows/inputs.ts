@@ -71,3 +71,70 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   if (!parsed.success) throw ApplicationFailure.nonRetryable(describeIssues(parsed.error), 'InvalidInput');
   return parsed.data;
 }
+
+const hostname = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9a-fA-F:.]+$/,
+    {
+      message: 'must be a host name or IP address (no scheme, no port)',
+    },
+  );
+
+export const pemCertificate = z.string().refine((s) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(s), {
+  message: 'must be a PEM certificate (-----BEGIN CERTIFICATE-----)',
+});
+
+const subjectField = z.string().min(1).max(128);
+
+export const setupInput = z.strictObject({
+  cluster: clusterName,
+  /** Subject of the cluster's client certificate (CreatePublicPrivateKeyPair). */
+  subject: z.strictObject({
+    commonName: z.string().min(1).max(64),
+    organization: subjectField.optional(),
+    organizationalUnit: subjectField.optional(),
+    locality: subjectField.optional(),
+    state: subjectField.optional(),
+    country: z
+      .string()
+      .regex(/^[A-Z]{2}$/, 'must be a two-letter country code')
+      .optional(),
+    emailAddress: z.string().email().optional(),
+  }),
+  keyProviderName: z.string().min(1).max(64),
+  keyServerName: z.string().min(1).max(64),
+  /** Primary first, then failover. */
+  hostnames: z.array(hostname).min(1, 'give at least one key server host name').max(16),
+  port: z.number().int().min(1).max(65535).default(5696),
+  /** The KMIP server's CA certificate(s), PEM. */
+  kmipCaCertificate: pemCertificate,
+  /** hardware: EnableEncryptionAtRest; software: master-key rekey to the provider; none: stop after the provider test. */
+  mode: z.enum(['hardware', 'software', 'none']),
+  signer: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('manual') }),
+      z.strictObject({ type: z.literal('cfssl'), url: z.string().url(), profile: z.string().min(1).default('kmip-client') }),
+      /** A signer named in the worker's clusters file (signers section). */
+      z.strictObject({ type: z.literal('command'), name: z.string().min(1) }),
+    ])
+    .default({ type: 'manual' }),
+  /** Replace the key pair even though key servers of an active provider use it. */
+  newKeyPair: z.boolean().default(false),
+  /** How long to wait for the signed certificate before asking to extend or abort. */
+  signingDeadline: duration.prefault('14d'),
+  reminderEvery: duration.prefault('1d'),
+  /** A failing key server or provider test is retried this many times before a person is asked. */
+  testAttempts: z.number().int().min(1).max(100).default(5),
+  testRetryInterval: duration.prefault('10s'),
+  /** How long an unanswered question waits between reminders. */
+  questionReminderEvery: duration.prefault('4h'),
+  ifBusy: z.enum(['fail', 'wait']).default('fail'),
+  polling: pollSettings.prefault({}),
+  requestedBy: z.string().max(200).optional(),
+});
+
+export type SetupInput = z.input<typeof setupInput>;
+export type SetupOptions = z.output<typeof setupInput>;

@@ -24,6 +24,10 @@ export interface AskOptions {
   timeoutMs?: number;
   /** Send a reminder through the notifier this often while waiting. */
   remindEveryMs?: number;
+  /** Stop waiting (returning undefined) when this becomes true, e.g. a certificate arrived. */
+  alsoDoneWhen?: () => boolean;
+  /** Published with the question when the runbook waits for a signed certificate. */
+  csrPem?: string;
 }
 
 export class OperatorChannel {
@@ -62,6 +66,7 @@ export class OperatorChannel {
       deadline: options.timeoutMs !== undefined ? new Date(startedAt + options.timeoutMs).toISOString() : undefined,
       reminders: 0,
       problem: options.problem,
+      csrPem: options.csrPem,
     };
     this.answer = undefined;
     this.tracker.setWaiting(waiting);
@@ -71,10 +76,8 @@ export class OperatorChannel {
         const untilDeadline = options.timeoutMs !== undefined ? startedAt + options.timeoutMs - Date.now() : undefined;
         if (untilDeadline !== undefined && untilDeadline <= 0) return undefined;
         const wait = Math.min(untilDeadline ?? Infinity, options.remindEveryMs ?? Infinity);
-        const answered =
-          wait === Infinity
-            ? (await condition(() => this.answer !== undefined), true)
-            : await condition(() => this.answer !== undefined, wait);
+        const done = () => this.answer !== undefined || (options.alsoDoneWhen?.() ?? false);
+        const answered = wait === Infinity ? (await condition(done), true) : await condition(done, wait);
         if (answered) return this.answer;
         if (options.remindEveryMs !== undefined && (untilDeadline === undefined || untilDeadline > wait)) {
           waiting.reminders += 1;

@@ -6,6 +6,7 @@ import { registerRekey } from './commands/rekey';
 import { registerRunCommands } from './commands/runs';
 import { registerSchedule } from './commands/schedule';
 import { registerWatch } from './commands/watch';
+import { registerSetup } from './commands/setup';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : 2);
 });
 
+registerSetup(program);
 registerRekey(program);
 registerRunCommands(program);
 registerSchedule(program);

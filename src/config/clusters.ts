@@ -51,6 +51,8 @@ const CLUSTER_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** A command the worker runs to sign a CSR: reads the CSR PEM on stdin, prints the certificate PEM. */
 const signerCommand = z.strictObject({
   command: z.array(z.string().min(1)).min(1, 'must name the program to run'),
+  /** The CA certificate(s) that issue, when the command prints only the certificate. */
+  caBundle: z.string().min(1, 'must be a file path').optional(),
   timeoutMs: z.number().int().positive().default(120_000),
 });
 
@@ -87,6 +89,9 @@ export function parseClusterRegistry(text: string, source: string, baseDir: stri
   const parsed = clusterRegistrySchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(source, describeZodError(parsed.error));
   const registry = parsed.data;
+  for (const signer of Object.values(registry.signers)) {
+    if (signer.caBundle) signer.caBundle = path.resolve(baseDir, signer.caBundle);
+  }
   for (const entry of Object.values(registry.clusters)) {
     if (entry.caBundle) entry.caBundle = path.resolve(baseDir, entry.caBundle);
     if ('file' in entry.password) entry.password = { file: path.resolve(baseDir, entry.password.file) };

@@ -1,0 +1,361 @@
+/**
+ * The cluster-side steps of procedure 1 (set up external key management). Each creates by
+ * "find by name, else create" or checks the cluster's state first, so a retry after a worker
+ * died mid-call never duplicates a provider, a server or a key pair.
+ */
+import { ElementApiError, type ElementClient } from '../src/element';
+import type { KeyProviderKmip, KeyServerKmip } from '../src/element/objects';
+import { normalizeCsrPem, summarizeCsr } from '../src/pki/certificate-checks';
+import { ApplicationFailure } from '@temporalio/common';
+import { DEFAULT_POLL, pollUntil, type PollSettings } from './async-jobs';
+import type { ActivityContext } from './context';
+import { refuse, withElement } from './element';
+
+export type SetupMode = 'hardware' | 'software' | 'none';
+
+export interface CertificateSubject {
+  commonName: string;
+  organization?: string;
+  organizationalUnit?: string;
+  locality?: string;
+  state?: string;
+  country?: string;
+  emailAddress?: string;
+}
+
+export interface SetupPrecheck {
+  apiVersion: string;
+  /** Fingerprint of the cluster's key pair before this run (null: none, or not readable). */
+  keyFingerprint: string | null;
+  existingProvider?: { id: number; name: string; active: boolean };
+  existingServer?: { id: number; name: string; assignedTo: number | null };
+  /** Servers of active providers: their trust breaks if the key pair is replaced. */
+  serversInUse: { id: number; name: string; providerId: number | null }[];
+  encryptionAtRestState: string;
+  /** Nothing left to do for this mode (provider already active and encryption on with it). */
+  alreadyDone: boolean;
+  /** What exists and will be reused, in words. */
+  reuse: string[];
+}
+
+export interface KeyServerSpec {
+  name: string;
+  hostnames: string[];
+  port: number;
+  kmipCaCertificate: string;
+  kmipClientCertificate: string;
+}
+
+const versionAtLeast = (version: string, minimum: string) => {
+  const [a, b] = version.split('.').map(Number);
+  const [c, d] = minimum.split('.').map(Number);
+  return a! > c! || (a === c && b! >= d!);
+};
+
+const samePem = (a: string, b: string) => a.replace(/\s+/g, '') === b.replace(/\s+/g, '');
+
+function single<T>(items: T[], what: string, name: string, id: (t: T) => number): T | undefined {
+  if (items.length > 1) {
+    throw refuse(
+      'AmbiguousName',
+      `${items.length} ${what}s are named "${name}" (ids ${items.map(id).join(', ')}); rename or delete the extra ones`,
+    );
+  }
+  return items[0];
+}
+
+async function readKeyFingerprint(client: ElementClient): Promise<string | null> {
+  try {
+    const { clientCertificateSignRequest } = await client.call('GetClientCertificateSignRequest');
+    return (await summarizeCsr(clientCertificateSignRequest)).keyFingerprint;
+  } catch (err) {
+    // Without a key pair the cluster answers an error (its name is not documented).
+    if (err instanceof ElementApiError && !err.retryable) return null;
+    throw err;
+  }
+}
+
+async function findProvider(client: ElementClient, name: string): Promise<KeyProviderKmip | undefined> {
+  const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', {});
+  return single(
+    kmipKeyProviders.filter((p) => p.keyProviderName === name),
+    'key provider',
+    name,
+    (p) => p.keyProviderID,
+  );
+}
+
+async function findServer(client: ElementClient, name: string): Promise<KeyServerKmip | undefined> {
+  const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
+  return single(
+    kmipKeyServers.filter((s) => s.kmipKeyServerName === name),
+    'key server',
+    name,
+    (s) => s.keyServerID,
+  );
+}
+
+export function setupActivities(ctx: ActivityContext) {
+  return {
+    /** What the cluster supports and already has; refuses what the procedure must not do. */
+    async setupPrecheck(
+      cluster: string,
+      input: { mode: SetupMode; keyProviderName: string; keyServerName: string; newKeyPair: boolean },
+    ): Promise<SetupPrecheck> {
+      return withElement(ctx, cluster, async (client) => {
+        const api = await client.call('GetAPI');
+        const pinned = client.apiVersion;
+        if (!versionAtLeast(pinned, '11.7')) {
+          throw refuse(
+            'UnsupportedVersion',
+            `external key management needs Element API 11.7 or later; cluster ${cluster} is pinned to ${pinned}`,
+          );
+        }
+        if (input.mode === 'software' && !versionAtLeast(pinned, '12.3')) {
+          throw refuse(
+            'UnsupportedVersion',
+            `the software encryption path needs Element API 12.3 or later; cluster ${cluster} is pinned to ${pinned}`,
+          );
+        }
+        if (!api.supportedVersions.includes(pinned)) {
+          throw refuse(
+            'UnsupportedVersion',
+            `cluster ${cluster} does not serve API ${pinned} (supported: ${api.supportedVersions.join(', ')})`,
+          );
+        }
+        const { clusterInfo } = await client.call('GetClusterInfo');
+        const provider = await findProvider(client, input.keyProviderName);
+        const server = await findServer(client, input.keyServerName);
+        const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
+        const serversInUse = kmipKeyServers
+          .filter((s) => s.kmipAssignedProviderIsActive === true)
+          .map((s) => ({ id: s.keyServerID, name: s.kmipKeyServerName, providerId: s.keyProviderID }));
+        let alreadyDone = false;
+        if (input.mode === 'software') {
+          const sear = await client.call('GetSoftwareEncryptionAtRestInfo');
+          if (sear.state !== 'enabled') {
+            throw refuse(
+              'SoftwareEncryptionNotEnabled',
+              `software encryption at rest is ${sear.state} on cluster ${cluster}; it can only be enabled when the cluster is created`,
+            );
+          }
+          alreadyDone =
+            provider !== undefined &&
+            sear.masterKeyInfo?.keyManagementType === 'external' &&
+            sear.masterKeyInfo.keyProviderID === provider.keyProviderID;
+        }
+        if (input.mode === 'hardware') {
+          const state = clusterInfo.encryptionAtRestState;
+          const ours = provider?.keyProviderIsActive === true;
+          if ((state === 'enabled' || state === 'enabling') && !ours) {
+            throw refuse(
+              'EncryptionAlreadyEnabled',
+              `hardware encryption at rest is already ${state} on cluster ${cluster} without provider "${input.keyProviderName}"; disable it first (DisableEncryptionAtRest) if it should move to external keys`,
+            );
+          }
+          if (state === 'disabling')
+            throw ApplicationFailure.retryable(`hardware encryption at rest is disabling on cluster ${cluster}`, 'ClusterBusy');
+          alreadyDone = state === 'enabled' && ours;
+        }
+        if (serversInUse.length > 0 && !input.newKeyPair && !alreadyDone) {
+          throw refuse(
+            'KeyServersInUse',
+            `key servers ${serversInUse.map((s) => `${s.id} "${s.name}"`).join(', ')} of an active provider use the cluster's current key pair; ` +
+              'replacing it would break their trust. Start the setup with an explicit request for a new key pair if that is intended',
+          );
+        }
+        const reuse: string[] = [];
+        if (provider)
+          reuse.push(
+            `key provider ${provider.keyProviderID} "${provider.keyProviderName}"${provider.keyProviderIsActive ? ' (active)' : ''}`,
+          );
+        if (server) reuse.push(`key server ${server.keyServerID} "${server.kmipKeyServerName}" (updated if its settings differ)`);
+        return {
+          apiVersion: pinned,
+          keyFingerprint: await readKeyFingerprint(client),
+          existingProvider: provider && {
+            id: provider.keyProviderID,
+            name: provider.keyProviderName,
+            active: provider.keyProviderIsActive,
+          },
+          existingServer: server && { id: server.keyServerID, name: server.kmipKeyServerName, assignedTo: server.keyProviderID },
+          serversInUse,
+          encryptionAtRestState: clusterInfo.encryptionAtRestState,
+          alreadyDone,
+          reuse,
+        };
+      });
+    },
+
+    /**
+     * Makes the cluster's key pair, once: if the key changed since the precheck, this run made it
+     * before a crash, so it is kept (making another would orphan nothing yet, but the rule is one).
+     */
+    async ensureKeyPair(
+      cluster: string,
+      input: { subject: CertificateSubject; fingerprintAtPrecheck: string | null },
+    ): Promise<{ fingerprint: string; created: boolean }> {
+      return withElement(ctx, cluster, async (client) => {
+        const current = await readKeyFingerprint(client);
+        if (current !== null && current !== input.fingerprintAtPrecheck) return { fingerprint: current, created: false };
+        await client.call('CreatePublicPrivateKeyPair', { ...input.subject });
+        const fingerprint = await readKeyFingerprint(client);
+        if (fingerprint === null)
+          throw ApplicationFailure.retryable(
+            'the cluster has no key pair right after CreatePublicPrivateKeyPair',
+            'KeyPairMissing',
+          );
+        return { fingerprint, created: true };
+      });
+    },
+
+    async fetchCsr(cluster: string): Promise<{ csrPem: string; keyFingerprint: string; subject: string }> {
+      return withElement(ctx, cluster, async (client) => {
+        const { clientCertificateSignRequest } = await client.call('GetClientCertificateSignRequest');
+        const csrPem = normalizeCsrPem(clientCertificateSignRequest);
+        const summary = await summarizeCsr(csrPem);
+        return { csrPem, keyFingerprint: summary.keyFingerprint, subject: summary.subject };
+      });
+    },
+
+    async ensureKeyProvider(cluster: string, name: string): Promise<{ id: number; created: boolean }> {
+      return withElement(ctx, cluster, async (client) => {
+        const existing = await findProvider(client, name);
+        if (existing) return { id: existing.keyProviderID, created: false };
+        const { kmipKeyProvider } = await client.call('CreateKeyProviderKmip', { keyProviderName: name });
+        return { id: kmipKeyProvider.keyProviderID, created: true };
+      });
+    },
+
+    /** Finds the server by name: creates it, updates what differs (hostnames, port, certificates), or leaves it. */
+    async ensureKeyServer(
+      cluster: string,
+      spec: KeyServerSpec,
+    ): Promise<{ id: number; action: 'created' | 'updated' | 'unchanged'; changed: string[] }> {
+      return withElement(ctx, cluster, async (client) => {
+        const existing = await findServer(client, spec.name);
+        if (!existing) {
+          const { kmipKeyServer } = await client.call('CreateKeyServerKmip', {
+            kmipKeyServerName: spec.name,
+            kmipKeyServerHostnames: spec.hostnames,
+            kmipKeyServerPort: spec.port,
+            kmipCaCertificate: spec.kmipCaCertificate,
+            kmipClientCertificate: spec.kmipClientCertificate,
+          });
+          return { id: kmipKeyServer.keyServerID, action: 'created', changed: [] };
+        }
+        const changes: Record<string, unknown> = {};
+        if (existing.kmipKeyServerHostnames.join('\n') !== spec.hostnames.join('\n'))
+          changes.kmipKeyServerHostnames = spec.hostnames;
+        if (existing.kmipKeyServerPort !== spec.port) changes.kmipKeyServerPort = spec.port;
+        if (!samePem(existing.kmipCaCertificate, spec.kmipCaCertificate)) changes.kmipCaCertificate = spec.kmipCaCertificate;
+        if (!samePem(existing.kmipClientCertificate, spec.kmipClientCertificate))
+          changes.kmipClientCertificate = spec.kmipClientCertificate;
+        const changed = Object.keys(changes);
+        if (changed.length === 0) return { id: existing.keyServerID, action: 'unchanged', changed };
+        await client.call('ModifyKeyServerKmip', { keyServerID: existing.keyServerID, ...changes });
+        return { id: existing.keyServerID, action: 'updated', changed };
+      });
+    },
+
+    async testKeyServer(cluster: string, keyServerID: number): Promise<void> {
+      await withElement(ctx, cluster, (client) => client.call('TestKeyServerKmip', { keyServerID }), { retryApiErrors: true });
+    },
+
+    /** AddKeyServerToProviderKmip; adding an already assigned pair is a no-op on the cluster. */
+    async attachKeyServer(cluster: string, input: { keyProviderID: number; keyServerID: number }): Promise<void> {
+      await withElement(ctx, cluster, (client) => client.call('AddKeyServerToProviderKmip', input));
+    },
+
+    /** EnableEncryptionAtRest with the provider, unless it is already enabling or enabled. */
+    async enableHardwareEncryption(cluster: string, keyProviderID: number): Promise<{ started: boolean; state: string }> {
+      return withElement(ctx, cluster, async (client) => {
+        const { clusterInfo } = await client.call('GetClusterInfo');
+        if (clusterInfo.encryptionAtRestState === 'enabling' || clusterInfo.encryptionAtRestState === 'enabled') {
+          return { started: false, state: clusterInfo.encryptionAtRestState };
+        }
+        await client.call('EnableEncryptionAtRest', { keyProviderID });
+        return { started: true, state: 'enabling' };
+      });
+    },
+
+    /** Polls GetClusterInfo until encryptionAtRestState is enabled (no async handle exists for it). */
+    async awaitHardwareEncryption(cluster: string, poll: PollSettings = DEFAULT_POLL): Promise<void> {
+      await withElement(ctx, cluster, (client) =>
+        pollUntil(poll, 'encryption at rest is still enabling', async (signal) => {
+          const { clusterInfo } = await client.call('GetClusterInfo', undefined, { signal });
+          const state = clusterInfo.encryptionAtRestState;
+          if (state === 'enabled') return { done: true, value: undefined };
+          if (state !== 'enabling')
+            throw refuse('EncryptionNotEnabling', `encryptionAtRestState is ${state} while waiting for enabled`);
+          return { done: false, progress: { state } };
+        }),
+      );
+    },
+
+    /** The end state: provider with the server assigned, and for hardware, encryption enabled with it. */
+    async verifySetup(
+      cluster: string,
+      input: { keyProviderID: number; keyServerID: number; mode: SetupMode },
+    ): Promise<{ providerActive: boolean; encryptionAtRestState: string }> {
+      return withElement(ctx, cluster, async (client) => {
+        const { kmipKeyProvider } = await client.call('GetKeyProviderKmip', { keyProviderID: input.keyProviderID });
+        const { clusterInfo } = await client.call('GetClusterInfo');
+        const problems: string[] = [];
+        if (!kmipKeyProvider.keyServerIDs.includes(input.keyServerID))
+          problems.push(`key server ${input.keyServerID} is not assigned to provider ${input.keyProviderID}`);
+        if (input.mode !== 'none' && !kmipKeyProvider.keyProviderIsActive)
+          problems.push(`provider ${input.keyProviderID} is not active`);
+        if (input.mode === 'hardware' && clusterInfo.encryptionAtRestState !== 'enabled') {
+          problems.push(`encryptionAtRestState is ${clusterInfo.encryptionAtRestState}`);
+        }
+        if (problems.length > 0)
+          throw refuse('SetupNotVerified', `the cluster does not show the expected end state: ${problems.join('; ')}`);
+        return { providerActive: kmipKeyProvider.keyProviderIsActive, encryptionAtRestState: clusterInfo.encryptionAtRestState };
+      });
+    },
+
+    /**
+     * Abort's compensation: removes the server and provider this run created, only while nothing
+     * uses them, and says what it removed and what it left (with why).
+     */
+    async removeCreatedObjects(
+      cluster: string,
+      input: { keyServerID?: number; keyProviderID?: number },
+    ): Promise<{ removed: string[]; kept: string[] }> {
+      return withElement(ctx, cluster, async (client) => {
+        const removed: string[] = [];
+        const kept: string[] = [];
+        if (input.keyServerID !== undefined) {
+          const server = (await client.call('ListKeyServersKmip', {})).kmipKeyServers.find(
+            (s) => s.keyServerID === input.keyServerID,
+          );
+          if (!server) removed.push(`key server ${input.keyServerID} (already gone)`);
+          else if (server.kmipAssignedProviderIsActive) kept.push(`key server ${server.keyServerID}: its provider is active`);
+          else {
+            if (server.keyProviderID !== null)
+              await client.call('RemoveKeyServerFromProviderKmip', { keyServerID: server.keyServerID });
+            await client.call('DeleteKeyServerKmip', { keyServerID: server.keyServerID });
+            removed.push(`key server ${server.keyServerID} "${server.kmipKeyServerName}"`);
+          }
+        }
+        if (input.keyProviderID !== undefined) {
+          const provider = (await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders.find(
+            (p) => p.keyProviderID === input.keyProviderID,
+          );
+          if (!provider) removed.push(`key provider ${input.keyProviderID} (already gone)`);
+          else if (provider.keyProviderIsActive) kept.push(`key provider ${provider.keyProviderID}: it is active`);
+          else if (provider.keyServerIDs.length > 0)
+            kept.push(
+              `key provider ${provider.keyProviderID}: key servers ${provider.keyServerIDs.join(', ')} are still assigned`,
+            );
+          else {
+            await client.call('DeleteKeyProviderKmip', { keyProviderID: provider.keyProviderID });
+            removed.push(`key provider ${provider.keyProviderID} "${provider.keyProviderName}"`);
+          }
+        }
+        return { removed, kept };
+      });
+    },
+  };
+}

@@ -1,0 +1,160 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import YAML from 'yaml';
+import { workflowIds } from '../../../workflows/ids';
+import { setupInput, type SetupInput } from '../../../workflows/inputs';
+import { CliError, ExitCode } from '../exit-codes';
+import { run } from '../run';
+import { reportStarted, startRunbook } from '../start';
+
+interface SetupFlags {
+  input?: string;
+  cn?: string;
+  org?: string;
+  ou?: string;
+  locality?: string;
+  state?: string;
+  country?: string;
+  email?: string;
+  providerName?: string;
+  serverName?: string;
+  hostname: string[];
+  port?: string;
+  kmipCa?: string;
+  mode?: string;
+  signer?: string;
+  cfsslUrl?: string;
+  cfsslProfile?: string;
+  signerName?: string;
+  newKeyPair?: boolean;
+  signingDeadline?: string;
+  reminderEvery?: string;
+  testAttempts?: string;
+  testInterval?: string;
+  ifBusy?: string;
+  by?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+function readText(file: string, option: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(
+      `${option}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      ExitCode.usage,
+    );
+  }
+}
+
+const definedOnly = <T extends object>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** Flags (and an optional --input file, flags winning) -> the runbook's input. */
+export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput {
+  const base = (f.input ? YAML.parse(readText(f.input, '--input')) : {}) as Partial<SetupInput>;
+  const number = (value: string | undefined, option: string) => {
+    if (value === undefined) return undefined;
+    if (!/^\d+$/.test(value)) throw new CliError(`${option}: "${value}" is not a whole number`, ExitCode.usage);
+    return Number(value);
+  };
+  const signerType = f.signer ?? (f.cfsslUrl ? 'cfssl' : f.signerName ? 'command' : undefined);
+  const signer =
+    signerType === 'cfssl'
+      ? { type: 'cfssl' as const, url: f.cfsslUrl ?? '', ...(f.cfsslProfile ? { profile: f.cfsslProfile } : {}) }
+      : signerType === 'command'
+        ? { type: 'command' as const, name: f.signerName ?? '' }
+        : signerType === 'manual'
+          ? { type: 'manual' as const }
+          : undefined;
+  if (signerType && !['manual', 'cfssl', 'command'].includes(signerType))
+    throw new CliError(`--signer: "${signerType}" is not manual, cfssl or command`);
+  const subject = definedOnly({
+    commonName: f.cn,
+    organization: f.org,
+    organizationalUnit: f.ou,
+    locality: f.locality,
+    state: f.state,
+    country: f.country,
+    emailAddress: f.email,
+  });
+  return {
+    ...base,
+    ...definedOnly({
+      cluster,
+      subject: Object.keys(subject).length ? ({ ...base.subject, ...subject } as SetupInput['subject']) : base.subject,
+      keyProviderName: f.providerName,
+      keyServerName: f.serverName,
+      hostnames: f.hostname.length ? f.hostname : base.hostnames,
+      port: number(f.port, '--port'),
+      kmipCaCertificate: f.kmipCa ? readText(f.kmipCa, '--kmip-ca') : undefined,
+      mode: f.mode as SetupInput['mode'] | undefined,
+      signer,
+      newKeyPair: f.newKeyPair,
+      signingDeadline: f.signingDeadline,
+      reminderEvery: f.reminderEvery,
+      testAttempts: number(f.testAttempts, '--test-attempts'),
+      testRetryInterval: f.testInterval,
+      ifBusy: f.ifBusy as SetupInput['ifBusy'],
+      requestedBy: f.by,
+    }),
+  } as SetupInput;
+}
+
+export function registerSetup(program: Command): void {
+  program
+    .command('setup')
+    .description('set up external key management on a cluster (procedure 1)')
+    .argument('<cluster>', 'cluster name from the clusters file')
+    .option('--input <file>', 'YAML/JSON file with the input (flags override it)')
+    .option('--cn <name>', 'certificate subject common name')
+    .option('--org <name>', 'subject organization')
+    .option('--ou <name>', 'subject organizational unit')
+    .option('--locality <name>', 'subject locality')
+    .option('--state <name>', 'subject state')
+    .option('--country <XX>', 'subject country (two letters)')
+    .option('--email <address>', 'subject email address')
+    .option('--provider-name <name>', 'key provider name (reused if it exists)')
+    .option('--server-name <name>', 'key server name (updated if it exists)')
+    .option(
+      '--hostname <host>',
+      'key server host name; repeat for failover, primary first',
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
+    .option('--port <n>', 'KMIP port (default 5696)')
+    .option('--kmip-ca <file>', "the key server's CA certificate (PEM)")
+    .option('--mode <mode>', 'hardware | software | none')
+    .option('--signer <type>', 'manual (default) | cfssl | command')
+    .option('--cfssl-url <url>', 'cfssl CA base URL (signer cfssl)')
+    .option('--cfssl-profile <name>', 'cfssl profile (default kmip-client)')
+    .option('--signer-name <name>', 'a signer from the clusters file (signer command)')
+    .option('--new-key-pair', 'replace the key pair even though key servers in use depend on it')
+    .option('--signing-deadline <duration>', 'how long to wait for the certificate (default 14d)')
+    .option('--reminder-every <duration>', 'remind while waiting (default 1d)')
+    .option('--test-attempts <n>', 'tries of a failing test before asking (default 5)')
+    .option('--test-interval <duration>', 'first pause between tries (default 10s)')
+    .option('--if-busy <fail|wait>', 'when another runbook is changing the cluster (default fail)')
+    .option('--by <name>', 'who asked (recorded)')
+    .option('--wait', 'follow progress until the setup ends')
+    .option('--json', 'machine-readable output')
+    .action((cluster: string, flags: SetupFlags) =>
+      run(async (ctx, out) => {
+        const input = setupInputFromFlags(cluster, flags);
+        const handle = await startRunbook(ctx, {
+          runbook: 'setup',
+          workflowType: 'setupRunbook',
+          workflowId: workflowIds.setup(cluster),
+          cluster,
+          input,
+          schema: setupInput,
+        });
+        if (!flags.wait && !flags.json) {
+          out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
+          out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);
+        }
+        return reportStarted(handle, flags, out);
+      }),
+    );
+}

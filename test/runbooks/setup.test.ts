@@ -1,0 +1,375 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { RunbookEvent } from '../../src/notify/notifier';
+import { issueCertificate, loadCertificateAuthority, createCertificateAuthority } from '../../src/pki/authority';
+import { generateRsaKeyPair } from '../../src/pki/keys';
+import { x509 } from '../../src/pki/x509';
+import { kmipKeyName } from '../../src/simulator';
+import { answerUpdate, progressQuery, submitCertificateUpdate, type RunbookProgress } from '../../workflows/definitions';
+import type { SetupInput } from '../../workflows/inputs';
+import type { SetupResult } from '../../workflows/setup';
+import type { ClusterRegistry } from '../../src/config/clusters';
+import { runCli } from '../support/cli';
+import { historyText } from '../support/history';
+import { kmipKeyExists, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { eventually } from '../support/eventually';
+import { rootMessage, rootType } from '../support/failures';
+import { testEnv } from '../support/test-env';
+import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
+
+const FAST_POLL = { initialInterval: 200, maxInterval: 500, attemptWindow: 20_000 };
+const DAY = 86_400_000;
+
+describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
+  const taskQueue = uniqueTaskQueue('setup');
+  const harnesses: ClusterHarness[] = [];
+  const events: RunbookEvent[] = [];
+  const workflowIds: string[] = [];
+  let worker: InProcessWorker;
+  let temporal: Awaited<ReturnType<typeof connectClient>>;
+
+  async function cluster(name: string, softwareEncryptionAtRest = false): Promise<ClusterHarness> {
+    const harness = await startClusterHarness(name, {
+      softwareEncryptionAtRest,
+      durations: { earTransitionMs: 800, rekeyMs: 1000, tickMs: 50 },
+    });
+    harnesses.push(harness);
+    return harness;
+  }
+
+  // One worker serves every cluster of this file; their registry entries are added as they are created.
+  const registry: ClusterRegistry = { clusters: {}, signers: {} };
+
+  beforeAll(async () => {
+    temporal = await connectClient();
+    worker = await startInProcessWorker({ taskQueue, registry, notifier: { send: async (e) => void events.push(e) } });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await temporal?.close();
+    await Promise.all(harnesses.map((h) => h.stop()));
+  });
+
+  function register(harness: ClusterHarness) {
+    Object.assign(registry.clusters, harness.registry.clusters);
+  }
+
+  function input(harness: ClusterHarness, overrides: Partial<SetupInput> = {}): SetupInput {
+    const kmip = testEnv().kmip;
+    return {
+      cluster: harness.name,
+      subject: { commonName: `${harness.name}.example.test`, organization: 'EKM tests', country: 'US' },
+      keyProviderName: 'kmip-provider',
+      keyServerName: 'kmip-server',
+      hostnames: [kmip.host],
+      port: kmip.port,
+      kmipCaCertificate: kmip.caPem,
+      mode: 'none',
+      signer: { type: 'cfssl', url: testEnv().cfssl.url },
+      testAttempts: 2,
+      testRetryInterval: '200ms',
+      questionReminderEvery: '1h',
+      polling: FAST_POLL,
+      ...overrides,
+    };
+  }
+
+  async function start(harness: ClusterHarness, overrides: Partial<SetupInput> = {}): Promise<WorkflowHandle> {
+    register(harness);
+    const workflowId = `setup-${harness.name}-${Date.now()}`;
+    workflowIds.push(workflowId);
+    return temporal.client.workflow.start('setupRunbook', { taskQueue, workflowId, args: [input(harness, overrides)] });
+  }
+
+  const progress = (h: WorkflowHandle) => h.query(progressQuery);
+  async function waitingFor(h: WorkflowHandle, step: string): Promise<RunbookProgress> {
+    return eventually(
+      async () => {
+        const p = await progress(h);
+        expect(p.waiting?.step).toBe(step);
+        return p;
+      },
+      60_000,
+      200,
+    );
+  }
+  const calls = async (harness: ClusterHarness, method: string) => (await harness.sim.control.calls({ method })).length;
+
+  /** The CA's side of manual signing: a client certificate for the CSR's key, from the KMIP test CA. */
+  async function signAsTheCa(csrPem: string, overrides: Partial<Parameters<typeof issueCertificate>[1]> = {}) {
+    const kmip = testEnv().kmip;
+    const ca = await loadCertificateAuthority(kmip.caPem, kmip.caKeyPem);
+    const csr = new x509.Pkcs10CertificateRequest(csrPem);
+    return (await issueCertificate(ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'], ...overrides }))
+      .certificatePem;
+  }
+
+  it('sets up hardware encryption, signed by hand through the CLI', async () => {
+    const harness = await cluster('setup-hw');
+    register(harness);
+    const dir = harness.dir;
+    fs.writeFileSync(path.join(dir, 'kmip-ca.pem'), testEnv().kmip.caPem);
+    const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: harness.clustersFile };
+    const kmip = testEnv().kmip;
+    const started = await runCli(
+      [
+        'setup',
+        harness.name,
+        '--cn',
+        'setup-hw.example.test',
+        '--org',
+        'EKM tests',
+        '--country',
+        'US',
+        '--provider-name',
+        'kmip-provider',
+        '--server-name',
+        'kmip-server',
+        '--hostname',
+        kmip.host,
+        '--port',
+        String(kmip.port),
+        '--kmip-ca',
+        path.join(dir, 'kmip-ca.pem'),
+        '--mode',
+        'hardware',
+        '--test-attempts',
+        '2',
+        '--test-interval',
+        '200ms',
+      ],
+      env,
+    );
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    const workflowId = `ekm-setup-${harness.name}`;
+    workflowIds.push(workflowId);
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    await waitingFor(handle, 'signing');
+
+    const csrFile = path.join(dir, 'cluster.csr');
+    const csr = await runCli(['csr', workflowId, '--out', csrFile], env);
+    expect(csr.code).toBe(0);
+    const csrPem = fs.readFileSync(csrFile, 'utf8');
+    expect(csrPem).toContain('-----BEGIN CERTIFICATE REQUEST-----');
+    fs.writeFileSync(path.join(dir, 'signed.pem'), await signAsTheCa(csrPem));
+
+    const status = await runCli(['status', workflowId], env);
+    expect(status.stdout).toContain(`ekm submit-cert ${workflowId}`);
+    const submitted = await runCli(
+      ['submit-cert', workflowId, '--cert', path.join(dir, 'signed.pem'), '--ca', path.join(dir, 'kmip-ca.pem')],
+      env,
+    );
+    expect(submitted.stderr).toBe('');
+    expect(submitted.stdout).toContain('accepted: CN=setup-hw.example.test');
+
+    const result = (await handle.result()) as SetupResult;
+    expect(result.mode).toBe('hardware');
+    expect(result.encryptionAtRestState).toBe('enabled');
+    const client = harness.client();
+    const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', {});
+    const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
+    expect(kmipKeyProviders).toHaveLength(1);
+    expect(kmipKeyProviders[0]).toMatchObject({
+      keyProviderID: result.keyProviderID,
+      keyProviderIsActive: true,
+      keyServerIDs: [result.keyServerID],
+    });
+    expect(kmipKeyServers).toHaveLength(1);
+    expect((await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('enabled');
+    for (const method of [
+      'CreatePublicPrivateKeyPair',
+      'CreateKeyProviderKmip',
+      'CreateKeyServerKmip',
+      'EnableEncryptionAtRest',
+    ]) {
+      expect([method, await calls(harness, method)]).toEqual([method, 1]);
+    }
+    expect((await progress(handle)).answers).toEqual([
+      expect.objectContaining({ action: 'submit-certificate', outcome: 'accepted' }),
+    ]);
+  });
+
+  it('moves a software-encryption cluster to the external provider, signed by cfssl', async () => {
+    const harness = await cluster('setup-sw', true);
+    const handle = await start(harness, { mode: 'software' });
+    const result = (await handle.result()) as SetupResult;
+    expect(result.masterKey?.keyManagementType).toBe('external');
+    expect(result.masterKey?.keyProviderID).toBe(result.keyProviderID);
+    expect(result.certificate?.subject).toContain('CN=setup-sw.example.test');
+    const sear = await harness.client().call('GetSoftwareEncryptionAtRestInfo');
+    expect(sear.masterKeyInfo).toMatchObject({
+      keyManagementType: 'external',
+      keyProviderID: result.keyProviderID,
+      keyID: result.masterKey?.keyID,
+    });
+    expect(await kmipKeyExists('setup-sw.example.test', kmipKeyName(harness.sim.clusterUuid, result.masterKey!.keyID))).toBe(
+      true,
+    );
+    const { kmipKeyProviders } = await harness.client().call('ListKeyProvidersKmip', {});
+    expect(kmipKeyProviders).toEqual([expect.objectContaining({ keyProviderIsActive: true })]);
+  });
+
+  it('rejects each bad certificate with its reason and keeps waiting, the cluster untouched', async () => {
+    const harness = await cluster('setup-badcert');
+    const handle = await start(harness, { signer: { type: 'manual' } });
+    const waiting = await waitingFor(handle, 'signing');
+    const csrPem = waiting.waiting!.csrPem!;
+    const caPem = testEnv().kmip.caPem;
+    const otherCa = await createCertificateAuthority('Not The Right CA');
+    const stranger = await generateRsaKeyPair();
+    const csr = new x509.Pkcs10CertificateRequest(csrPem);
+    const now = Date.now();
+    const cases: Array<[string, string, string, string]> = [
+      ['not PEM', 'just some text', caPem, 'certificate: not PEM'],
+      ['a CSR', csrPem, caPem, 'is a certificate request, not a certificate'],
+      ['another key', await signAsTheCa(csrPem, { publicKey: stranger.publicKey }), caPem, "its public key is not the cluster's"],
+      ['not yet valid', await signAsTheCa(csrPem, { notBefore: new Date(now + DAY) }), caPem, 'not valid yet'],
+      [
+        'expired',
+        await signAsTheCa(csrPem, { notBefore: new Date(now - 9 * DAY), notAfter: new Date(now - DAY) }),
+        caPem,
+        'expired on',
+      ],
+      ['expiring soon', await signAsTheCa(csrPem, { notAfter: new Date(now + 10 * DAY) }), caPem, 'expires within 30 days'],
+      [
+        'another CA',
+        (await issueCertificate(otherCa, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] })).certificatePem,
+        caPem,
+        'not issued by the given CA',
+      ],
+      ['no clientAuth', await signAsTheCa(csrPem, { usages: ['server'] }), caPem, 'no clientAuth extended key usage'],
+    ];
+    for (const [name, certificatePem, caChainPem, reason] of cases) {
+      const failure = await handle
+        .executeUpdate(submitCertificateUpdate, { args: [{ certificatePem, caChainPem }] })
+        .catch((e: unknown) => e);
+      expect([name, failure]).toEqual([name, expect.any(WorkflowUpdateFailedError)]);
+      expect([name, rootMessage(failure)]).toEqual([name, expect.stringContaining(reason)]);
+    }
+    const after = await progress(handle);
+    expect(after.waiting?.kind).toBe('signed-certificate');
+    expect(after.answers.filter((a) => a.outcome === 'rejected')).toHaveLength(cases.length);
+    for (const method of ['CreateKeyProviderKmip', 'CreateKeyServerKmip', 'ModifyKeyServerKmip'])
+      expect(await calls(harness, method)).toBe(0);
+
+    // A refused answer (not offered now) leaves nothing in history; abort is offered and ends the run.
+    await expect(handle.executeUpdate(answerUpdate, { args: [{ action: 'retry' }] })).rejects.toThrow();
+    await handle.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'wrong cluster', by: 'test' }] });
+    const failure = await handle.result().catch((e: unknown) => e);
+    expect(rootType(failure)).toBe('RunbookAborted');
+    expect((await progress(handle)).state).toBe('cancelled');
+  });
+
+  it('waits for a person when the key server test keeps failing, and goes on after "retry"', async () => {
+    const harness = await cluster('setup-retry');
+    await harness.sim.control.makeUnreachable(testEnv().kmip.host);
+    const handle = await start(harness);
+    const waiting = await waitingFor(handle, 'test-server');
+    expect(waiting.waiting?.answers).toEqual(['retry', 'change', 'abort']);
+    expect(waiting.waiting?.problem).toMatch(/xKmip\w+/);
+    expect(waiting.steps.find((s) => s.id === 'test-server')?.attempts).toBe(1);
+    await eventually(async () =>
+      expect(events.some((e) => e.kind === 'waiting-for-input' && e.cluster === harness.name && e.step === 'test-server')).toBe(
+        true,
+      ),
+    );
+    await harness.sim.control.makeReachable(testEnv().kmip.host);
+    const accepted = await handle.executeUpdate(answerUpdate, { args: [{ action: 'retry', by: 'on-call' }] });
+    expect(accepted.step).toBe('test-server');
+    const result = (await handle.result()) as SetupResult;
+    expect(result.keyServerAction).toBe('created');
+    const final = await progress(handle);
+    expect(final.steps.find((s) => s.id === 'test-server')).toMatchObject({ state: 'done', attempts: 2 });
+    expect(final.answers).toEqual([expect.objectContaining({ action: 'retry', by: 'on-call', outcome: 'accepted' })]);
+  });
+
+  it('updates the key server in place when the operator changes its port', async () => {
+    const harness = await cluster('setup-change');
+    const handle = await start(harness, { port: 1 });
+    await waitingFor(handle, 'test-server');
+    await handle.executeUpdate(answerUpdate, { args: [{ action: 'change', port: testEnv().kmip.port }] });
+    const result = (await handle.result()) as SetupResult;
+    expect(result.keyServerAction).toBe('updated');
+    const { kmipKeyServers } = await harness.client().call('ListKeyServersKmip', {});
+    expect(kmipKeyServers).toEqual([
+      expect.objectContaining({ keyServerID: result.keyServerID, kmipKeyServerPort: testEnv().kmip.port }),
+    ]);
+    expect(await calls(harness, 'CreateKeyServerKmip')).toBe(1);
+    expect(await calls(harness, 'ModifyKeyServerKmip')).toBe(1);
+  });
+
+  it('removes the server and provider it created when aborted', async () => {
+    const harness = await cluster('setup-abort');
+    await harness.sim.control.makeUnreachable(testEnv().kmip.host);
+    const handle = await start(harness);
+    await waitingFor(handle, 'test-server');
+    await handle.executeUpdate(answerUpdate, {
+      args: [{ action: 'abort', reason: 'key server not ready this week', by: 'ops' }],
+    });
+    const failure = await handle.result().catch((e: unknown) => e);
+    expect(rootMessage(failure)).toBe('aborted by ops: key server not ready this week');
+    const client = harness.client();
+    expect((await client.call('ListKeyServersKmip', {})).kmipKeyServers).toEqual([]);
+    expect((await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders).toEqual([]);
+    const final = await progress(handle);
+    expect(final.state).toBe('cancelled');
+    expect(final.notes.join('\n')).toMatch(/abort: removed key server \d+ "kmip-server"/);
+    expect(final.notes.join('\n')).toMatch(/abort: removed key provider \d+ "kmip-provider"/);
+  });
+
+  it('asks to extend or abort at the signing deadline, reminding meanwhile', async () => {
+    const harness = await cluster('setup-deadline');
+    const handle = await start(harness, { signer: { type: 'manual' }, signingDeadline: '1500ms', reminderEvery: '500ms' });
+    const pastDeadline = await eventually(
+      async () => {
+        const p = await progress(handle);
+        expect(p.waiting?.answers).toEqual(['extend', 'abort']);
+        return p;
+      },
+      30_000,
+      200,
+    );
+    expect(pastDeadline.notes.some((n) => n.includes('reminder'))).toBe(true);
+    expect(events.some((e) => e.kind === 'escalated' && e.cluster === harness.name)).toBe(true);
+    await handle.executeUpdate(answerUpdate, { args: [{ action: 'extend', extendBy: '1h', by: 'ops' }] });
+    const extended = await waitingFor(handle, 'signing');
+    expect(extended.waiting?.answers).toEqual(['abort']);
+    expect(Date.parse(extended.waiting!.deadline!) - Date.now()).toBeGreaterThan(50 * 60_000);
+    await handle.executeUpdate(submitCertificateUpdate, {
+      args: [{ certificatePem: await signAsTheCa(extended.waiting!.csrPem!), caChainPem: testEnv().kmip.caPem }],
+    });
+    const result = (await handle.result()) as SetupResult;
+    expect(result.keyProviderID).toBeGreaterThan(0);
+  });
+
+  it('refuses to replace a key pair that active key servers use, unless asked; a finished setup is recognized', async () => {
+    const harness = await cluster('setup-inuse');
+    await (await start(harness, { mode: 'hardware' })).result();
+    const again = await (await start(harness, { mode: 'hardware' })).result();
+    expect((again as SetupResult).alreadySetUp).toBe(true);
+    expect(await calls(harness, 'CreatePublicPrivateKeyPair')).toBe(1);
+
+    const other = await start(harness, { mode: 'none', keyProviderName: 'second', keyServerName: 'second' });
+    const failure = await other.result().catch((e: unknown) => e);
+    expect(rootType(failure)).toBe('KeyServersInUse');
+    expect(rootMessage(failure)).toContain('Start the setup with an explicit request for a new key pair');
+    expect(await calls(harness, 'CreatePublicPrivateKeyPair')).toBe(1);
+  });
+
+  it('keeps secrets out of every history: no admin password, no private key', async () => {
+    expect(workflowIds.length).toBeGreaterThan(5);
+    const privateKeys = harnesses.map((h) => {
+      const state = JSON.parse(fs.readFileSync(h.sim.stateFile, 'utf8')) as { keyPair?: { privateKeyPem?: string } };
+      return state.keyPair?.privateKeyPem?.split('\n')[1];
+    });
+    for (const id of workflowIds) {
+      const decoded = await historyText(temporal.client, id);
+      expect(decoded).toContain('BEGIN CERTIFICATE');
+      expect(decoded).not.toContain('PRIVATE KEY');
+      for (const h of harnesses) expect(decoded.includes(h.password)).toBe(false);
+      for (const line of privateKeys) if (line) expect(decoded.includes(line)).toBe(false);
+    }
+  });
+});
