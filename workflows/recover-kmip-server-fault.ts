@@ -5,6 +5,7 @@
  * cleared the fault on its own retry. It only reads and tests: it never creates, changes or
  * rekeys anything, so it takes no cluster lock.
  */
+import { RetryState } from '@temporalio/common';
 import {
   ActivityFailure,
   allHandlersFinished,
@@ -91,8 +92,9 @@ function advice(d: KmipDiagnosis): string {
   return [...classes].map((c) => `${c}: ${WHAT_TO_DO[c]}`).join('; ');
 }
 
-function isTimeout(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure;
+/** The resolve window ran out: a timeout, or retries stopped by the deadline with the fault still there. */
+function windowRanOut(err: unknown): boolean {
+  return err instanceof ActivityFailure && (err.cause instanceof TimeoutFailure || err.retryState === RetryState.TIMEOUT);
 }
 
 export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried?: KmipCarried): Promise<RecoverKmipResult> {
@@ -261,7 +263,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
       tracker.complete('confirm-resolved', 'kmipServerFault resolved');
       return true;
     } catch (err) {
-      if (!isTimeout(err)) throw err;
+      if (!windowRanOut(err)) throw err;
       tracker.step('confirm-resolved').state = 'failed';
       tracker.recordError(
         'confirm-resolved',
