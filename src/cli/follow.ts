@@ -1,4 +1,4 @@
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { progressQuery, type RunbookProgress } from '../../workflows/definitions';
 import { ExitCode } from './exit-codes';
 import { renderProgress } from './render';
@@ -9,6 +9,14 @@ export interface FollowOutcome {
   progress?: RunbookProgress;
   result?: unknown;
   error?: string;
+}
+
+/** A run that ended because the cluster was busy or its input was bad gets the exit code a refused start would. */
+function failureExitCode(err: unknown): number {
+  const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+  if (cause instanceof ApplicationFailure && cause.type === 'ClusterBusy') return ExitCode.refused;
+  if (cause instanceof ApplicationFailure && cause.type === 'InvalidInput') return ExitCode.usage;
+  return ExitCode.runbookFailed;
 }
 
 async function queryProgress(handle: WorkflowHandle): Promise<RunbookProgress | undefined> {
@@ -45,7 +53,7 @@ export async function followRun(
     })
     .catch((err: unknown) => {
       const message = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
-      outcome = { exitCode: ExitCode.runbookFailed, error: message };
+      outcome = { exitCode: failureExitCode(err), error: message };
     })
     .finally(() => {
       done = true;

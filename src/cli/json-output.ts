@@ -5,6 +5,7 @@
  * the schemas to the types the runbooks and commands use; changing one without the other does
  * not compile.
  */
+import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import { z } from 'zod';
 import type { RekeyScheduleSummary } from '../schedules/rekey-schedules';
 import type { AnswerAction, RunbookName, RunbookProgress } from '../../workflows/definitions';
@@ -22,6 +23,24 @@ const RUNBOOK_NAMES = {
 } satisfies Record<RunbookName, true>;
 
 const ANSWER_ACTIONS = { retry: true, fixed: true, change: true, extend: true, abort: true } satisfies Record<AnswerAction, true>;
+
+const EXECUTION_STATUSES = {
+  UNSPECIFIED: true,
+  RUNNING: true,
+  COMPLETED: true,
+  FAILED: true,
+  CANCELLED: true,
+  TERMINATED: true,
+  CONTINUED_AS_NEW: true,
+  TIMED_OUT: true,
+  PAUSED: true,
+  UNKNOWN: true,
+} satisfies Record<WorkflowExecutionStatusName, true>;
+
+/** Temporal's execution status, as the client names it. */
+const executionStatus = z.enum(
+  Object.keys(EXECUTION_STATUSES) as [WorkflowExecutionStatusName, ...WorkflowExecutionStatusName[]],
+);
 
 const runbookName = z.enum(Object.keys(RUNBOOK_NAMES) as [RunbookName, ...RunbookName[]]);
 const answerAction = z.enum(Object.keys(ANSWER_ACTIONS) as [AnswerAction, ...AnswerAction[]]);
@@ -99,8 +118,7 @@ export const rekeyResultJson = z.strictObject({
 export const runStatusJson = z.strictObject({
   workflowId: z.string(),
   runId: z.string(),
-  /** Temporal's execution status: Running, Completed, Failed, ... */
-  status: z.string(),
+  status: executionStatus,
   progress: runbookProgressJson,
 });
 export const statusOutputJson = z.union([runStatusJson, z.array(runStatusJson)]);
@@ -120,8 +138,10 @@ export const runSummaryJson = z.strictObject({
   runId: z.string(),
   runbook: z.string().optional(),
   cluster: z.string().optional(),
-  status: z.string(),
+  status: executionStatus,
+  /** The runbook's own state (running, waiting-for-input, completed, ...), from its search attribute. */
   state: z.string().optional(),
+  /** The step it is at or ended on. */
   step: z.string().optional(),
   startTime: isoTime,
   closeTime: isoTime.optional(),

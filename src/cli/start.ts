@@ -1,10 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { EkmCluster, EkmRunbook } from '../temporal/search-attributes';
 import type { RunbookName } from '../../workflows/definitions';
 import { describeIssues } from '../../workflows/inputs';
 import { CliError, ExitCode } from './exit-codes';
 import { followRun } from './follow';
+import { formatJson, runStartedJson, waitOutputJson } from './json-output';
 import { checkKnownCluster } from './registry-check';
 import type { CliContext } from './temporal';
 
@@ -50,26 +51,32 @@ export async function startRunbook(ctx: CliContext, request: StartRequest): Prom
   }
 }
 
-/** After a start: print where to look, optionally follow to the end. Returns the exit code. */
+/**
+ * After a start: print where to look, optionally follow to the end. Returns the exit code.
+ * `resultSchema` is the runbook's result in the --wait --json output.
+ */
 export async function reportStarted(
   handle: WorkflowHandleWithFirstExecutionRunId,
   options: { wait?: boolean; json?: boolean },
   out: (line: string) => void,
+  resultSchema: z.ZodType = z.unknown(),
 ): Promise<number> {
+  const run = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
   if (!options.wait) {
-    if (options.json) out(JSON.stringify({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId }));
-    else
-      out(`started ${handle.workflowId} (run ${handle.firstExecutionRunId})\n  follow:  ekm status ${handle.workflowId} --watch`);
+    if (options.json) out(formatJson(runStartedJson, run));
+    else out(`started ${run.workflowId} (run ${run.runId})\n  follow:  ekm status ${run.workflowId} --watch`);
     return ExitCode.ok;
   }
   const outcome = await followRun(handle, { quiet: options.json });
   if (options.json) {
     out(
-      JSON.stringify(
-        { workflowId: handle.workflowId, result: outcome.result, error: outcome.error, progress: outcome.progress },
-        null,
-        2,
-      ),
+      formatJson(waitOutputJson(resultSchema), {
+        ...run,
+        exitCode: outcome.exitCode,
+        result: outcome.result,
+        error: outcome.error,
+        progress: outcome.progress,
+      }),
     );
   } else if (outcome.error) {
     out(`FAILED: ${outcome.error}`);

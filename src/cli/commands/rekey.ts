@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { workflowIds } from '../../../workflows/ids';
 import { rekeyInput, type RekeyInput } from '../../../workflows/inputs';
+import { rekeyResultJson } from '../json-output';
 import { reportStarted, startRunbook } from '../start';
 import { run } from '../run';
 
@@ -37,7 +38,7 @@ export function registerRekey(program: Command): void {
             input,
             schema: rekeyInput,
           });
-          return reportStarted(handle, opts, out);
+          return reportStarted(handle, opts, out, rekeyResultJson);
         }),
     );
 }

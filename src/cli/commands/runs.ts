@@ -10,24 +10,13 @@ import {
 } from '../../../workflows/definitions';
 import { CliError, ExitCode } from '../exit-codes';
 import { followRun } from '../follow';
+import { followOutputJson, formatJson, listOutputJson, statusOutputJson, type RunSummary } from '../json-output';
 import { renderProgress } from '../render';
 import { run } from '../run';
 
-const RUNBOOK_TYPES = "('setupRunbook','rekeyRunbook','recoverKmipServerFault','recoverSliceService','faultWatcher')";
+export type { RunSummary };
 
-export interface RunSummary {
-  workflowId: string;
-  runId: string;
-  runbook?: string;
-  cluster?: string;
-  /** Temporal's status: Running, Completed, Failed, Canceled, Terminated, TimedOut, ContinuedAsNew. */
-  status: string;
-  /** The runbook's own state (running, waiting-for-input, completed, failed, cancelled). */
-  state?: string;
-  step?: string;
-  startTime: string;
-  closeTime?: string;
-}
+const RUNBOOK_TYPES = "('setupRunbook','rekeyRunbook','recoverKmipServerFault','recoverSliceService','faultWatcher')";
 
 function keyword(value: unknown): string | undefined {
   return Array.isArray(value) ? String(value[0]) : value === undefined ? undefined : String(value);
@@ -37,7 +26,7 @@ export async function listRuns(
   client: Client,
   filters: { cluster?: string; runbook?: string; state?: string; all?: boolean },
   limit = 50,
-) {
+): Promise<RunSummary[]> {
   const clauses = [`WorkflowType IN ${RUNBOOK_TYPES}`];
   const quote = (v: string) => `'${v.replace(/'/g, "\\'")}'`;
   if (filters.cluster) clauses.push(`EkmCluster = ${quote(filters.cluster)}`);
@@ -120,7 +109,7 @@ export function registerRunCommands(program: Command): void {
         const handles = await resolveRuns(client, target);
         if (opts.watch) {
           const outcome = await followRun(handles[0]!, { quiet: opts.json });
-          if (opts.json) out(JSON.stringify({ workflowId: handles[0]!.workflowId, ...outcome }, null, 2));
+          if (opts.json) out(formatJson(followOutputJson, { workflowId: handles[0]!.workflowId, ...outcome }));
           return outcome.exitCode;
         }
         const reports = [];
@@ -129,7 +118,7 @@ export function registerRunCommands(program: Command): void {
           const progress = await progressOf(handle);
           reports.push({ workflowId: handle.workflowId, runId: description.runId, status: description.status.name, progress });
         }
-        if (opts.json) out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+        if (opts.json) out(formatJson(statusOutputJson, reports.length === 1 ? reports[0]! : reports));
         else out(reports.map((r) => renderProgress(r.progress, r)).join('\n\n'));
         return ExitCode.ok;
       }),
@@ -146,15 +135,14 @@ export function registerRunCommands(program: Command): void {
     .action((opts: { cluster?: string; runbook?: string; state?: string; all?: boolean; json?: boolean }) =>
       run(async ({ client }, out) => {
         const runs = await listRuns(client, opts, 500);
-        if (opts.json) out(JSON.stringify(runs, null, 2));
+        if (opts.json) out(formatJson(listOutputJson, runs));
         else if (runs.length === 0) out('no runbooks match');
         else {
           out(
             'CLUSTER          RUNBOOK                     STATE              STEP            STARTED                   WORKFLOW',
           );
           for (const r of runs) {
-            const state =
-              r.status === 'Running' ? (r.state ?? 'running') : r.status === 'Completed' ? 'completed' : r.status.toLowerCase();
+            const state = r.status === 'RUNNING' ? (r.state ?? 'running') : r.status.toLowerCase().replace(/_/g, '-');
             out(
               `${(r.cluster ?? '').padEnd(16)} ${(r.runbook ?? '').padEnd(27)} ${state.padEnd(18)} ${(r.step ?? '').padEnd(15)} ${r.startTime.padEnd(25)} ${r.workflowId}`,
             );
