@@ -1,0 +1,179 @@
+/**
+ * The fault watcher against the simulator: notify-only (notifies once, starts nothing), recover
+ * mode (exactly one recovery for one fault, across polls and continue-as-new), and a recovery
+ * already running is not duplicated.
+ */
+import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import type { RunbookEvent } from '../../src/notify/notifier';
+import { answerUpdate, progressQuery } from '../../workflows/definitions';
+import type { WatcherProgress, WatcherResult } from '../../workflows/fault-watcher';
+import { workflowIds } from '../../workflows/ids';
+import type { FaultWatcherInput } from '../../workflows/inputs-recovery';
+import type { RecoverSliceResult } from '../../workflows/recover-slice-service';
+import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { eventually } from '../support/eventually';
+import { testEnv } from '../support/test-env';
+import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
+
+const SLICE_FAST = {
+  settle: 1500,
+  polling: { initialInterval: 200, maxInterval: 500, attemptWindow: 10_000 },
+  heartbeatTimeout: 5000,
+};
+
+describe('fault watcher (real Temporal, simulator)', () => {
+  const taskQueue = uniqueTaskQueue('fault-watcher');
+  const events: RunbookEvent[] = [];
+  let harness: ClusterHarness;
+  let worker: InProcessWorker;
+  let temporal: Awaited<ReturnType<typeof connectClient>>;
+  let mark = 0;
+
+  beforeAll(async () => {
+    harness = await startClusterHarness('watch-lab', {
+      durations: { sliceSettleMs: 1000, driveAddMs: 600, earTransitionMs: 300, kmipRetryMs: 400, tickMs: 50 },
+    });
+    temporal = await connectClient();
+    worker = await startInProcessWorker({
+      taskQueue,
+      registry: harness.registry,
+      notifier: { send: async (e) => void events.push(e) },
+    });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await temporal?.close();
+    await harness?.stop();
+  });
+  beforeEach(async () => {
+    mark = (await harness.sim.control.calls()).at(-1)?.seq ?? 0;
+    events.length = 0;
+  });
+
+  const watcherId = () => workflowIds.faultWatcher(harness.name);
+  const startWatcher = (input: Omit<FaultWatcherInput, 'cluster'>) =>
+    temporal.client.workflow.start('faultWatcher', {
+      taskQueue,
+      workflowId: watcherId(),
+      args: [{ cluster: harness.name, interval: 300, pollsPerRun: 4, heartbeatTimeout: 5000, ...input }],
+    });
+  const status = async () =>
+    ((await temporal.client.workflow.getHandle(watcherId()).query(progressQuery)) as WatcherProgress).watch;
+  const faultDetected = () => events.filter((e) => e.kind === 'fault-detected');
+
+  /** `ekm watch stop`: cancelling ends the watcher, which reports how it went. */
+  async function stop(handle: WorkflowHandle): Promise<WatcherResult> {
+    await handle.cancel();
+    const result = (await handle.result()) as WatcherResult;
+    expect(result.stopped).toBe(true);
+    expect((await temporal.client.workflow.getHandle(watcherId()).describe()).status.name).toBe('COMPLETED');
+    return result;
+  }
+
+  async function pollsPass(count: number): Promise<void> {
+    const from = (await status()).polls;
+    await eventually(async () => expect((await status()).polls).toBeGreaterThanOrEqual(from + count), 20_000, 100);
+  }
+
+  it('notify-only: notifies once per new fault, however many polls see it, and starts no recovery', async () => {
+    const handle = await startWatcher({ notifyOnly: true });
+    await pollsPass(1);
+    const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [1] });
+    await eventually(async () => expect(faultDetected()).toHaveLength(1), 10_000, 100);
+    await pollsPass(6);
+
+    expect(faultDetected()).toHaveLength(1);
+    const [notice] = faultDetected();
+    expect(notice!.message).toContain(`sliceServiceUnhealthy on ${harness.name} (fault `);
+    expect(notice!.message).toContain(`notify-only: no recovery started, run: ekm recover ${harness.name} slice`);
+    expect(notice!.data).toMatchObject({ code: 'sliceServiceUnhealthy', notifyOnly: true });
+    const watch = await status();
+    expect(watch.recoveries).toMatchObject([{ code: 'sliceServiceUnhealthy', outcome: 'notified-only' }]);
+    expect(watch.faultsSeen.filter((f) => f.current).map((f) => f.code)).toEqual(['sliceServiceUnhealthy']);
+    expect(watch.lastPollAt).toBeDefined();
+    const sliceFault = (await harness.client().call('ListClusterFaults', { faultTypes: 'current' })).faults.find(
+      (f) => f.code === 'sliceServiceUnhealthy',
+    );
+    expect(sliceFault?.driveIDs).toEqual(driveIDs);
+    await expect(
+      temporal.client.workflow.getHandle(workflowIds.recoverSliceService(harness.name)).describe(),
+    ).rejects.toBeInstanceOf(WorkflowNotFoundError);
+    expect(await harness.sim.control.calls({ method: 'AddDrives', afterSeq: mark })).toEqual([]);
+    // It kept its history small: more polls than pollsPerRun, so it continued as new, and kept its state.
+    expect((await temporal.client.workflow.getHandle(watcherId(), handle.firstExecutionRunId).describe()).status.name).toBe(
+      'CONTINUED_AS_NEW',
+    );
+    await stop(handle);
+  });
+
+  it('recover mode: starts exactly one recovery for the fault, across polls and continue-as-new, and it clears the fault', async () => {
+    // The fault from the notify-only test is still current; a new watcher acts on it.
+    const handle = await startWatcher({ recovery: { slice: SLICE_FAST } });
+    const started = await eventually(
+      async () => {
+        const [recovery] = (await status()).recoveries;
+        expect(recovery).toMatchObject({
+          code: 'sliceServiceUnhealthy',
+          outcome: 'started',
+          workflowId: workflowIds.recoverSliceService(harness.name),
+        });
+        return recovery!;
+      },
+      10_000,
+      100,
+    );
+    const recovery = temporal.client.workflow.getHandle(started.workflowId, started.runId);
+    const result = (await recovery.result()) as RecoverSliceResult;
+    expect(result.outcome).toBe('recovered');
+    await pollsPass(4);
+
+    const watch = await status();
+    expect(watch.recoveries).toHaveLength(1);
+    expect(watch.faultsSeen.filter((f) => f.current)).toEqual([]);
+    expect(faultDetected()).toHaveLength(1);
+    expect(faultDetected()[0]!.message).toContain(`started ${started.workflowId}`);
+    expect((await temporal.client.workflow.getHandle(started.workflowId).describe()).runId).toBe(started.runId);
+    expect(await harness.sim.control.calls({ method: 'AddDrives', afterSeq: mark })).toHaveLength(1);
+    expect((await recovery.query(progressQuery)).state).toBe('completed');
+    expect((await temporal.client.workflow.getHandle(watcherId(), handle.firstExecutionRunId).describe()).status.name).toBe(
+      'CONTINUED_AS_NEW',
+    );
+    const stopped = await stop(handle);
+    expect(stopped.recoveries).toHaveLength(1);
+  });
+
+  it('does not start a second recovery while one is already running for the fault', async () => {
+    const client = harness.client();
+    const ekm = await configureEkmByHand(client, { commonName: 'watch-lab.example.test' });
+    await client.call('EnableEncryptionAtRest', { keyProviderID: ekm.keyProviderID });
+    await eventually(async () => expect((await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('enabled'));
+    await harness.sim.control.makeUnreachable(testEnv().kmip.host);
+    await harness.sim.control.restartCluster();
+    const byHand = await temporal.client.workflow.start('recoverKmipServerFault', {
+      taskQueue,
+      workflowId: workflowIds.recoverKmipServerFault(harness.name),
+      args: [{ cluster: harness.name, retest: { initialInterval: 60_000 }, heartbeatTimeout: 5000 }],
+    });
+
+    const handle = await startWatcher({});
+    await eventually(
+      async () => expect((await status()).recoveries).toMatchObject([{ code: 'kmipServerFault', outcome: 'already-running' }]),
+      10_000,
+      100,
+    );
+    await pollsPass(3);
+    expect((await status()).recoveries).toHaveLength(1);
+    expect(faultDetected()[0]!.message).toContain('is already running; not starting another');
+    expect((await temporal.client.workflow.getHandle(byHand.workflowId).describe()).runId).toBe(byHand.firstExecutionRunId);
+
+    await byHand.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'test over' }] });
+    await byHand.result().catch(() => undefined);
+    await harness.sim.control.makeReachable(testEnv().kmip.host);
+    await stop(handle);
+    await eventually(async () => {
+      const { faults } = await client.call('ListClusterFaults', { faultTypes: 'current' });
+      expect(faults.filter((f) => f.code === 'kmipServerFault')).toEqual([]);
+    });
+    await client.close();
+  });
+});
