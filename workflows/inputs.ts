@@ -49,6 +49,8 @@ export const rekeyInput = z
     /** How long the rekey job may run before the runbook gives up on it. */
     jobDeadline: duration.prefault('24h'),
     polling: pollSettings.prefault({}),
+    /** Longest a single cluster step may take before it is retried (a dead worker is noticed after this). */
+    activityTimeout: duration.prefault('2m'),
     requestedBy: z.string().max(200).optional(),
   })
   .superRefine((input, ctx) => {
@@ -133,6 +135,8 @@ export const setupInput = z.strictObject({
   questionReminderEvery: duration.prefault('4h'),
   ifBusy: z.enum(['fail', 'wait']).default('fail'),
   polling: pollSettings.prefault({}),
+  /** Longest a single cluster step may take before it is retried (a dead worker is noticed after this). */
+  activityTimeout: duration.prefault('2m'),
   requestedBy: z.string().max(200).optional(),
 });
 

@@ -31,17 +31,16 @@ const STEPS = [
   ['verify', 'Verify GetSoftwareEncryptionAtRestInfo'],
 ] as const;
 
-const cluster_ = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
-});
-
 export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
   const input = parseInput(rekeyInput, rawInput);
   const tracker = new RunbookTracker('rekey', input.cluster, STEPS);
   const operator = new OperatorChannel(tracker);
   const lock = new ClusterLockClient(input.cluster);
   const startedAt = new Date().toISOString();
+  const cluster_ = proxyActivities<Activities>({
+    startToCloseTimeout: input.activityTimeout,
+    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
+  });
   const waitForJob = proxyActivities<Activities>({
     startToCloseTimeout: input.polling.attemptWindowMs + 60_000,
     // A poll heartbeats at least every maxInterval; a dead worker is noticed after three missed ones.

@@ -51,19 +51,18 @@ type StepId = (typeof STEPS)[number][0];
 
 const ABORTED = 'RunbookAborted';
 
-const cluster_ = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
-});
-
 export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
   const input = parseInput(setupInput, rawInput);
   const tracker = new RunbookTracker<StepId>('setup', input.cluster, STEPS);
   const operator = new OperatorChannel(tracker as RunbookTracker<string>);
   const lock = new ClusterLockClient(input.cluster);
   const startedAt = now();
+  const cluster_ = proxyActivities<Activities>({
+    startToCloseTimeout: input.activityTimeout,
+    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
+  });
   const tests = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
+    startToCloseTimeout: input.activityTimeout,
     retry: {
       maximumAttempts: input.testAttempts,
       initialInterval: input.testRetryInterval,
