@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+/**
+ * Benchmark, not a test: does waiting longer grow the rekey runbook's history? Runs one rekey
+ * whose simulated job takes --short (default 2s) and one whose job takes --long (default 10m),
+ * with the runbook's default polling, and prints history events, history bytes, wall time and
+ * the GetAsyncResult calls the cluster saw, side by side. `npm run bench:rekey -- --long 10m`.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { WorkflowHandle } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { z } from 'zod';
+import { formatDuration } from '../cli/render';
+import { describeIssues, duration } from '../../workflows/inputs';
+import type { RekeyResult } from '../../workflows/rekey';
+import { startLab, type Lab } from './lab';
+
+const USAGE = `Usage: node dist/src/bench/rekey-history.js [--short 2s] [--long 10m] [--dir DIR] [--keep] [--json]
+
+  --short D   simulated duration of the short rekey job (default 2s)
+  --long D    simulated duration of the long rekey job (default 10m)
+  --dir DIR   where the servers keep their files (default: a new temporary folder)
+  --keep      keep that folder afterwards (server logs)
+  --json      print the measurements as JSON instead of a table
+`;
+
+const flags = z.strictObject({
+  short: duration.prefault('2s'),
+  long: duration.prefault('10m'),
+  dir: z.string().min(1).optional(),
+  keep: z.boolean().default(false),
+  json: z.boolean().default(false),
+});
+
+interface Measurement {
+  label: string;
+  jobMs: number;
+  historyEvents: number;
+  historyBytes: number;
+  wallMs: number;
+  getAsyncResultCalls: number;
+  /** The attempt that finished the polling activity: attempts before it left no events. */
+  pollActivityAttempt: number;
+}
+
+type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
+
+function lastAttemptOf(history: History, activityType: string): number {
+  const events = history.events ?? [];
+  const scheduled = events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activityType)
+    .map((e) => Number(e.eventId));
+  const started = events.filter((e) => scheduled.includes(Number(e.activityTaskStartedEventAttributes?.scheduledEventId ?? -1)));
+  return Math.max(0, ...started.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0));
+}
+
+async function measure(lab: Lab, label: string, jobMs: number, log: (line: string) => void): Promise<Measurement> {
+  await lab.sim.control.setDurations({ rekeyMs: jobMs });
+  const callsBefore = (await lab.sim.control.calls({ method: 'GetAsyncResult' })).length;
+  log(`${label}: rekey with a ${formatDuration(jobMs)} job`);
+  const started = Date.now();
+  const handle = await lab.client.workflow.start('rekeyRunbook', {
+    taskQueue: lab.taskQueue,
+    workflowId: `bench-rekey-${label}-${started}`,
+    args: [{ cluster: lab.cluster }],
+  });
+  const ticker = setInterval(() => log(`${label}: ${formatDuration(Date.now() - started)} elapsed`), 60_000);
+  let result: RekeyResult;
+  try {
+    result = (await handle.result()) as RekeyResult;
+  } finally {
+    clearInterval(ticker);
+  }
+  const wallMs = Date.now() - started;
+  const description = await handle.describe();
+  const history = await handle.fetchHistory();
+  const calls = (await lab.sim.control.calls({ method: 'GetAsyncResult' })).length - callsBefore;
+  log(`${label}: done in ${formatDuration(wallMs)}, new key ${result.newKey.keyID}`);
+  return {
+    label,
+    jobMs,
+    historyEvents: description.historyLength,
+    historyBytes: description.historySize ?? NaN,
+    wallMs,
+    getAsyncResultCalls: calls,
+    pollActivityAttempt: lastAttemptOf(history, 'awaitMasterKeyRekey'),
+  };
+}
+
+function table(rows: Measurement[]): string {
+  const lines: Array<[string, ...string[]]> = [
+    ['', ...rows.map((r) => `${r.label} (${formatDuration(r.jobMs)} job)`)],
+    ['history events', ...rows.map((r) => String(r.historyEvents))],
+    ['history size (bytes)', ...rows.map((r) => String(r.historyBytes))],
+    ['wall time', ...rows.map((r) => formatDuration(r.wallMs))],
+    ['GetAsyncResult calls', ...rows.map((r) => String(r.getAsyncResultCalls))],
+    ['poll activity attempts', ...rows.map((r) => String(r.pollActivityAttempt))],
+  ];
+  const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  return lines
+    .map((l) =>
+      l
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('   ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+async function main(): Promise<number> {
+  let parsedArgs;
+  try {
+    parsedArgs = parseArgs({
+      options: {
+        short: { type: 'string' },
+        long: { type: 'string' },
+        dir: { type: 'string' },
+        keep: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean' },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (parsedArgs.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const options = flags.safeParse(parsedArgs);
+  if (!options.success) {
+    process.stderr.write(`${describeIssues(options.error)}\n${USAGE}`);
+    return 2;
+  }
+  const { short, long, keep, json } = options.data;
+  const dir = options.data.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-'));
+  const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString()}] ${line}\n`);
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+
+  const lab = await startLab(dir, log);
+  const stop = async () => {
+    await lab.stop();
+    if (!keep && !options.data.dir) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  try {
+    const rows = [await measure(lab, 'short', short, log), await measure(lab, 'long', long, log)];
+    process.stdout.write(`${json ? JSON.stringify(rows, null, 2) : table(rows)}\n`);
+    return 0;
+  } finally {
+    await stop();
+    if (keep) log(`files kept in ${dir}`);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
