@@ -118,6 +118,7 @@ export function registerSchedule(program: Command): void {
 
   schedule
     .command('list')
+    .description('every rekey schedule')
     .option('--json', 'machine-readable output')
     .action((opts: { json?: boolean }) =>
       run(async ({ client }, out) => {
@@ -129,6 +130,7 @@ export function registerSchedule(program: Command): void {
 
   schedule
     .command('describe')
+    .description("a cluster's rekey schedule: spec, policies, next and recent runs")
     .argument('<cluster>')
     .option('--json', 'machine-readable output')
     .action((cluster: string, opts: { json?: boolean }) =>
