@@ -50,6 +50,19 @@ ensure_temporal() {
     "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION"
 }
 
+# The Compose specification's JSON schema, from compose-go (the library docker compose uses);
+# the tests check docker-compose.yml against it.
+COMPOSE_GO_VERSION="v2.16.2"
+ensure_compose_schema() {
+  local target="$EKM_TOOLS/compose-spec-$COMPOSE_GO_VERSION.json"
+  [ -s "$target" ] && return
+  log "fetching the compose specification schema (compose-go $COMPOSE_GO_VERSION)"
+  local dir
+  dir=$(GOFLAGS=-mod=mod go mod download -json "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  mkdir -p "$EKM_TOOLS"
+  install -m 0644 "$dir/schema/compose-spec.json" "$target"
+}
+
 ensure_node_modules() {
   local stamp=node_modules/.ekm-lock-stamp
   if [ -f "$stamp" ] && cmp -s package-lock.json "$stamp"; then return; fi
@@ -65,6 +78,7 @@ ensure_build() {
 
 ensure_debian_tools
 ensure_temporal
+ensure_compose_schema
 ensure_node_modules
 ensure_build
 

@@ -1,17 +1,15 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { startProcess, tail, type ManagedProcess } from './child';
 import { freePort, waitForPort } from './ports';
 import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { toolsDir } from './tools';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 
 /** Where scripts/bootstrap.sh puts the `temporal` CLI it builds. */
 export function temporalBinary(): string {
-  if (process.env.EKM_TEMPORAL_BIN) return process.env.EKM_TEMPORAL_BIN;
-  const tools = process.env.EKM_TOOLS ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'ekm-tools');
-  return path.join(tools, 'bin', 'temporal');
+  return process.env.EKM_TEMPORAL_BIN ?? path.join(toolsDir(), 'bin', 'temporal');
 }
 
 export interface TemporalDevServer {

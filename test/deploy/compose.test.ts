@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv2020 from 'ajv/dist/2020';
+import YAML from 'yaml';
+import { parseClusterRegistry } from '../../src/config/clusters';
+import { loadRuntimeSettings } from '../../src/config/runtime';
+import { composeSchemaFile } from '../../src/devenv/tools';
+
+const root = path.resolve(__dirname, '../..');
+const composeFile = path.join(root, 'docker-compose.yml');
+
+interface Service {
+  build?: { context: string; dockerfile?: string };
+  volumes?: string[];
+  environment?: Record<string, string>;
+  entrypoint?: string[];
+  user?: string;
+}
+
+const compose = YAML.parse(fs.readFileSync(composeFile, 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+  secrets?: Record<string, { file?: string; environment?: string }>;
+};
+
+/** ${VAR:-default} -> default, ${VAR:?msg} / ${VAR} -> a placeholder, as compose would with VAR set. */
+function interpolate(value: string): string {
+  return value.replace(/\$\{([A-Z_]+)(?::?([-?])([^}]*))?\}/g, (_m, _name: string, op?: string, arg?: string) =>
+    op === '-' ? (arg ?? '') : 'set-by-operator',
+  );
+}
+
+describe('docker-compose.yml', () => {
+  it('follows the Compose specification schema (compose-go)', () => {
+    const schemaFile = composeSchemaFile();
+    expect(fs.existsSync(schemaFile)).toBe(true);
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    const validate = ajv.compile(JSON.parse(fs.readFileSync(schemaFile, 'utf8')));
+    // Compose resolves YAML merge keys (<<) and extension fields before it validates.
+    const valid = validate(YAML.parse(fs.readFileSync(composeFile, 'utf8'), { merge: true }));
+    expect(validate.errors ?? []).toEqual([]);
+    expect(valid).toBe(true);
+  });
+
+  it('is checked for real: the schema refuses a broken service', () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    const validate = ajv.compile(JSON.parse(fs.readFileSync(composeSchemaFile(), 'utf8')));
+    expect(validate({ services: { worker: { image: 'x', restart: 42, bogus: true } } })).toBe(false);
+  });
+
+  it('references only files that exist', () => {
+    const missing: string[] = [];
+    const check = (relative: string, from: string) => {
+      const full = path.resolve(root, relative);
+      if (!fs.existsSync(full)) missing.push(`${from}: ${relative}`);
+    };
+    for (const [name, service] of Object.entries(compose.services)) {
+      if (service.build) {
+        check(service.build.context, `${name}.build.context`);
+        check(path.join(service.build.context, service.build.dockerfile ?? 'Dockerfile'), `${name}.build.dockerfile`);
+      }
+      for (const volume of service.volumes ?? []) {
+        const source = volume.split(':')[0]!;
+        if (source.startsWith('.') || source.startsWith('/')) check(source, `${name}.volumes`);
+      }
+    }
+    for (const [name, secret] of Object.entries(compose.secrets ?? {})) if (secret.file) check(secret.file, `secrets.${name}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('gives the worker settings that the worker itself accepts, and a clusters file it can parse', () => {
+    const worker = compose.services.worker!;
+    const env = Object.fromEntries(Object.entries(worker.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
+    const settings = loadRuntimeSettings(env);
+    expect(settings.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(settings.EKM_CLUSTERS_FILE).toBe('/etc/ekm/clusters.yaml');
+    const mounted = (worker.volumes ?? []).find((v) => v.endsWith(':/etc/ekm/clusters.yaml:ro'))!;
+    const clusters = parseClusterRegistry(
+      fs.readFileSync(path.resolve(root, mounted.split(':')[0]!), 'utf8'),
+      'deploy/clusters.yaml',
+      '/etc/ekm',
+    );
+    // Each password the clusters file reads from /run/secrets is a secret the worker receives.
+    for (const [name, entry] of Object.entries(clusters.clusters)) {
+      if ('file' in entry.password && entry.password.file.startsWith('/run/secrets/')) {
+        const secret = path.basename(entry.password.file);
+        expect([name, Object.keys(compose.secrets ?? {})]).toEqual([name, expect.arrayContaining([secret])]);
+      }
+    }
+  });
+
+  it('builds a worker image that runs as a non-root user from pre-bundled workflows', () => {
+    const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    const finalStage = dockerfile.split(/^FROM /m).pop()!;
+    expect(finalStage).toMatch(/^USER node$/m);
+    expect(finalStage).toContain('EKM_WORKFLOW_BUNDLE=/app/workflow-bundle.js');
+    expect(dockerfile).toContain('node dist/worker/bundle.js /app/workflow-bundle.js');
+    for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm))
+      expect([source, fs.existsSync(path.join(root, source!))]).toEqual([source, true]);
+    expect(fs.existsSync(path.join(root, 'worker/bundle.ts'))).toBe(true);
+  });
+});
