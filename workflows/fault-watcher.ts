@@ -12,6 +12,7 @@ import {
   ChildWorkflowCancellationType,
   condition,
   continueAsNew,
+  defineQuery,
   isCancellation,
   ParentClosePolicy,
   proxyActivities,
@@ -22,7 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FaultSummary } from '../activities/faults';
-import { progressQuery, type RunbookName, type RunbookProgress } from './definitions';
+import type { RunbookName, StepProgress } from './definitions';
 import { workflowIds } from './ids';
 import { parseInput } from './inputs';
 import { faultWatcherInput, formatDuration, type FaultWatcherInput } from './inputs-recovery';
@@ -63,12 +64,14 @@ export interface WatcherStatus {
   recoveries: RecoveryStart[];
 }
 
-export type WatcherProgress = RunbookProgress & { watch: WatcherStatus };
+/** Last poll, faults seen, recoveries started (the progress query has the generic steps and notes). */
+export const watcherStatusQuery = defineQuery<WatcherStatus>('watcherStatus');
 
 export interface WatcherCarried {
   status: WatcherStatus;
   /** Current faults already acted on (a fault is acted on once). */
   handled: number[];
+  steps: StepProgress[];
   notes: string[];
   startedAt: string;
 }
@@ -103,8 +106,14 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
   status.notifyOnly = input.notifyOnly;
   status.intervalMs = input.interval;
   let handled = new Set(carried?.handled ?? []);
-  if (carried) Object.assign(tracker.progress, { startedAt: carried.startedAt, notes: carried.notes });
-  setHandler(progressQuery, (): WatcherProgress => ({ ...tracker.progress, watch: status }));
+  if (carried)
+    Object.assign(tracker.progress, {
+      startedAt: carried.startedAt,
+      steps: carried.steps,
+      notes: carried.notes,
+      currentStep: 'poll',
+    });
+  setHandler(watcherStatusQuery, () => status);
 
   const { listCurrentFaults } = proxyActivities<Activities>({
     startToCloseTimeout: '2 minutes',
@@ -258,6 +267,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
         await continueAsNew<typeof faultWatcher>(rawInput, {
           status,
           handled: [...handled],
+          steps: tracker.progress.steps,
           notes: tracker.progress.notes.slice(-50),
           startedAt: tracker.progress.startedAt,
         });

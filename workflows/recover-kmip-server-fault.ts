@@ -13,6 +13,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  defineQuery,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -21,7 +22,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FaultSummary, KmipDiagnosis, KmipKeyServers } from '../activities/faults';
-import { progressQuery, type AnswerRecord, type OperatorAnswer, type RunbookProgress, type StepProgress } from './definitions';
+import { type AnswerRecord, type OperatorAnswer, type StepProgress } from './definitions';
 import { parseInput } from './inputs';
 import { formatDuration, recoverKmipInput, type RecoverKmipInput } from './inputs-recovery';
 import { OperatorChannel } from './operator';
@@ -41,8 +42,8 @@ export interface RecoverKmipResult {
   completedAt: string;
 }
 
-/** The progress query of this runbook also carries the latest diagnosis, per key server. */
-export type KmipRecoveryProgress = RunbookProgress & { diagnosis?: KmipDiagnosis };
+/** The latest diagnosis, per key server, structured (progress carries it as text: step detail, waiting problem). */
+export const kmipDiagnosisQuery = defineQuery<KmipDiagnosis | undefined>('kmipDiagnosis');
 
 /** What a run hands to the next when it continues as new during a long wait. */
 export interface KmipCarried {
@@ -103,7 +104,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
   const tracker = new RunbookTracker<StepId>('recover-kmip-server-fault', cluster, STEPS);
   const operator = new OperatorChannel(tracker as RunbookTracker<string>);
   let diagnosis: KmipDiagnosis | undefined = carried?.diagnosis;
-  setHandler(progressQuery, (): KmipRecoveryProgress => ({ ...tracker.progress, diagnosis }));
+  setHandler(kmipDiagnosisQuery, () => diagnosis);
   if (carried) {
     Object.assign(tracker.progress, {
       startedAt: carried.startedAt,

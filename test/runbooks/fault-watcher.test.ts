@@ -6,7 +6,8 @@
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { RunbookEvent } from '../../src/notify/notifier';
 import { answerUpdate, progressQuery } from '../../workflows/definitions';
-import type { WatcherProgress, WatcherResult } from '../../workflows/fault-watcher';
+import { runbookProgressJson } from '../../src/cli/json-output';
+import { watcherStatusQuery, type WatcherResult } from '../../workflows/fault-watcher';
 import { workflowIds } from '../../workflows/ids';
 import type { FaultWatcherInput } from '../../workflows/inputs-recovery';
 import type { RecoverSliceResult } from '../../workflows/recover-slice-service';
@@ -45,6 +46,13 @@ describe('fault watcher (real Temporal, simulator)', () => {
     await temporal?.close();
     await harness?.stop();
   });
+  afterEach(async () => {
+    const watcher = temporal.client.workflow.getHandle(watcherId());
+    if ((await watcher.describe().catch(() => undefined))?.status.name === 'RUNNING') {
+      await watcher.cancel();
+      await watcher.result().catch(() => undefined);
+    }
+  });
   beforeEach(async () => {
     mark = (await harness.sim.control.calls()).at(-1)?.seq ?? 0;
     events.length = 0;
@@ -57,8 +65,7 @@ describe('fault watcher (real Temporal, simulator)', () => {
       workflowId: watcherId(),
       args: [{ cluster: harness.name, interval: 300, pollsPerRun: 4, heartbeatTimeout: 5000, ...input }],
     });
-  const status = async () =>
-    ((await temporal.client.workflow.getHandle(watcherId()).query(progressQuery)) as WatcherProgress).watch;
+  const status = async () => temporal.client.workflow.getHandle(watcherId()).query(watcherStatusQuery);
   const faultDetected = () => events.filter((e) => e.kind === 'fault-detected');
 
   /** `ekm watch stop`: cancelling ends the watcher, which reports how it went. */
@@ -91,6 +98,10 @@ describe('fault watcher (real Temporal, simulator)', () => {
     expect(watch.recoveries).toMatchObject([{ code: 'sliceServiceUnhealthy', outcome: 'notified-only' }]);
     expect(watch.faultsSeen.filter((f) => f.current).map((f) => f.code)).toEqual(['sliceServiceUnhealthy']);
     expect(watch.lastPollAt).toBeDefined();
+    // The generic progress keeps the contract `ekm status --json` checks.
+    const progress = await temporal.client.workflow.getHandle(watcherId()).query(progressQuery);
+    expect(runbookProgressJson.safeParse(progress).error).toBeUndefined();
+    expect(progress.steps.find((s) => s.id === 'poll')?.detail).toMatch(/^last poll .*: 1 current fault\(s\)/);
     const sliceFault = (await harness.client().call('ListClusterFaults', { faultTypes: 'current' })).faults.find(
       (f) => f.code === 'sliceServiceUnhealthy',
     );

@@ -4,18 +4,22 @@
  * server unreachable (or the key withheld) raises the fault; the cluster retries on its own.
  * Notifications go to a recording notifier and to a local webhook receiver.
  */
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { FanOutNotifier, WebhookNotifier, type RunbookEvent } from '../../src/notify/notifier';
-import { answerUpdate, progressQuery } from '../../workflows/definitions';
+import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/definitions';
 import { workflowIds } from '../../workflows/ids';
 import type { RecoverKmipInput } from '../../workflows/inputs-recovery';
-import type { KmipRecoveryProgress, RecoverKmipResult } from '../../workflows/recover-kmip-server-fault';
+import type { KmipDiagnosis } from '../../activities/faults';
+import { runbookProgressJson } from '../../src/cli/json-output';
+import { kmipDiagnosisQuery, type RecoverKmipResult } from '../../workflows/recover-kmip-server-fault';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
 import { eventually } from '../support/eventually';
 import { rootMessage, rootType } from '../support/failures';
 import { testEnv } from '../support/test-env';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
 import { startWebhookReceiver, type WebhookReceiver } from '../notify/webhook-receiver';
+
+type KmipRecoveryProgress = RunbookProgress & { diagnosis?: KmipDiagnosis };
 
 const MUTATING = /^(Create|Modify|Delete|Rekey|Enable|Disable|Add|Remove|SecureErase|Clear)/;
 const FAST: Omit<RecoverKmipInput, 'cluster'> = {
@@ -89,8 +93,12 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
       (f) => f.code === 'kmipServerFault',
     );
   const callsSinceMark = async () => (await harness.sim.control.calls({ afterSeq: mark })).map((c) => c.method ?? '');
-  const progressOf = async (handle: { query: (q: typeof progressQuery) => Promise<unknown> }) =>
-    (await handle.query(progressQuery)) as KmipRecoveryProgress;
+  /** The progress query (the generic contract `ekm status --json` checks) with the structured diagnosis beside it. */
+  const progressOf = async (handle: WorkflowHandle): Promise<KmipRecoveryProgress> => {
+    const progress = await handle.query(progressQuery);
+    expect(runbookProgressJson.safeParse(progress).error).toBeUndefined();
+    return { ...progress, diagnosis: await handle.query(kmipDiagnosisQuery) };
+  };
 
   async function restartWithServerDown(): Promise<void> {
     await harness.sim.control.makeUnreachable(kmipHost());
@@ -99,10 +107,7 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
     expect(await currentKmipFaults()).toHaveLength(1);
   }
 
-  async function waitingForFix(
-    handle: { query: (q: typeof progressQuery) => Promise<unknown> },
-    check: (p: KmipRecoveryProgress) => void,
-  ) {
+  async function waitingForFix(handle: WorkflowHandle, check: (p: KmipRecoveryProgress) => void) {
     return eventually(
       async () => {
         const p = await progressOf(handle);

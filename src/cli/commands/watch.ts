@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { progressQuery } from '../../../workflows/definitions';
-import type { WatcherProgress } from '../../../workflows/fault-watcher';
+import { progressQuery, type RunbookProgress } from '../../../workflows/definitions';
+import { watcherStatusQuery, type WatcherStatus } from '../../../workflows/fault-watcher';
 import { workflowIds } from '../../../workflows/ids';
 import { faultWatcherInput, type FaultWatcherInput } from '../../../workflows/inputs-recovery';
 import { CliError, ExitCode } from '../exit-codes';
@@ -12,7 +12,9 @@ export interface WatchReport {
   workflowId: string;
   runId: string;
   status: string;
-  progress?: WatcherProgress;
+  /** Only while it runs. */
+  watch?: WatcherStatus;
+  progress?: RunbookProgress;
 }
 
 async function watchReport(client: Client, cluster: string): Promise<WatchReport> {
@@ -20,7 +22,10 @@ async function watchReport(client: Client, cluster: string): Promise<WatchReport
   try {
     const description = await handle.describe();
     const report: WatchReport = { workflowId: handle.workflowId, runId: description.runId, status: description.status.name };
-    if (description.status.name === 'RUNNING') report.progress = (await handle.query(progressQuery)) as WatcherProgress;
+    if (description.status.name === 'RUNNING') {
+      report.watch = await handle.query(watcherStatusQuery);
+      report.progress = await handle.query(progressQuery);
+    }
     return report;
   } catch (err) {
     if (err instanceof WorkflowNotFoundError)
@@ -30,9 +35,8 @@ async function watchReport(client: Client, cluster: string): Promise<WatchReport
 }
 
 export function renderWatch(cluster: string, report: WatchReport): string {
-  const p = report.progress;
-  if (!p) return `cluster ${cluster} is not watched (the last watcher ${report.workflowId} is ${report.status.toLowerCase()})`;
-  const w = p.watch;
+  const w = report.watch;
+  if (!w) return `cluster ${cluster} is not watched (the last watcher ${report.workflowId} is ${report.status.toLowerCase()})`;
   const lines = [
     `watching ${cluster} every ${w.intervalMs / 1000}s, ${w.notifyOnly ? 'notify only' : 'starting recoveries'}   ${report.workflowId}`,
     `polls: ${w.polls}, last ${w.lastPollAt ?? 'not yet'}${w.lastPollError ? `, last error: ${w.lastPollError}` : ''}`,
@@ -91,7 +95,7 @@ export function registerWatch(program: Command): void {
         await handle.cancel();
         const result = await Promise.race([handle.result(), new Promise((r) => setTimeout(() => r(undefined), 30_000))]);
         if (opts.json) out(JSON.stringify({ workflowId: report.workflowId, stopped: true, result }, null, 2));
-        else out(`stopped watching ${cluster} (${report.workflowId}, ${report.progress?.watch.polls ?? 0} polls)`);
+        else out(`stopped watching ${cluster} (${report.workflowId}, ${report.watch?.polls ?? 0} polls)`);
         return ExitCode.ok;
       }),
     );
@@ -105,7 +109,7 @@ export function registerWatch(program: Command): void {
       run(async ({ client }, out) => {
         const report = await watchReport(client, cluster);
         out(opts.json ? JSON.stringify(report, null, 2) : renderWatch(cluster, report));
-        return report.progress ? ExitCode.ok : ExitCode.notFound;
+        return report.watch ? ExitCode.ok : ExitCode.notFound;
       }),
     );
 }
