@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** `ekm`: start runbooks, see where they stand, answer them. Run `ekm --help`. */
 import { Command } from 'commander';
+import { registerLocalCommands } from './commands/local';
 import { registerRecover } from './commands/recover';
 import { registerRekey } from './commands/rekey';
 import { registerRunCommands } from './commands/runs';
@@ -27,8 +28,19 @@ registerRunCommands(program);
 registerSchedule(program);
 registerRecover(program);
 registerWatch(program);
+registerLocalCommands(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+async function main(argv: string[]): Promise<void> {
+  // These two hand their arguments to their own parsers.
+  if (argv[2] === 'simulator') return (await import('../simulator/main')).runSimulatorMain(argv.slice(3));
+  if (argv[2] === 'worker') {
+    await import('../../worker/main');
+    return;
+  }
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((err: unknown) => {
   process.stderr.write(`ekm: ${(err as Error).message}\n`);
   process.exit(2);
 });

@@ -20,11 +20,13 @@ export function startProcess(
   options: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string },
 ): ManagedProcess {
   const log = fs.openSync(options.logFile, 'a');
+  // Its own process group: servers such as PyKMIP fork a child per connection, and stopping the
+  // group stops those too (killing only the parent leaves them behind).
   const child: ChildProcess = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ['ignore', log, log],
-    detached: false,
+    detached: true,
   });
   fs.closeSync(log);
   let exited = false;
@@ -40,6 +42,18 @@ export function startProcess(
   });
   if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   const pid = child.pid;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  running.add(signalGroup);
+  void exit.then(() => {
+    signalGroup('SIGKILL'); // forked children outlive their parent otherwise
+    running.delete(signalGroup);
+  });
   return {
     name,
     pid,
@@ -47,18 +61,24 @@ export function startProcess(
     isAlive: () => !exited,
     async stop(graceMs = 10_000) {
       if (exited) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
       await exit;
       clearTimeout(timer);
     },
     async kill() {
       if (exited) return;
-      child.kill('SIGKILL');
+      signalGroup('SIGKILL');
       await exit;
     },
   };
 }
+
+/** Process groups still running; killed when this process exits, so nothing is left behind. */
+const running = new Set<(signal: NodeJS.Signals) => void>();
+process.on('exit', () => {
+  for (const signalGroup of running) signalGroup('SIGKILL');
+});
 
 /** The last lines of a log file, for error messages when a server fails to start. */
 export function tail(file: string, lines = 20): string {

@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { runDemo } from '../../demo/main';
+import { SIMULATOR_USAGE } from '../../simulator/main';
+
+/** Commands that run things on this machine (no Temporal connection of their own). */
+export function registerLocalCommands(program: Command): void {
+  program
+    .command('demo')
+    .description('run every runbook against a local simulated cluster (starts its own servers)')
+    .option('--data-dir <dir>', 'where the demo keeps its state (resumed on the next run)', '.data/demo')
+    .option('--fresh', 'forget an earlier demo and start over')
+    .option('--fast', 'short simulated durations (CI)')
+    .option('--summary-json <file>', 'also write the summary as JSON')
+    .action(async (opts: { dataDir: string; fresh?: boolean; fast?: boolean; summaryJson?: string }) => {
+      process.exitCode = await runDemo({
+        dataDir: opts.dataDir,
+        fresh: Boolean(opts.fresh),
+        speed: opts.fast ? 'fast' : 'normal',
+        summaryJson: opts.summaryJson,
+      });
+    });
+
+  program
+    .command('simulator')
+    .description('run the Element cluster simulator as its own process (ekm simulator --help)')
+    .helpOption(false)
+    .addHelpText('after', `\n${SIMULATOR_USAGE}`);
+
+  program.command('worker').description('run a worker (same as node dist/worker/main.js)');
+}

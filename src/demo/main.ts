@@ -1,0 +1,76 @@
+/**
+ * `ekm demo`: everything on this machine, on embedded defaults. Starts the local servers, the
+ * simulated cluster and a worker, runs the four runbooks with live progress, prints a summary.
+ * Ctrl-C stops what it started; running it again resumes where it was.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { formatDuration } from '../cli/render';
+import { startDemoEnvironment } from './environment';
+import { DemoScenario, SIMULATOR_DURATIONS, type DemoSpeed, type PhaseSummary } from './scenario';
+
+export interface DemoOptions {
+  dataDir: string;
+  speed: DemoSpeed;
+  /** Start over: forget the earlier demo (its data folder is removed). */
+  fresh: boolean;
+  /** Write the summary as JSON here too. */
+  summaryJson?: string;
+}
+
+function printSummary(summaries: PhaseSummary[], log: (line: string) => void): void {
+  log('\nSummary');
+  log(`  ${'RUNBOOK'.padEnd(27)} ${'RESULT'.padEnd(10)} ${'TIME'.padEnd(8)} ${'ELEMENT CALLS'.padEnd(14)} OUTCOME`);
+  for (const s of summaries) {
+    log(
+      `  ${s.runbook.padEnd(27)} ${s.status.padEnd(10)} ${formatDuration(s.durationMs).padEnd(8)} ${String(s.elementCalls).padEnd(14)} ${s.outcome}`,
+    );
+  }
+  const completed = summaries.filter((s) => s.status === 'completed').length;
+  log(`\n${completed} of ${summaries.length} runbooks completed.`);
+}
+
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  // The demo stops its worker itself on Ctrl-C (after saving where it was).
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  if (options.fresh) fs.rmSync(options.dataDir, { recursive: true, force: true });
+  fs.mkdirSync(options.dataDir, { recursive: true });
+  const resumed = fs.existsSync(path.join(options.dataDir, 'demo-progress.json'));
+  log(
+    resumed
+      ? `Resuming the demo kept in ${options.dataDir}`
+      : `Demo data in ${options.dataDir} (run again to resume, --fresh to start over)`,
+  );
+
+  const env = await startDemoEnvironment(options.dataDir, SIMULATOR_DURATIONS[options.speed], (line) => log(`  ${line}`));
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    log('\nStopping (the runbooks keep their place; run the demo again to resume)…');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const connection = await Connection.connect({ address: env.stack.temporal.address });
+  try {
+    log(`  Temporal UI:      ${env.uiUrl}`);
+    log(
+      `  Temporal address: ${env.stack.temporal.address}   (ekm status|list|answer work with TEMPORAL_ADDRESS=${env.stack.temporal.address} EKM_TASK_QUEUE=ekm-demo)`,
+    );
+    log(`  Simulated cluster ${env.sim.url}, KMIP server 127.0.0.1:${env.stack.kmip.port}, CA ${env.stack.cfssl.url}`);
+    const scenario = new DemoScenario(env, new Client({ connection }), options.speed, log);
+    const summaries = await scenario.run(() => stopping);
+    if (stopping) return 130;
+    printSummary(summaries, log);
+    if (options.summaryJson) fs.writeFileSync(options.summaryJson, JSON.stringify({ runbooks: summaries }, null, 2));
+    return summaries.every((s) => s.status === 'completed') ? 0 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await connection.close();
+    await env.stop();
+  }
+}
