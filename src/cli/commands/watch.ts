@@ -93,7 +93,9 @@ export function registerWatch(program: Command): void {
         if (report.status !== 'RUNNING') throw new CliError(renderWatch(cluster, report), ExitCode.notFound);
         const handle = client.workflow.getHandle(report.workflowId);
         await handle.cancel();
-        const result = await Promise.race([handle.result(), new Promise((r) => setTimeout(() => r(undefined), 30_000))]);
+        let timer: NodeJS.Timeout | undefined;
+        const gaveUp = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 30_000)));
+        const result = await Promise.race([handle.result(), gaveUp]).finally(() => clearTimeout(timer));
         if (opts.json) out(JSON.stringify({ workflowId: report.workflowId, stopped: true, result }, null, 2));
         else out(`stopped watching ${cluster} (${report.workflowId}, ${report.watch?.polls ?? 0} polls)`);
         return ExitCode.ok;
