@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { AuditLog } from '../src/audit/audit-log';
 import type { ClusterRegistry } from '../src/config/clusters';
 import type { Notifier } from '../src/notify/notifier';
 import type { LockTiming } from '../workflows/cluster-lock';
@@ -11,4 +12,6 @@ export interface ActivityContext {
   taskQueue: string;
   /** Tests shorten the lock's liveness check. */
   lockTiming?: LockTiming;
+  /** Where every Element call is recorded (EKM_AUDIT_LOG), for `ekm report`. */
+  audit?: AuditLog;
 }

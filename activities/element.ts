@@ -1,7 +1,9 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { findCluster, readCaBundle, readClusterCredentials } from '../src/config/clusters';
 import { ConfigError } from '../src/config/zod-errors';
-import { ElementApiError, ElementClient, ElementError } from '../src/element';
+import { activityInfo } from '@temporalio/activity';
+import type { AuditLog } from '../src/audit/audit-log';
+import { ElementApiError, ElementClient, ElementError, type ElementCallRecord } from '../src/element';
 import type { ActivityContext } from './context';
 
 /**
@@ -28,6 +30,7 @@ export async function withElement<T>(
       insecure: entry.insecure,
       connectTimeoutMs: entry.connectTimeoutMs,
       responseTimeoutMs: entry.responseTimeoutMs,
+      onCall: ctx.audit && auditRecorder(ctx.audit, cluster),
     });
   } catch (err) {
     throw asActivityFailure(err);
@@ -39,6 +42,21 @@ export async function withElement<T>(
   } finally {
     await client.close();
   }
+}
+
+function auditRecorder(audit: AuditLog, cluster: string): (call: ElementCallRecord) => void {
+  const info = activityInfo();
+  return (call) =>
+    audit.append({
+      at: new Date().toISOString(),
+      workflowId: info.workflowExecution?.workflowId ?? '',
+      runId: info.workflowExecution?.runId ?? '',
+      workflowType: info.workflowType ?? '',
+      activityType: info.activityType,
+      attempt: info.attempt,
+      cluster,
+      ...call,
+    });
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { AuditLog } from '../src/audit/audit-log';
 import { loadClusterRegistry, type ClusterRegistry } from '../src/config/clusters';
 import { temporalConnection, type RuntimeSettings } from '../src/config/runtime';
 import { notifierFromSettings, type Notifier } from '../src/notify/notifier';
@@ -35,6 +36,7 @@ export async function createRunbookWorker(
       temporal,
       taskQueue: settings.EKM_TASK_QUEUE,
       lockTiming: overrides.lockTiming,
+      audit: settings.EKM_AUDIT_LOG ? new AuditLog(settings.EKM_AUDIT_LOG) : undefined,
     }),
     shutdownGraceTime: '10 seconds',
   });

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerLocalCommands } from './commands/local';
 import { registerRecover } from './commands/recover';
 import { registerRekey } from './commands/rekey';
+import { registerReport } from './commands/report';
 import { registerRunCommands } from './commands/runs';
 import { registerSchedule } from './commands/schedule';
 import { registerWatch } from './commands/watch';
@@ -28,6 +29,7 @@ registerRunCommands(program);
 registerSchedule(program);
 registerRecover(program);
 registerWatch(program);
+registerReport(program);
 registerLocalCommands(program);
 
 async function main(argv: string[]): Promise<void> {

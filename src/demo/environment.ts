@@ -133,6 +133,7 @@ export async function startDemoEnvironment(
       TEMPORAL_ADDRESS: stack.temporal.address,
       EKM_TASK_QUEUE: DEMO_TASK_QUEUE,
       EKM_CLUSTERS_FILE: clustersFile,
+      EKM_AUDIT_LOG: path.join(dataDir, 'audit.jsonl'),
     });
     log('starting a worker');
     worker = await createRunbookWorker(settings, { registry, notifier });

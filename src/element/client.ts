@@ -43,6 +43,16 @@ export interface ElementClientOptions {
   connectTimeoutMs: number;
   /** Limit for the response headers, and for each pause while reading the body. */
   responseTimeoutMs: number;
+  /** Told about every call once it has ended (audit trails). Never given params or credentials. */
+  onCall?: (call: ElementCallRecord) => void;
+}
+
+export interface ElementCallRecord {
+  method: string;
+  outcome: 'ok' | 'error';
+  /** The error class or Element error name (e.g. xInvalidParameter) when outcome is error. */
+  errorName?: string;
+  durationMs: number;
 }
 
 export interface CallOptions {
@@ -51,9 +61,10 @@ export interface CallOptions {
 }
 
 /** The params argument may be left out when every parameter of the method is optional. */
-export type ElementCallArgs<M extends ElementMethodName> = {} extends ElementParams<M>
-  ? [params?: ElementParams<M>, options?: CallOptions]
-  : [params: ElementParams<M>, options?: CallOptions];
+export type ElementCallArgs<M extends ElementMethodName> =
+  {} extends ElementParams<M>
+    ? [params?: ElementParams<M>, options?: CallOptions]
+    : [params: ElementParams<M>, options?: CallOptions];
 
 interface HttpAnswer {
   status: number;
@@ -156,9 +167,11 @@ export class ElementClient {
   readonly #connectTimeoutMs: number;
   readonly #responseTimeoutMs: number;
   readonly #insecure: boolean;
+  readonly #onCall: ((call: ElementCallRecord) => void) | undefined;
   #nextId = 1;
 
   constructor(options: ElementClientOptions) {
+    this.#onCall = options.onCall;
     this.endpoint = normaliseEndpoint(options.endpoint);
     if (!isApiVersion(options.apiVersion)) throw configError('apiVersion must look like "12.3"');
     this.apiVersion = options.apiVersion;
@@ -193,6 +206,19 @@ export class ElementClient {
    * sent; the result is validated against the method's schema. Throws only ElementError subclasses.
    */
   async call<M extends ElementMethodName>(method: M, ...args: ElementCallArgs<M>): Promise<ElementResult<M>> {
+    if (!this.#onCall) return this.#call(method, ...args);
+    const started = Date.now();
+    try {
+      const result = await this.#call(method, ...args);
+      this.#onCall({ method, outcome: 'ok', durationMs: Date.now() - started });
+      return result;
+    } catch (err) {
+      this.#onCall({ method, outcome: 'error', errorName: (err as Error).name, durationMs: Date.now() - started });
+      throw err;
+    }
+  }
+
+  async #call<M extends ElementMethodName>(method: M, ...args: ElementCallArgs<M>): Promise<ElementResult<M>> {
     const [params, options] = args;
     const spec = this.#spec(method);
     const sentParams = this.#checkParams(method, spec, params ?? {});
@@ -284,11 +310,14 @@ export class ElementClient {
       );
     }
     if (signal?.aborted) {
-      return new ElementTransportError(`${method}: request to ${this.endpoint} was cancelled`, this.#context(method, {
-        code: 'ABORTED',
-        retryable: false,
-        cause,
-      }));
+      return new ElementTransportError(
+        `${method}: request to ${this.endpoint} was cancelled`,
+        this.#context(method, {
+          code: 'ABORTED',
+          retryable: false,
+          cause,
+        }),
+      );
     }
     const code = codes.find((c) => !c.startsWith('UND_ERR_') || TIMEOUT_CODES.has(c)) ?? codes[0];
     if (code !== undefined && TIMEOUT_CODES.has(code)) {

@@ -34,12 +34,15 @@ export async function startInProcessWorker(options: {
   lockTiming?: LockTiming;
   /** Bundle these workflows instead of the shared bundle (test fixtures). */
   workflowsPath?: string;
+  /** Record every Element call here (EKM_AUDIT_LOG). */
+  auditLog?: string;
 }): Promise<InProcessWorker> {
   const env = testEnv();
   const settings = loadRuntimeSettings({
     TEMPORAL_ADDRESS: options.address ?? env.temporal.address,
     EKM_TASK_QUEUE: options.taskQueue,
     EKM_WORKFLOW_BUNDLE: env.workflowBundle,
+    EKM_AUDIT_LOG: options.auditLog,
   });
   const { worker, close } = await createRunbookWorker(settings, options);
   const running = worker.run();
