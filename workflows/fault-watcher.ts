@@ -230,7 +230,8 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     status.recoveries = [...status.recoveries, record].slice(-KEEP_RECOVERIES);
     const step = tracker.step('recover');
     step.attempts += 1;
-    step.detail = `${record.at} ${code} (fault ${ids}): ${record.outcome}`;
+    const started = status.recoveries.filter((r) => r.outcome === 'started').length;
+    step.detail = `${started} recover${started === 1 ? 'y' : 'ies'} started; last: ${record.at} ${code} (fault ${ids}): ${record.outcome} ${record.workflowId}`;
   }
 
   try {
@@ -261,7 +262,9 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
       pollsThisRun += 1;
       status.lastPollAt = now();
       poll.attempts = status.polls;
-      poll.detail = `last poll ${status.lastPollAt}: ${status.lastPollError ?? `${status.faultsSeen.filter((f) => f.current).length} current fault(s) of ${codes.join(', ')}`}`;
+      const current = status.faultsSeen.filter((f) => f.current);
+      const seen = current.map((f) => `${f.clusterFaultID} ${f.code} (${f.severity})`).join(', ');
+      poll.detail = `last poll ${status.lastPollAt}: ${status.lastPollError ?? `${current.length} current fault(s)${seen ? `: ${seen}` : ''}`}`;
       if (pollsThisRun >= input.pollsPerRun || workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
         await continueAsNew<typeof faultWatcher>(rawInput, {
