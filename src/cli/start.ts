@@ -1,13 +1,14 @@
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { z } from 'zod';
 import { EkmCluster, EkmRunbook } from '../temporal/search-attributes';
-import type { RunbookName } from '../../workflows/definitions';
+import { clusterLockWorkflowId, lockStateQuery } from '../../workflows/cluster-lock';
+import type { LockHolder, RunbookName } from '../../workflows/definitions';
 import { describeIssues } from '../../workflows/inputs';
 import { CliError, ExitCode } from './exit-codes';
 import { followRun } from './follow';
 import { formatJson, runStartedJson, waitOutputJson } from './json-output';
 import { checkKnownCluster } from './registry-check';
-import type { CliContext } from './temporal';
+import { isUnreachable, type CliContext } from './temporal';
 
 /** Validates the input with the runbook's own schema; a mistake exits 2 and starts nothing. */
 export function validateInput<S extends z.ZodType>(schema: S, input: unknown): void {
@@ -24,10 +25,40 @@ export interface StartRequest {
   schema: z.ZodType;
 }
 
+const MUTATING: ReadonlySet<RunbookName> = new Set(['setup', 'rekey', 'recover-slice-service']);
+
+/**
+ * Another runbook changing the cluster: say so now, with exit code 4, rather than start a run
+ * that fails on the cluster lock a moment later. Best effort: no answer in 3 s means go ahead
+ * (the runbook's own lock still decides).
+ */
+async function refuseWhenLocked(ctx: CliContext, cluster: string): Promise<void> {
+  let holder: LockHolder | undefined;
+  try {
+    const state = await ctx.client.withDeadline(Date.now() + 3000, () =>
+      ctx.client.workflow.getHandle(clusterLockWorkflowId(cluster)).query(lockStateQuery),
+    );
+    holder = state.holder;
+  } catch (err) {
+    if (isUnreachable(err)) throw err;
+    return;
+  }
+  if (holder) {
+    throw new CliError(
+      `cluster ${cluster} is busy: ${holder.runbook} runbook ${holder.workflowId} has been changing it since ${holder.since} ` +
+        `(ekm status ${holder.workflowId}; or start with --if-busy wait to queue behind it)`,
+      ExitCode.refused,
+    );
+  }
+}
+
 /** Starts a runbook under its per-cluster workflow id; a second start while one runs is refused clearly. */
 export async function startRunbook(ctx: CliContext, request: StartRequest): Promise<WorkflowHandleWithFirstExecutionRunId> {
   validateInput(request.schema, request.input);
   checkKnownCluster(ctx.settings, request.cluster);
+  if (MUTATING.has(request.runbook) && (request.input as { ifBusy?: string }).ifBusy !== 'wait') {
+    await refuseWhenLocked(ctx, request.cluster);
+  }
   try {
     return await ctx.client.workflow.start(request.workflowType, {
       workflowId: request.workflowId,

@@ -1,6 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadRuntimeSettings, temporalConnection, type RuntimeSettings } from '../config/runtime';
-import { CliError, ExitCode } from './exit-codes';
 
 export interface CliContext {
   settings: RuntimeSettings;
@@ -8,18 +7,30 @@ export interface CliContext {
   close(): Promise<void>;
 }
 
-/** Connects to Temporal with the same settings as the worker (environment variables). */
-export async function connect(): Promise<CliContext> {
+/**
+ * A client with the same settings as the worker (environment variables). The connection is made
+ * on first use, so a command checks its arguments before it needs Temporal.
+ */
+export function connect(): CliContext {
   const settings = loadRuntimeSettings();
-  let connection: Connection;
-  try {
-    connection = await Connection.connect({ ...temporalConnection(settings), connectTimeout: '5 seconds' });
-  } catch (err) {
-    throw new CliError(`cannot reach Temporal at ${settings.TEMPORAL_ADDRESS}: ${(err as Error).message}`, ExitCode.unavailable);
-  }
+  const connection = Connection.lazy({ ...temporalConnection(settings), connectTimeout: '5 seconds' });
   return {
     settings,
     client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
     close: () => connection.close(),
   };
+}
+
+/** True for errors that mean Temporal could not be reached at all. */
+export function isUnreachable(err: unknown): boolean {
+  for (
+    let current = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+    current;
+    current = current.cause as typeof current
+  ) {
+    if (current.code === 14) return true; // gRPC UNAVAILABLE
+    if (typeof current.message === 'string' && /Failed to connect|ECONNREFUSED|No connection established/.test(current.message))
+      return true;
+  }
+  return false;
 }

@@ -220,9 +220,14 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
       const handle = temporal.client.workflow.getHandle(started.workflowId, started.runId);
       await untilJobRunning(handle);
 
+      // Refused before starting: the running rekey holds the cluster lock.
       const second = await ekm(['rekey', cluster()]);
       expect(second.code).toBe(4);
-      expect(second.stderr).toContain(`a rekey runbook is already running on cluster ${cluster()} (${rekeyId()})`);
+      expect(second.stderr).toContain(`cluster ${cluster()} is busy: rekey runbook ${rekeyId()} has been changing it since`);
+      // Even when willing to queue, the same runbook's workflow id is taken while it runs.
+      const queued = await ekm(['rekey', cluster(), '--if-busy', 'wait']);
+      expect(queued.code).toBe(4);
+      expect(queued.stderr).toContain(`a rekey runbook is already running on cluster ${cluster()} (${rekeyId()})`);
 
       const answer = await ekm(['answer', rekeyId(), 'retry']);
       expect(answer.code).toBe(4);
@@ -243,7 +248,7 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
     }
   });
 
-  it('rekey --wait exits 4 when a scheduled rekey holds the cluster, with the error in the JSON', async () => {
+  it('rekey --wait exits 4 when a scheduled rekey holds the cluster, before starting anything', async () => {
     await createRekeySchedule(temporal.client, taskQueue, { cluster: cluster(), every: '90d' });
     await harness.sim.control.setDurations({ rekeyMs: 8000 });
     try {
@@ -256,11 +261,12 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
       const scheduled = temporal.client.workflow.getHandle(scheduledId);
       await untilJobRunning(scheduled);
 
+      const before = await temporal.client.workflow.count(`WorkflowId = '${rekeyId()}'`);
       const run = await ekm(['rekey', cluster(), '--wait', '--json']);
       expect(run.code).toBe(4);
-      const out = parsed(rekeyWaitJson, run);
-      expect(out.exitCode).toBe(4);
-      expect(out.error).toContain(`cluster ${cluster()} is busy: rekey runbook ${scheduledId}`);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toContain(`cluster ${cluster()} is busy: rekey runbook ${scheduledId}`);
+      expect(await temporal.client.workflow.count(`WorkflowId = '${rekeyId()}'`)).toEqual(before);
       await scheduled.result();
     } finally {
       await harness.sim.control.setDurations({ rekeyMs: FAST_REKEY_MS });
