@@ -20,6 +20,7 @@ const runtimeFields = z.object({
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   EKM_WEBHOOK_URL: z.string().url('must be a URL').optional(),
   EKM_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  EKM_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Append one JSON line per Element API call here (for `ekm report`). */
   EKM_AUDIT_LOG: z.string().min(1).optional(),
 });
