@@ -4,10 +4,10 @@
  * not offered at that moment (a refused Update leaves no trace in history).
  */
 import { msToNumber } from '@temporalio/common';
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { answerUpdate, type AnswerAction, type OperatorAnswer, type WaitingFor } from './definitions';
-import { now, type RunbookTracker } from './progress';
+import { describeFailure, now, type RunbookTracker } from './progress';
 
 const { notify } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
@@ -70,7 +70,7 @@ export class OperatorChannel {
     };
     this.answer = undefined;
     this.tracker.setWaiting(waiting);
-    await this.notify('waiting-for-input', options.prompt, options.problem);
+    await this.notifyQuietly('waiting-for-input', options.prompt, options.problem);
     try {
       for (;;) {
         const untilDeadline = options.timeoutMs !== undefined ? startedAt + options.timeoutMs - Date.now() : undefined;
@@ -82,11 +82,21 @@ export class OperatorChannel {
         if (options.remindEveryMs !== undefined && (untilDeadline === undefined || untilDeadline > wait)) {
           waiting.reminders += 1;
           this.tracker.note(`reminder ${waiting.reminders} sent: ${options.prompt}`);
-          await this.notify('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
+          await this.notifyQuietly('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
         }
       }
     } finally {
       if (progress.waiting === waiting) this.tracker.setWaiting(undefined);
+    }
+  }
+
+  /** A notification that could not be sent must not end a wait for a person: the failure is noted in progress. */
+  private async notifyQuietly(kind: 'waiting-for-input' | 'reminder', message: string, detail?: string) {
+    try {
+      await this.notify(kind, message, detail);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      this.tracker.note(`the ${kind} notification could not be sent: ${describeFailure(err)}`);
     }
   }
 

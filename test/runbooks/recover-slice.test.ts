@@ -4,6 +4,7 @@
  * drives are active again for sliceSettleMs (unless injected with addingHelps: false).
  */
 import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { RunbookEvent } from '../../src/notify/notifier';
 import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/definitions';
 import { workflowIds } from '../../workflows/ids';
@@ -27,15 +28,19 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
   let worker: InProcessWorker;
   let temporal: Awaited<ReturnType<typeof connectClient>>;
   let mark = 0;
+  let pagerDown = false;
 
   beforeAll(async () => {
     harness = await startClusterHarness('slice-lab', { durations: { sliceSettleMs: 1000, driveAddMs: 600, tickMs: 50 } });
     temporal = await connectClient();
-    worker = await startInProcessWorker({
-      taskQueue,
-      registry: harness.registry,
-      notifier: { send: async (e) => void events.push(e) },
-    });
+    const notifier = {
+      send: async (e: RunbookEvent) => {
+        // Non-retryable, so the notify activity gives up at once instead of after its retries.
+        if (pagerDown) throw ApplicationFailure.nonRetryable('pager service down', 'PagerDown');
+        events.push(e);
+      },
+    };
+    worker = await startInProcessWorker({ taskQueue, registry: harness.registry, notifier });
   });
   afterAll(async () => {
     await worker?.stop();
@@ -47,6 +52,7 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
     const calls = await harness.sim.control.calls();
     mark = calls.at(-1)?.seq ?? 0;
     events.length = 0;
+    pagerDown = false;
   });
 
   // Leave a healthy cluster for the next test: no recovery running, incidents gone, every drive active again.
@@ -192,6 +198,33 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
     expect(result.rounds).toBe(2);
     const progress: RunbookProgress = await handle.query(progressQuery);
     expect(progress.answers).toMatchObject([{ action: 'fixed', by: 'support', outcome: 'accepted', step: 'escalate' }]);
+  });
+
+  it('keeps waiting for a person when the notifications cannot be sent, and an abort ends it', async () => {
+    await harness.sim.control.failMetadataDrives({ nodeIDs: [4], addingHelps: false });
+    pagerDown = true;
+    const handle = await start({ attempts: 1, settle: 500 });
+
+    const waiting = await eventually(
+      async () => {
+        const p = await handle.query(progressQuery);
+        expect(p.waiting?.step).toBe('escalate');
+        expect(p.notes.join('\n')).toContain(
+          'the waiting-for-input notification could not be sent: PagerDown: pager service down',
+        );
+        return p;
+      },
+      30_000,
+      200,
+    );
+    expect(waiting.notes.join('\n')).toContain('the escalation could not be sent: PagerDown: pager service down');
+    expect(waiting.state).toBe('waiting-for-input');
+
+    await handle.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'drive replacement ordered', by: 'support' }] });
+    const failure = await handle.result().catch((e: unknown) => e);
+    expect(rootType(failure)).toBe('RunbookAborted');
+    expect(rootMessage(failure)).toBe('aborted by support: drive replacement ordered');
+    expect((await handle.query(progressQuery)).state).toBe('cancelled');
   });
 
   it('waits for a DriveAdd already running for those drives instead of adding them twice', async () => {
