@@ -3,7 +3,7 @@
  * tests: the recovery never creates, changes or rekeys anything on the cluster.
  */
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { ElementApiError, type ElementClient } from '../src/element';
 import { EkmFaultCode, hasFaultCode, type ClusterFault, type JsonObject } from '../src/element/objects';
 import type { ActivityContext } from './context';
@@ -206,10 +206,12 @@ export function faultActivities(ctx: ActivityContext) {
         withElement(ctx, cluster, (client) => currentFaults(client, [EkmFaultCode.kmipServerFault])),
       );
       if (faults.length > 0) {
-        throw ApplicationFailure.retryable(
-          `kmipServerFault ${faults[0]!.clusterFaultID} is still current: ${faults[0]!.details}`,
-          FAULT_STILL_PRESENT,
-        );
+        // BENIGN: an expected "not yet", logged at DEBUG rather than as a failed activity each poll.
+        throw ApplicationFailure.create({
+          message: `kmipServerFault ${faults[0]!.clusterFaultID} is still current: ${faults[0]!.details}`,
+          type: FAULT_STILL_PRESENT,
+          category: ApplicationFailureCategory.BENIGN,
+        });
       }
     },
   };

@@ -172,6 +172,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
     try {
       await operator.notify('escalated', summary, diagnosis ? describeDiagnosis(diagnosis) : undefined);
     } catch (err) {
+      if (isCancellation(err)) throw err;
       tracker.note(`the escalation could not be sent: ${describeFailure(err)}`);
     }
   }
@@ -191,7 +192,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
       .run(() =>
         operator.ask({
           step: 'wait-for-fix',
-          prompt: `kmipServerFault on ${cluster}: ${advice(current) || 'the cluster cannot fetch its keys'}. Answer fixed (re-test now), retry (re-test now) or abort; the runbook also re-tests on its own`,
+          prompt: `${escalated ? 'ESCALATED: ' : ''}kmipServerFault on ${cluster}: ${advice(current) || 'the cluster cannot fetch its keys'}. Answer fixed (re-test now), retry (re-test now) or abort; the runbook also re-tests on its own`,
           answers: ['fixed', 'retry', 'abort'],
           problem: describeDiagnosis(current),
           remindEveryMs: input.reminderEvery,

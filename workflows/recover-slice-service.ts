@@ -82,7 +82,7 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
   });
   const handles: number[] = [];
 
-  /** One round: add what is still available (or attach), settle, verify. True when the fault cleared. */
+  /** One round: add what is still available (or attach to a running add), settle, verify; what the cluster shows after. */
   async function round(n: number, driveIDs: number[]): Promise<SliceFaultStatus> {
     tracker.begin('add');
     let addFailed = false;
@@ -140,6 +140,7 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
     try {
       await operator.notify('escalated', `sliceServiceUnhealthy on ${cluster} did not clear after ${rounds} round(s)`, saw);
     } catch (err) {
+      if (isCancellation(err)) throw err;
       tracker.note(`the escalation could not be sent: ${describeFailure(err)}`);
     }
     const answer = await operator.ask({

@@ -227,6 +227,31 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
     expect((await handle.query(progressQuery)).state).toBe('cancelled');
   });
 
+  it('a DriveAdd job that fails costs a round: the next round adds the drives again and the fault clears', async () => {
+    const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [3] });
+    await harness.sim.control.addJobPlan({
+      resultType: 'DriveAdd',
+      failure: { name: 'xDriveAddFailed', message: 'drive did not respond' },
+      remaining: 1,
+    });
+
+    const handle = await start({ attempts: 2 });
+    const result = (await handle.result()) as RecoverSliceResult;
+
+    expect(result.outcome).toBe('recovered');
+    expect(result.rounds).toBe(2);
+    expect(result.asyncHandles).toHaveLength(2);
+    expect(await callsSinceMark('AddDrives')).toHaveLength(2);
+    const progress = await handle.query(progressQuery);
+    const notes = progress.notes.join('\n');
+    expect(notes).toContain(
+      `round 1: DriveAdd ${result.asyncHandles[0]} failed: xDriveAddFailed: async job ${result.asyncHandles[0]} (DriveAdd) failed`,
+    );
+    expect(progress.steps.find((s) => s.id === 'settle')).toMatchObject({ state: 'done', detail: 'round 2: waited 1.5s' });
+    const { drives } = await harness.client().call('ListDrives');
+    expect(drives.filter((d) => driveIDs.includes(d.driveID)).map((d) => d.status)).toEqual(['active']);
+  });
+
   it('waits for a DriveAdd already running for those drives instead of adding them twice', async () => {
     const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [4] });
     await harness.sim.control.addJobPlan({ resultType: 'DriveAdd', durationMs: 2500, remaining: 1 });
