@@ -1,0 +1,197 @@
+/**
+ * Runs the demo never plays, driven the way an operator would (updates through the client), on
+ * the recorder's lab. Each one checks that what it is named for really happened, so a recorded
+ * history is what its file name says.
+ */
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { EkmCluster, EkmRunbook } from '../temporal/search-attributes';
+import { issueCertificate } from '../pki/authority';
+import { x509 } from '../pki/x509';
+import { clusterLockWorkflowId } from '../../workflows/cluster-lock';
+import {
+  answerUpdate,
+  progressQuery,
+  submitCertificateUpdate,
+  type RunbookName,
+  type RunbookProgress,
+} from '../../workflows/definitions';
+import { workflowIds } from '../../workflows/ids';
+import type { FaultWatcherInput } from '../../workflows/inputs-recovery';
+import type { RekeyInput, SetupInput } from '../../workflows/inputs';
+import type { RekeyResult } from '../../workflows/rekey';
+import type { SetupResult } from '../../workflows/setup';
+import type { WatcherResult } from '../../workflows/fault-watcher';
+import { LAB_TASK_QUEUE, type Lab, type LabCluster } from './recording-lab';
+
+/** The workflow ids a scenario made, and the scenario name their files get. */
+export interface ScenarioRuns {
+  scenario: string;
+  workflowIds: string[];
+}
+
+const FAST_POLL = { initialInterval: 200, maxInterval: 500, attemptWindow: 20_000 };
+const DAY_MS = 86_400_000;
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await probe().catch(() => undefined);
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function start(lab: Lab, runbook: RunbookName, workflowType: string, workflowId: string, cluster: string, input: unknown) {
+  return lab.client.workflow.start(workflowType, {
+    workflowId,
+    taskQueue: LAB_TASK_QUEUE,
+    args: [input],
+    typedSearchAttributes: [
+      { key: EkmCluster, value: cluster },
+      { key: EkmRunbook, value: runbook },
+    ],
+  });
+}
+
+/** The lock workflow idles out after its runbook released it (LAB_LOCK_TIMING), so its history is complete. */
+async function lockFinished(lab: Lab, cluster: string): Promise<string> {
+  const id = clusterLockWorkflowId(cluster);
+  await lab.client.workflow.getHandle(id).result();
+  return id;
+}
+
+const waitingOn = (handle: WorkflowHandle, matches: (p: RunbookProgress) => boolean) =>
+  waitFor('the runbook to wait for a person', async () => {
+    const progress = await handle.query(progressQuery);
+    return matches(progress) ? progress : undefined;
+  });
+
+/**
+ * Setup with manual signing: one submitted certificate rejected (expires within 30 days), the
+ * next accepted; then the key server test fails (KMIP unreachable) and an operator answers
+ * "retry" once it is reachable again.
+ */
+export async function setupManualCertRetry(lab: Lab, cluster: LabCluster): Promise<ScenarioRuns> {
+  const { kmip } = lab;
+  await cluster.sim.control.makeUnreachable(kmip.host);
+  const input: SetupInput = {
+    cluster: cluster.name,
+    subject: { commonName: `${cluster.name}.example.test`, organization: 'EKM histories', country: 'US' },
+    keyProviderName: 'kmip-provider',
+    keyServerName: 'kmip-server',
+    hostnames: [kmip.host],
+    port: kmip.port,
+    kmipCaCertificate: kmip.pki.ca.certificatePem,
+    mode: 'hardware',
+    signer: { type: 'manual' },
+    testAttempts: 2,
+    testRetryInterval: '200ms',
+    questionReminderEvery: '1h',
+    polling: FAST_POLL,
+    requestedBy: 'record-histories',
+  };
+  const id = workflowIds.setup(cluster.name);
+  const handle = await start(lab, 'setup', 'setupRunbook', id, cluster.name, input);
+  const signing = await waitingOn(handle, (p) => p.waiting?.kind === 'signed-certificate' && Boolean(p.waiting.csrPem));
+  const csr = new x509.Pkcs10CertificateRequest(signing.waiting!.csrPem!);
+  const sign = async (notAfter?: Date) =>
+    (await issueCertificate(kmip.pki.ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'], notAfter }))
+      .certificatePem;
+  const caChainPem = kmip.pki.ca.certificatePem;
+
+  const rejected = await handle
+    .executeUpdate(submitCertificateUpdate, {
+      args: [{ certificatePem: await sign(new Date(Date.now() + 10 * DAY_MS)), caChainPem, by: 'ca-team' }],
+    })
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+  if (!(rejected instanceof WorkflowUpdateFailedError))
+    throw new Error('setup accepted a certificate that expires within 30 days');
+  await handle.executeUpdate(submitCertificateUpdate, { args: [{ certificatePem: await sign(), caChainPem, by: 'ca-team' }] });
+
+  await waitingOn(handle, (p) => p.waiting?.step === 'test-server');
+  await cluster.sim.control.makeReachable(kmip.host);
+  await handle.executeUpdate(answerUpdate, { args: [{ action: 'retry', by: 'on-call', comment: 'firewall rule fixed' }] });
+  const result = (await handle.result()) as SetupResult;
+  const progress = await handle.query(progressQuery);
+  const testServer = progress.steps.find((s) => s.id === 'test-server');
+  if (result.mode !== 'hardware' || testServer?.attempts !== 2) {
+    throw new Error(`setup did not go as scripted: mode ${result.mode}, test-server attempts ${testServer?.attempts}`);
+  }
+  return { scenario: 'manual-cert-retry', workflowIds: [id, await lockFinished(lab, cluster.name)] };
+}
+
+/** EKM configured by hand (key pair, CSR signed by the KMIP test CA, provider, server), as Procedure 1 leaves it. */
+async function configureEkmByHand(lab: Lab, cluster: LabCluster): Promise<number> {
+  const { element } = cluster;
+  await element.call('CreatePublicPrivateKeyPair', {
+    commonName: `${cluster.name}.example.test`,
+    organization: 'EKM histories',
+    country: 'US',
+  });
+  const { clientCertificateSignRequest } = await element.call('GetClientCertificateSignRequest');
+  const csr = new x509.Pkcs10CertificateRequest(clientCertificateSignRequest);
+  const issued = await issueCertificate(lab.kmip.pki.ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] });
+  const { kmipKeyProvider } = await element.call('CreateKeyProviderKmip', { keyProviderName: 'kmip-provider' });
+  const { kmipKeyServer } = await element.call('CreateKeyServerKmip', {
+    kmipKeyServerName: 'kmip-server',
+    kmipKeyServerHostnames: [lab.kmip.host],
+    kmipKeyServerPort: lab.kmip.port,
+    kmipCaCertificate: lab.kmip.pki.ca.certificatePem,
+    kmipClientCertificate: issued.certificatePem,
+  });
+  await element.call('AddKeyServerToProviderKmip', {
+    keyProviderID: kmipKeyProvider.keyProviderID,
+    keyServerID: kmipKeyServer.keyServerID,
+  });
+  return kmipKeyProvider.keyProviderID;
+}
+
+/** A rekey started by hand on the cluster is running; the rekey runbook attaches to it instead of starting another. */
+export async function rekeyAttachRunning(lab: Lab, cluster: LabCluster): Promise<ScenarioRuns> {
+  const providerID = await configureEkmByHand(lab, cluster);
+  await cluster.sim.control.setDurations({ rekeyMs: 4000 });
+  const { asyncHandle } = await cluster.element.call('RekeySoftwareEncryptionAtRestMasterKey', {
+    keyManagementType: 'External',
+    keyProviderID: providerID,
+  });
+  const input: RekeyInput = {
+    cluster: cluster.name,
+    keyManagement: 'external',
+    polling: FAST_POLL,
+    requestedBy: 'record-histories',
+  };
+  const id = workflowIds.rekey(cluster.name);
+  const result = (await (await start(lab, 'rekey', 'rekeyRunbook', id, cluster.name, input)).result()) as RekeyResult;
+  if (!result.attachedToRunningRekey || result.asyncHandle !== asyncHandle) {
+    throw new Error(`the rekey runbook did not attach to running rekey ${asyncHandle} (got ${result.asyncHandle})`);
+  }
+  // Its cluster lock run is left out: the setup scenario records a complete one already.
+  return { scenario: 'attach-running', workflowIds: [id] };
+}
+
+/** A notify-only watcher that continues as new every 2 polls, stopped (cancelled) in its second run. */
+export async function faultWatcherNotifyOnly(lab: Lab, cluster: LabCluster): Promise<ScenarioRuns> {
+  const input: FaultWatcherInput = {
+    cluster: cluster.name,
+    interval: '300ms',
+    notifyOnly: true,
+    pollsPerRun: 2,
+    requestedBy: 'record-histories',
+  };
+  const id = workflowIds.faultWatcher(cluster.name);
+  await start(lab, 'fault-watcher', 'faultWatcher', id, cluster.name, input);
+  // A handle without a run id follows the chain to its latest run.
+  const latest = lab.client.workflow.getHandle(id);
+  await waitFor('the watcher to continue as new', async () => {
+    const progress = await latest.query(progressQuery);
+    return progress.notes.some((n) => n.includes('continued as new')) ? true : undefined;
+  });
+  await latest.cancel();
+  const result = (await latest.result()) as WatcherResult;
+  if (!result.stopped) throw new Error('the watcher did not stop on cancel');
+  return { scenario: 'notify-only', workflowIds: [id] };
+}
