@@ -1,0 +1,109 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { historyFromJsonText, type History } from '../../src/dev/history-json';
+import { historyText } from '../../src/dev/secrets';
+import * as workflows from '../../workflows';
+import { testEnv } from '../support/test-env';
+
+/**
+ * Recorded histories (test/histories, `npm run record-histories`) replayed against the current
+ * workflow code: a change that would break runs in flight fails here. Never re-record to make
+ * this pass; guard the change with patched() (test/histories/README.md).
+ */
+const HISTORIES = path.resolve(__dirname, '../histories');
+
+interface Recorded {
+  file: string;
+  workflowId: string;
+  workflowType: string;
+  history: History;
+}
+
+function loadHistories(): Recorded[] {
+  return fs
+    .readdirSync(HISTORIES)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => {
+      const history = historyFromJsonText(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
+      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+      return { file, workflowId: started?.workflowId ?? '', workflowType: started?.workflowType?.name ?? '', history };
+    });
+}
+
+const histories = loadHistories();
+const byFile = (file: string): Recorded => {
+  const found = histories.find((h) => h.file === file);
+  if (!found) throw new Error(`test/histories/${file} is missing`);
+  return found;
+};
+const eventsOf = (file: string) => byFile(file).history.events ?? [];
+
+async function replayAll(options: ReplayWorkerOptions, recorded: Recorded[]): Promise<Array<{ file: string; error?: Error }>> {
+  const results: Array<{ file: string; error?: Error }> = [];
+  const replays = Worker.runReplayHistories(
+    options,
+    recorded.map(({ history, workflowId }) => ({ history, workflowId })),
+  );
+  for await (const result of replays) results.push({ file: recorded[results.length]!.file, error: result.error });
+  return results;
+}
+
+describe('replay of recorded workflow histories', () => {
+  it('has a recorded history, with its workflow id, for every workflow the worker runs', () => {
+    for (const file of [
+      'setup-demo.json',
+      'rekey-demo.json',
+      'recover-slice-service-demo.json',
+      'cluster-lock-demo.json',
+      'setup-manual-cert-retry.json',
+      'rekey-attach-running.json',
+    ])
+      expect(byFile(file).workflowId).toMatch(/^ekm-/);
+    expect(histories.some((h) => h.file.startsWith('recover-kmip-server-fault-demo'))).toBe(true);
+    expect(new Set(histories.map((h) => h.workflowType))).toEqual(new Set(Object.keys(workflows)));
+  });
+
+  it('holds the scenarios the file names promise', () => {
+    const updates = (file: string) =>
+      eventsOf(file).flatMap((e) => {
+        const completed = e.workflowExecutionUpdateCompletedEventAttributes;
+        return completed ? [completed.outcome?.failure ? 'rejected' : 'accepted'] : [];
+      });
+    expect(updates('setup-manual-cert-retry.json')).toEqual(['rejected', 'accepted', 'accepted']);
+    const activities = (file: string) =>
+      eventsOf(file).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(activities('rekey-attach-running.json')).toContain('awaitMasterKeyRekey');
+    expect(activities('rekey-attach-running.json')).not.toContain('startMasterKeyRekey');
+    expect(eventsOf('fault-watcher-notify-only-run1.json').at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+  });
+
+  it('carries no private key (payloads decoded; the certificates are there)', () => {
+    const texts = histories.map((h) => ({ file: h.file, text: historyText(h.history) }));
+    expect(texts.filter((t) => t.text.includes('PRIVATE KEY')).map((t) => t.file)).toEqual([]);
+    expect(texts.find((t) => t.file === 'setup-manual-cert-retry.json')?.text).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('replays every recorded history against the current workflow code', async () => {
+    const results = await replayAll({ workflowBundle: { codePath: testEnv().workflowBundle } }, histories);
+    expect(results.map((r) => r.file)).toEqual(histories.map((h) => h.file));
+    expect(results.filter((r) => r.error).map((r) => `${r.file}: ${r.error!.name}: ${r.error!.message}`)).toEqual([]);
+  });
+
+  it('fails on a rekey runbook changed without patched() (an activity call inserted before the first)', async () => {
+    const [result] = await replayAll({ workflowsPath: require.resolve('../fixtures/changed-rekey-workflow') }, [
+      byFile('rekey-demo.json'),
+    ]);
+    expect(result?.error).toBeInstanceOf(DeterminismViolationError);
+  });
+
+  it('still replays when the same change is guarded by patched()', async () => {
+    const results = await replayAll({ workflowsPath: require.resolve('../fixtures/patched-rekey-workflow') }, [
+      byFile('rekey-demo.json'),
+      byFile('rekey-attach-running.json'),
+    ]);
+    expect(results).toEqual([{ file: 'rekey-demo.json' }, { file: 'rekey-attach-running.json' }]);
+  });
+});
