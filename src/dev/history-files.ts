@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
-import { historyToJsonText, type History } from './history-json';
+import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 
 export type { History };
 
@@ -63,7 +63,7 @@ export function writeHistories(outDir: string, runs: RecordedRun[]): Array<{ fil
   }
   return runs.map((run) => {
     const file = path.join(outDir, `${run.name}.json`);
-    const { events } = JSON.parse(historyToJsonText(run.history)) as { events: unknown[] };
+    const { events } = JSON.parse(historyToJSON(run.history)) as { events: unknown[] };
     const text = `{"events": [\n${events.map((e) => JSON.stringify(e)).join(',\n')}\n]}\n`;
     fs.writeFileSync(file, text);
     return { file, bytes: Buffer.byteLength(text), events: run.history.events?.length ?? 0 };

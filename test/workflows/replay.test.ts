@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { historyFromJsonText, type History } from '../../src/dev/history-json';
+import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { historyText } from '../../src/dev/secrets';
 import * as workflows from '../../workflows';
 import { testEnv } from '../support/test-env';
@@ -27,7 +27,7 @@ function loadHistories(): Recorded[] {
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((file) => {
-      const history = historyFromJsonText(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
+      const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8')));
       const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
       return { file, workflowId: started?.workflowId ?? '', workflowType: started?.workflowType?.name ?? '', history };
     });
