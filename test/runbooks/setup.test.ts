@@ -319,6 +319,23 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(final.notes.join('\n')).toMatch(/abort: removed key provider \d+ "kmip-provider"/);
   });
 
+  it('cleans up the same way when cancelled (ekm cancel)', async () => {
+    const harness = await cluster('setup-cancel');
+    await harness.sim.control.makeUnreachable(testEnv().kmip.host);
+    const handle = await start(harness);
+    await waitingFor(handle, 'test-server');
+    await handle.cancel();
+    await expect(handle.result()).rejects.toThrow();
+    const client = harness.client();
+    expect((await client.call('ListKeyServersKmip', {})).kmipKeyServers).toEqual([]);
+    expect((await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders).toEqual([]);
+    expect((await progress(handle)).state).toBe('cancelled');
+    // The cluster lock was released: another setup may start at once.
+    const next = await start(harness, { keyProviderName: 'other', keyServerName: 'other', ifBusy: 'fail' });
+    await waitingFor(next, 'test-server');
+    await next.cancel();
+  });
+
   it('asks to extend or abort at the signing deadline, reminding meanwhile', async () => {
     const harness = await cluster('setup-deadline');
     const handle = await start(harness, { signer: { type: 'manual' }, signingDeadline: '1500ms', reminderEvery: '500ms' });
