@@ -14,10 +14,16 @@ export interface RunbookWorker {
 }
 
 /** Builds the worker: connections, activities bound to the cluster registry, workflows (pre-bundled when EKM_WORKFLOW_BUNDLE is set). */
-export async function createRunbookWorker(
-  settings: RuntimeSettings,
-  overrides: { registry?: ClusterRegistry; notifier?: Notifier; lockTiming?: LockTiming; workflowsPath?: string } = {},
-): Promise<RunbookWorker> {
+/** What tests, the demo and tools set differently from the environment. */
+export interface WorkerOverrides {
+  registry?: ClusterRegistry;
+  notifier?: Notifier;
+  lockTiming?: LockTiming;
+  /** Bundle these workflows instead (test fixtures). */
+  workflowsPath?: string;
+}
+
+export async function createRunbookWorker(settings: RuntimeSettings, overrides: WorkerOverrides = {}): Promise<RunbookWorker> {
   const registry = overrides.registry ?? loadClusterRegistry(settings.EKM_CLUSTERS_FILE);
   const connectionOptions = temporalConnection(settings);
   const nativeConnection = await NativeConnection.connect(connectionOptions);

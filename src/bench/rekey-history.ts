@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { formatDuration } from '../cli/render';
 import { describeIssues, duration } from '../../workflows/inputs';
 import type { RekeyResult } from '../../workflows/rekey';
-import { startLab, type Lab } from './lab';
+import { startLab, type Lab, type LabCluster } from '../devenv/lab';
 
 const USAGE = `Usage: node dist/src/bench/rekey-history.js [--short 2s] [--long 10m] [--dir DIR] [--keep] [--json]
 
@@ -56,15 +56,21 @@ function lastAttemptOf(history: History, activityType: string): number {
   return Math.max(0, ...started.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0));
 }
 
-async function measure(lab: Lab, label: string, jobMs: number, log: (line: string) => void): Promise<Measurement> {
-  await lab.sim.control.setDurations({ rekeyMs: jobMs });
-  const callsBefore = (await lab.sim.control.calls({ method: 'GetAsyncResult' })).length;
+async function measure(
+  lab: Lab,
+  cluster: LabCluster,
+  label: string,
+  jobMs: number,
+  log: (line: string) => void,
+): Promise<Measurement> {
+  await cluster.sim.control.setDurations({ rekeyMs: jobMs });
+  const callsBefore = (await cluster.sim.control.calls({ method: 'GetAsyncResult' })).length;
   log(`${label}: rekey with a ${formatDuration(jobMs)} job`);
   const started = Date.now();
   const handle = await lab.client.workflow.start('rekeyRunbook', {
     taskQueue: lab.taskQueue,
     workflowId: `bench-rekey-${label}-${started}`,
-    args: [{ cluster: lab.cluster }],
+    args: [{ cluster: cluster.name }],
   });
   const ticker = setInterval(() => log(`${label}: ${formatDuration(Date.now() - started)} elapsed`), 60_000);
   let result: RekeyResult;
@@ -76,7 +82,7 @@ async function measure(lab: Lab, label: string, jobMs: number, log: (line: strin
   const wallMs = Date.now() - started;
   const description = await handle.describe();
   const history = await handle.fetchHistory();
-  const calls = (await lab.sim.control.calls({ method: 'GetAsyncResult' })).length - callsBefore;
+  const calls = (await cluster.sim.control.calls({ method: 'GetAsyncResult' })).length - callsBefore;
   log(`${label}: done in ${formatDuration(wallMs)}, new key ${result.newKey.keyID}`);
   return {
     label,
@@ -140,14 +146,17 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString()}] ${line}\n`);
   Runtime.install({ logger: new DefaultLogger('WARN') });
 
-  const lab = await startLab(dir, log);
+  const lab = await startLab(dir, { taskQueue: 'ekm-bench', log });
   const stop = async () => {
     await lab.stop();
     if (!keep && !options.data.dir) fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
-    const rows = [await measure(lab, 'short', short, log), await measure(lab, 'long', long, log)];
+    const cluster = await lab.addCluster('bench', { softwareEncryptionAtRest: true, durations: { tickMs: 100 } });
+    log('configuring EKM on the simulated cluster');
+    await cluster.configureEkm('bench-cluster.example.test');
+    const rows = [await measure(lab, cluster, 'short', short, log), await measure(lab, cluster, 'long', long, log)];
     process.stdout.write(`${json ? JSON.stringify(rows, null, 2) : table(rows)}\n`);
     return 0;
   } finally {

@@ -11,11 +11,12 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import type { ClusterRegistry } from '../config/clusters';
 import { loadRuntimeSettings } from '../config/runtime';
-import { startLocalStack, type LocalStack, type LocalStackPorts } from '../devenv/stack';
+import { startLocalStack, type LocalStack } from '../devenv/stack';
 import { freePort } from '../devenv/ports';
-import type { Notifier, RunbookEvent } from '../notify/notifier';
-import { startSimulator, type DurationsInput, type RunningSimulator } from '../simulator';
-import { createRunbookWorker, type RunbookWorker } from '../../worker/create-worker';
+import type { RunbookEvent } from '../notify/notifier';
+import type { DurationsInput } from '../simulator';
+import { startLocalWorker } from '../devenv/local-worker';
+import { startSimulatedCluster, type SimulatedCluster } from '../devenv/simulated-cluster';
 
 export const DEMO_CLUSTER = 'demo';
 export const DEMO_TASK_QUEUE = 'ekm-demo';
@@ -71,12 +72,10 @@ function secret(file: string): string {
 export interface DemoEnvironment {
   dataDir: string;
   stack: LocalStack;
-  sim: RunningSimulator;
+  cluster: SimulatedCluster;
   registry: ClusterRegistry;
-  clustersFile: string;
   uiUrl: string;
   events: RunbookEvent[];
-  worker: RunbookWorker;
   stop(): Promise<void>;
 }
 
@@ -87,48 +86,32 @@ export async function startDemoEnvironment(
 ): Promise<DemoEnvironment> {
   fs.mkdirSync(path.join(dataDir, 'secrets'), { recursive: true, mode: 0o700 });
   const ports = await demoPorts(dataDir);
-  const stackPorts: LocalStackPorts = {
+  log('starting the Temporal dev server, PyKMIP and the cfssl CA');
+  const stack = await startLocalStack(dataDir, {
     temporal: ports.temporal,
     temporalUi: ports.temporalUi,
     kmip: ports.kmip,
     cfssl: ports.cfssl,
+  });
+  const stops: (() => Promise<void>)[] = [() => stack.stop()];
+  const stop = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
   };
-  log('starting the Temporal dev server, PyKMIP and the cfssl CA');
-  const stack = await startLocalStack(dataDir, stackPorts);
-  let sim: RunningSimulator | undefined;
-  let worker: RunbookWorker | undefined;
   try {
-    const password = secret(path.join(dataDir, 'secrets', 'demo-admin-password'));
-    sim = await startSimulator({
-      stateFile: path.join(dataDir, 'simulator', 'demo-cluster.json'),
+    const cluster = await startSimulatedCluster({
+      name: DEMO_CLUSTER,
+      dir: path.join(dataDir, 'simulator'),
+      softwareEncryptionAtRest: true,
       port: ports.simulator,
       controlPort: ports.simulatorControl,
       controlToken: secret(path.join(dataDir, 'secrets', 'simulator-control-token')),
-      admin: { username: 'admin', password },
-      cluster: { name: DEMO_CLUSTER, softwareEncryptionAtRest: true },
       durations,
     });
-    await sim.control.setDurations(durations);
-    const caFile = path.join(dataDir, 'simulator', 'demo-cluster-ca.pem');
-    fs.writeFileSync(caFile, sim.caPem ?? '');
-    const registry: ClusterRegistry = {
-      clusters: {
-        [DEMO_CLUSTER]: {
-          mvip: sim.url,
-          apiVersion: sim.apiVersion,
-          username: 'admin',
-          password: { file: path.join(dataDir, 'secrets', 'demo-admin-password') },
-          caBundle: caFile,
-          connectTimeoutMs: 5000,
-          responseTimeoutMs: 30_000,
-        },
-      },
-      signers: {},
-    };
+    stops.push(() => cluster.stop());
+    const registry: ClusterRegistry = { clusters: { [DEMO_CLUSTER]: cluster.entry }, signers: {} };
     const clustersFile = path.join(dataDir, 'clusters.yaml');
     fs.writeFileSync(clustersFile, YAML.stringify(registry));
     const events: RunbookEvent[] = [];
-    const notifier: Notifier = { send: async (event) => void events.push(event) };
     const settings = loadRuntimeSettings({
       TEMPORAL_ADDRESS: stack.temporal.address,
       EKM_TASK_QUEUE: DEMO_TASK_QUEUE,
@@ -136,30 +119,11 @@ export async function startDemoEnvironment(
       EKM_AUDIT_LOG: path.join(dataDir, 'audit.jsonl'),
     });
     log('starting a worker');
-    worker = await createRunbookWorker(settings, { registry, notifier });
-    const running = worker.worker.run();
-    const started = { sim, worker };
-    return {
-      dataDir,
-      stack,
-      sim,
-      registry,
-      clustersFile,
-      uiUrl: `http://127.0.0.1:${ports.temporalUi}`,
-      events,
-      worker,
-      async stop() {
-        if (started.worker.worker.getState() === 'RUNNING') started.worker.worker.shutdown();
-        await running.catch(() => undefined);
-        await started.worker.close();
-        await started.sim.stop();
-        await stack.stop();
-      },
-    };
+    const worker = await startLocalWorker(settings, { registry, notifier: { send: async (event) => void events.push(event) } });
+    stops.push(() => worker.stop());
+    return { dataDir, stack, cluster, registry, uiUrl: `http://127.0.0.1:${ports.temporalUi}`, events, stop };
   } catch (err) {
-    await worker?.close();
-    await sim?.stop();
-    await stack.stop();
+    await stop();
     throw err;
   }
 }

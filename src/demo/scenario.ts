@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
-import { ElementClient } from '../element';
 import { hasFaultCode } from '../element/objects';
 import { EkmCluster, EkmRunbook } from '../temporal/search-attributes';
 import { answerUpdate, progressQuery, type RunbookName, type RunbookProgress } from '../../workflows/definitions';
@@ -87,21 +86,8 @@ export class DemoScenario {
     fs.renameSync(`${this.stateFile}.tmp`, this.stateFile);
   }
 
-  private element(): ElementClient {
-    const entry = this.env.registry.clusters[DEMO_CLUSTER]!;
-    return new ElementClient({
-      endpoint: entry.mvip,
-      apiVersion: entry.apiVersion,
-      username: 'admin',
-      password: fs.readFileSync((entry.password as { file: string }).file, 'utf8'),
-      caPem: this.env.sim.caPem,
-      connectTimeoutMs: 5000,
-      responseTimeoutMs: 30_000,
-    });
-  }
-
   private async waitForFault(code: string): Promise<void> {
-    const client = this.element();
+    const client = this.env.cluster.adminClient();
     try {
       for (let i = 0; i < 600; i++) {
         const { faults } = await client.call('ListClusterFaults', { faultTypes: 'current' });
@@ -115,12 +101,13 @@ export class DemoScenario {
   }
 
   private async lastCallSeq(): Promise<number> {
-    const calls = await this.env.sim.control.calls();
+    const calls = await this.env.cluster.sim.control.calls();
     return calls.length === 0 ? 0 : Math.max(...calls.map((c) => c.seq));
   }
 
   private phases(): Phase[] {
-    const { stack, sim } = this.env;
+    const { stack } = this.env;
+    const { sim } = this.env.cluster;
     const kmipHost = stack.kmip.host;
     return [
       {
@@ -306,7 +293,7 @@ export class DemoScenario {
   }
 
   private async summaries(): Promise<PhaseSummary[]> {
-    const calls = await this.env.sim.control.calls();
+    const calls = await this.env.cluster.sim.control.calls();
     return this.phases().map((phase) => {
       const record = this.state[phase.name] ?? { status: 'pending' as const };
       const inRange = calls.filter(

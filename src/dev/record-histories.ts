@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { recordDemo, runFastDemo } from './demo-source';
 import { fetchRuns, writeHistories, type RecordedRun } from './history-files';
-import { startLab } from './recording-lab';
+import { startLab } from '../devenv/lab';
 import { faultWatcherNotifyOnly, rekeyAttachRunning, setupManualCertRetry, type ScenarioRuns } from './scenarios';
 import { assertNoSecrets, collectSecrets } from './secrets';
 
@@ -31,7 +31,8 @@ const USAGE = `Usage: node dist/src/dev/record-histories.js [--demo-dir DIR] [--
 const ROOT = path.resolve(__dirname, '../../..');
 
 async function recordLabScenarios(dir: string, log: (line: string) => void): Promise<RecordedRun[]> {
-  const lab = await startLab(dir, log);
+  // The cluster lock idles out quickly, so its runs complete and their histories are whole.
+  const lab = await startLab(dir, { taskQueue: 'ekm-record', lockTiming: { livenessCheckMs: 1000, idleExitMs: 2000 }, log });
   try {
     const scenarios: ScenarioRuns[] = [];
     log('scenario: setup with manual signing, a rejected certificate and a "retry" answer');

@@ -21,7 +21,7 @@ import type { RekeyInput, SetupInput } from '../../workflows/inputs';
 import type { RekeyResult } from '../../workflows/rekey';
 import type { SetupResult } from '../../workflows/setup';
 import type { WatcherResult } from '../../workflows/fault-watcher';
-import { LAB_TASK_QUEUE, type Lab, type LabCluster } from './recording-lab';
+import type { Lab, LabCluster } from '../devenv/lab';
 
 /** The workflow ids a scenario made, and the scenario name their files get. */
 export interface ScenarioRuns {
@@ -45,7 +45,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 function start(lab: Lab, runbook: RunbookName, workflowType: string, workflowId: string, cluster: string, input: unknown) {
   return lab.client.workflow.start(workflowType, {
     workflowId,
-    taskQueue: LAB_TASK_QUEUE,
+    taskQueue: lab.taskQueue,
     args: [input],
     typedSearchAttributes: [
       { key: EkmCluster, value: cluster },
@@ -54,7 +54,7 @@ function start(lab: Lab, runbook: RunbookName, workflowType: string, workflowId:
   });
 }
 
-/** The lock workflow idles out after its runbook released it (LAB_LOCK_TIMING), so its history is complete. */
+/** The lock workflow idles out after its runbook released it (see record-histories.ts), so its history is complete. */
 async function lockFinished(lab: Lab, cluster: string): Promise<string> {
   const id = clusterLockWorkflowId(cluster);
   await lab.client.workflow.getHandle(id).result();
@@ -124,35 +124,9 @@ export async function setupManualCertRetry(lab: Lab, cluster: LabCluster): Promi
   return { scenario: 'manual-cert-retry', workflowIds: [id, await lockFinished(lab, cluster.name)] };
 }
 
-/** EKM configured by hand (key pair, CSR signed by the KMIP test CA, provider, server), as Procedure 1 leaves it. */
-async function configureEkmByHand(lab: Lab, cluster: LabCluster): Promise<number> {
-  const { element } = cluster;
-  await element.call('CreatePublicPrivateKeyPair', {
-    commonName: `${cluster.name}.example.test`,
-    organization: 'EKM histories',
-    country: 'US',
-  });
-  const { clientCertificateSignRequest } = await element.call('GetClientCertificateSignRequest');
-  const csr = new x509.Pkcs10CertificateRequest(clientCertificateSignRequest);
-  const issued = await issueCertificate(lab.kmip.pki.ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] });
-  const { kmipKeyProvider } = await element.call('CreateKeyProviderKmip', { keyProviderName: 'kmip-provider' });
-  const { kmipKeyServer } = await element.call('CreateKeyServerKmip', {
-    kmipKeyServerName: 'kmip-server',
-    kmipKeyServerHostnames: [lab.kmip.host],
-    kmipKeyServerPort: lab.kmip.port,
-    kmipCaCertificate: lab.kmip.pki.ca.certificatePem,
-    kmipClientCertificate: issued.certificatePem,
-  });
-  await element.call('AddKeyServerToProviderKmip', {
-    keyProviderID: kmipKeyProvider.keyProviderID,
-    keyServerID: kmipKeyServer.keyServerID,
-  });
-  return kmipKeyProvider.keyProviderID;
-}
-
 /** A rekey started by hand on the cluster is running; the rekey runbook attaches to it instead of starting another. */
 export async function rekeyAttachRunning(lab: Lab, cluster: LabCluster): Promise<ScenarioRuns> {
-  const providerID = await configureEkmByHand(lab, cluster);
+  const { keyProviderID: providerID } = await cluster.configureEkm(`${cluster.name}.example.test`);
   await cluster.sim.control.setDurations({ rekeyMs: 4000 });
   const { asyncHandle } = await cluster.element.call('RekeySoftwareEncryptionAtRestMasterKey', {
     keyManagementType: 'External',

@@ -78,7 +78,7 @@ describe('the demo (ekm demo --fast, its own servers and simulated cluster)', ()
     expect(second.output).toMatch(/4 of 4 runbooks completed/);
     // The interrupted rekey was resumed, not started twice: the software setup's rekey plus this one.
     const calls = fs
-      .readFileSync(path.join(dataDir, 'simulator', 'demo-cluster.json.calls.jsonl'), 'utf8')
+      .readFileSync(path.join(dataDir, 'simulator', 'state.json.calls.jsonl'), 'utf8')
       .split('\n')
       .filter((line) => line.includes('"method":"RekeySoftwareEncryptionAtRestMasterKey"') && line.includes('"executed":true'));
     expect(calls).toHaveLength(2);

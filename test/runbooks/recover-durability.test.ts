@@ -30,7 +30,7 @@ function crashableWorker(harness: ClusterHarness, taskQueue: string) {
       taskQueue,
       clustersFile: harness.clustersFile,
       logDir: path.join(harness.dir, 'logs'),
-      env: harness.workerEnv,
+     
     });
   let worker: ManagedProcess = spawn();
   const killedAt: string[] = [];

@@ -31,7 +31,7 @@ describe('rekey runbook survives restarts', () => {
   it('completes after the worker process is SIGKILLed while polling, and the cluster saw one rekey', async () => {
     const taskQueue = uniqueTaskQueue('rekey-kill');
     const temporal = await connectClient();
-    const spawnWorker = () => spawnWorkerProcess({ taskQueue, clustersFile: harness.clustersFile, logDir: path.join(harness.dir, 'logs'), env: harness.workerEnv });
+    const spawnWorker = () => spawnWorkerProcess({ taskQueue, clustersFile: harness.clustersFile, logDir: path.join(harness.dir, 'logs') });
     let worker = spawnWorker();
     try {
       const handle = await temporal.client.workflow.start('rekeyRunbook', {

@@ -59,7 +59,7 @@ describe('setup runbook: worker SIGKILLed at each step', () => {
         taskQueue,
         clustersFile: harness.clustersFile,
         logDir: path.join(harness.dir, 'logs'),
-        env: harness.workerEnv,
+       
       });
     let worker: ManagedProcess = spawnWorker();
     try {

@@ -5,9 +5,8 @@ import { Client, Connection } from '@temporalio/client';
 import { startProcess, type ManagedProcess } from '../../src/devenv/child';
 import type { ClusterRegistry } from '../../src/config/clusters';
 import { loadRuntimeSettings } from '../../src/config/runtime';
-import type { Notifier } from '../../src/notify/notifier';
-import { createRunbookWorker } from '../../worker/create-worker';
-import type { LockTiming } from '../../workflows/cluster-lock';
+import { startLocalWorker, type LocalWorker } from '../../src/devenv/local-worker';
+import type { WorkerOverrides } from '../../worker/create-worker';
 import { testEnv } from './test-env';
 
 const root = path.resolve(__dirname, '../..');
@@ -21,22 +20,18 @@ export async function connectClient(address = testEnv().temporal.address): Promi
   return { client: new Client({ connection, namespace: testEnv().temporal.namespace }), close: () => connection.close() };
 }
 
-export interface InProcessWorker {
-  stop(): Promise<void>;
-}
+export type InProcessWorker = LocalWorker;
 
 /** The real worker (same factory as worker/main.ts) in this process, on the shared dev server. */
-export async function startInProcessWorker(options: {
-  taskQueue: string;
-  registry: ClusterRegistry;
-  notifier?: Notifier;
-  address?: string;
-  lockTiming?: LockTiming;
-  /** Bundle these workflows instead of the shared bundle (test fixtures). */
-  workflowsPath?: string;
-  /** Record every Element call here (EKM_AUDIT_LOG). */
-  auditLog?: string;
-}): Promise<InProcessWorker> {
+export async function startInProcessWorker(
+  options: WorkerOverrides & {
+    taskQueue: string;
+    registry: ClusterRegistry;
+    address?: string;
+    /** Record every Element call here (EKM_AUDIT_LOG). */
+    auditLog?: string;
+  },
+): Promise<InProcessWorker> {
   const env = testEnv();
   const settings = loadRuntimeSettings({
     TEMPORAL_ADDRESS: options.address ?? env.temporal.address,
@@ -44,20 +39,12 @@ export async function startInProcessWorker(options: {
     EKM_WORKFLOW_BUNDLE: env.workflowBundle,
     EKM_AUDIT_LOG: options.auditLog,
   });
-  const { worker, close } = await createRunbookWorker(settings, options);
-  const running = worker.run();
-  return {
-    async stop() {
-      worker.shutdown();
-      await running;
-      await close();
-    },
-  };
+  return startLocalWorker(settings, options);
 }
 
 /**
  * The real worker as its own OS process (dist/worker/main.js), so crash tests can SIGKILL it.
- * `env` adds variables such as the cluster password the registry refers to.
+ * `env` adds variables the worker should see.
  */
 export function spawnWorkerProcess(options: {
   taskQueue: string;
