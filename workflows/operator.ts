@@ -4,7 +4,14 @@
  * not offered at that moment (a refused Update leaves no trace in history).
  */
 import { msToNumber } from '@temporalio/common';
-import { condition, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { answerUpdate, type AnswerAction, type OperatorAnswer, type WaitingFor } from './definitions';
 import { describeFailure, now, type RunbookTracker } from './progress';
@@ -28,6 +35,18 @@ export interface AskOptions {
   alsoDoneWhen?: () => boolean;
   /** Published with the question when the runbook waits for a signed certificate. */
   csrPem?: string;
+}
+
+/** The failure type of a run an operator ended with the `abort` answer. */
+export const RUNBOOK_ABORTED = 'RunbookAborted';
+
+export function abortedBy(answer: Extract<OperatorAnswer, { action: 'abort' }>): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`aborted by ${answer.by ?? 'an operator'}: ${answer.reason}`, RUNBOOK_ABORTED);
+}
+
+/** Ended on purpose: an `abort` answer or a cancellation (ekm cancel). */
+export function isAbort(err: unknown): boolean {
+  return isCancellation(err) || (err instanceof ApplicationFailure && err.type === RUNBOOK_ABORTED);
 }
 
 export class OperatorChannel {
@@ -97,6 +116,20 @@ export class OperatorChannel {
     } catch (err) {
       if (isCancellation(err)) throw err;
       this.tracker.note(`the ${kind} notification could not be sent: ${describeFailure(err)}`);
+    }
+  }
+
+  /**
+   * Records how a run that threw ended (cancelled when aborted, failed otherwise) and tells
+   * people about a failure; an abort they asked for is not news. Never throws itself.
+   */
+  async recordEnd(err: unknown, what: string): Promise<void> {
+    const aborted = isAbort(err);
+    this.tracker.finish(aborted ? 'cancelled' : 'failed', err);
+    if (!aborted) {
+      await CancellationScope.nonCancellable(() =>
+        this.notify('failed', `${what} failed: ${describeFailure(err)}`).catch(() => undefined),
+      );
     }
   }
 

@@ -9,7 +9,6 @@ import { RetryState } from '@temporalio/common';
 import {
   ActivityFailure,
   allHandlersFinished,
-  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -25,11 +24,10 @@ import type { FaultSummary, KmipDiagnosis, KmipKeyServers } from '../activities/
 import { type AnswerRecord, type OperatorAnswer, type StepProgress } from './definitions';
 import { parseInput } from './inputs';
 import { formatDuration, recoverKmipInput, type RecoverKmipInput } from './inputs-recovery';
-import { OperatorChannel } from './operator';
+import { abortedBy, OperatorChannel } from './operator';
 import { describeFailure, now, RunbookTracker } from './progress';
 
 const KMIP_FAULT = 'kmipServerFault';
-export const ABORTED = 'RunbookAborted';
 
 export interface RecoverKmipResult {
   cluster: string;
@@ -321,12 +319,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
       }
       const waited = await waitForFix(servers, d);
       d = waited.diagnosis;
-      if (waited.answer?.action === 'abort') {
-        throw ApplicationFailure.nonRetryable(
-          `aborted by ${waited.answer.by ?? 'an operator'}: ${waited.answer.reason}`,
-          ABORTED,
-        );
-      }
+      if (waited.answer?.action === 'abort') throw abortedBy(waited.answer);
       confirmNext = d.allServersPass;
     }
     if (tracker.step('wait-for-fix').state !== 'done') {
@@ -338,15 +331,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
     await operator.notify('completed', `kmipServerFault on ${cluster} resolved`).catch(() => undefined);
     return { cluster, outcome: 'recovered', fault, diagnosis: d, retests, escalated, startedAt, completedAt: now() };
   } catch (err) {
-    const aborted = isCancellation(err) || (err instanceof ApplicationFailure && err.type === ABORTED);
-    tracker.finish(aborted ? 'cancelled' : 'failed', err);
-    if (!aborted) {
-      await CancellationScope.nonCancellable(() =>
-        operator
-          .notify('failed', `kmipServerFault recovery on ${cluster} failed: ${describeFailure(err)}`)
-          .catch(() => undefined),
-      );
-    }
+    await operator.recordEnd(err, `kmipServerFault recovery on ${cluster}`);
     throw err;
   }
 }

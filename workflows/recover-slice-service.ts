@@ -4,18 +4,17 @@
  * durable timer), verify the fault cleared; repeat a configured number of rounds, then escalate
  * to a person with what the cluster showed. It holds the cluster lock: it changes the cluster.
  */
-import { ApplicationFailure, isCancellation, proxyActivities, sleep, CancellationScope } from '@temporalio/workflow';
+import { isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DriveSummary, SliceFaultStatus } from '../activities/drives';
 import type { FaultSummary } from '../activities/faults';
 import { ClusterLockClient } from './cluster-lock';
 import { parseInput } from './inputs';
 import { formatDuration, recoverSliceInput, type RecoverSliceInput } from './inputs-recovery';
-import { OperatorChannel } from './operator';
+import { abortedBy, OperatorChannel } from './operator';
 import { describeFailure, now, RunbookTracker } from './progress';
 
 const SLICE_FAULT = 'sliceServiceUnhealthy';
-export const ABORTED = 'RunbookAborted';
 
 export interface RecoverSliceResult {
   cluster: string;
@@ -186,9 +185,7 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
       if (seen?.cleared) break;
       if (driveIDs.length === 0) tracker.note('the fault names no metadata drive in a state that can be added back');
       const answer = await escalate(rounds, seen);
-      if (answer?.action === 'abort') {
-        throw ApplicationFailure.nonRetryable(`aborted by ${answer.by ?? 'an operator'}: ${answer.reason}`, ABORTED);
-      }
+      if (answer?.action === 'abort') throw abortedBy(answer);
       if (answer?.action === 'retry') allowed = rounds + 1;
       else {
         seen = await tracker.run('verify', () => calls.sliceFaultStatus(cluster, driveIDs));
@@ -211,15 +208,7 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
       completedAt: now(),
     };
   } catch (err) {
-    const aborted = isCancellation(err) || (err instanceof ApplicationFailure && err.type === ABORTED);
-    tracker.finish(aborted ? 'cancelled' : 'failed', err);
-    if (!aborted) {
-      await CancellationScope.nonCancellable(() =>
-        operator
-          .notify('failed', `sliceServiceUnhealthy recovery on ${cluster} failed: ${describeFailure(err)}`)
-          .catch(() => undefined),
-      );
-    }
+    await operator.recordEnd(err, `sliceServiceUnhealthy recovery on ${cluster}`);
     throw err;
   } finally {
     await lock.release();

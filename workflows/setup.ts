@@ -13,7 +13,7 @@ import type { KeyServerSpec } from '../activities/setup';
 import { ClusterLockClient } from './cluster-lock';
 import { submitCertificateUpdate, type AnswerAction, type OperatorAnswer } from './definitions';
 import { duration, parseInput, setupInput, type SetupInput, type SetupOptions } from './inputs';
-import { OperatorChannel } from './operator';
+import { abortedBy, isAbort, OperatorChannel } from './operator';
 import { describeFailure, now, RunbookTracker } from './progress';
 
 export interface SetupResult {
@@ -48,8 +48,6 @@ const STEPS = [
   ['verify', 'Verify the end state'],
 ] as const;
 type StepId = (typeof STEPS)[number][0];
-
-const ABORTED = 'RunbookAborted';
 
 export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
   const input = parseInput(setupInput, rawInput);
@@ -105,8 +103,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
   }
 
   async function applyAnswer(answer: OperatorAnswer): Promise<void> {
-    if (answer.action === 'abort')
-      throw ApplicationFailure.nonRetryable(`aborted by ${answer.by ?? 'an operator'}: ${answer.reason}`, ABORTED);
+    if (answer.action === 'abort') throw abortedBy(answer);
     if (answer.action === 'change') {
       if (answer.hostnames) server.hostnames = answer.hostnames;
       if (answer.port !== undefined) server.port = answer.port;
@@ -359,19 +356,14 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       completedAt: now(),
     };
   } catch (err) {
-    const aborted = isCancellation(err) || (err instanceof ApplicationFailure && err.type === ABORTED);
-    if (aborted && (created.keyServerID !== undefined || created.keyProviderID !== undefined)) {
+    if (isAbort(err) && (created.keyServerID !== undefined || created.keyProviderID !== undefined)) {
       await CancellationScope.nonCancellable(async () => {
         const outcome = await cluster_.removeCreatedObjects(input.cluster, created);
         for (const r of outcome.removed) tracker.note(`abort: removed ${r}`);
         for (const k of outcome.kept) tracker.note(`abort: left ${k}`);
       });
     }
-    tracker.finish(aborted ? 'cancelled' : 'failed', err);
-    if (!aborted)
-      await CancellationScope.nonCancellable(() =>
-        operator.notify('failed', `setup of ${input.cluster} failed: ${describeFailure(err)}`),
-      );
+    await operator.recordEnd(err, `setup of ${input.cluster}`);
     throw err;
   } finally {
     await lock.release();
