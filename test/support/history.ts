@@ -1,15 +1,7 @@
 import type { Client } from '@temporalio/client';
+import { historyText as textOf } from '../../src/dev/secrets';
 
-/** Every string in a workflow's full history, payloads decoded (JSON payloads are UTF-8 bytes). */
+/** Every string in a workflow's full history, payloads decoded (what a secret scan reads). */
 export async function historyText(client: Client, workflowId: string): Promise<string> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const parts: string[] = [];
-  const walk = (value: unknown): void => {
-    if (value instanceof Uint8Array) parts.push(Buffer.from(value).toString('utf8'));
-    else if (typeof value === 'string') parts.push(value);
-    else if (Array.isArray(value)) value.forEach(walk);
-    else if (value && typeof value === 'object') Object.values(value).forEach(walk);
-  };
-  walk(history);
-  return parts.join('\n');
+  return textOf(await client.workflow.getHandle(workflowId).fetchHistory());
 }
