@@ -5,6 +5,7 @@
  */
 import { Agent, request } from 'undici';
 import { z } from 'zod';
+import { CHAIN_VERIFY_CODES, HOSTNAME_MISMATCH_CODES } from '../tls/verify-codes';
 import {
   describeIssue,
   describeIssues,
@@ -70,29 +71,6 @@ interface HttpAnswer {
   status: number;
   text: string;
 }
-
-/** OpenSSL/Node codes that mean "the certificate could not be verified" (as opposed to a network fault). */
-const TLS_VERIFY_CODES: ReadonlySet<string> = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_REVOKED',
-  'CERT_CHAIN_TOO_LONG',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-  'PATH_LENGTH_EXCEEDED',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
@@ -295,14 +273,15 @@ export class ElementClient {
   /** Classifies an exception from sending the request or reading the answer. */
   #requestFailure(method: string, err: unknown, signal?: AbortSignal): ElementError {
     const codes = errorCodes(err);
-    const tlsCode = codes.find((code) => TLS_VERIFY_CODES.has(code) || code.startsWith('ERR_TLS_CERT'));
+    const tlsCode = codes.find(
+      (code) => CHAIN_VERIFY_CODES.has(code) || HOSTNAME_MISMATCH_CODES.has(code) || code.startsWith('ERR_TLS_CERT'),
+    );
     const cause = err;
     if (tlsCode !== undefined) {
       const host = new URL(this.endpoint).hostname;
-      const what =
-        tlsCode === 'ERR_TLS_CERT_ALTNAME_INVALID' || tlsCode === 'HOSTNAME_MISMATCH'
-          ? `its certificate does not name ${host}; use an endpoint host listed in the certificate's subjectAltName, or`
-          : 'set caPem to the CA bundle that issued the cluster certificate (for a self-signed cluster certificate, that certificate itself), or';
+      const what = HOSTNAME_MISMATCH_CODES.has(tlsCode)
+        ? `its certificate does not name ${host}; use an endpoint host listed in the certificate's subjectAltName, or`
+        : 'set caPem to the CA bundle that issued the cluster certificate (for a self-signed cluster certificate, that certificate itself), or';
       return new ElementTlsError(
         `${method}: TLS certificate verification failed for ${this.endpoint} (${tlsCode}: ${this.#redact(errorText(err))}); ` +
           `${what} set insecure: true to skip verification (not for production)`,

@@ -27,6 +27,7 @@ import {
 } from './messages';
 import { Operation, operationName, ResultStatus } from './tags';
 import { decodeTtlv, encodeTtlv, TtlvError, TtlvMessageReader, type TtlvStructure } from './ttlv';
+import { CHAIN_VERIFY_CODES, HOSTNAME_MISMATCH_CODES } from '../tls/verify-codes';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
@@ -52,23 +53,6 @@ const UNREACHABLE_CODES: Record<string, string> = {
   ECONNRESET: 'the connection was reset',
   EPIPE: 'the connection was closed',
 };
-
-/** OpenSSL's verdicts on the server's certificate chain. */
-const SERVER_CERTIFICATE_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'INVALID_PURPOSE',
-]);
 
 // Duck-typed rather than `instanceof Error`: errors from Node internals can come from another realm (jest's sandbox).
 function errorCode(err: unknown): string | undefined {
@@ -106,10 +90,10 @@ interface Classified {
 /** Errors that mean TLS refused, whenever they happen (TLS 1.3 servers reject client certificates after the handshake). */
 function classifyTlsError(err: unknown, identity: string): Classified | undefined {
   const code = errorCode(err) ?? '';
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+  if (HOSTNAME_MISMATCH_CODES.has(code)) {
     return { failure: 'tls', detail: `presented a certificate that is not valid for "${identity}": ${errorMessage(err)}` };
   }
-  if (SERVER_CERTIFICATE_CODES.has(code)) {
+  if (CHAIN_VERIFY_CODES.has(code)) {
     return {
       failure: 'tls',
       detail: `presented a certificate that the configured CA bundle does not trust: ${errorMessage(err)} (${code})`,
