@@ -39,7 +39,11 @@ const clusterEntry = z
   })
   .superRefine((entry, ctx) => {
     if (!entry.caBundle && !entry.insecure) {
-      ctx.addIssue({ code: 'custom', path: ['caBundle'], message: 'is required to verify the cluster certificate (or set insecure: true explicitly)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['caBundle'],
+        message: 'is required to verify the cluster certificate (or set insecure: true explicitly)',
+      });
     }
     if (entry.caBundle && entry.insecure) {
       ctx.addIssue({ code: 'custom', path: ['insecure'], message: 'cannot be combined with caBundle' });

@@ -1,6 +1,23 @@
 import fs from 'node:fs';
 import { z } from 'zod';
+import { RUNBOOK_EVENT_KINDS, type RunbookEventKind } from '../notify/events';
 import { ConfigError, describeZodError } from './zod-errors';
+
+/** "escalated, waiting-for-input" -> the kinds; an unknown name is an issue naming it. */
+const eventKindList = z.string().transform((text, ctx): RunbookEventKind[] => {
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  const unknown = names.filter((name) => !(RUNBOOK_EVENT_KINDS as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown event kind(s) ${unknown.join(', ')}; known: ${RUNBOOK_EVENT_KINDS.join(', ')}`,
+    });
+  }
+  return names as RunbookEventKind[];
+});
 
 /**
  * Settings of the worker and the CLI, from environment variables. Every problem names the
@@ -19,6 +36,10 @@ const runtimeFields = z.object({
   TEMPORAL_TLS_CA: z.string().min(1).optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   EKM_WEBHOOK_URL: z.string().url('must be a URL').optional(),
+  /** Only these notification kinds go to the webhook (all when unset); the log line always has all. */
+  EKM_WEBHOOK_KINDS: eventKindList.optional(),
+  /** A file holding the webhook's bearer token (a secret: never an environment value itself). */
+  EKM_WEBHOOK_TOKEN_FILE: z.string().min(1).optional(),
   EKM_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   EKM_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Append one JSON line per Element API call here (for `ekm report`). */
@@ -28,6 +49,15 @@ const runtimeFields = z.object({
 const runtimeSchema = runtimeFields.superRefine((env, ctx) => {
   if (Boolean(env.TEMPORAL_TLS_CERT) !== Boolean(env.TEMPORAL_TLS_KEY)) {
     ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_KEY'], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together' });
+  }
+  for (const variable of ['EKM_WEBHOOK_KINDS', 'EKM_WEBHOOK_TOKEN_FILE'] as const) {
+    if (env[variable] !== undefined && !env.EKM_WEBHOOK_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [variable],
+        message: 'is set but EKM_WEBHOOK_URL is not, so no webhook would be called',
+      });
+    }
   }
 });
 
@@ -49,7 +79,7 @@ export interface TemporalConnectionSettings {
   };
 }
 
-function readFileSetting(variable: string, file: string): Buffer {
+export function readFileSetting(variable: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {

@@ -1,31 +1,8 @@
-import fs from 'node:fs';
 import { request } from 'undici';
+import { readFileSetting, type RuntimeSettings } from '../config/runtime';
+import type { RunbookEvent, RunbookEventKind } from './events';
 
-export type RunbookEventKind = 'waiting-for-input' | 'reminder' | 'escalated' | 'completed' | 'failed' | 'fault-detected';
-
-export const RUNBOOK_EVENT_KINDS: readonly RunbookEventKind[] = [
-  'waiting-for-input',
-  'reminder',
-  'escalated',
-  'completed',
-  'failed',
-  'fault-detected',
-];
-
-/** Something a person should hear about: a runbook waits for them, escalated, ended, or the watcher saw a fault. */
-export interface RunbookEvent {
-  kind: RunbookEventKind;
-  runbook: string;
-  cluster: string;
-  workflowId: string;
-  runId: string;
-  step?: string;
-  message: string;
-  detail?: string;
-  /** Structured facts for machines (fault ids, drive states, diagnosis); never secrets. */
-  data?: Record<string, unknown>;
-  at: string;
-}
+export type { RunbookEvent, RunbookEventKind } from './events';
 
 export interface Notifier {
   send(event: RunbookEvent): Promise<void>;
@@ -114,32 +91,20 @@ export class FanOutNotifier implements Notifier {
   }
 }
 
-/** "escalated, waiting-for-input" -> a set of kinds; unknown names are an error naming them. */
-export function parseEventKinds(text: string): Set<RunbookEventKind> {
-  const names = text
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const unknown = names.filter((n) => !(RUNBOOK_EVENT_KINDS as readonly string[]).includes(n));
-  if (unknown.length > 0) {
-    throw new Error(`EKM_WEBHOOK_KINDS: unknown event kind(s) ${unknown.join(', ')}; known: ${RUNBOOK_EVENT_KINDS.join(', ')}`);
-  }
-  return new Set(names as RunbookEventKind[]);
-}
-
 /**
  * The worker's notifier: always the log line; a webhook when EKM_WEBHOOK_URL is set, optionally
  * limited to EKM_WEBHOOK_KINDS and authenticated with the token in EKM_WEBHOOK_TOKEN_FILE.
  */
 export function notifierFromSettings(
-  settings: { EKM_WEBHOOK_URL?: string },
-  env: { EKM_WEBHOOK_KINDS?: string; EKM_WEBHOOK_TOKEN_FILE?: string } = process.env,
+  settings: Pick<RuntimeSettings, 'EKM_WEBHOOK_URL' | 'EKM_WEBHOOK_KINDS' | 'EKM_WEBHOOK_TOKEN_FILE'>,
 ): Notifier {
   const notifiers: Notifier[] = [new LogNotifier()];
   if (settings.EKM_WEBHOOK_URL) {
-    const bearerToken = env.EKM_WEBHOOK_TOKEN_FILE ? fs.readFileSync(env.EKM_WEBHOOK_TOKEN_FILE, 'utf8').trim() : undefined;
+    const bearerToken = settings.EKM_WEBHOOK_TOKEN_FILE
+      ? readFileSetting('EKM_WEBHOOK_TOKEN_FILE', settings.EKM_WEBHOOK_TOKEN_FILE).toString('utf8').trim()
+      : undefined;
     let webhook: Notifier = new WebhookNotifier(settings.EKM_WEBHOOK_URL, { bearerToken });
-    if (env.EKM_WEBHOOK_KINDS) webhook = new FilteredNotifier(parseEventKinds(env.EKM_WEBHOOK_KINDS), webhook);
+    if (settings.EKM_WEBHOOK_KINDS) webhook = new FilteredNotifier(new Set(settings.EKM_WEBHOOK_KINDS), webhook);
     notifiers.push(webhook);
   }
   return new FanOutNotifier(notifiers);

@@ -15,6 +15,20 @@ describe('runtime settings from the environment', () => {
       'TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together',
     );
     expect(() => loadRuntimeSettings({ EKM_WEBHOOK_URL: 'not a url' })).toThrow('EKM_WEBHOOK_URL: must be a URL');
+    expect(() =>
+      loadRuntimeSettings({ EKM_WEBHOOK_URL: 'http://127.0.0.1:9/hook', EKM_WEBHOOK_KINDS: 'escalated,paged' }),
+    ).toThrow('EKM_WEBHOOK_KINDS: unknown event kind(s) paged');
+    expect(() => loadRuntimeSettings({ EKM_WEBHOOK_TOKEN_FILE: '/run/secrets/token' })).toThrow(
+      'EKM_WEBHOOK_TOKEN_FILE: is set but EKM_WEBHOOK_URL is not',
+    );
+  });
+
+  it('reads the webhook kinds as a list', () => {
+    const settings = loadRuntimeSettings({
+      EKM_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
+      EKM_WEBHOOK_KINDS: ' escalated ,fault-detected',
+    });
+    expect(settings.EKM_WEBHOOK_KINDS).toEqual(['escalated', 'fault-detected']);
   });
 
   it('reads mTLS files and names a missing one', () => {
