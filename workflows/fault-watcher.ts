@@ -12,9 +12,11 @@ import {
   ChildWorkflowCancellationType,
   condition,
   continueAsNew,
+  ContinueAsNew,
   defineQuery,
   isCancellation,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -278,6 +280,8 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
       await sleep(input.interval);
     }
   } catch (err) {
+    // continueAsNew() throws to end this run; the watcher goes on. (Before this patch it was recorded as failed.)
+    if (err instanceof ContinueAsNew && patched('continue-as-new-is-not-an-end')) throw err;
     if (!isCancellation(err)) {
       tracker.finish('failed', err);
       throw err;

@@ -8,7 +8,9 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
@@ -35,6 +37,11 @@ export interface AskOptions {
   alsoDoneWhen?: () => boolean;
   /** Published with the question when the runbook waits for a signed certificate. */
   csrPem?: string;
+  /**
+   * The same question was open in the run before a continue-as-new: keep when it was first asked
+   * and how many reminders went out, and do not announce it again.
+   */
+  resume?: Pick<WaitingFor, 'since' | 'reminders'>;
 }
 
 /** The failure type of a run an operator ended with the `abort` answer. */
@@ -75,21 +82,21 @@ export class OperatorChannel {
   /** Waits for an answer; undefined when timeoutMs passed first. */
   async ask(options: AskOptions): Promise<OperatorAnswer | undefined> {
     const { progress } = this.tracker;
-    const startedAt = Date.now();
+    const startedAt = options.resume ? Date.parse(options.resume.since) : Date.now();
     const waiting: WaitingFor = {
       kind: options.kind ?? 'operator-decision',
       step: options.step,
-      since: now(),
+      since: options.resume?.since ?? now(),
       prompt: options.prompt,
       answers: options.answers,
       deadline: options.timeoutMs !== undefined ? new Date(startedAt + options.timeoutMs).toISOString() : undefined,
-      reminders: 0,
+      reminders: options.resume?.reminders ?? 0,
       problem: options.problem,
       csrPem: options.csrPem,
     };
     this.answer = undefined;
     this.tracker.setWaiting(waiting);
-    await this.notifyQuietly('waiting-for-input', options.prompt, options.problem);
+    if (!options.resume) await this.notifyQuietly('waiting-for-input', options.prompt, options.problem);
     try {
       for (;;) {
         const untilDeadline = options.timeoutMs !== undefined ? startedAt + options.timeoutMs - Date.now() : undefined;
@@ -124,6 +131,9 @@ export class OperatorChannel {
    * people about a failure; an abort they asked for is not news. Never throws itself.
    */
   async recordEnd(err: unknown, what: string): Promise<void> {
+    // continueAsNew() ends a run by throwing; the runbook goes on in the next run. (Runs before this
+    // patch sent a "failed" notice here, so their histories replay only along the old path.)
+    if (err instanceof ContinueAsNew && patched('continue-as-new-is-not-an-end')) return;
     const aborted = isAbort(err);
     this.tracker.finish(aborted ? 'cancelled' : 'failed', err);
     if (!aborted) {

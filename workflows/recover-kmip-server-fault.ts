@@ -21,7 +21,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FaultSummary, KmipDiagnosis, KmipKeyServers } from '../activities/faults';
-import { type AnswerRecord, type OperatorAnswer, type StepProgress } from './definitions';
+import { type AnswerRecord, type OperatorAnswer, type StepProgress, type WaitingFor } from './definitions';
 import { parseInput } from './inputs';
 import { formatDuration, recoverKmipInput, type RecoverKmipInput } from './inputs-recovery';
 import { abortedBy, OperatorChannel } from './operator';
@@ -55,6 +55,8 @@ export interface KmipCarried {
   steps: StepProgress[];
   notes: string[];
   answers: AnswerRecord[];
+  /** The wait-for-fix question that was open when the run continued as new (absent in older runs' input). */
+  openQuestion?: Pick<WaitingFor, 'since' | 'reminders'>;
 }
 
 const STEPS = [
@@ -130,6 +132,8 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
   let retestsThisRun = 0;
   let intervalMs = carried?.intervalMs ?? input.retest.initialIntervalMs;
   let escalated = carried?.escalated ?? false;
+  // Taken by the first wait of a continued run only.
+  let openQuestion = carried?.openQuestion;
 
   function publish(d: KmipDiagnosis): void {
     const changed =
@@ -185,6 +189,8 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
   ): Promise<{ diagnosis: KmipDiagnosis; answer?: OperatorAnswer }> {
     if (tracker.step('wait-for-fix').state !== 'waiting-for-input') tracker.begin('wait-for-fix');
     let answered: OperatorAnswer | undefined;
+    const resume = openQuestion;
+    openQuestion = undefined;
     const scope = new CancellationScope();
     const asking = scope
       .run(() =>
@@ -194,6 +200,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
           answers: ['fixed', 'retry', 'abort'],
           problem: describeDiagnosis(current),
           remindEveryMs: input.reminderEvery,
+          resume,
         }),
       )
       .then(
@@ -231,6 +238,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
           return { diagnosis: d };
         }
         if (retestsThisRun >= input.retestsPerRun || workflowInfo().continueAsNewSuggested) {
+          const question = tracker.progress.waiting;
           await stopAsking();
           await condition(allHandlersFinished);
           await continueAsNew<typeof recoverKmipServerFault>(rawInput, {
@@ -247,6 +255,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
               `${now()} continued as new after ${retests} re-tests (keeps the history small)`,
             ],
             answers: tracker.progress.answers.slice(-50),
+            openQuestion: question && { since: question.since, reminders: question.reminders },
           });
         }
       }

@@ -3,7 +3,8 @@
  * Records the workflow histories the replay tests (test/workflows/replay.test.ts) replay: every
  * run of the fast demo (setup, rekey, both recoveries, the cluster lock), plus scenarios driven
  * directly against a simulator (manual certificate with a rejected submission and a "retry"
- * answer, a rekey attaching to a running one, a fault watcher that continues as new). Each
+ * answer, a kmipServerFault recovery and a fault watcher that continue as new, a rekey attaching
+ * to a running one). Each
  * history is checked for secrets before it is written. `npm run record-histories`.
  *
  * Never re-record to make a replay test pass after a workflow change: that hides exactly the
@@ -17,7 +18,13 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { recordDemo, runFastDemo } from './demo-source';
 import { fetchRuns, writeHistories, type RecordedRun } from './history-files';
 import { startLab } from '../devenv/lab';
-import { faultWatcherNotifyOnly, rekeyAttachRunning, setupManualCertRetry, type ScenarioRuns } from './scenarios';
+import {
+  faultWatcherNotifyOnly,
+  recoverKmipContinuedAsNew,
+  rekeyAttachRunning,
+  setupManualCertRetry,
+  type ScenarioRuns,
+} from './scenarios';
 import { assertNoSecrets, collectSecrets } from './secrets';
 
 const USAGE = `Usage: node dist/src/dev/record-histories.js [--demo-dir DIR] [--out DIR] [--keep]
@@ -41,6 +48,8 @@ async function recordLabScenarios(dir: string, log: (line: string) => void): Pro
       durations: { earTransitionMs: 500, tickMs: 50 },
     });
     scenarios.push(await setupManualCertRetry(lab, setupCluster));
+    log('scenario: kmipServerFault recovery waiting across continue-as-new');
+    scenarios.push(await recoverKmipContinuedAsNew(lab, setupCluster));
     log('scenario: rekey attaching to a rekey already running');
     const rekeyCluster = await lab.addCluster('attach', { softwareEncryptionAtRest: true, durations: { tickMs: 50 } });
     scenarios.push(await rekeyAttachRunning(lab, rekeyCluster));

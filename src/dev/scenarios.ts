@@ -16,11 +16,12 @@ import {
   type RunbookProgress,
 } from '../../workflows/definitions';
 import { workflowIds } from '../../workflows/ids';
-import type { FaultWatcherInput } from '../../workflows/inputs-recovery';
+import type { FaultWatcherInput, RecoverKmipInput } from '../../workflows/inputs-recovery';
 import type { RekeyInput, SetupInput } from '../../workflows/inputs';
 import type { RekeyResult } from '../../workflows/rekey';
 import type { SetupResult } from '../../workflows/setup';
 import type { WatcherResult } from '../../workflows/fault-watcher';
+import type { RecoverKmipResult } from '../../workflows/recover-kmip-server-fault';
 import type { Lab, LabCluster } from '../devenv/lab';
 
 /** The workflow ids a scenario made, and the scenario name their files get. */
@@ -168,4 +169,36 @@ export async function faultWatcherNotifyOnly(lab: Lab, cluster: LabCluster): Pro
   const result = (await latest.result()) as WatcherResult;
   if (!result.stopped) throw new Error('the watcher did not stop on cancel');
   return { scenario: 'notify-only', workflowIds: [id] };
+}
+
+/**
+ * kmipServerFault recovery waiting across continue-as-new: the key server is unreachable when the
+ * cluster restarts, the runbook re-tests twice per run and continues as new until the server is
+ * back. Needs a cluster with hardware encryption keyed by a provider (the setup scenario's).
+ */
+export async function recoverKmipContinuedAsNew(lab: Lab, cluster: LabCluster): Promise<ScenarioRuns> {
+  const { kmip } = lab;
+  await cluster.sim.control.setDurations({ kmipRetryMs: 400 });
+  await cluster.sim.control.makeUnreachable(kmip.host);
+  await cluster.sim.control.restartCluster();
+  const input: RecoverKmipInput = {
+    cluster: cluster.name,
+    retest: { initialInterval: 300, maxInterval: 300 },
+    retestsPerRun: 2,
+    faultPollInterval: 200,
+    resolveWindow: 20_000,
+    requestedBy: 'record-histories',
+  };
+  const id = workflowIds.recoverKmipServerFault(cluster.name);
+  const first = await start(lab, 'recover-kmip-server-fault', 'recoverKmipServerFault', id, cluster.name, input);
+  const latest = lab.client.workflow.getHandle(id);
+  await waitFor('the recovery to continue as new', async () =>
+    (await latest.describe()).runId !== first.firstExecutionRunId ? true : undefined,
+  );
+  await cluster.sim.control.makeReachable(kmip.host);
+  const result = (await latest.result()) as RecoverKmipResult;
+  if (result.outcome !== 'recovered' || result.retests < 3) {
+    throw new Error(`the recovery did not go as scripted: ${result.outcome} after ${result.retests} re-tests`);
+  }
+  return { scenario: 'continued-as-new', workflowIds: [id] };
 }

@@ -8,6 +8,7 @@ import type { RunbookEvent } from '../../src/notify/notifier';
 import { answerUpdate, progressQuery } from '../../workflows/definitions';
 import { runbookProgressJson } from '../../src/cli/json-output';
 import { watcherStatusQuery, type WatcherResult } from '../../workflows/fault-watcher';
+import { EkmState } from '../../src/temporal/search-attributes';
 import { workflowIds } from '../../workflows/ids';
 import type { FaultWatcherInput } from '../../workflows/inputs-recovery';
 import type { RecoverSliceResult } from '../../workflows/recover-slice-service';
@@ -111,9 +112,10 @@ describe('fault watcher (real Temporal, simulator)', () => {
     ).rejects.toBeInstanceOf(WorkflowNotFoundError);
     expect(await harness.sim.control.calls({ method: 'AddDrives', afterSeq: mark })).toEqual([]);
     // It kept its history small: more polls than pollsPerRun, so it continued as new, and kept its state.
-    expect((await temporal.client.workflow.getHandle(watcherId(), handle.firstExecutionRunId).describe()).status.name).toBe(
-      'CONTINUED_AS_NEW',
-    );
+    const firstRun = await temporal.client.workflow.getHandle(watcherId(), handle.firstExecutionRunId).describe();
+    expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+    // Continuing is not an end: the run was never marked failed (`ekm list --state failed` must not show it).
+    expect(firstRun.typedSearchAttributes.get(EkmState)).toMatch(/^(running|waiting-for-input)$/);
     await stop(handle);
   });
 

@@ -7,6 +7,7 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { FanOutNotifier, WebhookNotifier, type RunbookEvent } from '../../src/notify/notifier';
 import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/definitions';
+import { EkmState } from '../../src/temporal/search-attributes';
 import { workflowIds } from '../../workflows/ids';
 import type { RecoverKmipInput } from '../../workflows/inputs-recovery';
 import type { KmipDiagnosis } from '../../activities/faults';
@@ -141,11 +142,14 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
     );
     const firstRun = await temporal.client.workflow.getHandle(id(), handle.firstExecutionRunId).describe();
     expect(firstRun.status.name).toBe('CONTINUED_AS_NEW');
+    expect(firstRun.typedSearchAttributes.get(EkmState)).toMatch(/^(running|waiting-for-input)$/);
     // Each run stays small: the diagnosis, two re-tests and the question fit in well under 100 events.
     expect(firstRun.historyLength).toBeLessThan(100);
-    await waitingForFix(temporal.client.workflow.getHandle(id()), (p) =>
-      expect(p.notes.join('\n')).toContain('continued as new after'),
-    );
+    // The question stays the one first asked: same "since", announced once.
+    await waitingForFix(temporal.client.workflow.getHandle(id()), (p) => {
+      expect(p.notes.join('\n')).toContain('continued as new after');
+      expect(p.waiting?.since).toBe(waiting.waiting?.since);
+    });
 
     await harness.sim.control.makeReachable(kmipHost());
     const result = (await handle.result()) as RecoverKmipResult;
@@ -153,6 +157,7 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
     expect(result.outcome).toBe('recovered');
     expect(result.retests).toBeGreaterThanOrEqual(3);
     expect(result.fault?.code).toBe('kmipServerFault');
+    expect(events.map((e) => e.kind)).toEqual(['waiting-for-input', 'completed']);
     // The simulator's end state: fault resolved, keys fetched, drives unlocked.
     expect(await currentKmipFaults()).toEqual([]);
     expect((await harness.sim.control.state()).keyAccess.status).toBe('unlocked');

@@ -78,6 +78,10 @@ describe('replay of recorded workflow histories', () => {
     expect(activities('rekey-attach-running.json')).toContain('awaitMasterKeyRekey');
     expect(activities('rekey-attach-running.json')).not.toContain('startMasterKeyRekey');
     expect(eventsOf('fault-watcher-notify-only-run1.json').at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    // Recorded before the patch 'continue-as-new-is-not-an-end': its first run still sends a "failed" notice as it continues.
+    const kmipRun1 = 'recover-kmip-server-fault-continued-as-new-run1.json';
+    expect(eventsOf(kmipRun1).at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    expect(activities(kmipRun1).filter((name) => name === 'notify')).toHaveLength(2);
   });
 
   it('carries no private key (payloads decoded; the certificates are there)', () => {
