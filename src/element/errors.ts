@@ -61,13 +61,15 @@ export class ElementApiError extends ElementError {
   /** Extra members of the error object, if any (e.g. volumeID). */
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(options: ElementErrorBase & {
-    method: string;
-    name: string;
-    message: string;
-    code?: number;
-    details?: Record<string, unknown>;
-  }) {
+  constructor(
+    options: ElementErrorBase & {
+      method: string;
+      name: string;
+      message: string;
+      code?: number;
+      details?: Record<string, unknown>;
+    },
+  ) {
     super(`${options.method}: ${options.message}`, RETRYABLE_ELEMENT_ERROR_NAMES.has(options.name), options);
     this.name = options.name;
     this.code = options.code;

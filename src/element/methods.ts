@@ -209,7 +209,11 @@ export const elementMethods = {
           ctx.addIssue({ code: 'custom', path: ['keyProviderID'], message: 'is required when keyManagementType is External' });
         }
         if (params.keyManagementType === 'Internal' && params.keyProviderID !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['keyProviderID'], message: 'must be omitted when keyManagementType is Internal' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['keyProviderID'],
+            message: 'must be omitted when keyManagementType is Internal',
+          });
         }
       }),
     result: AsyncHandleResult,

@@ -88,7 +88,10 @@ export async function checkSignedCertificate(
   const problems: string[] = [];
   const certificate = parseCertificate(pemBlocks(input.certificatePem)[0], 'certificate', problems);
   const caBlocks = pemBlocks(input.caChainPem);
-  const cas = caBlocks.length === 0 ? [parseCertificate(undefined, 'ca', problems)] : caBlocks.map((b, i) => parseCertificate(b, caBlocks.length > 1 ? `ca[${i}]` : 'ca', problems));
+  const cas =
+    caBlocks.length === 0
+      ? [parseCertificate(undefined, 'ca', problems)]
+      : caBlocks.map((b, i) => parseCertificate(b, caBlocks.length > 1 ? `ca[${i}]` : 'ca', problems));
   if (!certificate) return { problems };
 
   const csr = await summarizeCsr(input.csrPem);
@@ -102,13 +105,17 @@ export async function checkSignedCertificate(
   if (notBefore > now.getTime()) problems.push(`certificate: not valid yet (valid from ${certificate.notBefore.toISOString()})`);
   if (notAfter <= now.getTime()) problems.push(`certificate: expired on ${certificate.notAfter.toISOString()}`);
   else if (notAfter - now.getTime() < MIN_REMAINING_VALIDITY_DAYS * DAY_MS) {
-    problems.push(`certificate: expires within ${MIN_REMAINING_VALIDITY_DAYS} days (on ${certificate.notAfter.toISOString()}); ask for a longer validity`);
+    problems.push(
+      `certificate: expires within ${MIN_REMAINING_VALIDITY_DAYS} days (on ${certificate.notAfter.toISOString()}); ask for a longer validity`,
+    );
   }
 
   const eku = certificate.getExtension(EXTENDED_KEY_USAGE_OID);
   const usages = eku ? new x509.ExtendedKeyUsageExtension(eku.rawData).usages.map(String) : [];
   if (!usages.includes(CLIENT_AUTH_OID)) {
-    problems.push('certificate: no clientAuth extended key usage (KMIP servers refuse such a client certificate); sign with a client profile');
+    problems.push(
+      'certificate: no clientAuth extended key usage (KMIP servers refuse such a client certificate); sign with a client profile',
+    );
   }
 
   const candidates = cas.filter((ca): ca is x509.X509Certificate => ca !== undefined);

@@ -6,14 +6,7 @@
 import fs from 'node:fs';
 
 export type CallOutcome =
-  | 'result'
-  | 'error'
-  | 'unauthorized'
-  | 'not-found'
-  | 'method-not-allowed'
-  | 'bad-request'
-  | 'unavailable'
-  | 'injected';
+  'result' | 'error' | 'unauthorized' | 'not-found' | 'method-not-allowed' | 'bad-request' | 'unavailable' | 'injected';
 
 export interface CallRecord {
   seq: number;
@@ -85,7 +78,8 @@ export class CallLog {
 
   list(filter: CallFilter = {}): CallRecord[] {
     return this.records.filter(
-      (r) => (filter.method === undefined || r.method === filter.method) && (filter.afterSeq === undefined || r.seq > filter.afterSeq),
+      (r) =>
+        (filter.method === undefined || r.method === filter.method) && (filter.afterSeq === undefined || r.seq > filter.afterSeq),
     );
   }
 

@@ -48,7 +48,11 @@ export class SimulatedCluster {
   ) {}
 
   /** Loads the state file, or creates a new cluster (and the file) when there is none. */
-  static open(stateFile: string, create: CreateClusterOptions, config: ClusterConfig): { cluster: SimulatedCluster; created: boolean } {
+  static open(
+    stateFile: string,
+    create: CreateClusterOptions,
+    config: ClusterConfig,
+  ): { cluster: SimulatedCluster; created: boolean } {
     const store = new StateStore(stateFile);
     store.removeStaleTemporaries();
     const loaded = loadStateFile(stateFile);
@@ -189,7 +193,8 @@ export class SimulatedCluster {
       } else {
         incident.activeAt = null;
       }
-      const settled = incident.addingHelps && incident.activeAt !== null && now - incident.activeAt >= this.durations.sliceSettleMs;
+      const settled =
+        incident.addingHelps && incident.activeAt !== null && now - incident.activeAt >= this.durations.sliceSettleMs;
       if (settled) this.log(`slice service ${incident.serviceID} healthy again (drive ${incident.driveID})`);
       return !settled;
     });

@@ -14,7 +14,16 @@ export const CallRecordSchema = z.looseObject({
   id: z.unknown(),
   params: z.unknown(),
   httpStatus: z.int().nullable(),
-  outcome: z.enum(['result', 'error', 'unauthorized', 'not-found', 'method-not-allowed', 'bad-request', 'unavailable', 'injected']),
+  outcome: z.enum([
+    'result',
+    'error',
+    'unauthorized',
+    'not-found',
+    'method-not-allowed',
+    'bad-request',
+    'unavailable',
+    'injected',
+  ]),
   errorName: z.string().optional(),
   injected: z.strictObject({ kind: z.string(), phase: z.enum(['before', 'after']) }).optional(),
   executed: z.boolean(),
@@ -55,7 +64,8 @@ export class SimulatorControlClient {
       throw new ControlApiError(res.status, `control API answered non-JSON: ${text.slice(0, 200)}`);
     }
     if (!res.ok) {
-      const message = typeof json === 'object' && json !== null && 'error' in json ? String((json as { error: unknown }).error) : text;
+      const message =
+        typeof json === 'object' && json !== null && 'error' in json ? String((json as { error: unknown }).error) : text;
       throw new ControlApiError(res.status, `${method} ${path}: ${res.status} ${message}`);
     }
     return schema.parse(json);
@@ -75,7 +85,11 @@ export class SimulatorControlClient {
     if (filter.method) query.set('method', filter.method);
     if (filter.afterSeq !== undefined) query.set('afterSeq', String(filter.afterSeq));
     const q = query.toString();
-    const out = await this.request('GET', `/control/calls${q ? `?${q}` : ''}`, z.strictObject({ calls: z.array(CallRecordSchema) }));
+    const out = await this.request(
+      'GET',
+      `/control/calls${q ? `?${q}` : ''}`,
+      z.strictObject({ calls: z.array(CallRecordSchema) }),
+    );
     return out.calls;
   }
 
@@ -101,14 +115,21 @@ export class SimulatorControlClient {
 
   /** key: "hardware", "software" or a keyID. destroy = revoke+destroy on the KMIP server; withhold = reversible "Item Not Found". */
   deleteKey(key: string, mode: 'destroy' | 'withhold' = 'destroy'): Promise<{ keyID: string; kmipUniqueIdentifier: string }> {
-    return this.request('POST', '/control/kmip/delete-key', z.looseObject({ keyID: z.string(), kmipUniqueIdentifier: z.string() }), { key, mode });
+    return this.request(
+      'POST',
+      '/control/kmip/delete-key',
+      z.looseObject({ keyID: z.string(), kmipUniqueIdentifier: z.string() }),
+      { key, mode },
+    );
   }
 
   async restoreKey(key: string): Promise<void> {
     await this.request('POST', '/control/kmip/restore-key', z.unknown(), { key });
   }
 
-  failMetadataDrives(options: { nodeIDs?: number[]; driveIDs?: number[]; addingHelps?: boolean } = {}): Promise<{ driveIDs: number[] }> {
+  failMetadataDrives(
+    options: { nodeIDs?: number[]; driveIDs?: number[]; addingHelps?: boolean } = {},
+  ): Promise<{ driveIDs: number[] }> {
     return this.request('POST', '/control/drives/fail-metadata', z.looseObject({ driveIDs: z.array(z.int()) }), options);
   }
 

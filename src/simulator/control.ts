@@ -145,7 +145,10 @@ export class ControlApi {
       case 'GET /control/calls': {
         const after = url.searchParams.get('afterSeq');
         return {
-          calls: this.callLog.list({ method: url.searchParams.get('method') ?? undefined, afterSeq: after === null ? undefined : Number(after) }),
+          calls: this.callLog.list({
+            method: url.searchParams.get('method') ?? undefined,
+            afterSeq: after === null ? undefined : Number(after),
+          }),
         };
       }
       case 'DELETE /control/calls':
@@ -247,12 +250,17 @@ export class ControlApi {
         throw new ControlError(409, `key ${key.keyID} is an internal key; it is not on a KMIP server`);
       }
       if (ref.mode === 'withhold') {
-        if (!state.injection.withheldKeys.includes(key.kmipUniqueIdentifier)) state.injection.withheldKeys.push(key.kmipUniqueIdentifier);
+        if (!state.injection.withheldKeys.includes(key.kmipUniqueIdentifier))
+          state.injection.withheldKeys.push(key.kmipUniqueIdentifier);
         return { key: structuredClone(key), servers: [], ctx: undefined };
       }
       const provider = state.keyProviders.find((p) => p.keyProviderID === key.keyProviderID);
       if (!provider) throw new ControlError(409, `the provider of key ${key.keyID} no longer exists`);
-      return { key: structuredClone(key), servers: structuredClone(serversOfProvider(state, provider)), ctx: this.cluster.kmipContext(state) };
+      return {
+        key: structuredClone(key),
+        servers: structuredClone(serversOfProvider(state, provider)),
+        ctx: this.cluster.kmipContext(state),
+      };
     });
     const uid = prepared.key.kmipUniqueIdentifier ?? '';
     if (prepared.ctx) {
@@ -302,12 +310,14 @@ export class ControlApi {
 
   /** Waits until the key fetch that followed a restart has run once (or the cluster unlocked). */
   private async waitForFirstKeyFetch(since: number): Promise<void> {
-    const deadline = Date.now() + this.cluster.durations.kmipConnectTimeoutMs + this.cluster.durations.kmipResponseTimeoutMs + 5_000;
+    const deadline =
+      Date.now() + this.cluster.durations.kmipConnectTimeoutMs + this.cluster.durations.kmipResponseTimeoutMs + 5_000;
     while (Date.now() < deadline) {
-      const done = await this.cluster.run((state) => state.keyAccess.since !== since || state.keyAccess.status === 'unlocked' || state.keyAccess.attempts > 0);
+      const done = await this.cluster.run(
+        (state) => state.keyAccess.since !== since || state.keyAccess.status === 'unlocked' || state.keyAccess.attempts > 0,
+      );
       if (done) return;
       await new Promise((r) => setTimeout(r, 20));
     }
   }
 }
-

@@ -96,7 +96,10 @@ export function parsePemCertificates(text: string): X509Certificate[] {
 }
 
 /** The simulator's HTTPS identity: a throwaway CA and a server certificate for the given names. */
-export async function createTlsIdentity(names: { dns: string[]; ips: string[] }): Promise<{ caPem: string; certPem: string; keyPem: string }> {
+export async function createTlsIdentity(names: {
+  dns: string[];
+  ips: string[];
+}): Promise<{ caPem: string; certPem: string; keyPem: string }> {
   const ca = await createCertificateAuthority('Element Cluster Simulator CA');
   const server = await issueKeyAndCertificate(ca, {
     subject: 'CN=element-simulator',

@@ -53,7 +53,8 @@ function certificateFaults(state: ClusterState, now: number, out: Map<string, Fa
         which: 'client',
         pem: server.kmipClientCertificate,
         label: 'KMIP client certificate',
-        remedy: 'get a new certificate signed from the cluster CSR (GetClientCertificateSignRequest), valid at least 30 more days, and install it with ModifyKeyServerKmip',
+        remedy:
+          'get a new certificate signed from the cluster CSR (GetClientCertificateSignRequest), valid at least 30 more days, and install it with ModifyKeyServerKmip',
       },
       {
         which: 'ca',
@@ -90,7 +91,12 @@ export function desiredFaults(state: ClusterState, now: number, durations: Durat
   const out = new Map<string, FaultSpec>();
   const access = state.keyAccess;
   if (access.status === 'locked' && access.lastError) {
-    const prefix = access.lastError.category === 'connection' ? 'Connection failure' : access.lastError.category === 'authentication' ? 'Authentication failure' : 'Server error';
+    const prefix =
+      access.lastError.category === 'connection'
+        ? 'Connection failure'
+        : access.lastError.category === 'authentication'
+          ? 'Authentication failure'
+          : 'Server error';
     const data: Json = {
       keyID: access.lastError.keyID,
       keyServerIDs: access.lastError.keyServerIDs,

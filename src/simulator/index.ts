@@ -107,7 +107,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const apiVersion = options.apiVersion ?? DEFAULT_API_VERSION;
   if (!isKnownVersion(apiVersion)) throw new Error(`unknown Element API version ${apiVersion}`);
   if (!options.admin.username || !options.admin.password) throw new Error('the admin account needs a username and a password');
-  const stateFile = path.resolve(options.stateFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'element-sim-')), 'state.json'));
+  const stateFile = path.resolve(
+    options.stateFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'element-sim-')), 'state.json'),
+  );
   fs.mkdirSync(path.dirname(stateFile), { recursive: true });
   const log = options.log ?? (() => undefined);
   const durations = resolveDurations(options.durations);
@@ -138,7 +140,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       existing ??
       (await createTlsIdentity({
         dns: ['localhost', ...(options.tlsNames?.dns ?? [])],
-        ips: ['127.0.0.1', '::1', ...(options.tlsNames?.ips ?? []), ...(net.isIP(host) && host !== '0.0.0.0' && host !== '::' ? [host] : [])],
+        ips: [
+          '127.0.0.1',
+          '::1',
+          ...(options.tlsNames?.ips ?? []),
+          ...(net.isIP(host) && host !== '0.0.0.0' && host !== '::' ? [host] : []),
+        ],
       }));
     if (!existing) await cluster.run((state) => void (state.tls = identity));
     caPem = identity.caPem;
@@ -148,7 +155,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const callLogFile = options.callLogFile === false ? undefined : (options.callLogFile ?? `${stateFile}.calls.jsonl`);
   const callLog = new CallLog(callLogFile);
   const frontEnd = new JsonRpcFrontEnd(cluster, callLog, options.admin);
-  const rpcServer: http.Server = tls ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, frontEnd.handle) : http.createServer(frontEnd.handle);
+  const rpcServer: http.Server = tls
+    ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, frontEnd.handle)
+    : http.createServer(frontEnd.handle);
   const controlToken = options.controlToken ?? randomBytes(32).toString('hex');
   const controlApi = new ControlApi(cluster, callLog, controlToken);
   const controlServer = http.createServer(controlApi.handle);
@@ -168,7 +177,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const url = `${tls ? 'https' : 'http'}://${urlHost(host)}:${port}`;
   const controlUrl = `http://${urlHost(options.controlHost ?? '127.0.0.1')}:${controlPort}`;
   const clusterUuid = await cluster.run((state) => state.cluster.uuid);
-  log(`Element simulator ${created ? 'created' : 'resumed'} cluster ${clusterUuid}: ${url}/json-rpc/${apiVersion}, control ${controlUrl}`);
+  log(
+    `Element simulator ${created ? 'created' : 'resumed'} cluster ${clusterUuid}: ${url}/json-rpc/${apiVersion}, control ${controlUrl}`,
+  );
 
   let stopped = false;
   return {

@@ -51,7 +51,13 @@ function takePlan(state: ClusterState, resultType: string): { durationMs?: numbe
   return { durationMs: plan.durationMs, failure: plan.failure };
 }
 
-function startJob(state: ClusterState, now: number, resultType: string, defaultDurationMs: number, job: AsyncRecord['job']): AsyncRecord {
+function startJob(
+  state: ClusterState,
+  now: number,
+  resultType: string,
+  defaultDurationMs: number,
+  job: AsyncRecord['job'],
+): AsyncRecord {
   const plan = takePlan(state, resultType);
   const record: AsyncRecord = {
     asyncResultID: state.counters.asyncHandle++,
@@ -73,13 +79,26 @@ export function startRekey(
   fromKey: KeyRecord,
   target: RekeyJob['target'],
 ): AsyncRecord {
-  const job: RekeyJob = { kind: 'rekey', fromKey: structuredClone(fromKey), target, newKeyID: randomUUID(), stage: 'Ready', keyAttempts: 0 };
+  const job: RekeyJob = {
+    kind: 'rekey',
+    fromKey: structuredClone(fromKey),
+    target,
+    newKeyID: randomUUID(),
+    stage: 'Ready',
+    keyAttempts: 0,
+  };
   const record = startJob(state, now, ResultTypes.rekey, durationMs, job);
   state.sear.rekeyAsyncResultID = record.asyncResultID;
   return record;
 }
 
-export function startDriveJob(state: ClusterState, now: number, kind: 'driveAdd' | 'driveRemoval', driveIDs: number[], durationMs: number): AsyncRecord {
+export function startDriveJob(
+  state: ClusterState,
+  now: number,
+  kind: 'driveAdd' | 'driveRemoval',
+  driveIDs: number[],
+  durationMs: number,
+): AsyncRecord {
   const resultType = kind === 'driveAdd' ? ResultTypes.driveAdd : ResultTypes.driveRemoval;
   return startJob(state, now, resultType, durationMs, { kind, driveIDs: [...driveIDs] });
 }
@@ -98,7 +117,13 @@ export function advanceJobs(cluster: SimulatedCluster, state: ClusterState, now:
   }
 }
 
-function advanceDriveJob(state: ClusterState, record: AsyncRecord, kind: 'driveAdd' | 'driveRemoval', now: number, fraction: number): void {
+function advanceDriveJob(
+  state: ClusterState,
+  record: AsyncRecord,
+  kind: 'driveAdd' | 'driveRemoval',
+  now: number,
+  fraction: number,
+): void {
   if (fraction < 1 || record.job.kind === 'rekey') return;
   const drives = state.drives.filter((d) => record.job.kind !== 'rekey' && record.job.driveIDs.includes(d.driveID));
   if (record.failure) {
@@ -118,7 +143,14 @@ function advanceDriveJob(state: ClusterState, record: AsyncRecord, kind: 'driveA
   record.lastUpdateTime = now;
 }
 
-function advanceRekey(cluster: SimulatedCluster, state: ClusterState, record: AsyncRecord, job: RekeyJob, now: number, fraction: number): void {
+function advanceRekey(
+  cluster: SimulatedCluster,
+  state: ClusterState,
+  record: AsyncRecord,
+  job: RekeyJob,
+  now: number,
+  fraction: number,
+): void {
   const desired = stageAt(Math.min(fraction, 0.999));
   const failAt = record.failure ? stageIndex(record.failure.atState ?? 'RewrapDataEncryptionKeys') : Infinity;
   if (record.failure && stageIndex(desired) >= failAt) {
@@ -148,7 +180,9 @@ function advanceRekey(cluster: SimulatedCluster, state: ClusterState, record: As
     },
   };
   record.lastUpdateTime = now;
-  cluster.log(`rekey ${record.asyncResultID} complete: master key ${job.fromKey.keyID} -> ${newKey.keyID} (${newKey.keyManagementType})`);
+  cluster.log(
+    `rekey ${record.asyncResultID} complete: master key ${job.fromKey.keyID} -> ${newKey.keyID} (${newKey.keyManagementType})`,
+  );
   retireOldKey(cluster, state, job.fromKey);
 }
 
@@ -158,7 +192,13 @@ function setStage(record: AsyncRecord, job: RekeyJob, stage: RekeyStage, now: nu
   record.lastUpdateTime = now;
 }
 
-function createNewMasterKey(cluster: SimulatedCluster, state: ClusterState, record: AsyncRecord, job: RekeyJob, now: number): void {
+function createNewMasterKey(
+  cluster: SimulatedCluster,
+  state: ClusterState,
+  record: AsyncRecord,
+  job: RekeyJob,
+  now: number,
+): void {
   if (job.target.keyManagementType === 'internal') {
     job.newKey = { keyID: job.newKeyID, keyManagementType: 'internal', createdAt: now };
     return;

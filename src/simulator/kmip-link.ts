@@ -44,7 +44,11 @@ export class KmipLinkError extends Error {
 
   /** Fault text in the words of the documented sub-cases. */
   get faultPrefix(): string {
-    return this.category === 'connection' ? 'Connection failure' : this.category === 'authentication' ? 'Authentication failure' : 'Server error';
+    return this.category === 'connection'
+      ? 'Connection failure'
+      : this.category === 'authentication'
+        ? 'Authentication failure'
+        : 'Server error';
   }
 }
 
@@ -82,8 +86,10 @@ export function toLinkError(err: unknown, servers: KeyServerRecord[], context: s
   if (err instanceof KmipLinkError) return err;
   const ids = servers.map((s) => s.keyServerID);
   const where = servers.length === 1 ? describeServer(servers[0]!) : `key servers ${ids.join(', ')}`;
-  if (err instanceof KmipOperationError) return new KmipLinkError(operationCategory(err), `${context} on ${where}: ${err.message}`, ids);
-  if (err instanceof KmipConnectionError) return new KmipLinkError(connectionCategory(err), `${context} on ${where}: ${err.message}`, ids);
+  if (err instanceof KmipOperationError)
+    return new KmipLinkError(operationCategory(err), `${context} on ${where}: ${err.message}`, ids);
+  if (err instanceof KmipConnectionError)
+    return new KmipLinkError(connectionCategory(err), `${context} on ${where}: ${err.message}`, ids);
   return new KmipLinkError('server', `${context} on ${where}: ${(err as Error).message ?? String(err)}`, ids);
 }
 
@@ -92,16 +98,27 @@ export function toLinkError(err: unknown, servers: KeyServerRecord[], context: s
  * current public key, then tries each hostname in order until one connects. Only connection
  * failures move on to the next hostname.
  */
-export async function openServerSession(server: KeyServerRecord, ctx: KmipLinkContext): Promise<{ session: KmipSession; host: string }> {
+export async function openServerSession(
+  server: KeyServerRecord,
+  ctx: KmipLinkContext,
+): Promise<{ session: KmipSession; host: string }> {
   const ids = [server.keyServerID];
   if (!ctx.privateKeyPem || !ctx.privateKeyFingerprint) {
-    throw new KmipLinkError('authentication', `${describeServer(server)}: the cluster has no public/private key pair (CreatePublicPrivateKeyPair)`, ids);
+    throw new KmipLinkError(
+      'authentication',
+      `${describeServer(server)}: the cluster has no public/private key pair (CreatePublicPrivateKeyPair)`,
+      ids,
+    );
   }
   let clientFingerprint: string;
   try {
     clientFingerprint = certificateFingerprint(new X509Certificate(server.kmipClientCertificate));
   } catch (err) {
-    throw new KmipLinkError('authentication', `${describeServer(server)}: the KMIP client certificate cannot be parsed: ${(err as Error).message}`, ids);
+    throw new KmipLinkError(
+      'authentication',
+      `${describeServer(server)}: the KMIP client certificate cannot be parsed: ${(err as Error).message}`,
+      ids,
+    );
   }
   if (clientFingerprint !== ctx.privateKeyFingerprint) {
     throw new KmipLinkError(
@@ -152,7 +169,12 @@ export async function openServerSession(server: KeyServerRecord, ctx: KmipLinkCo
   throw new KmipLinkError(category, `${describeServer(server)}: ${detail}`, ids);
 }
 
-async function withServer<T>(server: KeyServerRecord, ctx: KmipLinkContext, context: string, fn: (session: KmipSession) => Promise<T>): Promise<T> {
+async function withServer<T>(
+  server: KeyServerRecord,
+  ctx: KmipLinkContext,
+  context: string,
+  fn: (session: KmipSession) => Promise<T>,
+): Promise<T> {
   const { session } = await openServerSession(server, ctx);
   try {
     return await fn(session);
@@ -167,7 +189,12 @@ async function withServer<T>(server: KeyServerRecord, ctx: KmipLinkContext, cont
  * Runs fn on the first of the servers (provider order) that can be reached. A server that
  * cannot be connected to is skipped; an answer from a reachable server (even a refusal) is final.
  */
-async function withFirstServer<T>(servers: KeyServerRecord[], ctx: KmipLinkContext, context: string, fn: (session: KmipSession, server: KeyServerRecord) => Promise<T>): Promise<T> {
+async function withFirstServer<T>(
+  servers: KeyServerRecord[],
+  ctx: KmipLinkContext,
+  context: string,
+  fn: (session: KmipSession, server: KeyServerRecord) => Promise<T>,
+): Promise<T> {
   if (servers.length === 0) throw new KmipLinkError('connection', `${context}: no key servers are assigned`, []);
   const failures: KmipLinkError[] = [];
   for (const server of servers) {
@@ -187,7 +214,11 @@ async function withFirstServer<T>(servers: KeyServerRecord[], ctx: KmipLinkConte
     }
   }
   const category = failures.some((f) => f.category === 'authentication') ? 'authentication' : failures[0]!.category;
-  throw new KmipLinkError(category, failures.map((f) => f.message).join('; '), servers.map((s) => s.keyServerID));
+  throw new KmipLinkError(
+    category,
+    failures.map((f) => f.message).join('; '),
+    servers.map((s) => s.keyServerID),
+  );
 }
 
 export interface ServerTestResult {
@@ -208,7 +239,11 @@ export async function testKeyServer(server: KeyServerRecord, ctx: KmipLinkContex
  * Creates (or, when a key with this Name already exists from an interrupted attempt, reuses) an
  * AES-256 key and activates it. Returns the KMIP unique identifier.
  */
-export async function createActiveKey(servers: KeyServerRecord[], ctx: KmipLinkContext, name: string): Promise<{ uniqueIdentifier: string; keyServerID: number }> {
+export async function createActiveKey(
+  servers: KeyServerRecord[],
+  ctx: KmipLinkContext,
+  name: string,
+): Promise<{ uniqueIdentifier: string; keyServerID: number }> {
   return withFirstServer(servers, ctx, `creating key "${name}"`, async (session, server) => {
     const existing = await session.locateByName(name);
     if (existing.length > 0) {
@@ -228,7 +263,11 @@ export async function createActiveKey(servers: KeyServerRecord[], ctx: KmipLinkC
 }
 
 /** Fetches a key (what the cluster does at boot to unlock drives / load the master key). */
-export async function fetchKey(servers: KeyServerRecord[], ctx: KmipLinkContext, uniqueIdentifier: string): Promise<{ keyServerID: number; lengthBits: number }> {
+export async function fetchKey(
+  servers: KeyServerRecord[],
+  ctx: KmipLinkContext,
+  uniqueIdentifier: string,
+): Promise<{ keyServerID: number; lengthBits: number }> {
   return withFirstServer(servers, ctx, `fetching key ${uniqueIdentifier}`, async (session, server) => {
     if (ctx.withheldKeys.has(uniqueIdentifier)) {
       throw new KmipOperationError(

@@ -68,7 +68,8 @@ const NonNegativeInt = z.coerce.number().int().nonnegative();
 function number(flag: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const parsed = NonNegativeInt.safeParse(value);
-  if (!parsed.success || value.trim() === '') throw new SimulatorUsageError(`--${flag} must be a whole number >= 0 (got "${value}")`);
+  if (!parsed.success || value.trim() === '')
+    throw new SimulatorUsageError(`--${flag} must be a whole number >= 0 (got "${value}")`);
   return parsed.data;
 }
 
@@ -161,14 +162,22 @@ export function parseSimulatorArgs(argv: string[]): ParsedSimulatorArgs {
     log: values.quiet === true ? () => undefined : (line) => process.stderr.write(`[simulator] ${line}\n`),
   };
   if (options.cluster?.nodes === 0) throw new SimulatorUsageError('--nodes must be at least 1');
-  return { help, options, caOut: str('ca-out') ?? `${stateFile}.ca.pem`, files: { adminPassword: passwordFile, controlToken: tokenFile } };
+  return {
+    help,
+    options,
+    caOut: str('ca-out') ?? `${stateFile}.ca.pem`,
+    files: { adminPassword: passwordFile, controlToken: tokenFile },
+  };
 }
 
 /**
  * Runs the simulator until SIGINT/SIGTERM. Resolves after a clean stop; rejects with
  * SimulatorUsageError on bad arguments (the CLI prints it with the usage).
  */
-export async function runSimulatorMain(argv: string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
+export async function runSimulatorMain(
+  argv: string[],
+  out: (text: string) => void = (t) => process.stdout.write(t),
+): Promise<void> {
   const parsed = parseSimulatorArgs(argv);
   if (parsed.help) {
     out(SIMULATOR_USAGE);

@@ -55,8 +55,10 @@ export function isProviderActive(state: ClusterState, id: number): boolean {
 /** External keys the cluster needs at boot: what it must fetch from the KMIP server to unlock. */
 export function externalKeysInUse(state: ClusterState): { key: KeyRecord; purpose: 'hardware' | 'software' }[] {
   const out: { key: KeyRecord; purpose: 'hardware' | 'software' }[] = [];
-  if (state.ear.state !== 'disabled' && state.ear.key?.keyManagementType === 'external') out.push({ key: state.ear.key, purpose: 'hardware' });
-  if (state.sear.enabled && state.sear.masterKey?.keyManagementType === 'external') out.push({ key: state.sear.masterKey, purpose: 'software' });
+  if (state.ear.state !== 'disabled' && state.ear.key?.keyManagementType === 'external')
+    out.push({ key: state.ear.key, purpose: 'hardware' });
+  if (state.sear.enabled && state.sear.masterKey?.keyManagementType === 'external')
+    out.push({ key: state.sear.masterKey, purpose: 'software' });
   return out;
 }
 
@@ -157,7 +159,8 @@ export function asyncHandleJson(record: AsyncRecord): Json {
 }
 
 export function rekeyOperationText(job: Extract<AsyncRecord['job'], { kind: 'rekey' }>): string {
-  const to = job.target.keyManagementType === 'external' ? `external (keyProviderID ${String(job.target.keyProviderID)})` : 'internal';
+  const to =
+    job.target.keyManagementType === 'external' ? `external (keyProviderID ${String(job.target.keyProviderID)})` : 'internal';
   return `Rekey software encryption at rest master key: ${job.fromKey.keyManagementType} -> ${to}`;
 }
 

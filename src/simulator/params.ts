@@ -21,7 +21,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_type':
       return `expected ${issue.expected === 'int' || issue.expected === 'number' ? 'integer' : issue.expected}`;
     case 'too_small':
-      return issue.origin === 'array' ? `must have at least ${String(issue.minimum)} element(s)` : issue.origin === 'string' ? 'must not be empty' : `must be at least ${String(issue.minimum)}`;
+      return issue.origin === 'array'
+        ? `must have at least ${String(issue.minimum)} element(s)`
+        : issue.origin === 'string'
+          ? 'must not be empty'
+          : `must be at least ${String(issue.minimum)}`;
     case 'too_big':
       return `must be at most ${String(issue.maximum)}`;
     case 'invalid_value':

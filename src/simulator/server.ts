@@ -157,7 +157,9 @@ export class JsonRpcFrontEnd {
       finish({ httpStatus: 413, outcome: 'bad-request' });
       return;
     }
-    const down = await this.cluster.run((state, now) => (state.cluster.downUntil !== null && now < state.cluster.downUntil ? state.cluster.downUntil - now : 0));
+    const down = await this.cluster.run((state, now) =>
+      state.cluster.downUntil !== null && now < state.cluster.downUntil ? state.cluster.downUntil - now : 0,
+    );
     if (down > 0) {
       sendText(res, 503, '503 Service Unavailable', { 'Retry-After': String(Math.ceil(down / 1000)) });
       finish({ httpStatus: 503, outcome: 'unavailable' });
@@ -169,7 +171,10 @@ export class JsonRpcFrontEnd {
     try {
       parsed = JSON.parse(body.toString('utf8'));
     } catch (err) {
-      sendJson(res, { id: null, error: new ElementFault(ErrorNames.invalidJson, `Invalid JSON in request: ${(err as Error).message}`).toJson() });
+      sendJson(res, {
+        id: null,
+        error: new ElementFault(ErrorNames.invalidJson, `Invalid JSON in request: ${(err as Error).message}`).toJson(),
+      });
       finish({ httpStatus: 200, outcome: 'error', errorName: ErrorNames.invalidJson });
       return;
     }
@@ -182,13 +187,15 @@ export class JsonRpcFrontEnd {
     const envelope = parsed as Record<string, unknown>;
     const rawId = envelope.id;
     const id = rawId === undefined ? null : rawId;
-    if (id !== null && typeof id !== 'number' && typeof id !== 'string') return envelopeError('Member "id" must be a number, a string or null.');
+    if (id !== null && typeof id !== 'number' && typeof id !== 'string')
+      return envelopeError('Member "id" must be a number, a string or null.');
     record.id = id;
     if (typeof envelope.method !== 'string' || envelope.method === '') return envelopeError('Missing member=[method]', id);
     const method = envelope.method;
     record.method = method;
     const rawParams = envelope.params === undefined || envelope.params === null ? {} : envelope.params;
-    if (typeof rawParams !== 'object' || Array.isArray(rawParams)) return envelopeError('Member "params" must be an object (named parameters).', id);
+    if (typeof rawParams !== 'object' || Array.isArray(rawParams))
+      return envelopeError('Member "params" must be an object (named parameters).', id);
     const params = rawParams as Record<string, unknown>;
     record.params = redact(params);
 
@@ -203,11 +210,20 @@ export class JsonRpcFrontEnd {
             ? new ElementFault(ErrorNames.busy, 'The cluster database changed during the request; retry it.')
             : new ElementFault(rule.error?.name ?? 'xInjectedError', rule.error?.message ?? 'Injected error.');
         sendJson(res, { id, error: fault.toJson() });
-        finish({ httpStatus: 200, outcome: 'injected', errorName: fault.elementName, injected: { kind: rule.kind, phase: 'before' } });
+        finish({
+          httpStatus: 200,
+          outcome: 'injected',
+          errorName: fault.elementName,
+          injected: { kind: rule.kind, phase: 'before' },
+        });
         return;
       }
       this.applyTransportFault(req, res, rule);
-      finish({ httpStatus: rule.kind === 'http5xx' ? (rule.status ?? 503) : null, outcome: 'injected', injected: { kind: rule.kind, phase: 'before' } });
+      finish({
+        httpStatus: rule.kind === 'http5xx' ? (rule.status ?? 503) : null,
+        outcome: 'injected',
+        injected: { kind: rule.kind, phase: 'before' },
+      });
       return;
     }
 
@@ -226,8 +242,11 @@ export class JsonRpcFrontEnd {
         if (Object.keys(unused).length > 0) response.unusedParameters = unused;
       } catch (err) {
         const fault =
-          err instanceof ElementFault ? err : new ElementFault('xAssertionFailure', `Internal error: ${(err as Error).message ?? String(err)}`);
-        if (!(err instanceof ElementFault)) this.cluster.log(`${method} failed unexpectedly: ${(err as Error).stack ?? String(err)}`);
+          err instanceof ElementFault
+            ? err
+            : new ElementFault('xAssertionFailure', `Internal error: ${(err as Error).message ?? String(err)}`);
+        if (!(err instanceof ElementFault))
+          this.cluster.log(`${method} failed unexpectedly: ${(err as Error).stack ?? String(err)}`);
         response = { id, error: fault.toJson() };
         errorName = fault.elementName;
       }

@@ -24,7 +24,8 @@ describe('checks on a CA-signed client certificate', () => {
   });
 
   const sign = async (overrides: Partial<Parameters<typeof issueCertificate>[1]> = {}, by = ca) =>
-    (await issueCertificate(by, { subject: 'CN=cluster-a', publicKey: clusterKeys.publicKey, usages: ['client'], ...overrides })).certificatePem;
+    (await issueCertificate(by, { subject: 'CN=cluster-a', publicKey: clusterKeys.publicKey, usages: ['client'], ...overrides }))
+      .certificatePem;
 
   it('accepts a good certificate and summarizes it', async () => {
     const check = await checkSignedCertificate({ csrPem, certificatePem: await sign(), caChainPem: ca.certificatePem });
@@ -38,7 +39,11 @@ describe('checks on a CA-signed client certificate', () => {
   it.each([
     ['text that is not PEM', async () => 'hello', 'certificate: not PEM'],
     ['a CSR instead of a certificate', async () => csrPem, 'certificate: is a certificate request, not a certificate'],
-    ['a PEM block that does not parse', async () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', 'certificate: not a certificate'],
+    [
+      'a PEM block that does not parse',
+      async () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
+      'certificate: not a certificate',
+    ],
   ])('refuses %s', async (_case, certificate, expected) => {
     const check = await checkSignedCertificate({ csrPem, certificatePem: await certificate(), caChainPem: ca.certificatePem });
     expect(check.problems.join('\n')).toContain(expected);
@@ -46,13 +51,23 @@ describe('checks on a CA-signed client certificate', () => {
 
   it("refuses a certificate for another key than the CSR's", async () => {
     const stranger = await generateRsaKeyPair();
-    const check = await checkSignedCertificate({ csrPem, certificatePem: await sign({ publicKey: stranger.publicKey }), caChainPem: ca.certificatePem });
-    expect(check.problems).toEqual(["certificate: its public key is not the cluster's (it was not signed from this runbook's CSR)"]);
+    const check = await checkSignedCertificate({
+      csrPem,
+      certificatePem: await sign({ publicKey: stranger.publicKey }),
+      caChainPem: ca.certificatePem,
+    });
+    expect(check.problems).toEqual([
+      "certificate: its public key is not the cluster's (it was not signed from this runbook's CSR)",
+    ]);
   });
 
   it('refuses not-yet-valid, expired and soon-expiring certificates', async () => {
     const now = Date.now();
-    const future = await checkSignedCertificate({ csrPem, certificatePem: await sign({ notBefore: new Date(now + DAY) }), caChainPem: ca.certificatePem });
+    const future = await checkSignedCertificate({
+      csrPem,
+      certificatePem: await sign({ notBefore: new Date(now + DAY) }),
+      caChainPem: ca.certificatePem,
+    });
     expect(future.problems.join()).toContain('certificate: not valid yet');
     const expired = await checkSignedCertificate({
       csrPem,
@@ -60,15 +75,29 @@ describe('checks on a CA-signed client certificate', () => {
       caChainPem: ca.certificatePem,
     });
     expect(expired.problems.join()).toContain('certificate: expired on');
-    const soon = await checkSignedCertificate({ csrPem, certificatePem: await sign({ notAfter: new Date(now + 20 * DAY) }), caChainPem: ca.certificatePem });
+    const soon = await checkSignedCertificate({
+      csrPem,
+      certificatePem: await sign({ notAfter: new Date(now + 20 * DAY) }),
+      caChainPem: ca.certificatePem,
+    });
     expect(soon.problems.join()).toContain('certificate: expires within 30 days');
-    const enough = await checkSignedCertificate({ csrPem, certificatePem: await sign({ notAfter: new Date(now + 31 * DAY) }), caChainPem: ca.certificatePem });
+    const enough = await checkSignedCertificate({
+      csrPem,
+      certificatePem: await sign({ notAfter: new Date(now + 31 * DAY) }),
+      caChainPem: ca.certificatePem,
+    });
     expect(enough.problems).toEqual([]);
   });
 
   it('refuses a certificate not issued by the given CA, naming both', async () => {
-    const check = await checkSignedCertificate({ csrPem, certificatePem: await sign({}, otherCa), caChainPem: ca.certificatePem });
-    expect(check.problems).toEqual(['certificate: not issued by the given CA (issuer "CN=Someone Else CA", given CA: CN=Issuing CA)']);
+    const check = await checkSignedCertificate({
+      csrPem,
+      certificatePem: await sign({}, otherCa),
+      caChainPem: ca.certificatePem,
+    });
+    expect(check.problems).toEqual([
+      'certificate: not issued by the given CA (issuer "CN=Someone Else CA", given CA: CN=Issuing CA)',
+    ]);
   });
 
   it('refuses a CA whose name matches but whose key did not sign it', async () => {
@@ -78,14 +107,26 @@ describe('checks on a CA-signed client certificate', () => {
   });
 
   it('finds the issuer anywhere in a bundle of several CAs', async () => {
-    const check = await checkSignedCertificate({ csrPem, certificatePem: await sign(), caChainPem: `${otherCa.certificatePem}\n${ca.certificatePem}` });
+    const check = await checkSignedCertificate({
+      csrPem,
+      certificatePem: await sign(),
+      caChainPem: `${otherCa.certificatePem}\n${ca.certificatePem}`,
+    });
     expect(check.problems).toEqual([]);
   });
 
   it('refuses a certificate without the clientAuth extended key usage', async () => {
-    const serverOnly = await checkSignedCertificate({ csrPem, certificatePem: await sign({ usages: ['server'] }), caChainPem: ca.certificatePem });
+    const serverOnly = await checkSignedCertificate({
+      csrPem,
+      certificatePem: await sign({ usages: ['server'] }),
+      caChainPem: ca.certificatePem,
+    });
     expect(serverOnly.problems).toEqual([expect.stringContaining('certificate: no clientAuth extended key usage')]);
-    const noEku = await checkSignedCertificate({ csrPem, certificatePem: await sign({ omitExtendedKeyUsage: true }), caChainPem: ca.certificatePem });
+    const noEku = await checkSignedCertificate({
+      csrPem,
+      certificatePem: await sign({ omitExtendedKeyUsage: true }),
+      caChainPem: ca.certificatePem,
+    });
     expect(noEku.problems).toEqual([expect.stringContaining('certificate: no clientAuth extended key usage')]);
   });
 
@@ -98,7 +139,10 @@ describe('checks on a CA-signed client certificate', () => {
     const stranger = await generateRsaKeyPair();
     const check = await checkSignedCertificate({
       csrPem,
-      certificatePem: await sign({ publicKey: stranger.publicKey, usages: ['server'], notAfter: new Date(Date.now() + DAY) }, otherCa),
+      certificatePem: await sign(
+        { publicKey: stranger.publicKey, usages: ['server'], notAfter: new Date(Date.now() + DAY) },
+        otherCa,
+      ),
       caChainPem: ca.certificatePem,
     });
     expect(check.problems).toHaveLength(4);

@@ -30,7 +30,6 @@ function crashableWorker(harness: ClusterHarness, taskQueue: string) {
       taskQueue,
       clustersFile: harness.clustersFile,
       logDir: path.join(harness.dir, 'logs'),
-     
     });
   let worker: ManagedProcess = spawn();
   const killedAt: string[] = [];

@@ -9,11 +9,17 @@ import { connectClient, spawnWorkerProcess, startInProcessWorker, uniqueTaskQueu
 
 const FAST_POLL = { initialInterval: 500, maxInterval: 1000, attemptWindow: 20_000 };
 
-async function waitingForJob(handle: { query: (q: typeof progressQuery) => Promise<{ steps: { id: string; state: string }[] }> }) {
-  await eventually(async () => {
-    const step = (await handle.query(progressQuery)).steps.find((s) => s.id === 'wait');
-    expect(step?.state).toBe('running');
-  }, 30_000, 250);
+async function waitingForJob(handle: {
+  query: (q: typeof progressQuery) => Promise<{ steps: { id: string; state: string }[] }>;
+}) {
+  await eventually(
+    async () => {
+      const step = (await handle.query(progressQuery)).steps.find((s) => s.id === 'wait');
+      expect(step?.state).toBe('running');
+    },
+    30_000,
+    250,
+  );
 }
 
 describe('rekey runbook survives restarts', () => {
@@ -31,7 +37,8 @@ describe('rekey runbook survives restarts', () => {
   it('completes after the worker process is SIGKILLed while polling, and the cluster saw one rekey', async () => {
     const taskQueue = uniqueTaskQueue('rekey-kill');
     const temporal = await connectClient();
-    const spawnWorker = () => spawnWorkerProcess({ taskQueue, clustersFile: harness.clustersFile, logDir: path.join(harness.dir, 'logs') });
+    const spawnWorker = () =>
+      spawnWorkerProcess({ taskQueue, clustersFile: harness.clustersFile, logDir: path.join(harness.dir, 'logs') });
     let worker = spawnWorker();
     try {
       const handle = await temporal.client.workflow.start('rekeyRunbook', {

@@ -59,7 +59,6 @@ describe('setup runbook: worker SIGKILLed at each step', () => {
         taskQueue,
         clustersFile: harness.clustersFile,
         logDir: path.join(harness.dir, 'logs'),
-       
       });
     let worker: ManagedProcess = spawnWorker();
     try {

@@ -66,7 +66,12 @@ export const clusterMethods: MethodTable = {
           mipi: 'Bond1G',
           name: n.name,
           nodeID: n.nodeID,
-          platformInfo: { chassisType: 'R620', cpuModel: 'Intel(R) Xeon(R) CPU E5-2640 v4 @ 2.40GHz', nodeMemoryGB: 256, nodeType: 'H610S' },
+          platformInfo: {
+            chassisType: 'R620',
+            cpuModel: 'Intel(R) Xeon(R) CPU E5-2640 v4 @ 2.40GHz',
+            nodeMemoryGB: 256,
+            nodeType: 'H610S',
+          },
           role: 'Storage',
           sip: n.sip,
           sipi: 'Bond10G',

@@ -41,16 +41,27 @@ export const driveMethods: MethodTable = {
       return ctx.cluster.run((state, now) => {
         const ids: number[] = [];
         p.drives.forEach((entry, i) => {
-          if (ids.includes(entry.driveID)) throw invalidParameter(`drives[${i}].driveID`, `drive ${entry.driveID} is listed twice`);
+          if (ids.includes(entry.driveID))
+            throw invalidParameter(`drives[${i}].driveID`, `drive ${entry.driveID} is listed twice`);
           const drive = findDrive(state, entry.driveID);
           if (drive.status !== 'available') {
-            throw new ElementFault(ErrorNames.driveNotAvailable, `Drive ${drive.driveID} is not available (status ${drive.status}); only available drives can be added.`);
+            throw new ElementFault(
+              ErrorNames.driveNotAvailable,
+              `Drive ${drive.driveID} is not available (status ${drive.status}); only available drives can be added.`,
+            );
           }
           const busy = busyJob(state, drive.driveID);
-          if (busy !== undefined) throw new ElementFault(ErrorNames.driveNotAvailable, `Drive ${drive.driveID} is already being added (asyncHandle ${busy}).`);
+          if (busy !== undefined)
+            throw new ElementFault(
+              ErrorNames.driveNotAvailable,
+              `Drive ${drive.driveID} is already being added (asyncHandle ${busy}).`,
+            );
           const wantsVolume = entry.type === 'slice' || entry.type === 'volume';
           if (entry.type !== undefined && wantsVolume !== (drive.type === 'volume')) {
-            throw invalidParameter(`drives[${i}].type`, `drive ${drive.driveID} is a ${drive.type === 'volume' ? 'metadata (slice)' : 'block'} drive`);
+            throw invalidParameter(
+              `drives[${i}].type`,
+              `drive ${drive.driveID} is a ${drive.type === 'volume' ? 'metadata (slice)' : 'block'} drive`,
+            );
           }
           ids.push(drive.driveID);
         });
@@ -69,11 +80,20 @@ export const driveMethods: MethodTable = {
         const drives = p.drives.map((id) => findDrive(state, id));
         for (const drive of drives) {
           if (drive.status !== 'active') {
-            throw new ElementFault(ErrorNames.driveNotActive, `Drive ${drive.driveID} is not active (status ${drive.status}); only active drives can be removed.`);
+            throw new ElementFault(
+              ErrorNames.driveNotActive,
+              `Drive ${drive.driveID} is not active (status ${drive.status}); only active drives can be removed.`,
+            );
           }
         }
         for (const drive of drives) drive.status = 'removing';
-        const record = startDriveJob(state, now, 'driveRemoval', drives.map((d) => d.driveID), ctx.cluster.durations.driveRemoveMs);
+        const record = startDriveJob(
+          state,
+          now,
+          'driveRemoval',
+          drives.map((d) => d.driveID),
+          ctx.cluster.durations.driveRemoveMs,
+        );
         return { asyncHandle: record.asyncResultID };
       });
     },

@@ -15,7 +15,10 @@ import { noServersFault } from './key-providers';
 import { defineMethod, type MethodTable } from './types';
 
 function alreadyEnabled(state: ClusterState): ElementFault {
-  return new ElementFault(ErrorNames.encryptionAlreadyEnabled, `Encryption at rest is ${state.ear.state}; it can only be enabled when disabled.`);
+  return new ElementFault(
+    ErrorNames.encryptionAlreadyEnabled,
+    `Encryption at rest is ${state.ear.state}; it can only be enabled when disabled.`,
+  );
 }
 
 export const encryptionMethods: MethodTable = {
@@ -32,7 +35,11 @@ export const encryptionMethods: MethodTable = {
       const prepared = await ctx.cluster.run((state, now) => {
         if (state.ear.state !== 'disabled') throw alreadyEnabled(state);
         if (p.keyProviderID === undefined) {
-          state.ear = { state: 'enabling', since: now, key: { keyID: randomUUID(), keyManagementType: 'internal', createdAt: now } };
+          state.ear = {
+            state: 'enabling',
+            since: now,
+            key: { keyID: randomUUID(), keyManagementType: 'internal', createdAt: now },
+          };
           return undefined;
         }
         const provider = findKeyProvider(state, p.keyProviderID);
@@ -66,7 +73,9 @@ export const encryptionMethods: MethodTable = {
         };
         state.ear = { state: 'enabling', since: now, key };
       });
-      ctx.cluster.log(`encryption at rest enabling with a key from provider ${prepared.providerID} (KMIP unique identifier ${uniqueIdentifier})`);
+      ctx.cluster.log(
+        `encryption at rest enabling with a key from provider ${prepared.providerID} (KMIP unique identifier ${uniqueIdentifier})`,
+      );
       return {};
     },
   }),
@@ -78,7 +87,10 @@ export const encryptionMethods: MethodTable = {
     async run(ctx) {
       return ctx.cluster.run((state, now) => {
         if (state.ear.state !== 'enabled') {
-          throw new ElementFault(ErrorNames.encryptionNotEnabled, `Encryption at rest is ${state.ear.state}; it can only be disabled when enabled.`);
+          throw new ElementFault(
+            ErrorNames.encryptionNotEnabled,
+            `Encryption at rest is ${state.ear.state}; it can only be disabled when enabled.`,
+          );
         }
         state.ear = { ...state.ear, state: 'disabling', since: now };
         return {};
@@ -95,7 +107,8 @@ export const encryptionMethods: MethodTable = {
         if (state.sear.masterKey) out.masterKeyInfo = keyInfoJson(state.sear.masterKey);
         const handle = state.sear.rekeyAsyncResultID;
         // Reported while the cluster still holds that result (a purged result is forgotten).
-        if (handle !== null && state.asyncResults.some((r) => r.asyncResultID === handle)) out.rekeyMasterKeyAsyncResultID = handle;
+        if (handle !== null && state.asyncResults.some((r) => r.asyncResultID === handle))
+          out.rekeyMasterKeyAsyncResultID = handle;
         return out;
       });
     },
@@ -124,29 +137,40 @@ export const encryptionMethods: MethodTable = {
     async run(ctx, p) {
       return ctx.cluster.run((state, now) => {
         if (!state.sear.enabled || !state.sear.masterKey) {
-          throw new ElementFault(ErrorNames.featureNotEnabled, 'Software encryption at rest is not enabled on this cluster (it can only be enabled at cluster creation).');
+          throw new ElementFault(
+            ErrorNames.featureNotEnabled,
+            'Software encryption at rest is not enabled on this cluster (it can only be enabled at cluster creation).',
+          );
         }
         const running = runningRekeys(state)[0];
         if (running) {
-          throw new ElementFault(ErrorNames.rekeyInProgress, `A master key rekey is already in progress (asyncHandle ${running.asyncResultID}).`);
+          throw new ElementFault(
+            ErrorNames.rekeyInProgress,
+            `A master key rekey is already in progress (asyncHandle ${running.asyncResultID}).`,
+          );
         }
         let type: 'internal' | 'external';
         if (p.keyManagementType === undefined) type = state.sear.masterKey.keyManagementType;
         else {
           const lower = p.keyManagementType.toLowerCase();
-          if (lower !== 'internal' && lower !== 'external') throw invalidParameter('keyManagementType', 'must be one of "Internal", "External"');
+          if (lower !== 'internal' && lower !== 'external')
+            throw invalidParameter('keyManagementType', 'must be one of "Internal", "External"');
           type = lower;
         }
         let keyProviderID: number | undefined;
         if (type === 'external') {
           keyProviderID = p.keyProviderID ?? (p.keyManagementType === undefined ? state.sear.masterKey.keyProviderID : undefined);
-          if (keyProviderID === undefined) throw invalidParameter('keyProviderID', 'is required when keyManagementType is External');
+          if (keyProviderID === undefined)
+            throw invalidParameter('keyProviderID', 'is required when keyManagementType is External');
           const provider = findKeyProvider(state, keyProviderID);
           if (provider.keyServerIDs.length === 0) throw noServersFault(provider);
         } else if (p.keyProviderID !== undefined) {
           throw invalidParameter('keyProviderID', 'is only valid when keyManagementType is External');
         }
-        const record = startRekey(state, now, ctx.cluster.durations.rekeyMs, state.sear.masterKey, { keyManagementType: type, keyProviderID });
+        const record = startRekey(state, now, ctx.cluster.durations.rekeyMs, state.sear.masterKey, {
+          keyManagementType: type,
+          keyProviderID,
+        });
         ctx.cluster.log(`rekey ${record.asyncResultID} started: ${state.sear.masterKey.keyManagementType} -> ${type}`);
         return { asyncHandle: record.asyncResultID };
       });

@@ -8,7 +8,10 @@ import { isLastServerOfActiveProvider, lastServerFault, testOrThrow } from './ke
 import { defineMethod, type MethodTable } from './types';
 
 export function noServersFault(provider: KeyProviderRecord): ElementFault {
-  return new ElementFault(ErrorNames.keyProviderHasNoKeyServers, `KeyProviderID ${provider.keyProviderID} has no key servers assigned.`);
+  return new ElementFault(
+    ErrorNames.keyProviderHasNoKeyServers,
+    `KeyProviderID ${provider.keyProviderID} has no key servers assigned.`,
+  );
 }
 
 export const keyProviderMethods: MethodTable = {
@@ -18,7 +21,11 @@ export const keyProviderMethods: MethodTable = {
     params: { keyProviderName: NonEmptyStr },
     async run(ctx, p) {
       return ctx.cluster.run((state) => {
-        const provider: KeyProviderRecord = { keyProviderID: state.counters.keyProviderID++, keyProviderName: p.keyProviderName, keyServerIDs: [] };
+        const provider: KeyProviderRecord = {
+          keyProviderID: state.counters.keyProviderID++,
+          keyProviderName: p.keyProviderName,
+          keyServerIDs: [],
+        };
         state.keyProviders.push(provider);
         return { kmipKeyProvider: keyProviderJson(state, provider) };
       });
@@ -69,7 +76,10 @@ export const keyProviderMethods: MethodTable = {
         const server = findKeyServer(state, p.keyServerID);
         if (server.keyProviderID === provider.keyProviderID) return {};
         if (server.keyProviderID !== null) {
-          throw new ElementFault(ErrorNames.keyServerAlreadyAssigned, `KeyServerID ${server.keyServerID} is already assigned to key provider ${server.keyProviderID}.`);
+          throw new ElementFault(
+            ErrorNames.keyServerAlreadyAssigned,
+            `KeyServerID ${server.keyServerID} is already assigned to key provider ${server.keyProviderID}.`,
+          );
         }
         server.keyProviderID = provider.keyProviderID;
         provider.keyServerIDs.push(server.keyServerID);
@@ -109,8 +119,14 @@ export const keyProviderMethods: MethodTable = {
     async run(ctx, p) {
       return ctx.cluster.run((state) => ({
         kmipKeyProviders: state.keyProviders
-          .filter((x) => p.keyProviderIsActive === undefined || isProviderActive(state, x.keyProviderID) === p.keyProviderIsActive)
-          .filter((x) => p.kmipKeyProviderHasServerAssigned === undefined || x.keyServerIDs.length > 0 === p.kmipKeyProviderHasServerAssigned)
+          .filter(
+            (x) => p.keyProviderIsActive === undefined || isProviderActive(state, x.keyProviderID) === p.keyProviderIsActive,
+          )
+          .filter(
+            (x) =>
+              p.kmipKeyProviderHasServerAssigned === undefined ||
+              x.keyServerIDs.length > 0 === p.kmipKeyProviderHasServerAssigned,
+          )
           .sort((a, b) => a.keyProviderID - b.keyProviderID)
           .map((x) => keyProviderJson(state, x)),
       }));
@@ -124,7 +140,11 @@ export const keyProviderMethods: MethodTable = {
     async run(ctx, p) {
       const { provider, servers, kmip } = await ctx.cluster.run((state) => {
         const found = findKeyProvider(state, p.keyProviderID);
-        return { provider: structuredClone(found), servers: structuredClone(serversOfProvider(state, found)), kmip: ctx.cluster.kmipContext(state) };
+        return {
+          provider: structuredClone(found),
+          servers: structuredClone(serversOfProvider(state, found)),
+          kmip: ctx.cluster.kmipContext(state),
+        };
       });
       if (servers.length === 0) throw noServersFault(provider);
       const failures: KmipLinkError[] = [];
@@ -138,7 +158,10 @@ export const keyProviderMethods: MethodTable = {
       }
       if (failures.length > 0) {
         const first = failures[0]!.toElementFault();
-        throw new ElementFault(first.elementName, `KeyProviderID ${provider.keyProviderID}: ${failures.map((f) => f.message).join('; ')}`);
+        throw new ElementFault(
+          first.elementName,
+          `KeyProviderID ${provider.keyProviderID}: ${failures.map((f) => f.message).join('; ')}`,
+        );
       }
       return {};
     },

@@ -34,7 +34,10 @@ function checkClientCertificate(state: ClusterState, pem: string): string {
     throw invalidParameter('kmipClientCertificate', (err as Error).message);
   }
   if (!state.keyPair) {
-    throw invalidParameter('kmipClientCertificate', 'the cluster has no public/private key pair yet; call CreatePublicPrivateKeyPair and have its CSR signed');
+    throw invalidParameter(
+      'kmipClientCertificate',
+      'the cluster has no public/private key pair yet; call CreatePublicPrivateKeyPair and have its CSR signed',
+    );
   }
   if (fingerprint !== state.keyPair.publicKeyFingerprint) {
     throw invalidParameter(
@@ -106,7 +109,8 @@ export const keyServerMethods: MethodTable = {
         const current = findKeyServer(state, p.keyServerID);
         const candidate: KeyServerRecord = structuredClone(current);
         if (p.kmipCaCertificate !== undefined) candidate.kmipCaCertificate = checkCaCertificate(p.kmipCaCertificate);
-        if (p.kmipClientCertificate !== undefined) candidate.kmipClientCertificate = checkClientCertificate(state, p.kmipClientCertificate);
+        if (p.kmipClientCertificate !== undefined)
+          candidate.kmipClientCertificate = checkClientCertificate(state, p.kmipClientCertificate);
         if (p.kmipKeyServerHostnames !== undefined) candidate.kmipKeyServerHostnames = [...p.kmipKeyServerHostnames];
         if (p.kmipKeyServerName !== undefined) candidate.kmipKeyServerName = p.kmipKeyServerName;
         if (p.kmipKeyServerPort !== undefined) candidate.kmipKeyServerPort = p.kmipKeyServerPort;
@@ -135,7 +139,8 @@ export const keyServerMethods: MethodTable = {
       return ctx.cluster.run((state) => {
         const server = findKeyServer(state, p.keyServerID);
         if (isLastServerOfActiveProvider(state, server)) throw lastServerFault(server);
-        for (const provider of state.keyProviders) provider.keyServerIDs = provider.keyServerIDs.filter((id) => id !== server.keyServerID);
+        for (const provider of state.keyProviders)
+          provider.keyServerIDs = provider.keyServerIDs.filter((id) => id !== server.keyServerID);
         state.keyServers = state.keyServers.filter((s) => s.keyServerID !== server.keyServerID);
         return {};
       });

@@ -47,7 +47,10 @@ export const keyPairMethods: MethodTable = {
     async run(ctx) {
       return ctx.cluster.run((state) => {
         if (!state.keyPair) {
-          throw new ElementFault(ErrorNames.keyPairDoesNotExist, 'No public/private key pair exists on the cluster; call CreatePublicPrivateKeyPair first.');
+          throw new ElementFault(
+            ErrorNames.keyPairDoesNotExist,
+            'No public/private key pair exists on the cluster; call CreatePublicPrivateKeyPair first.',
+          );
         }
         return { clientCertificateSignRequest: state.keyPair.csrPem };
       });
