@@ -5,7 +5,14 @@
  * A test that keeps failing asks a person (retry, change the server settings, abort); abort
  * removes what this run created, when nothing uses it.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CertificateVerdict, SignedCertificate } from '../activities/certificates';
 import type { VerifiedMasterKey } from '../activities/rekey';
@@ -75,6 +82,10 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     retry: { initialInterval: input.polling.initialIntervalMs, backoffCoefficient: 1 },
   });
   const created: { keyProviderID?: number; keyServerID?: number } = {};
+  /** By name, at the precheck: anything else with that name is this run's, even when a retry found it (the create's answer was lost). */
+  const existedAtPrecheck = { provider: true, server: true };
+  const madeByThisRun = (createdNow: boolean, existed: boolean) =>
+    createdNow || (!existed && patched('created-means-absent-at-precheck'));
   const server: Omit<KeyServerSpec, 'kmipClientCertificate'> = {
     name: input.keyServerName,
     hostnames: input.hostnames,
@@ -124,7 +135,10 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     );
     keyServerID = result.id;
     keyServerAction = result.action;
-    if (result.action === 'created') created.keyServerID = result.id;
+    if (madeByThisRun(result.action === 'created', existedAtPrecheck.server)) {
+      created.keyServerID = result.id;
+      if (keyServerAction === 'unchanged') keyServerAction = 'created';
+    }
   }
 
   /** Step 1c: the wait for the CA, by a person (manual) or by a signer the worker runs. */
@@ -229,6 +243,8 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       (p) => (p.reuse.length ? `reusing ${p.reuse.join('; ')}` : 'nothing to reuse'),
     );
     for (const reused of precheck.reuse) tracker.note(`reusing ${reused}`);
+    existedAtPrecheck.provider = precheck.existingProvider !== undefined;
+    existedAtPrecheck.server = precheck.existingServer !== undefined;
     if (precheck.alreadyDone && precheck.existingProvider && precheck.existingServer) {
       for (const [id] of STEPS.slice(2)) tracker.skip(id, `already set up with provider ${precheck.existingProvider.id}`);
       tracker.finish('completed');
@@ -272,7 +288,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       () => cluster_.ensureKeyProvider(input.cluster, input.keyProviderName),
       (p) => `key provider ${p.id} ${p.created ? 'created' : 'reused'}`,
     );
-    if (provider.created) created.keyProviderID = provider.id;
+    if (madeByThisRun(provider.created, existedAtPrecheck.provider)) created.keyProviderID = provider.id;
     await configureServer(signed.certificatePem);
     await untilItWorks(
       'test-server',
@@ -341,7 +357,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       mode: input.mode,
       keyProviderID: provider.id,
       keyServerID: keyServerID!,
-      createdProvider: provider.created,
+      createdProvider: created.keyProviderID !== undefined,
       keyServerAction,
       keyFingerprint: keyPair.fingerprint,
       certificate: {

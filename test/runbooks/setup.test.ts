@@ -319,6 +319,27 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(final.notes.join('\n')).toMatch(/abort: removed key provider \d+ "kmip-provider"/);
   });
 
+  it("removes them on abort even when the creates' answers were lost and the retries found them by name", async () => {
+    const harness = await cluster('setup-abort-lost');
+    await harness.sim.control.setDurations({ injectedTimeoutHoldMs: 10_000 });
+    // The cluster creates each, then its answer never reaches the worker: the activity times out and its retry finds the object.
+    await harness.sim.control.setHttpFaults({
+      rules: [{ kind: 'timeout', phase: 'after', methods: ['CreateKeyProviderKmip', 'CreateKeyServerKmip'], remaining: 2 }],
+    });
+    await harness.sim.control.makeUnreachable(testEnv().kmip.host);
+    const handle = await start(harness, { activityTimeout: '3s' });
+    await waitingFor(handle, 'test-server');
+    const lost = (await harness.sim.control.calls()).filter((c) => c.injected?.phase === 'after' && c.executed);
+    expect(lost.map((c) => c.method)).toEqual(['CreateKeyProviderKmip', 'CreateKeyServerKmip']);
+    await handle.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'wrong CA', by: 'ops' }] });
+    await expect(handle.result()).rejects.toThrow();
+    const client = harness.client();
+    expect((await client.call('ListKeyServersKmip', {})).kmipKeyServers).toEqual([]);
+    expect((await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders).toEqual([]);
+    expect(await calls(harness, 'CreateKeyProviderKmip')).toBe(1);
+    expect(await calls(harness, 'CreateKeyServerKmip')).toBe(1);
+  });
+
   it('cleans up the same way when cancelled (ekm cancel)', async () => {
     const harness = await cluster('setup-cancel');
     await harness.sim.control.makeUnreachable(testEnv().kmip.host);
