@@ -262,21 +262,32 @@ export function setupActivities(ctx: ActivityContext) {
       await withElement(ctx, cluster, (client) => client.call('TestKeyServerKmip', { keyServerID }), { retryApiErrors: true });
     },
 
-    /** AddKeyServerToProviderKmip; adding an already assigned pair is a no-op on the cluster. */
+    /**
+     * AddKeyServerToProviderKmip; adding an already assigned pair is a no-op on the cluster. The
+     * cluster tests the server as it adds it, so its error answers are retried like a test's.
+     */
     async attachKeyServer(cluster: string, input: { keyProviderID: number; keyServerID: number }): Promise<void> {
-      await withElement(ctx, cluster, (client) => client.call('AddKeyServerToProviderKmip', input));
+      await withElement(ctx, cluster, (client) => client.call('AddKeyServerToProviderKmip', input), { retryApiErrors: true });
     },
 
-    /** EnableEncryptionAtRest with the provider, unless it is already enabling or enabled. */
+    /**
+     * EnableEncryptionAtRest with the provider, unless it is already enabling or enabled. The
+     * cluster creates its key on the key server first, so its error answers are retried like a test's.
+     */
     async enableHardwareEncryption(cluster: string, keyProviderID: number): Promise<{ started: boolean; state: string }> {
-      return withElement(ctx, cluster, async (client) => {
-        const { clusterInfo } = await client.call('GetClusterInfo');
-        if (clusterInfo.encryptionAtRestState === 'enabling' || clusterInfo.encryptionAtRestState === 'enabled') {
-          return { started: false, state: clusterInfo.encryptionAtRestState };
-        }
-        await client.call('EnableEncryptionAtRest', { keyProviderID });
-        return { started: true, state: 'enabling' };
-      });
+      return withElement(
+        ctx,
+        cluster,
+        async (client) => {
+          const { clusterInfo } = await client.call('GetClusterInfo');
+          if (clusterInfo.encryptionAtRestState === 'enabling' || clusterInfo.encryptionAtRestState === 'enabled') {
+            return { started: false, state: clusterInfo.encryptionAtRestState };
+          }
+          await client.call('EnableEncryptionAtRest', { keyProviderID });
+          return { started: true, state: 'enabling' };
+        },
+        { retryApiErrors: true },
+      );
     },
 
     /** Polls GetClusterInfo until encryptionAtRestState is enabled (no async handle exists for it). */

@@ -285,6 +285,25 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(final.answers).toEqual([expect.objectContaining({ action: 'retry', by: 'on-call', outcome: 'accepted' })]);
   });
 
+  it('asks a person when enabling keeps failing (the cluster cannot create its key), and goes on after "retry"', async () => {
+    const harness = await cluster('setup-enable-retry');
+    const failure = { name: 'xKmipConnectionFailure', message: 'Unable to connect to the key server to create the key.' };
+    await harness.sim.control.setHttpFaults({ rules: [{ kind: 'error', methods: ['EnableEncryptionAtRest'], error: failure }] });
+    const handle = await start(harness, { mode: 'hardware' });
+    const waiting = await waitingFor(handle, 'enable');
+    expect(waiting.waiting?.answers).toEqual(['retry', 'change', 'abort']);
+    expect(waiting.waiting?.problem).toContain('xKmipConnectionFailure');
+    // Retried on the test budget (testAttempts: 2) before asking; the cluster never enabled anything.
+    expect(await calls(harness, 'EnableEncryptionAtRest')).toBe(2);
+    expect((await harness.client().call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('disabled');
+
+    await harness.sim.control.clearHttpFaults();
+    await handle.executeUpdate(answerUpdate, { args: [{ action: 'retry', by: 'on-call' }] });
+    const result = (await handle.result()) as SetupResult;
+    expect(result.encryptionAtRestState).toBe('enabled');
+    expect((await progress(handle)).steps.find((s) => s.id === 'enable')).toMatchObject({ state: 'done', attempts: 2 });
+  });
+
   it('updates the key server in place when the operator changes its port', async () => {
     const harness = await cluster('setup-change');
     const handle = await start(harness, { port: 1 });
