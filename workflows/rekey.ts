@@ -3,7 +3,7 @@
  * replaces the old one; the asyncHandle is recorded in history as soon as the job starts, so the
  * wait survives any restart, and a rekey already in flight is attached to, never duplicated.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RekeyPrecheck } from '../activities/rekey';
 import { ClusterLockClient } from './cluster-lock';
@@ -145,7 +145,9 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
       completedAt: new Date().toISOString(),
     };
   } catch (err) {
-    tracker.finish('failed', err);
+    // Like every runbook: a failure is announced, a cancellation recorded as cancelled (before this patch: failed, silently).
+    if (patched('rekey-ends-like-the-others')) await operator.recordEnd(err, `rekey of ${input.cluster}`);
+    else tracker.finish('failed', err);
     throw err;
   } finally {
     await lock.release();

@@ -1,5 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { kmipKeyName } from '../../src/simulator';
+import type { RunbookEvent } from '../../src/notify/notifier';
 import type { RekeyResult } from '../../workflows/rekey';
 import type { RekeyInput } from '../../workflows/inputs';
 import { configureEkmByHand, kmipKeyExists, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
@@ -14,6 +15,7 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
   let worker: InProcessWorker;
   let temporal: Awaited<ReturnType<typeof connectClient>>;
   let providerID: number;
+  const events: RunbookEvent[] = [];
 
   beforeAll(async () => {
     harness = await startClusterHarness('rekey-lab', {
@@ -22,7 +24,11 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
     });
     ({ keyProviderID: providerID } = await configureEkmByHand(harness.client(), { commonName: COMMON_NAME }));
     temporal = await connectClient();
-    worker = await startInProcessWorker({ taskQueue, registry: harness.registry });
+    worker = await startInProcessWorker({
+      taskQueue,
+      registry: harness.registry,
+      notifier: { send: async (e) => void events.push(e) },
+    });
   });
   afterAll(async () => {
     await worker?.stop();
@@ -84,6 +90,9 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     expect(rootType(failure)).toBe('xKmipKeyCreateFailed');
     expect(rootMessage(failure)).toContain('xKmipKeyCreateFailed: key server refused to create the key');
+    // People hear about it (a scheduled rekey that fails pauses its schedule: someone must look).
+    expect(events.at(-1)).toMatchObject({ kind: 'failed', runbook: 'rekey', cluster: harness.name });
+    expect(events.at(-1)?.message).toContain('xKmipKeyCreateFailed');
   });
 
   it('attaches to a rekey already running instead of starting another', async () => {
