@@ -143,7 +143,16 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
       start: (workflowId: string, requestedBy: string) =>
         startChild(recoverSliceService, {
           ...childOptions(workflowId),
-          args: [{ requestedBy, ...rawInput.recovery?.slice, cluster }],
+          // It queues behind a rekey or setup holding the cluster lock rather than failing, since the
+          // watcher starts one recovery per fault (before this patch: it failed with ClusterBusy).
+          args: [
+            {
+              requestedBy,
+              ...(patched('watcher-slice-recovery-waits-for-the-lock') ? { ifBusy: 'wait' as const } : {}),
+              ...rawInput.recovery?.slice,
+              cluster,
+            },
+          ],
         }),
     },
   };

@@ -137,6 +137,9 @@ describe('fault watcher (real Temporal, simulator)', () => {
       100,
     );
     const recovery = temporal.client.workflow.getHandle(started.workflowId, started.runId);
+    // Started by the watcher, it would queue behind a runbook holding the cluster lock instead of failing.
+    const [startedWith] = (await recovery.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!;
+    expect(JSON.parse(Buffer.from(startedWith!.data!).toString())).toMatchObject({ ifBusy: 'wait', cluster: harness.name });
     const result = (await recovery.result()) as RecoverSliceResult;
     expect(result.outcome).toBe('recovered');
     await pollsPass(4);
