@@ -24,7 +24,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/workflow-bundle.js ./workflow-bundle.js
 COPY package.json ./
-RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/ekm && chmod +x /app/dist/src/cli/main.js
+RUN ln -s /app/dist/src/cli/main.js /usr/local/bin/ekm && chmod +x /app/dist/src/cli/main.js \
+ && mkdir -p /var/log/ekm && chown node:node /var/log/ekm
 USER node
 # SIGTERM lets running tasks finish (10 s grace) before the worker exits.
 STOPSIGNAL SIGTERM

@@ -20,6 +20,7 @@ interface Service {
 const compose = YAML.parse(fs.readFileSync(composeFile, 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
   secrets?: Record<string, { file?: string; environment?: string }>;
+  volumes?: Record<string, unknown>;
 };
 
 /** ${VAR:-default} -> default, ${VAR:?msg} / ${VAR} -> a placeholder, as compose would with VAR set. */
@@ -73,6 +74,12 @@ describe('docker-compose.yml', () => {
     const settings = loadRuntimeSettings(env);
     expect(settings.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(settings.EKM_CLUSTERS_FILE).toBe('/etc/ekm/clusters.yaml');
+    // The root filesystem is read-only: the audit log `ekm report` reads must sit on a declared volume the image lets `node` write.
+    const auditDir = path.posix.dirname(settings.EKM_AUDIT_LOG ?? '');
+    const auditVolume = (worker.volumes ?? []).find((v) => v.split(':')[1] === auditDir);
+    expect(auditVolume).toBeDefined();
+    expect(Object.keys(compose.volumes ?? {})).toContain(auditVolume!.split(':')[0]);
+    expect(fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8')).toContain(`chown node:node ${auditDir}`);
     const mounted = (worker.volumes ?? []).find((v) => v.endsWith(':/etc/ekm/clusters.yaml:ro'))!;
     const clusters = parseClusterRegistry(
       fs.readFileSync(path.resolve(root, mounted.split(':')[0]!), 'utf8'),
