@@ -5,6 +5,7 @@
  */
 import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { KmipKeyCheck } from '../activities/kmip-check';
 import type { RekeyPrecheck } from '../activities/rekey';
 import { ClusterLockClient } from './cluster-lock';
 import { parseInput, rekeyInput, type RekeyInput } from './inputs';
@@ -18,6 +19,8 @@ export interface RekeyResult {
   oldKey?: { keyID?: string; keyManagementType: string; keyProviderID?: number };
   newKey: { keyID: string; keyManagementType: string; keyProviderID?: number; keyCreatedTime?: string };
   provider?: { id: number; name: string };
+  /** External keys: whether the worker found the new key on the key server itself (clusters file kmipCheck). */
+  kmipCheck?: KmipKeyCheck;
   startedAt: string;
   completedAt: string;
 }
@@ -117,17 +120,25 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
       );
     }
 
-    const newKey = await tracker.run(
+    const { newKey, kmipCheck } = await tracker.run(
       'verify',
-      () =>
-        cluster_.verifyMasterKey(input.cluster, {
+      async () => {
+        const key = await cluster_.verifyMasterKey(input.cluster, {
           oldKeyID: precheck.masterKey?.keyID,
           keyManagement: input.keyManagement,
           keyProviderID: precheck.provider?.id,
           handle: handle!,
-        }),
-      (k) =>
-        `new master key ${k.keyID} (${k.keyManagementType}${k.keyProviderID !== undefined ? `, provider ${k.keyProviderID}` : ''})`,
+        });
+        // The cluster's word is not enough for an external key: ask the key server (runs before this patch did not).
+        const onServer =
+          key.keyProviderID !== undefined && patched('rekey-confirms-key-on-kmip-server')
+            ? await cluster_.confirmKeyOnKmipServer(input.cluster, { keyProviderID: key.keyProviderID, keyID: key.keyID })
+            : undefined;
+        return { newKey: key, kmipCheck: onServer };
+      },
+      ({ newKey: k, kmipCheck: c }) =>
+        `new master key ${k.keyID} (${k.keyManagementType}${k.keyProviderID !== undefined ? `, provider ${k.keyProviderID}` : ''})` +
+        (c === undefined ? '' : c.checked ? `; found on key server ${c.server}` : `; not checked on the key server: ${c.reason}`),
     );
     tracker.finish('completed');
     await operator.notify(
@@ -140,6 +151,7 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
       attachedToRunningRekey: attached,
       oldKey: precheck.masterKey,
       newKey,
+      kmipCheck,
       provider: precheck.provider,
       startedAt,
       completedAt: new Date().toISOString(),

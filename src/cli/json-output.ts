@@ -110,6 +110,17 @@ export const rekeyResultJson = z.strictObject({
   oldKey: masterKeyJson.optional(),
   newKey: masterKeyJson.extend({ keyID: z.string() }),
   provider: z.strictObject({ id: z.int(), name: z.string() }).optional(),
+  kmipCheck: z
+    .discriminatedUnion('checked', [
+      z.strictObject({ checked: z.literal(false), reason: z.string() }),
+      z.strictObject({
+        checked: z.literal(true),
+        keyName: z.string(),
+        server: z.string(),
+        uniqueIdentifiers: z.array(z.string()),
+      }),
+    ])
+    .optional(),
   startedAt: isoTime,
   completedAt: isoTime,
 });

@@ -21,6 +21,23 @@ export type SecretReference = z.infer<typeof secretReference>;
 
 const apiVersion = z.string().regex(/^\d+\.\d+$/, 'must look like "12.3"');
 
+/** The KMIP Name the cluster gives a key, as the simulator names it (UNCONFIRMED for real clusters: set keyName). */
+export const DEFAULT_KMIP_KEY_NAME = 'SolidFire-{clusterUuid}-KeyID-{keyID}';
+
+/**
+ * A KMIP client identity the worker uses, read-only (Locate), to confirm that a new external
+ * master key really is on the key server, not just that the cluster says so. The key server must
+ * let this identity see the cluster's keys (with PyKMIP: the same certificate common name).
+ */
+const kmipCheck = z.strictObject({
+  certificate: z.string().min(1, 'must be a file path (PEM client certificate, clientAuth)'),
+  privateKey: secretReference,
+  keyName: z
+    .string()
+    .refine((t) => t.includes('{keyID}'), 'must contain {keyID} (and may contain {clusterUuid})')
+    .default(DEFAULT_KMIP_KEY_NAME),
+});
+
 const clusterEntry = z
   .strictObject({
     mvip: z
@@ -36,6 +53,7 @@ const clusterEntry = z
     insecure: z.literal(true, { error: 'must be true when present (leave it out to verify TLS)' }).optional(),
     connectTimeoutMs: z.number().int().positive().default(10_000),
     responseTimeoutMs: z.number().int().positive().default(60_000),
+    kmipCheck: kmipCheck.optional(),
   })
   .superRefine((entry, ctx) => {
     if (!entry.caBundle && !entry.insecure) {
@@ -102,6 +120,11 @@ export function parseClusterRegistry(text: string, source: string, baseDir: stri
     if (typeof entry.username === 'object' && 'file' in entry.username) {
       entry.username = { file: path.resolve(baseDir, entry.username.file) };
     }
+    if (entry.kmipCheck) {
+      entry.kmipCheck.certificate = path.resolve(baseDir, entry.kmipCheck.certificate);
+      if ('file' in entry.kmipCheck.privateKey)
+        entry.kmipCheck.privateKey = { file: path.resolve(baseDir, entry.kmipCheck.privateKey.file) };
+    }
   }
   return registry;
 }
@@ -164,4 +187,27 @@ export function readCaBundle(name: string, entry: ClusterEntry): string | undefi
       `cannot read ${entry.caBundle}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
+}
+
+export interface KmipCheckIdentity {
+  certificatePem: string;
+  privateKeyPem: string;
+  keyName: string;
+}
+
+/** The kmipCheck identity, read at run time (inside activities only); undefined when none is configured. */
+export function readKmipCheckIdentity(name: string, entry: ClusterEntry): KmipCheckIdentity | undefined {
+  const check = entry.kmipCheck;
+  if (!check) return undefined;
+  let certificatePem: string;
+  try {
+    certificatePem = fs.readFileSync(check.certificate, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `clusters.${name}.kmipCheck.certificate`,
+      `cannot read ${check.certificate}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  const privateKeyPem = readSecret(check.privateKey, `clusters.${name}.kmipCheck.privateKey`);
+  return { certificatePem, privateKeyPem, keyName: check.keyName };
 }

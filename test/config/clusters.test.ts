@@ -78,6 +78,19 @@ describe('cluster registry', () => {
     expect(registry.signers['corp-ca']?.command[0]).toBe('/usr/local/bin/sign-csr');
   });
 
+  it('resolves the kmipCheck identity files against the folder and defaults the key name', () => {
+    const registry = parseClusterRegistry(
+      entry({ extra: 'kmipCheck: { certificate: certs/check.pem, privateKey: { file: secrets/check.key } }' }),
+      'clusters.yaml',
+      '/etc/ekm',
+    );
+    expect(findCluster(registry, 'c1').kmipCheck).toEqual({
+      certificate: '/etc/ekm/certs/check.pem',
+      privateKey: { file: '/etc/ekm/secrets/check.key' },
+      keyName: 'SolidFire-{clusterUuid}-KeyID-{keyID}',
+    });
+  });
+
   it('accepts JSON too', () => {
     const json = JSON.stringify({
       clusters: {
@@ -99,6 +112,16 @@ describe('cluster registry', () => {
     ['insecure: false', entry({ ca: 'insecure: false' }), 'clusters.c1.insecure'],
     ['an unknown field', entry({ extra: 'pasword: x' }), 'pasword'],
     ['a negative timeout', entry({ extra: 'connectTimeoutMs: -1' }), 'clusters.c1.connectTimeoutMs'],
+    [
+      'a kmipCheck key name without {keyID}',
+      entry({ extra: 'kmipCheck: { certificate: c.pem, privateKey: { file: k.pem }, keyName: "SolidFire-key" }' }),
+      'clusters.c1.kmipCheck.keyName: must contain {keyID}',
+    ],
+    [
+      'a literal kmipCheck private key',
+      entry({ extra: 'kmipCheck: { certificate: c.pem, privateKey: "-----BEGIN PRIVATE KEY-----" }' }),
+      'clusters.c1.kmipCheck.privateKey',
+    ],
     ['a bad cluster name', valid.replace('prod-a:', 'Prod A:'), 'clusters.Prod A'],
     ['no clusters key', 'signers: {}', 'clusters'],
     ['invalid YAML', 'clusters: [', 'not valid YAML/JSON'],

@@ -3,7 +3,14 @@ import { kmipKeyName } from '../../src/simulator';
 import type { RunbookEvent } from '../../src/notify/notifier';
 import type { RekeyResult } from '../../workflows/rekey';
 import type { RekeyInput } from '../../workflows/inputs';
-import { configureEkmByHand, kmipKeyExists, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import {
+  addKmipCheckIdentity,
+  configureEkmByHand,
+  kmipKeyExists,
+  startClusterHarness,
+  type ClusterHarness,
+} from '../support/cluster-harness';
+import { testEnv } from '../support/test-env';
 import { rootMessage, rootType } from '../support/failures';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
 
@@ -23,6 +30,7 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
       durations: { rekeyMs: 1500, tickMs: 50 },
     });
     ({ keyProviderID: providerID } = await configureEkmByHand(harness.client(), { commonName: COMMON_NAME }));
+    await addKmipCheckIdentity(harness, COMMON_NAME);
     temporal = await connectClient();
     worker = await startInProcessWorker({
       taskQueue,
@@ -60,6 +68,13 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
     expect(after.masterKeyInfo?.keyID).toBe(result.newKey.keyID);
     expect(after.rekeyMasterKeyAsyncResultID).toBe(result.asyncHandle);
     expect(await kmipKeyExists(COMMON_NAME, kmipKeyName(harness.sim.clusterUuid, result.newKey.keyID))).toBe(true);
+    // The runbook asked the key server itself, with the worker's kmipCheck identity.
+    expect(result.kmipCheck).toEqual({
+      checked: true,
+      keyName: kmipKeyName(harness.sim.clusterUuid, result.newKey.keyID),
+      server: `${testEnv().kmip.host}:${testEnv().kmip.port}`,
+      uniqueIdentifiers: [expect.any(String)],
+    });
     expect((await rekeyCalls()) - callsBefore).toBe(1);
   });
 
@@ -77,7 +92,29 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
     expect(result.oldKey?.keyManagementType).toBe('external');
     expect(result.newKey.keyManagementType).toBe('internal');
     expect(result.newKey.keyProviderID).toBeUndefined();
+    expect(result.kmipCheck).toBeUndefined();
     expect((await harness.client().call('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo?.keyManagementType).toBe('internal');
+  });
+
+  it('fails when the key server does not have the key the cluster reports; says so when it cannot check', async () => {
+    const entry = harness.registry.clusters[harness.name]!;
+    const check = entry.kmipCheck!;
+    try {
+      // A key name the cluster did not use stands for a key that is not on the server.
+      entry.kmipCheck = { ...check, keyName: 'elsewhere-{keyID}' };
+      const failure = await rekey({ keyManagement: 'external' }).catch((e: unknown) => e);
+      expect(rootType(failure)).toBe('KeyNotOnKmipServer');
+      expect(rootMessage(failure)).toMatch(/but key server .* has no key named "elsewhere-[0-9a-f-]+"/);
+
+      entry.kmipCheck = undefined;
+      const unchecked = await rekey({ keyManagement: 'external' });
+      expect(unchecked.kmipCheck).toEqual({
+        checked: false,
+        reason: `no kmipCheck identity is configured for cluster ${harness.name} in the clusters file`,
+      });
+    } finally {
+      entry.kmipCheck = check;
+    }
   });
 
   it('fails with the Element error name and message when the job fails', async () => {

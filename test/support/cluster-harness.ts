@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import type { ClusterRegistry } from '../../src/config/clusters';
+import { DEFAULT_KMIP_KEY_NAME, type ClusterRegistry } from '../../src/config/clusters';
 import { ElementClient } from '../../src/element';
 import { withKmipSession } from '../../src/kmip';
 import { issueKeyAndCertificate, loadCertificateAuthority } from '../../src/pki/authority';
@@ -85,4 +85,22 @@ export async function kmipKeyExists(commonName: string, keyName: string): Promis
     },
     async (session) => (await session.locateByName(keyName)).length > 0,
   );
+}
+
+/**
+ * Gives the harness's cluster a kmipCheck identity (files in its folder): a client certificate from
+ * the KMIP test CA with the common name the cluster's own certificate has, so PyKMIP lets it see the
+ * cluster's keys. Returns the registry entry's setting, to change or remove in a test.
+ */
+export async function addKmipCheckIdentity(harness: ClusterHarness, commonName: string) {
+  const kmip = testEnv().kmip;
+  const ca = await loadCertificateAuthority(kmip.caPem, kmip.caKeyPem);
+  const identity = await issueKeyAndCertificate(ca, { subject: `CN=${commonName}`, usages: ['client'] });
+  const certificate = path.join(harness.dir, 'kmip-check.crt');
+  const privateKey = path.join(harness.dir, 'kmip-check.key');
+  fs.writeFileSync(certificate, identity.certificatePem);
+  fs.writeFileSync(privateKey, identity.privateKeyPem, { mode: 0o600 });
+  const entry = harness.registry.clusters[harness.name]!;
+  entry.kmipCheck = { certificate, privateKey: { file: privateKey }, keyName: DEFAULT_KMIP_KEY_NAME };
+  return entry.kmipCheck;
 }
