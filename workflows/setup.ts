@@ -15,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { CertificateVerdict, SignedCertificate } from '../activities/certificates';
+import type { KmipKeyCheck } from '../activities/kmip-check';
 import type { VerifiedMasterKey } from '../activities/rekey';
 import type { KeyServerSpec } from '../activities/setup';
 import { ClusterLockClient } from './cluster-lock';
@@ -34,6 +35,8 @@ export interface SetupResult {
   keyFingerprint?: string;
   certificate?: { subject: string; notAfter: string; fingerprint: string };
   masterKey?: VerifiedMasterKey;
+  /** Software mode: whether the worker found the new master key on the key server itself (clusters file kmipCheck). */
+  kmipCheck?: KmipKeyCheck;
   encryptionAtRestState?: string;
   alreadySetUp: boolean;
   startedAt: string;
@@ -313,6 +316,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
 
     // 3. Encryption with the provider.
     let masterKey: VerifiedMasterKey | undefined;
+    let kmipCheck: KmipKeyCheck | undefined;
     if (input.mode === 'hardware') {
       await kmipStep(
         'enable',
@@ -339,14 +343,24 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
               handleAtPrecheck: pre.lastHandle,
             }));
           await waitFor.awaitMasterKeyRekey(input.cluster, handle, input.polling);
-          return cluster_.verifyMasterKey(input.cluster, {
+          const key = await cluster_.verifyMasterKey(input.cluster, {
             oldKeyID: pre.masterKey?.keyID,
             keyManagement: 'external',
             keyProviderID: provider.id,
             handle,
           });
+          // As the rekey runbook does: ask the key server itself (runs before this patch did not).
+          if (patched('setup-confirms-key-on-kmip-server'))
+            kmipCheck = await cluster_.confirmKeyOnKmipServer(input.cluster, { keyProviderID: provider.id, keyID: key.keyID });
+          return key;
         },
-        (k) => `master key ${k.keyID} now external with provider ${k.keyProviderID}`,
+        (k) =>
+          `master key ${k.keyID} now external with provider ${k.keyProviderID}` +
+          (kmipCheck === undefined
+            ? ''
+            : kmipCheck.checked
+              ? `; found on key server ${kmipCheck.server}`
+              : `; not checked on the key server: ${kmipCheck.reason}`),
       );
     } else {
       tracker.skip('enable', 'mode none: stop after the provider test');
@@ -373,6 +387,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
         fingerprint: signed.summary.fingerprint,
       },
       masterKey,
+      kmipCheck,
       encryptionAtRestState: end.encryptionAtRestState,
       alreadySetUp: false,
       startedAt,

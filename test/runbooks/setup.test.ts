@@ -12,7 +12,7 @@ import type { SetupResult } from '../../workflows/setup';
 import type { ClusterRegistry } from '../../src/config/clusters';
 import { runCli } from '../support/cli';
 import { historyText } from '../support/history';
-import { kmipKeyExists, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { addKmipCheckIdentity, kmipKeyExists, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
 import { eventually } from '../support/eventually';
 import { rootMessage, rootType } from '../support/failures';
 import { testEnv } from '../support/test-env';
@@ -193,6 +193,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
 
   it('moves a software-encryption cluster to the external provider, signed by cfssl', async () => {
     const harness = await cluster('setup-sw', true);
+    await addKmipCheckIdentity(harness, 'setup-sw.example.test');
     const handle = await start(harness, { mode: 'software' });
     const result = (await handle.result()) as SetupResult;
     expect(result.masterKey?.keyManagementType).toBe('external');
@@ -207,8 +208,16 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(await kmipKeyExists('setup-sw.example.test', kmipKeyName(harness.sim.clusterUuid, result.masterKey!.keyID))).toBe(
       true,
     );
+    // The worker found the key on the key server itself (kmipCheck identity).
+    expect(result.kmipCheck).toMatchObject({
+      checked: true,
+      keyName: kmipKeyName(harness.sim.clusterUuid, result.masterKey!.keyID),
+    });
     const { kmipKeyProviders } = await harness.client().call('ListKeyProvidersKmip', {});
-    expect(kmipKeyProviders).toEqual([expect.objectContaining({ keyProviderIsActive: true })]);
+    expect(kmipKeyProviders).toEqual([
+      expect.objectContaining({ keyProviderIsActive: true, keyServerIDs: [result.keyServerID] }),
+    ]);
+    expect((await harness.client().call('ListKeyServersKmip', {})).kmipKeyServers).toHaveLength(1);
   });
 
   it('rejects each bad certificate with its reason and keeps waiting, the cluster untouched', async () => {
@@ -421,6 +430,13 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       const state = JSON.parse(fs.readFileSync(h.sim.stateFile, 'utf8')) as { keyPair?: { privateKeyPem?: string } };
       return state.keyPair?.privateKeyPem?.split('\n')[1];
     });
+    // The worker's own kmipCheck identity key, read by an activity, must stay out too.
+    const checkKeys = harnesses.flatMap((h) => {
+      const file = path.join(h.dir, 'kmip-check.key');
+      return fs.existsSync(file) ? [fs.readFileSync(file, 'utf8').split('\n')[1]!] : [];
+    });
+    expect(checkKeys).toHaveLength(1);
+    privateKeys.push(...checkKeys);
     for (const id of workflowIds) {
       const decoded = await historyText(temporal.client, id);
       expect(decoded).toContain('BEGIN CERTIFICATE');
