@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { RunbookEvent } from '../../src/notify/notifier';
 import { issueCertificate, loadCertificateAuthority, createCertificateAuthority } from '../../src/pki/authority';
@@ -218,6 +219,46 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       expect.objectContaining({ keyProviderIsActive: true, keyServerIDs: [result.keyServerID] }),
     ]);
     expect((await harness.client().call('ListKeyServersKmip', {})).kmipKeyServers).toHaveLength(1);
+  });
+
+  it('signs through a command named in the clusters file, whose certificate passes the same checks', async () => {
+    // The signing commands: openssl acting as the CA, one issuing for a year, one for 10 days (refused: under 30).
+    const kmip = testEnv().kmip;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-signer-'));
+    const caFile = path.join(dir, 'ca.pem');
+    const caKeyFile = path.join(dir, 'ca-key.pem');
+    const extFile = path.join(dir, 'client.ext');
+    fs.writeFileSync(caFile, kmip.caPem);
+    fs.writeFileSync(caKeyFile, kmip.caKeyPem, { mode: 0o600 });
+    fs.writeFileSync(extFile, 'extendedKeyUsage = clientAuth\nkeyUsage = digitalSignature, keyEncipherment\n');
+    const opensslCa = (days: number) => ({
+      command: ['openssl', 'x509', '-req', '-CA', caFile, '-CAkey', caKeyFile, '-days', String(days), '-extfile', extFile],
+      caBundle: caFile,
+      timeoutMs: 30_000,
+    });
+    registry.signers['openssl-ca'] = opensslCa(365);
+    registry.signers['short-lived-ca'] = opensslCa(10);
+    try {
+      const harness = await cluster('setup-cmd');
+      const handle = await start(harness, { signer: { type: 'command', name: 'openssl-ca' } });
+      const result = (await handle.result()) as SetupResult;
+      expect(result.certificate?.subject).toContain('CN=setup-cmd.example.test');
+      const { kmipKeyServers } = await harness.client().call('ListKeyServersKmip', {});
+      expect(new x509.X509Certificate(kmipKeyServers[0]!.kmipClientCertificate).issuer).toBe(
+        new x509.X509Certificate(kmip.caPem).subject,
+      );
+
+      const refused = await cluster('setup-cmd-short');
+      const short = await start(refused, { signer: { type: 'command', name: 'short-lived-ca' } });
+      const waiting = await waitingFor(short, 'signing');
+      expect(waiting.waiting?.answers).toEqual(['retry', 'change', 'abort']);
+      expect(waiting.waiting?.problem).toMatch(/30 days/);
+      expect(await calls(refused, 'CreateKeyServerKmip')).toBe(0);
+      await short.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'CA profile too short', by: 'test' }] });
+      await expect(short.result()).rejects.toThrow();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects each bad certificate with its reason and keeps waiting, the cluster untouched', async () => {
