@@ -5,7 +5,7 @@
  */
 import { ElementApiError, type ElementClient } from '../src/element';
 import type { KeyProviderKmip, KeyServerKmip } from '../src/element/objects';
-import { normalizeCsrPem, summarizeCsr } from '../src/pki/certificate-checks';
+import { checkSignedCertificate, normalizeCsrPem, summarizeCsr, type CertificateSummary } from '../src/pki/certificate-checks';
 import { ApplicationFailure } from '@temporalio/common';
 import { DEFAULT_POLL, pollUntil, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
@@ -36,6 +36,14 @@ export interface SetupPrecheck {
   alreadyDone: boolean;
   /** What exists and will be reused, in words. */
   reuse: string[];
+  /** The existing key server's certificate still serves the current key pair: no new key pair, CSR or signing. */
+  reusableCertificate?: ReusableCertificate;
+}
+
+export interface ReusableCertificate {
+  keyServerID: number;
+  certificatePem: string;
+  summary: CertificateSummary;
 }
 
 export interface KeyServerSpec {
@@ -64,15 +72,37 @@ function single<T>(items: T[], what: string, name: string, id: (t: T) => number)
   return items[0];
 }
 
-async function readKeyFingerprint(client: ElementClient): Promise<string | null> {
+/** The CSR for the cluster's current key pair; null when it has none. */
+async function readCurrentCsr(client: ElementClient): Promise<string | null> {
   try {
     const { clientCertificateSignRequest } = await client.call('GetClientCertificateSignRequest');
-    return (await summarizeCsr(clientCertificateSignRequest)).keyFingerprint;
+    return normalizeCsrPem(clientCertificateSignRequest);
   } catch (err) {
     // Without a key pair the cluster answers an error (its name is not documented).
     if (err instanceof ElementApiError && !err.retryable) return null;
     throw err;
   }
+}
+
+async function readKeyFingerprint(client: ElementClient): Promise<string | null> {
+  const csrPem = await readCurrentCsr(client);
+  return csrPem === null ? null : (await summarizeCsr(csrPem)).keyFingerprint;
+}
+
+/**
+ * The key server's client certificate, when it still serves: the cluster's current public key,
+ * clientAuth, 30+ days left. Then a new setup run keeps the key pair and skips the CA round.
+ * (Who issued it is left to TestKeyServerKmip: the key server is the judge of that.)
+ */
+async function reusableCertificate(csrPem: string, server: KeyServerKmip): Promise<ReusableCertificate | undefined> {
+  const verdict = await checkSignedCertificate({
+    csrPem,
+    certificatePem: server.kmipClientCertificate,
+    caChainPem: server.kmipCaCertificate,
+  });
+  const problems = verdict.problems.filter((p) => !p.startsWith('ca') && !p.startsWith('certificate: not issued by'));
+  if (problems.length > 0 || !verdict.summary) return undefined;
+  return { keyServerID: server.keyServerID, certificatePem: server.kmipClientCertificate, summary: verdict.summary };
 }
 
 async function findProvider(client: ElementClient, name: string): Promise<KeyProviderKmip | undefined> {
@@ -100,7 +130,7 @@ export function setupActivities(ctx: ActivityContext) {
     /** What the cluster supports and already has; refuses what the procedure must not do. */
     async setupPrecheck(
       cluster: string,
-      input: { mode: SetupMode; keyProviderName: string; keyServerName: string; newKeyPair: boolean },
+      input: { mode: SetupMode; keyProviderName: string; keyServerName: string; newKeyPair: boolean; commonName?: string },
     ): Promise<SetupPrecheck> {
       return withElement(ctx, cluster, async (client) => {
         const api = await client.call('GetAPI');
@@ -170,9 +200,20 @@ export function setupActivities(ctx: ActivityContext) {
             `key provider ${provider.keyProviderID} "${provider.keyProviderName}"${provider.keyProviderIsActive ? ' (active)' : ''}`,
           );
         if (server) reuse.push(`key server ${server.keyServerID} "${server.kmipKeyServerName}" (updated if its settings differ)`);
+        const csrPem = await readCurrentCsr(client);
+        let certificate = server && csrPem && !input.newKeyPair ? await reusableCertificate(csrPem, server) : undefined;
+        // A setup asking for another common name wants a new identity, not the old one.
+        if (certificate && input.commonName && !certificate.summary.subject.split(/,\s*/).includes(`CN=${input.commonName}`))
+          certificate = undefined;
+        if (certificate) {
+          reuse.push(
+            `the cluster's key pair and key server ${server!.keyServerID}'s certificate (${certificate.summary.subject}, valid until ${certificate.summary.notAfter})`,
+          );
+        }
         return {
           apiVersion: pinned,
-          keyFingerprint: await readKeyFingerprint(client),
+          keyFingerprint: csrPem === null ? null : (await summarizeCsr(csrPem)).keyFingerprint,
+          reusableCertificate: certificate,
           existingProvider: provider && {
             id: provider.keyProviderID,
             name: provider.keyProviderName,

@@ -242,6 +242,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
           keyProviderName: input.keyProviderName,
           keyServerName: input.keyServerName,
           newKeyPair: input.newKeyPair,
+          commonName: input.subject.commonName,
         }),
       (p) => (p.reuse.length ? `reusing ${p.reuse.join('; ')}` : 'nothing to reuse'),
     );
@@ -265,25 +266,38 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       };
     }
 
-    // 1. Trust: the key pair is made once; the CSR is only ever read after that.
-    const keyPair = await tracker.run(
-      'key-pair',
-      () => cluster_.ensureKeyPair(input.cluster, { subject: input.subject, fingerprintAtPrecheck: precheck.keyFingerprint }),
-      (k) => `key ${k.fingerprint.slice(0, 16)}… ${k.created ? 'created' : 'made earlier by this run'}`,
-    );
-    const csr = await tracker.run(
-      'csr',
-      () => cluster_.fetchCsr(input.cluster),
-      (c) => `${c.subject}, key ${c.keyFingerprint.slice(0, 16)}…`,
-    );
-    if (csr.keyFingerprint !== keyPair.fingerprint) {
-      throw ApplicationFailure.nonRetryable(
-        "the cluster's key pair changed under the runbook (the CSR is for another key)",
-        'KeyPairChanged',
+    // 1. Trust: the key pair is made once; the CSR is only ever read after that. A key server
+    // certificate that still serves the cluster's key pair (a run that stopped after the tests,
+    // say) is kept: no new key pair, no new CA round.
+    let keyFingerprint: string;
+    const reusable = precheck.reusableCertificate;
+    if (reusable) {
+      keyFingerprint = reusable.summary.keyFingerprint;
+      tracker.skip('key-pair', `reusing the cluster's key pair (key ${keyFingerprint.slice(0, 16)}…)`);
+      tracker.skip('csr', `key server ${reusable.keyServerID} already has a certificate for this key pair`);
+      tracker.skip('signing', `reusing ${reusable.summary.subject}, valid until ${reusable.summary.notAfter}`);
+      signed = { certificatePem: reusable.certificatePem, caChainPem: '', summary: reusable.summary };
+    } else {
+      const keyPair = await tracker.run(
+        'key-pair',
+        () => cluster_.ensureKeyPair(input.cluster, { subject: input.subject, fingerprintAtPrecheck: precheck.keyFingerprint }),
+        (k) => `key ${k.fingerprint.slice(0, 16)}… ${k.created ? 'created' : 'made earlier by this run'}`,
       );
+      const csr = await tracker.run(
+        'csr',
+        () => cluster_.fetchCsr(input.cluster),
+        (c) => `${c.subject}, key ${c.keyFingerprint.slice(0, 16)}…`,
+      );
+      if (csr.keyFingerprint !== keyPair.fingerprint) {
+        throw ApplicationFailure.nonRetryable(
+          "the cluster's key pair changed under the runbook (the CSR is for another key)",
+          'KeyPairChanged',
+        );
+      }
+      tracker.progress.csrPem = csr.csrPem;
+      signed = await obtainSignedCertificate(csr.csrPem);
+      keyFingerprint = keyPair.fingerprint;
     }
-    tracker.progress.csrPem = csr.csrPem;
-    signed = await obtainSignedCertificate(csr.csrPem);
 
     // 2. Provider and server, each tested until it works or a person decides.
     const provider = await tracker.run(
@@ -380,7 +394,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       keyServerID: keyServerID!,
       createdProvider: created.keyProviderID !== undefined,
       keyServerAction,
-      keyFingerprint: keyPair.fingerprint,
+      keyFingerprint,
       certificate: {
         subject: signed.summary.subject,
         notAfter: signed.summary.notAfter,

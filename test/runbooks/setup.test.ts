@@ -465,6 +465,35 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(await calls(harness, 'CreatePublicPrivateKeyPair')).toBe(1);
   });
 
+  it('set up again, keeps the key pair and the certificate that still serve it (no new CA round), unless the name changes', async () => {
+    const harness = await cluster('setup-again');
+    const first = (await (await start(harness, { mode: 'none' })).result()) as SetupResult;
+    expect(await calls(harness, 'CreatePublicPrivateKeyPair')).toBe(1);
+
+    // Another common name: a new identity, so a new key pair and a new signature.
+    const renamed = { commonName: 'setup-again-2.example.test' };
+    const second = (await (await start(harness, { mode: 'none', subject: renamed })).result()) as SetupResult;
+    expect(await calls(harness, 'CreatePublicPrivateKeyPair')).toBe(2);
+    expect(second.keyFingerprint).not.toBe(first.keyFingerprint);
+
+    // Same name, now enabling: the key server's certificate still serves the current key pair.
+    const handle = await start(harness, { mode: 'hardware', subject: renamed });
+    const third = (await handle.result()) as SetupResult;
+    expect(await calls(harness, 'CreatePublicPrivateKeyPair')).toBe(2);
+    expect(await calls(harness, 'GetClientCertificateSignRequest')).toBeGreaterThan(0);
+    expect(third.keyFingerprint).toBe(second.keyFingerprint);
+    expect(third.certificate?.fingerprint).toBe(second.certificate?.fingerprint);
+    expect(third.keyServerAction).toBe('unchanged');
+    expect(third.encryptionAtRestState).toBe('enabled');
+    const steps = (await progress(handle)).steps;
+    expect(steps.filter((s) => ['key-pair', 'csr', 'signing'].includes(s.id)).map((s) => s.state)).toEqual([
+      'skipped',
+      'skipped',
+      'skipped',
+    ]);
+    expect(steps.find((s) => s.id === 'signing')?.detail).toContain('CN=setup-again-2.example.test');
+  });
+
   it('keeps secrets out of every history: no admin password, no private key', async () => {
     expect(workflowIds.length).toBeGreaterThan(5);
     const privateKeys = harnesses.map((h) => {
