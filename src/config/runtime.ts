@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
 import { z } from 'zod';
 import { RUNBOOK_EVENT_KINDS, type RunbookEventKind } from '../notify/events';
 import { ConfigError, describeZodError } from './zod-errors';
@@ -63,10 +65,51 @@ const runtimeSchema = runtimeFields.superRefine((env, ctx) => {
 
 export type RuntimeSettings = z.infer<typeof runtimeSchema>;
 
+/** Settings whose values are file paths: in a settings file they may be relative to that file. */
+const PATH_SETTINGS = [
+  'EKM_CLUSTERS_FILE',
+  'TEMPORAL_TLS_CERT',
+  'TEMPORAL_TLS_KEY',
+  'TEMPORAL_TLS_CA',
+  'EKM_WEBHOOK_TOKEN_FILE',
+  'EKM_AUDIT_LOG',
+  'EKM_WORKFLOW_BUNDLE',
+] as const;
+
+/**
+ * EKM_CONFIG_FILE: a YAML (or JSON) mapping of the same setting names to values, for what a
+ * deployment would rather keep in a file. The environment overrides it, setting by setting.
+ */
+function readSettingsFile(file: string): Record<string, string> {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(`EKM_CONFIG_FILE ${file}`, `cannot read it: ${why}`);
+  }
+  const shape = z.strictObject(
+    Object.fromEntries(
+      Object.keys(runtimeFields.shape).map((key) => [key, z.union([z.string(), z.number()]).transform(String).optional()]),
+    ),
+  );
+  const parsed = shape.safeParse(raw ?? {});
+  if (!parsed.success) throw new ConfigError(`EKM_CONFIG_FILE ${file}`, describeZodError(parsed.error));
+  const values = Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  for (const key of PATH_SETTINGS) if (values[key]) values[key] = path.resolve(path.dirname(file), values[key]);
+  return values;
+}
+
 export function loadRuntimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
-  const picked = Object.fromEntries(Object.keys(runtimeFields.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const fromFile = env.EKM_CONFIG_FILE ? readSettingsFile(env.EKM_CONFIG_FILE) : {};
+  const picked = Object.fromEntries(
+    Object.keys(runtimeFields.shape).map((key) => [key, env[key] === '' || env[key] === undefined ? fromFile[key] : env[key]]),
+  );
   const parsed = runtimeSchema.safeParse(picked);
-  if (!parsed.success) throw new ConfigError('environment', describeZodError(parsed.error));
+  if (!parsed.success) {
+    const source = env.EKM_CONFIG_FILE ? `environment and EKM_CONFIG_FILE ${env.EKM_CONFIG_FILE}` : 'environment';
+    throw new ConfigError(source, describeZodError(parsed.error));
+  }
   return parsed.data;
 }
 

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadRuntimeSettings, temporalConnection } from '../../src/config/runtime';
 
 describe('runtime settings from the environment', () => {
@@ -34,5 +37,47 @@ describe('runtime settings from the environment', () => {
   it('reads mTLS files and names a missing one', () => {
     const settings = loadRuntimeSettings({ TEMPORAL_TLS_CERT: '/nonexistent/c.pem', TEMPORAL_TLS_KEY: '/nonexistent/k.pem' });
     expect(() => temporalConnection(settings)).toThrow('TEMPORAL_TLS_CERT: cannot read /nonexistent/c.pem: ENOENT');
+  });
+
+  describe('EKM_CONFIG_FILE', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-settings-'));
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const write = (text: string) => {
+      const file = path.join(dir, 'ekm.yaml');
+      fs.writeFileSync(file, text);
+      return file;
+    };
+
+    it('reads the settings from the file, paths relative to it; the environment overrides a setting', () => {
+      const file = write(
+        [
+          'TEMPORAL_ADDRESS: temporal.internal:7233',
+          'EKM_TASK_QUEUE: ekm-prod',
+          'EKM_CLUSTERS_FILE: clusters.yaml',
+          'TEMPORAL_TLS_CA: certs/ca.pem',
+        ].join('\n'),
+      );
+      const settings = loadRuntimeSettings({ EKM_CONFIG_FILE: file, EKM_TASK_QUEUE: 'ekm-override' });
+      expect(settings.TEMPORAL_ADDRESS).toBe('temporal.internal:7233');
+      expect(settings.EKM_TASK_QUEUE).toBe('ekm-override');
+      expect(settings.EKM_CLUSTERS_FILE).toBe(path.join(dir, 'clusters.yaml'));
+      expect(settings.TEMPORAL_TLS_CA).toBe(path.join(dir, 'certs/ca.pem'));
+      expect(settings.TEMPORAL_NAMESPACE).toBe('default');
+    });
+
+    it('names the file and the setting that is wrong', () => {
+      expect(() => loadRuntimeSettings({ EKM_CONFIG_FILE: write('TEMPORAL_ADRESS: x:1\n') })).toThrow(
+        /EKM_CONFIG_FILE .*ekm\.yaml: .*TEMPORAL_ADRESS/,
+      );
+      expect(() => loadRuntimeSettings({ EKM_CONFIG_FILE: write('TEMPORAL_ADDRESS: nowhere\n') })).toThrow(
+        /EKM_CONFIG_FILE .*: TEMPORAL_ADDRESS: must be host:port/,
+      );
+      expect(() => loadRuntimeSettings({ EKM_CONFIG_FILE: path.join(dir, 'missing.yaml') })).toThrow(
+        /EKM_CONFIG_FILE .*missing\.yaml: cannot read it: ENOENT/,
+      );
+    });
   });
 });
