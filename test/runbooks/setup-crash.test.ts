@@ -14,6 +14,7 @@ import type { SetupInput } from '../../workflows/inputs';
 import type { SetupResult } from '../../workflows/setup';
 import { startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
 import { eventually } from '../support/eventually';
+import { historyText } from '../support/history';
 import { testEnv } from '../support/test-env';
 import { connectClient, spawnWorkerProcess, uniqueTaskQueue } from '../support/worker';
 
@@ -134,6 +135,11 @@ describe('setup runbook: worker SIGKILLed at each step', () => {
       for (const method of CREATES) {
         expect([method, executed.filter((c) => c.method === method && c.executed).length]).toEqual([method, 1]);
       }
+      // Worker processes that died mid-step leave no secret in history either.
+      const history = await historyText(temporal.client, handle.workflowId);
+      expect(history).toContain('BEGIN CERTIFICATE');
+      expect(history).not.toContain('PRIVATE KEY');
+      expect(history.includes(harness.password)).toBe(false);
       if (crash.holdMethod) {
         // The held call really did run on the cluster before the worker died.
         expect(executed.some((c) => c.method === crash.holdMethod && c.injected?.phase === 'after' && c.executed)).toBe(true);
