@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { z } from 'zod';
@@ -203,6 +204,24 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
     expect(run.stderr).toContain('invalid input');
     expect(run.stderr).toContain(message);
     expect(await latestRunId(rekeyId())).toBe(runBefore);
+    expect(await callCount()).toBe(callsBefore);
+  });
+
+  it.each([
+    [['--port', '70000'], 'port:'],
+    [['--mode', 'both'], 'mode:'],
+    [['--kmip-ca', '/nonexistent/ca.pem'], '/nonexistent/ca.pem'],
+  ])('setup with bad input %j exits 2 naming the field; nothing starts and the cluster is not called', async (flags, message) => {
+    const caFile = path.join(harness.dir, 'kmip-ca.pem');
+    fs.writeFileSync(caFile, testEnv().kmip.caPem);
+    const setupId = workflowIds.setup(cluster());
+    const runBefore = await latestRunId(setupId);
+    const callsBefore = await callCount();
+    const good = ['--cn', 'cli.example.test', '--provider-name', 'p', '--server-name', 's', '--hostname', '127.0.0.1'];
+    const run = await ekm(['setup', cluster(), ...good, '--kmip-ca', caFile, '--mode', 'hardware', ...flags]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(message);
+    expect(await latestRunId(setupId)).toBe(runBefore);
     expect(await callCount()).toBe(callsBefore);
   });
 
