@@ -45,7 +45,17 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       : `Demo data in ${options.dataDir} (run again to resume, --fresh to start over)`,
   );
 
+  // Until everything is up, Ctrl-C ends the demo at once. Exiting (unlike dying of the signal) runs
+  // the exit hook that kills the servers started so far (src/devenv/child.ts).
+  const duringStartup = () => {
+    log('\nStopped during start-up.');
+    process.exit(130);
+  };
+  process.on('SIGINT', duringStartup);
+  process.on('SIGTERM', duringStartup);
   const env = await startDemoEnvironment(options.dataDir, SIMULATOR_DURATIONS[options.speed], (line) => log(`  ${line}`));
+  process.off('SIGINT', duringStartup);
+  process.off('SIGTERM', duringStartup);
   let stopping = false;
   const onSignal = () => {
     if (stopping) return;
