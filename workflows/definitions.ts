@@ -84,6 +84,8 @@ export type OperatorAnswer =
       hostnames?: string[];
       port?: number;
       kmipCaCertificate?: string;
+      /** A new client certificate for the cluster's key pair (e.g. signed by the CA the key server trusts), with its CA chain. */
+      clientCertificate?: { certificatePem: string; caChainPem: string };
     };
 
 export interface AnswerAccepted {

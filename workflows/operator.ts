@@ -176,9 +176,16 @@ function validateAnswer(answer: OperatorAnswer, waiting: WaitingFor | undefined)
       break;
     }
     case 'change': {
-      const { hostnames, port, kmipCaCertificate } = answer;
-      if (hostnames === undefined && port === undefined && kmipCaCertificate === undefined) {
-        throw new Error('change: give at least one of hostnames, port, kmipCaCertificate');
+      const { hostnames, port, kmipCaCertificate, clientCertificate } = answer;
+      if (hostnames === undefined && port === undefined && kmipCaCertificate === undefined && clientCertificate === undefined) {
+        throw new Error('change: give at least one of hostnames, port, kmipCaCertificate, clientCertificate');
+      }
+      if (
+        clientCertificate !== undefined &&
+        (!/-----BEGIN CERTIFICATE-----/.test(clientCertificate?.certificatePem ?? '') ||
+          !/-----BEGIN CERTIFICATE-----/.test(clientCertificate?.caChainPem ?? ''))
+      ) {
+        throw new Error('change: clientCertificate needs certificatePem and caChainPem, both PEM certificates');
       }
       if (
         hostnames !== undefined &&

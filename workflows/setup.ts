@@ -106,7 +106,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
         const answers: AnswerAction[] = ['retry', 'change', 'abort'];
         const answer = await operator.ask({
           step,
-          prompt: `${tracker.step(step).title} keeps failing. Fix the cause and retry, change the key server's hostnames, port or CA, or abort`,
+          prompt: `${tracker.step(step).title} keeps failing. Fix the cause and retry, change the key server's hostnames, port or CA or the client certificate, or abort`,
           answers,
           problem: describeFailure(err),
           remindEveryMs: input.questionReminderEvery,
@@ -123,11 +123,29 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       if (answer.port !== undefined) server.port = answer.port;
       if (answer.kmipCaCertificate) server.kmipCaCertificate = answer.kmipCaCertificate;
       tracker.note(`key server settings changed by ${answer.by ?? 'an operator'}: ${server.hostnames.join(', ')}:${server.port}`);
+      if (answer.clientCertificate) await replaceClientCertificate(answer.clientCertificate);
       if (signed) await configureServer(signed.certificatePem);
     }
   }
 
   let signed: (SignedCertificate & { summary: NonNullable<CertificateVerdict['summary']> }) | undefined;
+
+  /**
+   * A client certificate given with a `change` answer passes the checks a signed submission does,
+   * against the cluster's current key; a refused one is noted and the old one kept (the question comes back).
+   */
+  async function replaceClientCertificate(candidate: SignedCertificate): Promise<void> {
+    const { csrPem } = await cluster_.fetchCsr(input.cluster);
+    const verdict = await cluster_.checkSignedCertificate({ csrPem, ...candidate });
+    if (verdict.problems.length > 0 || !verdict.summary) {
+      tracker.note(`client certificate refused: ${verdict.problems.join('; ')}`);
+      return;
+    }
+    signed = { ...candidate, summary: verdict.summary };
+    tracker.note(
+      `client certificate replaced: ${verdict.summary.subject}, issued by ${verdict.summary.issuer}, valid until ${verdict.summary.notAfter}`,
+    );
+  }
   let keyServerID: number | undefined;
   let keyServerAction: SetupResult['keyServerAction'] = 'reused';
   async function configureServer(clientCertificate: string): Promise<void> {

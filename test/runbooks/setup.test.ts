@@ -354,6 +354,64 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect((await progress(handle)).steps.find((s) => s.id === 'enable')).toMatchObject({ state: 'done', attempts: 2 });
   });
 
+  it('signed by a CA the key server does not trust: "change" with a new client certificate (ekm answer) fixes it', async () => {
+    const harness = await cluster('setup-wrong-ca');
+    const handle = await start(harness, { signer: { type: 'manual' } });
+    const { waiting } = await waitingFor(handle, 'signing');
+    const csr = new x509.Pkcs10CertificateRequest(waiting!.csrPem!);
+    // The CA team signed with their own CA: the certificate passes the checks, but PyKMIP does not trust that CA.
+    const wrongCa = await createCertificateAuthority('Some Other Issuing CA');
+    const wrong = await issueCertificate(wrongCa, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] });
+    await handle.executeUpdate(submitCertificateUpdate, {
+      args: [{ certificatePem: wrong.certificatePem, caChainPem: wrongCa.certificatePem }],
+    });
+    const failing = await waitingFor(handle, 'test-server');
+    expect(failing.waiting?.prompt).toContain('the client certificate');
+
+    const dir = harness.dir;
+    const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: harness.clustersFile };
+    const answer = (certificatePem: string, caPem: string) => {
+      fs.writeFileSync(path.join(dir, 'client.pem'), certificatePem);
+      fs.writeFileSync(path.join(dir, 'client-ca.pem'), caPem);
+      return runCli(
+        [
+          'answer',
+          handle.workflowId,
+          'change',
+          '--client-cert',
+          path.join(dir, 'client.pem'),
+          '--client-ca',
+          path.join(dir, 'client-ca.pem'),
+        ],
+        env,
+      );
+    };
+    // A certificate for another key is refused by the same checks; the runbook asks again, the old one kept.
+    const stranger = await generateRsaKeyPair();
+    expect(
+      (await answer(await signAsTheCa(waiting!.csrPem!, { publicKey: stranger.publicKey }), testEnv().kmip.caPem)).code,
+    ).toBe(0);
+    const again = await eventually(async () => {
+      const p = await progress(handle);
+      expect(p.notes.join('\n')).toContain("client certificate refused: certificate: its public key is not the cluster's");
+      expect(p.waiting?.step).toBe('test-server');
+      return p;
+    }, 30_000);
+    expect(again.answers.map((a) => a.action)).toEqual(['submit-certificate', 'change']);
+
+    const right = await answer(await signAsTheCa(waiting!.csrPem!), testEnv().kmip.caPem);
+    expect(right.stderr).toBe('');
+    expect(right.stdout).toContain('change accepted for step test-server');
+    const result = (await handle.result()) as SetupResult;
+    expect(result.certificate?.subject).toContain('CN=setup-wrong-ca.example.test');
+    const { kmipKeyServers } = await harness.client().call('ListKeyServersKmip', {});
+    expect(new x509.X509Certificate(kmipKeyServers[0]!.kmipClientCertificate).issuer).toBe(
+      new x509.X509Certificate(testEnv().kmip.caPem).subject,
+    );
+    expect(await calls(harness, 'ModifyKeyServerKmip')).toBe(1);
+    expect((await progress(handle)).notes.join('\n')).toContain('client certificate replaced');
+  });
+
   it('updates the key server in place when the operator changes its port', async () => {
     const harness = await cluster('setup-change');
     const handle = await start(harness, { port: 1 });

@@ -162,6 +162,8 @@ export function registerRunCommands(program: Command): void {
     .option('--hostnames <list>', 'with change: comma-separated key server hostnames, primary first')
     .option('--port <n>', 'with change: key server port')
     .option('--kmip-ca <file>', "with change: the key server's CA certificate (PEM)")
+    .option('--client-cert <file>', "with change: a new client certificate for the cluster's key pair (PEM)")
+    .option('--client-ca <file>', 'with --client-cert: the CA chain that issued it (PEM)')
     .option('--comment <text>', 'recorded with the answer')
     .option('--by <name>', 'who answers (recorded)', process.env.USER)
     .action(
@@ -174,6 +176,8 @@ export function registerRunCommands(program: Command): void {
           hostnames?: string;
           port?: string;
           kmipCa?: string;
+          clientCert?: string;
+          clientCa?: string;
           comment?: string;
           by?: string;
         },
@@ -243,7 +247,17 @@ export function registerRunCommands(program: Command): void {
 
 export function buildAnswer(
   action: string,
-  opts: { reason?: string; extendBy?: string; hostnames?: string; port?: string; kmipCa?: string; comment?: string; by?: string },
+  opts: {
+    reason?: string;
+    extendBy?: string;
+    hostnames?: string;
+    port?: string;
+    kmipCa?: string;
+    clientCert?: string;
+    clientCa?: string;
+    comment?: string;
+    by?: string;
+  },
 ): OperatorAnswer {
   const base = { by: opts.by, comment: opts.comment };
   switch (action) {
@@ -269,9 +283,19 @@ export function buildAnswer(
           .filter(Boolean),
         port,
         kmipCaCertificate: opts.kmipCa ? readFile(opts.kmipCa, '--kmip-ca') : undefined,
+        clientCertificate: clientCertificate(opts),
       };
     }
     default:
       throw new CliError(`unknown answer "${action}": use retry, fixed, change, extend or abort`, ExitCode.usage);
   }
+}
+
+function clientCertificate(opts: {
+  clientCert?: string;
+  clientCa?: string;
+}): { certificatePem: string; caChainPem: string } | undefined {
+  if (!opts.clientCert && !opts.clientCa) return undefined;
+  if (!opts.clientCert || !opts.clientCa) throw new CliError('--client-cert and --client-ca go together', ExitCode.usage);
+  return { certificatePem: readFile(opts.clientCert, '--client-cert'), caChainPem: readFile(opts.clientCa, '--client-ca') };
 }
