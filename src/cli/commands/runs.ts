@@ -166,29 +166,14 @@ export function registerRunCommands(program: Command): void {
     .option('--client-ca <file>', 'with --client-cert: the CA chain that issued it (PEM)')
     .option('--comment <text>', 'recorded with the answer')
     .option('--by <name>', 'who answers (recorded)', process.env.USER)
-    .action(
-      (
-        workflowId: string,
-        action: string,
-        opts: {
-          reason?: string;
-          extendBy?: string;
-          hostnames?: string;
-          port?: string;
-          kmipCa?: string;
-          clientCert?: string;
-          clientCa?: string;
-          comment?: string;
-          by?: string;
-        },
-      ) =>
-        run(async ({ client }, out) => {
-          const answer = buildAnswer(action, opts);
-          const handle = client.workflow.getHandle(workflowId);
-          const accepted = await update(() => handle.executeUpdate(answerUpdate, { args: [answer] }), handle);
-          out(accepted.message);
-          return ExitCode.ok;
-        }),
+    .action((workflowId: string, action: string, opts: AnswerOptions) =>
+      run(async ({ client }, out) => {
+        const answer = buildAnswer(action, opts);
+        const handle = client.workflow.getHandle(workflowId);
+        const accepted = await update(() => handle.executeUpdate(answerUpdate, { args: [answer] }), handle);
+        out(accepted.message);
+        return ExitCode.ok;
+      }),
     );
 
   program
@@ -245,20 +230,20 @@ export function registerRunCommands(program: Command): void {
     );
 }
 
-export function buildAnswer(
-  action: string,
-  opts: {
-    reason?: string;
-    extendBy?: string;
-    hostnames?: string;
-    port?: string;
-    kmipCa?: string;
-    clientCert?: string;
-    clientCa?: string;
-    comment?: string;
-    by?: string;
-  },
-): OperatorAnswer {
+/** The flags of `ekm answer`. */
+export interface AnswerOptions {
+  reason?: string;
+  extendBy?: string;
+  hostnames?: string;
+  port?: string;
+  kmipCa?: string;
+  clientCert?: string;
+  clientCa?: string;
+  comment?: string;
+  by?: string;
+}
+
+export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer {
   const base = { by: opts.by, comment: opts.comment };
   switch (action) {
     case 'retry':
