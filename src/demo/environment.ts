@@ -9,7 +9,8 @@ import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import type { ClusterRegistry } from '../config/clusters';
+import { DEFAULT_KMIP_KEY_NAME, type ClusterRegistry } from '../config/clusters';
+import { issueKeyAndCertificate } from '../pki/authority';
 import { loadRuntimeSettings } from '../config/runtime';
 import { startLocalStack, type LocalStack } from '../devenv/stack';
 import { freePort } from '../devenv/ports';
@@ -20,6 +21,8 @@ import { startSimulatedCluster, type SimulatedCluster } from '../devenv/simulate
 
 export const DEMO_CLUSTER = 'demo';
 export const DEMO_TASK_QUEUE = 'ekm-demo';
+/** The common name of the demo cluster's client certificate (and of the worker's kmipCheck identity). */
+export const DEMO_COMMON_NAME = 'demo-cluster.ekm.local';
 
 const portsSchema = z.strictObject({
   temporal: z.number().int(),
@@ -108,7 +111,24 @@ export async function startDemoEnvironment(
       durations,
     });
     stops.push(() => cluster.stop());
-    const registry: ClusterRegistry = { clusters: { [DEMO_CLUSTER]: cluster.entry }, signers: {} };
+    // The worker's own KMIP identity, so the rekey can confirm its new key on the key server.
+    const identity = await issueKeyAndCertificate(stack.kmip.pki.ca, { subject: `CN=${DEMO_COMMON_NAME}`, usages: ['client'] });
+    const kmipCheckFiles = {
+      certificate: path.join(dataDir, 'kmip-check.pem'),
+      key: path.join(dataDir, 'secrets', 'kmip-check.key'),
+    };
+    fs.mkdirSync(path.dirname(kmipCheckFiles.key), { recursive: true });
+    fs.writeFileSync(kmipCheckFiles.certificate, identity.certificatePem);
+    fs.writeFileSync(kmipCheckFiles.key, identity.privateKeyPem, { mode: 0o600 });
+    const entry = {
+      ...cluster.entry,
+      kmipCheck: {
+        certificate: kmipCheckFiles.certificate,
+        privateKey: { file: kmipCheckFiles.key },
+        keyName: DEFAULT_KMIP_KEY_NAME,
+      },
+    };
+    const registry: ClusterRegistry = { clusters: { [DEMO_CLUSTER]: entry }, signers: {} };
     const clustersFile = path.join(dataDir, 'clusters.yaml');
     fs.writeFileSync(clustersFile, YAML.stringify(registry));
     const events: RunbookEvent[] = [];

@@ -15,7 +15,7 @@ import { answerUpdate, progressQuery, type RunbookName, type RunbookProgress } f
 import { workflowIds } from '../../workflows/ids';
 import type { RecoverKmipInput, RecoverSliceInput } from '../../workflows/inputs-recovery';
 import type { RekeyInput, SetupInput } from '../../workflows/inputs';
-import { DEMO_CLUSTER, DEMO_TASK_QUEUE, type DemoEnvironment } from './environment';
+import { DEMO_CLUSTER, DEMO_COMMON_NAME, DEMO_TASK_QUEUE, type DemoEnvironment } from './environment';
 import { LiveView } from './live';
 
 export type DemoSpeed = 'normal' | 'fast';
@@ -118,7 +118,7 @@ export class DemoScenario {
         workflowId: workflowIds.setup(DEMO_CLUSTER),
         input: (): SetupInput => ({
           cluster: DEMO_CLUSTER,
-          subject: { commonName: 'demo-cluster.ekm.local', organization: 'EKM demo', country: 'US' },
+          subject: { commonName: DEMO_COMMON_NAME, organization: 'EKM demo', country: 'US' },
           keyProviderName: 'demo-kmip',
           keyServerName: 'pykmip-1',
           hostnames: [kmipHost],

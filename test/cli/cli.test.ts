@@ -4,6 +4,7 @@ import path from 'node:path';
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { z } from 'zod';
 import {
+  followOutputJson,
   listOutputJson,
   rekeyWaitJson,
   runStartedJson,
@@ -135,6 +136,13 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
       ['wait', 'done'],
       ['verify', 'done'],
     ]);
+
+    // Following a run that has ended returns at once with its outcome.
+    const watched = await ekm(['status', started.workflowId, '--watch', '--json']);
+    expect(watched.code).toBe(0);
+    const followed = parsed(followOutputJson, watched);
+    expect(followed).toMatchObject({ workflowId: started.workflowId, exitCode: 0 });
+    expect(followed.progress?.state).toBe('completed');
   });
 
   it('list --json --cluster X --all validates and lists only that cluster, its rekeys included', async () => {
@@ -151,6 +159,16 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
       },
       20_000,
       500,
+    );
+    // The filters narrow it: by runbook and by state.
+    const onlyRekeys = parsed(
+      listOutputJson,
+      await ekm(['list', '--json', '--cluster', cluster(), '--all', '--runbook', 'rekey', '--state', 'completed']),
+    );
+    expect(onlyRekeys.length).toBeGreaterThanOrEqual(2);
+    expect(onlyRekeys.every((r) => r.runbook === 'rekey' && r.state === 'completed')).toBe(true);
+    expect(parsed(listOutputJson, await ekm(['list', '--json', '--cluster', cluster(), '--all', '--runbook', 'setup']))).toEqual(
+      [],
     );
   });
 
