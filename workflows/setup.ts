@@ -349,6 +349,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     // 3. Encryption with the provider.
     let masterKey: VerifiedMasterKey | undefined;
     let kmipCheck: KmipKeyCheck | undefined;
+    let rekey: { handle: number; oldKeyID?: string } | undefined;
     if (input.mode === 'hardware') {
       await kmipStep(
         'enable',
@@ -366,17 +367,28 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       masterKey = await kmipStep(
         'enable',
         async () => {
-          const pre = await cluster_.rekeyPrecheck(input.cluster, { keyManagement: 'external', provider: { id: provider.id } });
-          const handle =
-            pre.inFlightHandle ??
-            (await kmipCalls.startMasterKeyRekey(input.cluster, {
-              keyManagement: 'external',
-              keyProviderID: provider.id,
-              handleAtPrecheck: pre.lastHandle,
-            }));
-          await waitFor.awaitMasterKeyRekey(input.cluster, handle, input.polling);
+          // A retry after a person's answer follows this run's rekey rather than starting another,
+          // unless following it failed (a job that ended in error is started anew; a running one is attached to).
+          if (!rekey) {
+            const pre = await cluster_.rekeyPrecheck(input.cluster, { keyManagement: 'external', provider: { id: provider.id } });
+            const handle =
+              pre.inFlightHandle ??
+              (await kmipCalls.startMasterKeyRekey(input.cluster, {
+                keyManagement: 'external',
+                keyProviderID: provider.id,
+                handleAtPrecheck: pre.lastHandle,
+              }));
+            rekey = { handle, oldKeyID: pre.masterKey?.keyID };
+          }
+          const { handle, oldKeyID } = rekey;
+          try {
+            await waitFor.awaitMasterKeyRekey(input.cluster, handle, input.polling);
+          } catch (err) {
+            rekey = undefined;
+            throw err;
+          }
           const key = await cluster_.verifyMasterKey(input.cluster, {
-            oldKeyID: pre.masterKey?.keyID,
+            oldKeyID,
             keyManagement: 'external',
             keyProviderID: provider.id,
             handle,

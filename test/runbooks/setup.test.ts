@@ -261,6 +261,24 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     }
   });
 
+  it('software: a new key the key server does not have makes it ask; "retry" re-checks this rekey, never starts another', async () => {
+    const harness = await cluster('setup-sw-check', true);
+    const check = await addKmipCheckIdentity(harness, 'setup-sw-check.example.test');
+    const rightName = check.keyName;
+    check.keyName = 'elsewhere-{keyID}';
+    const handle = await start(harness, { mode: 'software' });
+    const waiting = await waitingFor(handle, 'enable');
+    expect(waiting.waiting?.problem).toContain('KeyNotOnKmipServer');
+    expect(await calls(harness, 'RekeySoftwareEncryptionAtRestMasterKey')).toBe(1);
+
+    check.keyName = rightName;
+    await handle.executeUpdate(answerUpdate, { args: [{ action: 'retry', by: 'on-call' }] });
+    const result = (await handle.result()) as SetupResult;
+    expect(result.kmipCheck).toMatchObject({ checked: true });
+    expect(await calls(harness, 'RekeySoftwareEncryptionAtRestMasterKey')).toBe(1);
+    expect((await harness.client().call('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo?.keyID).toBe(result.masterKey?.keyID);
+  });
+
   it('rejects each bad certificate with its reason and keeps waiting, the cluster untouched', async () => {
     const harness = await cluster('setup-badcert');
     const handle = await start(harness, { signer: { type: 'manual' } });
