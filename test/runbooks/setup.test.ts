@@ -581,7 +581,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       const file = path.join(h.dir, 'kmip-check.key');
       return fs.existsSync(file) ? [fs.readFileSync(file, 'utf8').split('\n')[1]!] : [];
     });
-    expect(checkKeys).toHaveLength(1);
+    expect(checkKeys.length).toBeGreaterThan(0);
     privateKeys.push(...checkKeys);
     for (const id of workflowIds) {
       const decoded = await historyText(temporal.client, id);
