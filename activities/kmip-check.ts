@@ -4,7 +4,7 @@
  * the name the cluster gives it. Without that setting it says it did not check.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { findCluster, readKmipCheckIdentity } from '../src/config/clusters';
+import { findCluster, readKmipCheckIdentity, type KmipCheckIdentity } from '../src/config/clusters';
 import { ConfigError } from '../src/config/zod-errors';
 import { KmipConnectionError, KmipOperationError, withKmipSession } from '../src/kmip';
 import type { ActivityContext } from './context';
@@ -16,7 +16,7 @@ export type KmipKeyCheck =
 export function kmipCheckActivities(ctx: ActivityContext) {
   return {
     async confirmKeyOnKmipServer(cluster: string, key: { keyProviderID: number; keyID: string }): Promise<KmipKeyCheck> {
-      let identity;
+      let identity: KmipCheckIdentity | undefined;
       try {
         identity = readKmipCheckIdentity(cluster, findCluster(ctx.registry, cluster));
       } catch (err) {
