@@ -21,7 +21,8 @@ export function lockActivities(ctx: ActivityContext) {
       });
     },
 
-    async isWorkflowRunning(workflowId: string, runId: string): Promise<boolean> {
+    /** Without a runId: the latest run of the workflow id. */
+    async isWorkflowRunning(workflowId: string, runId?: string): Promise<boolean> {
       try {
         const description = await ctx.temporal.workflow.getHandle(workflowId, runId).describe();
         return description.status.name === 'RUNNING';

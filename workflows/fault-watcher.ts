@@ -69,10 +69,18 @@ export interface WatcherStatus {
 /** Last poll, faults seen, recoveries started (the progress query has the generic steps and notes). */
 export const watcherStatusQuery = defineQuery<WatcherStatus>('watcherStatus');
 
+/** Faults found while a recovery was already running: acted on again if still current once it ends. */
+export interface BehindRecovery {
+  code: string;
+  faultIDs: number[];
+  workflowId: string;
+}
+
 export interface WatcherCarried {
   status: WatcherStatus;
   /** Current faults already acted on (a fault is acted on once). */
   handled: number[];
+  behindRunningRecovery?: BehindRecovery[];
   steps: StepProgress[];
   notes: string[];
   startedAt: string;
@@ -108,6 +116,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
   status.notifyOnly = input.notifyOnly;
   status.intervalMs = input.interval;
   let handled = new Set(carried?.handled ?? []);
+  let behind: BehindRecovery[] = carried?.behindRunningRecovery ?? [];
   if (carried)
     Object.assign(tracker.progress, {
       startedAt: carried.startedAt,
@@ -117,7 +126,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     });
   setHandler(watcherStatusQuery, () => status);
 
-  const { listCurrentFaults } = proxyActivities<Activities>({
+  const { listCurrentFaults, isWorkflowRunning } = proxyActivities<Activities>({
     startToCloseTimeout: '2 minutes',
     heartbeatTimeout: input.heartbeatTimeout,
     retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 3 },
@@ -181,6 +190,20 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     handled = new Set([...handled].filter((id) => faults.some((f) => f.clusterFaultID === id)));
   }
 
+  /** A recovery that was already running has ended: its faults still current are acted on again. */
+  async function revisitFaultsBehindEndedRecoveries(faults: FaultSummary[]): Promise<void> {
+    for (const entry of [...behind]) {
+      const stillCurrent = entry.faultIDs.filter((id) => faults.some((f) => f.clusterFaultID === id));
+      if (stillCurrent.length > 0 && (await isWorkflowRunning(entry.workflowId))) continue;
+      behind = behind.filter((e) => e !== entry);
+      if (stillCurrent.length === 0) continue;
+      for (const id of stillCurrent) handled.delete(id);
+      tracker.note(
+        `${entry.code} (fault ${stillCurrent.join(', ')}) is still current after ${entry.workflowId} ended: acting on it again`,
+      );
+    }
+  }
+
   async function tell(code: string, faults: FaultSummary[], message: string): Promise<void> {
     try {
       await notify({
@@ -228,6 +251,10 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
           err instanceof WorkflowExecutionAlreadyStartedError || (err as Error).name === 'WorkflowExecutionAlreadyStartedError';
         record.outcome = alreadyRunning ? 'already-running' : 'not-started';
         if (!alreadyRunning) record.error = describeFailure(err);
+        // Before this patch such faults were never revisited, even when that recovery ended without clearing them.
+        if (alreadyRunning && patched('watcher-revisits-faults-behind-a-running-recovery')) {
+          behind.push({ code, faultIDs: record.faultIDs, workflowId: recovery.workflowId });
+        }
       }
       const what =
         record.outcome === 'started'
@@ -259,6 +286,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
         const faults = await listCurrentFaults(cluster, codes);
         status.lastPollError = undefined;
         remember(faults);
+        await revisitFaultsBehindEndedRecoveries(faults);
         for (const code of codes) {
           const fresh = faults.filter((f) => f.code.toLowerCase() === code.toLowerCase() && !handled.has(f.clusterFaultID));
           if (fresh.length === 0) continue;
@@ -281,6 +309,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
         await continueAsNew<typeof faultWatcher>(rawInput, {
           status,
           handled: [...handled],
+          behindRunningRecovery: behind,
           steps: tracker.progress.steps,
           notes: tracker.progress.notes.slice(-50),
           startedAt: tracker.progress.startedAt,

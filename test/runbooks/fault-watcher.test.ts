@@ -163,7 +163,7 @@ describe('fault watcher (real Temporal, simulator)', () => {
     expect(stopped.recoveries).toHaveLength(1);
   });
 
-  it('does not start a second recovery while one is already running for the fault', async () => {
+  it('does not start a second recovery while one is already running for the fault; acts once that one ends with the fault still there', async () => {
     const client = harness.client();
     const ekm = await configureEkmByHand(client, { commonName: 'watch-lab.example.test' });
     await client.call('EnableEncryptionAtRest', { keyProviderID: ekm.keyProviderID });
@@ -187,10 +187,31 @@ describe('fault watcher (real Temporal, simulator)', () => {
     expect(faultDetected()[0]!.message).toContain('is already running; not starting another');
     expect((await temporal.client.workflow.getHandle(byHand.workflowId).describe()).runId).toBe(byHand.firstExecutionRunId);
 
-    await byHand.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'test over' }] });
+    // That recovery ends (aborted) with the fault still there: the watcher now starts one itself.
+    await byHand.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'handing over to the watcher' }] });
     await byHand.result().catch(() => undefined);
+    const restarted = await eventually(
+      async () => {
+        const recoveries = (await status()).recoveries;
+        expect(recoveries.map((r) => r.outcome)).toEqual(['already-running', 'started']);
+        return recoveries[1]!;
+      },
+      10_000,
+      100,
+    );
+    expect(restarted.runId).not.toBe(byHand.firstExecutionRunId);
+    const progress = await temporal.client.workflow.getHandle(watcherId()).query(progressQuery);
+    expect(progress.notes.join('\n')).toMatch(
+      /kmipServerFault \(fault \d+\) is still current after .* ended: acting on it again/,
+    );
+    await pollsPass(3);
+    expect((await status()).recoveries).toHaveLength(2);
+
     await harness.sim.control.makeReachable(testEnv().kmip.host);
     await stop(handle);
+    const byWatcher = temporal.client.workflow.getHandle(restarted.workflowId, restarted.runId);
+    if ((await byWatcher.describe()).status.name === 'RUNNING') await byWatcher.cancel();
+    await byWatcher.result().catch(() => undefined);
     await eventually(async () => {
       const { faults } = await client.call('ListClusterFaults', { faultTypes: 'current' });
       expect(faults.filter((f) => f.code === 'kmipServerFault')).toEqual([]);
