@@ -5,10 +5,9 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { findCluster, readKmipCheckIdentity, type KmipCheckIdentity } from '../src/config/clusters';
-import { ConfigError } from '../src/config/zod-errors';
 import { KmipConnectionError, KmipOperationError, withKmipSession } from '../src/kmip';
 import type { ActivityContext } from './context';
-import { refuse, withElement } from './element';
+import { asActivityFailure, refuse, withElement } from './element';
 
 export type KmipKeyCheck =
   { checked: false; reason: string } | { checked: true; keyName: string; server: string; uniqueIdentifiers: string[] };
@@ -20,8 +19,7 @@ export function kmipCheckActivities(ctx: ActivityContext) {
       try {
         identity = readKmipCheckIdentity(cluster, findCluster(ctx.registry, cluster));
       } catch (err) {
-        if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
-        throw err;
+        throw asActivityFailure(err);
       }
       if (!identity) {
         return { checked: false, reason: `no kmipCheck identity is configured for cluster ${cluster} in the clusters file` };

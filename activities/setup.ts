@@ -84,9 +84,12 @@ async function readCurrentCsr(client: ElementClient): Promise<string | null> {
   }
 }
 
-async function readKeyFingerprint(client: ElementClient): Promise<string | null> {
-  const csrPem = await readCurrentCsr(client);
+async function keyFingerprintOf(csrPem: string | null): Promise<string | null> {
   return csrPem === null ? null : (await summarizeCsr(csrPem)).keyFingerprint;
+}
+
+async function readKeyFingerprint(client: ElementClient): Promise<string | null> {
+  return keyFingerprintOf(await readCurrentCsr(client));
 }
 
 /**
@@ -212,7 +215,7 @@ export function setupActivities(ctx: ActivityContext) {
         }
         return {
           apiVersion: pinned,
-          keyFingerprint: csrPem === null ? null : (await summarizeCsr(csrPem)).keyFingerprint,
+          keyFingerprint: await keyFingerprintOf(csrPem),
           reusableCertificate: certificate,
           existingProvider: provider && {
             id: provider.keyProviderID,

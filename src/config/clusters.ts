@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { readConfigFile } from './config-file';
 import { ConfigError, describeZodError } from './zod-errors';
 
 /**
@@ -178,15 +179,7 @@ export function readClusterCredentials(name: string, entry: ClusterEntry): Clust
 }
 
 export function readCaBundle(name: string, entry: ClusterEntry): string | undefined {
-  if (!entry.caBundle) return undefined;
-  try {
-    return fs.readFileSync(entry.caBundle, 'utf8');
-  } catch (err) {
-    throw new ConfigError(
-      `clusters.${name}.caBundle`,
-      `cannot read ${entry.caBundle}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-    );
-  }
+  return entry.caBundle ? readConfigFile(`clusters.${name}.caBundle`, entry.caBundle) : undefined;
 }
 
 export interface KmipCheckIdentity {
@@ -199,15 +192,7 @@ export interface KmipCheckIdentity {
 export function readKmipCheckIdentity(name: string, entry: ClusterEntry): KmipCheckIdentity | undefined {
   const check = entry.kmipCheck;
   if (!check) return undefined;
-  let certificatePem: string;
-  try {
-    certificatePem = fs.readFileSync(check.certificate, 'utf8');
-  } catch (err) {
-    throw new ConfigError(
-      `clusters.${name}.kmipCheck.certificate`,
-      `cannot read ${check.certificate}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-    );
-  }
+  const certificatePem = readConfigFile(`clusters.${name}.kmipCheck.certificate`, check.certificate);
   const privateKeyPem = readSecret(check.privateKey, `clusters.${name}.kmipCheck.privateKey`);
   return { certificatePem, privateKeyPem, keyName: check.keyName };
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { RUNBOOK_EVENT_KINDS, type RunbookEventKind } from '../notify/events';
+import { readConfigFile } from './config-file';
 import { ConfigError, describeZodError } from './zod-errors';
 
 /** "escalated, waiting-for-input" -> the kinds; an unknown name is an issue naming it. */
@@ -122,12 +123,8 @@ export interface TemporalConnectionSettings {
   };
 }
 
-export function readFileSetting(variable: string, file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new ConfigError(variable, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
+function readFileSetting(variable: string, file: string): Buffer {
+  return Buffer.from(readConfigFile(variable, file));
 }
 
 /** The connection options shared by Client and NativeConnection. */

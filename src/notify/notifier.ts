@@ -1,5 +1,6 @@
 import { request } from 'undici';
-import { readFileSetting, type RuntimeSettings } from '../config/runtime';
+import { readConfigFile } from '../config/config-file';
+import type { RuntimeSettings } from '../config/runtime';
 import type { RunbookEvent, RunbookEventKind } from './events';
 
 export type { RunbookEvent, RunbookEventKind } from './events';
@@ -101,7 +102,7 @@ export function notifierFromSettings(
   const notifiers: Notifier[] = [new LogNotifier()];
   if (settings.EKM_WEBHOOK_URL) {
     const bearerToken = settings.EKM_WEBHOOK_TOKEN_FILE
-      ? readFileSetting('EKM_WEBHOOK_TOKEN_FILE', settings.EKM_WEBHOOK_TOKEN_FILE).toString('utf8').trim()
+      ? readConfigFile('EKM_WEBHOOK_TOKEN_FILE', settings.EKM_WEBHOOK_TOKEN_FILE).trim()
       : undefined;
     let webhook: Notifier = new WebhookNotifier(settings.EKM_WEBHOOK_URL, { bearerToken });
     if (settings.EKM_WEBHOOK_KINDS) webhook = new FilteredNotifier(new Set(settings.EKM_WEBHOOK_KINDS), webhook);

@@ -96,6 +96,12 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     );
   }
   const calls = async (harness: ClusterHarness, method: string) => (await harness.sim.control.calls({ method })).length;
+  /** What an abort or cancel leaves: nothing of this run's on the cluster. */
+  async function expectNoKeyServerOrProvider(harness: ClusterHarness): Promise<void> {
+    const client = harness.client();
+    expect((await client.call('ListKeyServersKmip', {})).kmipKeyServers).toEqual([]);
+    expect((await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders).toEqual([]);
+  }
 
   /** The CA's side of manual signing: a client certificate for the CSR's key, from the KMIP test CA. */
   async function signAsTheCa(csrPem: string, overrides: Partial<Parameters<typeof issueCertificate>[1]> = {}) {
@@ -455,9 +461,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     });
     const failure = await handle.result().catch((e: unknown) => e);
     expect(rootMessage(failure)).toBe('aborted by ops: key server not ready this week');
-    const client = harness.client();
-    expect((await client.call('ListKeyServersKmip', {})).kmipKeyServers).toEqual([]);
-    expect((await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders).toEqual([]);
+    await expectNoKeyServerOrProvider(harness);
     const final = await progress(handle);
     expect(final.state).toBe('cancelled');
     expect(final.notes.join('\n')).toMatch(/abort: removed key server \d+ "kmip-server"/);
@@ -478,9 +482,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(lost.map((c) => c.method)).toEqual(['CreateKeyProviderKmip', 'CreateKeyServerKmip']);
     await handle.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'wrong CA', by: 'ops' }] });
     await expect(handle.result()).rejects.toThrow();
-    const client = harness.client();
-    expect((await client.call('ListKeyServersKmip', {})).kmipKeyServers).toEqual([]);
-    expect((await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders).toEqual([]);
+    await expectNoKeyServerOrProvider(harness);
     expect(await calls(harness, 'CreateKeyProviderKmip')).toBe(1);
     expect(await calls(harness, 'CreateKeyServerKmip')).toBe(1);
   });
@@ -492,9 +494,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     await waitingFor(handle, 'test-server');
     await handle.cancel();
     await expect(handle.result()).rejects.toThrow();
-    const client = harness.client();
-    expect((await client.call('ListKeyServersKmip', {})).kmipKeyServers).toEqual([]);
-    expect((await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders).toEqual([]);
+    await expectNoKeyServerOrProvider(harness);
     expect((await progress(handle)).state).toBe('cancelled');
     // The cluster lock was released: another setup may start at once.
     const next = await start(harness, { keyProviderName: 'other', keyServerName: 'other', ifBusy: 'fail' });
