@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** `ekm`: start runbooks, see where they stand, answer them. Run `ekm --help`. */
 import { Command } from 'commander';
-import { registerLocalCommands } from './commands/local';
+import { CliError, ExitCode } from './exit-codes';
+import { registerLocalCommands, runSimulatorCommand } from './commands/local';
 import { registerRecover } from './commands/recover';
 import { registerRekey } from './commands/rekey';
 import { registerReport } from './commands/report';
@@ -34,7 +35,7 @@ registerLocalCommands(program);
 
 async function main(argv: string[]): Promise<void> {
   // These two hand their arguments to their own parsers.
-  if (argv[2] === 'simulator') return (await import('../simulator/main')).runSimulatorMain(argv.slice(3));
+  if (argv[2] === 'simulator') return runSimulatorCommand(argv.slice(3));
   if (argv[2] === 'worker') {
     await import('../../worker/main');
     return;
@@ -44,5 +45,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv).catch((err: unknown) => {
   process.stderr.write(`ekm: ${(err as Error).message}\n`);
-  process.exit(2);
+  process.exit(err instanceof CliError ? err.exitCode : ExitCode.usage);
 });

@@ -12,7 +12,7 @@ import {
   scheduleSummaryJson,
   statusOutputJson,
 } from '../../src/cli/json-output';
-import { freePort } from '../../src/devenv/ports';
+import { freePort } from '../../tools/devenv/ports';
 import {
   createRekeySchedule,
   deleteRekeySchedule,

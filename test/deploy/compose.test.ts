@@ -4,7 +4,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import YAML from 'yaml';
 import { parseClusterRegistry } from '../../src/config/clusters';
 import { loadRuntimeSettings } from '../../src/config/runtime';
-import { composeSchemaFile } from '../../src/devenv/tools';
+import { composeSchemaFile } from '../../tools/devenv/tools';
 
 const root = path.resolve(__dirname, '../..');
 const composeFile = path.join(root, 'docker-compose.yml');

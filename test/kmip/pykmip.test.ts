@@ -8,7 +8,7 @@ import { CryptographicAlgorithm, Operation, ResultReason, ResultStatus } from '.
 import { createCertificateAuthority, issueKeyAndCertificate, type CertificateAuthority } from '../../src/pki/authority';
 import { importRsaKeyPair } from '../../src/pki/keys';
 import { x509 } from '../../src/pki/x509';
-import { freePort } from '../../src/devenv/ports';
+import { freePort } from '../../tools/devenv/ports';
 import { testEnv } from '../support/test-env';
 
 const env = testEnv();

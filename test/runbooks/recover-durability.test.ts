@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { ManagedProcess } from '../../src/devenv/child';
+import type { ManagedProcess } from '../../tools/devenv/child';
 import { acquireLockSignal, clusterLockWorkflowId, releaseLockSignal } from '../../workflows/cluster-lock';
 import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/definitions';
 import { workflowIds } from '../../workflows/ids';

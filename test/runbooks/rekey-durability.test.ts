@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startTemporalDevServer, type TemporalDevServer } from '../../src/devenv/temporal';
+import { startTemporalDevServer, type TemporalDevServer } from '../../tools/devenv/temporal';
 import { progressQuery } from '../../workflows/definitions';
 import type { RekeyResult } from '../../workflows/rekey';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';

@@ -14,7 +14,7 @@ import {
   unpauseRekeySchedule,
   type RekeyScheduleOptions,
 } from '../../src/schedules/rekey-schedules';
-import { kmipKeyName } from '../../src/simulator';
+import { kmipKeyName } from '../../tools/simulator';
 import { progressQuery } from '../../workflows/definitions';
 import { workflowIds } from '../../workflows/ids';
 import { describeIssues } from '../../workflows/inputs';

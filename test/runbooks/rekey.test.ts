@@ -1,5 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { kmipKeyName } from '../../src/simulator';
+import { kmipKeyName } from '../../tools/simulator';
 import type { RunbookEvent } from '../../src/notify/notifier';
 import type { RekeyResult } from '../../workflows/rekey';
 import type { RekeyInput } from '../../workflows/inputs';

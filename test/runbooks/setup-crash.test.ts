@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { ManagedProcess } from '../../src/devenv/child';
+import type { ManagedProcess } from '../../tools/devenv/child';
 import { issueCertificate, loadCertificateAuthority } from '../../src/pki/authority';
 import { x509 } from '../../src/pki/x509';
 import { progressQuery, submitCertificateUpdate } from '../../workflows/definitions';

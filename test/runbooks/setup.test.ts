@@ -6,7 +6,7 @@ import type { RunbookEvent } from '../../src/notify/notifier';
 import { issueCertificate, loadCertificateAuthority, createCertificateAuthority } from '../../src/pki/authority';
 import { generateRsaKeyPair } from '../../src/pki/keys';
 import { x509 } from '../../src/pki/x509';
-import { kmipKeyName } from '../../src/simulator';
+import { kmipKeyName } from '../../tools/simulator';
 import { answerUpdate, progressQuery, submitCertificateUpdate, type RunbookProgress } from '../../workflows/definitions';
 import type { SetupInput } from '../../workflows/inputs';
 import type { SetupResult } from '../../workflows/setup';

@@ -4,7 +4,7 @@
  * and the settle time; the escalation variant stays).
  */
 import { ElementApiError, type ClusterFault, type ElementClient } from '../../src/element';
-import type { RunningSimulator } from '../../src/simulator';
+import type { RunningSimulator } from '../../tools/simulator';
 import { clientFor, rawCall, rpcError, startTestSimulator, waitFor, waitForAsync } from './support';
 
 let sim: RunningSimulator;

@@ -9,7 +9,7 @@ import { ElementApiError, type ElementClient } from '../../src/element';
 import type { CertificateAuthority } from '../../src/pki/authority';
 import { createCertificateAuthority, issueKeyAndCertificate } from '../../src/pki/authority';
 import { x509 } from '../../src/pki/x509';
-import type { RunningSimulator } from '../../src/simulator';
+import type { RunningSimulator } from '../../tools/simulator';
 import { testEnv } from '../support/test-env';
 import { clientFor, kmipTestCa, rawCall, rpcError, signCsrWith, startTestSimulator, uniqueCn, waitFor } from './support';
 

@@ -8,7 +8,7 @@
 import { ElementApiError, type ClusterFault, type ElementClient } from '../../src/element';
 import { KmipOperationError } from '../../src/kmip';
 import type { CertificateAuthority } from '../../src/pki/authority';
-import type { RunningSimulator } from '../../src/simulator';
+import type { RunningSimulator } from '../../tools/simulator';
 import { testEnv } from '../support/test-env';
 import {
   asIdentity,

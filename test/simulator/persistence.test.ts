@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ElementClient, RekeyMasterKeyAsyncResult } from '../../src/element';
 import type { CertificateAuthority } from '../../src/pki/authority';
-import { kmipKeyName, SimulatorControlClient, startSimulator, type RunningSimulator } from '../../src/simulator';
-import { parseSimulatorArgs, SimulatorUsageError } from '../../src/simulator/main';
-import { StateFileError } from '../../src/simulator/state';
+import { kmipKeyName, SimulatorControlClient, startSimulator, type RunningSimulator } from '../../tools/simulator';
+import { parseSimulatorArgs, SimulatorUsageError } from '../../tools/simulator/main';
+import { StateFileError } from '../../tools/simulator/state';
 import { testEnv } from '../support/test-env';
 import {
   ADMIN,
@@ -184,7 +184,7 @@ describe('as its own process', () => {
   });
 
   function launch(args: string[]): Promise<{ child: ChildProcess; endpoint: string; controlUrl: string }> {
-    const main = path.resolve(__dirname, '../../dist/src/simulator/main.js');
+    const main = path.resolve(__dirname, '../../dist/tools/simulator/main.js');
     const child = spawn(
       process.execPath,
       [

@@ -4,7 +4,7 @@
  */
 import { Agent, request } from 'undici';
 import { ElementApiError, ElementAuthError, ElementTransportError } from '../../src/element';
-import type { RunningSimulator } from '../../src/simulator';
+import type { RunningSimulator } from '../../tools/simulator';
 import { ADMIN, clientFor, rawCall, rawPost, rpcError, startTestSimulator } from './support';
 
 let sim: RunningSimulator;

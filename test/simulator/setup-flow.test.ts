@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import type { ElementClient } from '../../src/element';
 import { RekeyMasterKeyAsyncResult } from '../../src/element';
 import type { CertificateAuthority } from '../../src/pki/authority';
-import { kmipKeyName, type RunningSimulator } from '../../src/simulator';
+import { kmipKeyName, type RunningSimulator } from '../../tools/simulator';
 import { testEnv } from '../support/test-env';
 import {
   asIdentity,

@@ -19,7 +19,7 @@ import { importRsaKeyPair } from '../../src/pki/keys';
 import { x509 } from '../../src/pki/x509';
 import { ElementClient } from '../../src/element';
 import { withKmipSession, type KmipSession } from '../../src/kmip';
-import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../src/simulator';
+import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../tools/simulator';
 import { testEnv } from '../support/test-env';
 
 export const ADMIN = { username: 'admin', password: 'sim-admin-Passw0rd!' };

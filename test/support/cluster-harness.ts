@@ -6,9 +6,9 @@ import { DEFAULT_KMIP_KEY_NAME, type ClusterRegistry } from '../../src/config/cl
 import { ElementClient } from '../../src/element';
 import { withKmipSession } from '../../src/kmip';
 import { issueKeyAndCertificate, loadCertificateAuthority } from '../../src/pki/authority';
-import { configureEkmByHand as configureEkm } from '../../src/devenv/ekm-by-hand';
-import { startSimulatedCluster, type SimulatedClusterOptions } from '../../src/devenv/simulated-cluster';
-import type { RunningSimulator } from '../../src/simulator';
+import { configureEkmByHand as configureEkm } from '../../tools/devenv/ekm-by-hand';
+import { startSimulatedCluster, type SimulatedClusterOptions } from '../../tools/devenv/simulated-cluster';
+import type { RunningSimulator } from '../../tools/simulator';
 import { testEnv } from './test-env';
 
 /**

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startCfssl } from '../../src/devenv/cfssl';
-import { startPyKmip } from '../../src/devenv/pykmip';
-import { startTemporalDevServer } from '../../src/devenv/temporal';
+import { startCfssl } from '../../tools/devenv/cfssl';
+import { startPyKmip } from '../../tools/devenv/pykmip';
+import { startTemporalDevServer } from '../../tools/devenv/temporal';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureCompiled } from './compile';
 import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';

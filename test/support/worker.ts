@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startProcess, type ManagedProcess } from '../../src/devenv/child';
+import { startProcess, type ManagedProcess } from '../../tools/devenv/child';
 import type { ClusterRegistry } from '../../src/config/clusters';
 import { loadRuntimeSettings } from '../../src/config/runtime';
-import { startLocalWorker, type LocalWorker } from '../../src/devenv/local-worker';
+import { startLocalWorker, type LocalWorker } from '../../tools/devenv/local-worker';
 import type { WorkerOverrides } from '../../worker/create-worker';
 import { testEnv } from './test-env';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
-import { historyText } from '../../src/dev/secrets';
+import { historyText } from '../../tools/histories/secrets';
 import * as workflows from '../../workflows';
 import { testEnv } from '../support/test-env';
 

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { runDemo } from '../../demo/main';
-import { SIMULATOR_USAGE } from '../../simulator/main';
+import { loadTool } from '../tooling';
 
-/** Commands that run things on this machine (no Temporal connection of their own). */
+/** Commands that run things on this machine (no Temporal connection of their own); their code loads only when they run. */
 export function registerLocalCommands(program: Command): void {
   program
     .command('demo')
@@ -12,7 +11,7 @@ export function registerLocalCommands(program: Command): void {
     .option('--fast', 'short simulated durations (CI)')
     .option('--summary-json <file>', 'also write the summary as JSON')
     .action(async (opts: { dataDir: string; fresh?: boolean; fast?: boolean; summaryJson?: string }) => {
-      process.exitCode = await runDemo({
+      process.exitCode = await loadTool('demo/main', 'demo').runDemo({
         dataDir: opts.dataDir,
         fresh: Boolean(opts.fresh),
         speed: opts.fast ? 'fast' : 'normal',
@@ -23,8 +22,12 @@ export function registerLocalCommands(program: Command): void {
   program
     .command('simulator')
     .description('run the Element cluster simulator as its own process (ekm simulator --help)')
-    .helpOption(false)
-    .addHelpText('after', `\n${SIMULATOR_USAGE}`);
+    .helpOption(false);
 
   program.command('worker').description('run a worker (same as node dist/worker/main.js)');
+}
+
+/** `ekm simulator ...` hands its arguments to the simulator's own parser. */
+export async function runSimulatorCommand(args: string[]): Promise<void> {
+  await loadTool('simulator/main', 'simulator').runSimulatorMain(args);
 }

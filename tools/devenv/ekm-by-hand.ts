@@ -1,6 +1,6 @@
-import type { ElementClient } from '../element';
-import { issueCertificate, type CertificateAuthority } from '../pki/authority';
-import { x509 } from '../pki/x509';
+import type { ElementClient } from '../../src/element';
+import { issueCertificate, type CertificateAuthority } from '../../src/pki/authority';
+import { x509 } from '../../src/pki/x509';
 
 export interface KmipServerForCluster {
   host: string;

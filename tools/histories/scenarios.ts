@@ -4,9 +4,9 @@
  * history is what its file name says.
  */
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { EkmCluster, EkmRunbook } from '../temporal/search-attributes';
-import { issueCertificate } from '../pki/authority';
-import { x509 } from '../pki/x509';
+import { EkmCluster, EkmRunbook } from '../../src/temporal/search-attributes';
+import { issueCertificate } from '../../src/pki/authority';
+import { x509 } from '../../src/pki/x509';
 import { clusterLockWorkflowId } from '../../workflows/cluster-lock';
 import {
   answerUpdate,

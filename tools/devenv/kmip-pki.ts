@@ -5,7 +5,7 @@ import {
   issueKeyAndCertificate,
   loadCertificateAuthority,
   type CertificateAuthority,
-} from '../pki/authority';
+} from '../../src/pki/authority';
 
 /** PEM files of the KMIP server's test PKI, generated at run time (never committed). */
 export interface KmipPki {

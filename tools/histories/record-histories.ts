@@ -27,7 +27,7 @@ import {
 } from './scenarios';
 import { assertNoSecrets, collectSecrets } from './secrets';
 
-const USAGE = `Usage: node dist/src/dev/record-histories.js [--demo-dir DIR] [--out DIR] [--keep]
+const USAGE = `Usage: node dist/tools/histories/record-histories.js [--demo-dir DIR] [--out DIR] [--keep]
 
   --demo-dir DIR  read the histories of a demo that already ran (and stopped) in DIR
                   instead of running \`ekm demo --fast\` in a new temporary folder

@@ -5,9 +5,9 @@
  * certificate checks, and the simulator's own HTTPS identity.
  */
 import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
-import { createCertificateAuthority, issueKeyAndCertificate } from '../pki/authority';
-import { generateRsaKeyPair, privateKeyToPem, RSA_SHA256 } from '../pki/keys';
-import { x509 } from '../pki/x509';
+import { createCertificateAuthority, issueKeyAndCertificate } from '../../src/pki/authority';
+import { generateRsaKeyPair, privateKeyToPem, RSA_SHA256 } from '../../src/pki/keys';
+import { x509 } from '../../src/pki/x509';
 import type { KeyPairRecord } from './state';
 
 /** CreatePublicPrivateKeyPair params, in the order the real CSR lists them. */

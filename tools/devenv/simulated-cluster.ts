@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ClusterEntry } from '../config/clusters';
-import { ElementClient } from '../element';
+import type { ClusterEntry } from '../../src/config/clusters';
+import { ElementClient } from '../../src/element';
 import { startSimulator, type DurationsInput, type RunningSimulator, type SimulatorOptions } from '../simulator';
 
 /**

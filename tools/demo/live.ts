@@ -3,7 +3,7 @@
  * the elapsed time and what the runbook waits for; elsewhere (CI, logs) one line per change.
  */
 import type { RunbookProgress } from '../../workflows/definitions';
-import { formatDuration, renderProgress } from '../cli/render';
+import { formatDuration, renderProgress } from '../../src/cli/render';
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 

@@ -14,7 +14,7 @@ import {
   ResultReason,
   type KmipSession,
   type ProtocolVersion,
-} from '../kmip';
+} from '../../src/kmip';
 import { certificateFingerprint } from './crypto';
 import { ElementFault, ErrorNames } from './errors';
 import type { KeyServerRecord } from './state';

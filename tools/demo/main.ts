@@ -7,18 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { formatDuration } from '../cli/render';
+import { formatDuration } from '../../src/cli/render';
+import type { DemoModule } from '../../src/cli/tooling';
 import { startDemoEnvironment } from './environment';
 import { DemoScenario, SIMULATOR_DURATIONS, type DemoSpeed, type PhaseSummary } from './scenario';
 
-export interface DemoOptions {
-  dataDir: string;
-  speed: DemoSpeed;
-  /** Start over: forget the earlier demo (its data folder is removed). */
-  fresh: boolean;
-  /** Write the summary as JSON here too. */
-  summaryJson?: string;
-}
+export type DemoOptions = Parameters<DemoModule['runDemo']>[0];
 
 function printSummary(summaries: PhaseSummary[], log: (line: string) => void): void {
   log('\nSummary');

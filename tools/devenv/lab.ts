@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import type { ClusterRegistry } from '../config/clusters';
-import { loadRuntimeSettings } from '../config/runtime';
-import type { ElementClient } from '../element';
+import type { ClusterRegistry } from '../../src/config/clusters';
+import { loadRuntimeSettings } from '../../src/config/runtime';
+import type { ElementClient } from '../../src/element';
 import type { DurationsInput } from '../simulator';
 import type { LockTiming } from '../../workflows/cluster-lock';
 import { configureEkmByHand } from './ekm-by-hand';

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startProcess, tail, type ManagedProcess } from './child';
 import { freePort, waitForPort } from './ports';
-import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../src/temporal/search-attributes';
 import { toolsDir } from './tools';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';

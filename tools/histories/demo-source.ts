@@ -14,7 +14,7 @@ import { clusterLockWorkflowId } from '../../workflows/cluster-lock';
 import { workflowIds } from '../../workflows/ids';
 import { fetchRuns, type RecordedRun } from './history-files';
 
-const DEMO_CLI = path.resolve(__dirname, '../cli/main.js');
+const DEMO_CLI = path.resolve(__dirname, '../../src/cli/main.js');
 const SCENARIO = 'demo';
 
 /** Runs the fast demo in `dataDir`; its output goes to `dataDir`/demo-output.log. */

@@ -1,4 +1,4 @@
-import type { RuntimeSettings } from '../config/runtime';
+import type { RuntimeSettings } from '../../src/config/runtime';
 import { createRunbookWorker, type WorkerOverrides } from '../../worker/create-worker';
 
 /** The real worker running inside this process (tests, the demo, benchmarks). */

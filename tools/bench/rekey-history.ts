@@ -12,12 +12,12 @@ import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
-import { formatDuration } from '../cli/render';
+import { formatDuration } from '../../src/cli/render';
 import { describeIssues, duration } from '../../workflows/inputs';
 import type { RekeyResult } from '../../workflows/rekey';
 import { startLab, type Lab, type LabCluster } from '../devenv/lab';
 
-const USAGE = `Usage: node dist/src/bench/rekey-history.js [--short 2s] [--long 10m] [--dir DIR] [--keep] [--json]
+const USAGE = `Usage: node dist/tools/bench/rekey-history.js [--short 2s] [--long 10m] [--dir DIR] [--keep] [--json]
 
   --short D   simulated duration of the short rekey job (default 2s)
   --long D    simulated duration of the long rekey job (default 10m)
