@@ -60,7 +60,7 @@ export type AddDriveType = z.infer<typeof AddDriveType>;
 
 export const elementMethods = {
   // -- cluster key pair and CSR ---------------------------------------------------------------
-  /** Replaces the cluster's only key pair: see design.md before calling it twice. */
+  /** Replaces the cluster's only key pair: see docs/procedures.md (procedure 1) before calling it twice. */
   CreatePublicPrivateKeyPair: method({
     since: '11.7',
     params: z.strictObject({

@@ -1,5 +1,5 @@
 /**
- * Zod schemas for the objects the Element JSON-RPC API returns (see /work/shared/element-api.md).
+ * Zod schemas for the objects the Element JSON-RPC API returns (see docs/element-api.md).
  *
  * Response objects are loose: fields a newer Element release adds pass through untouched, while a
  * missing required field or a wrong type fails. This module imports only zod so workflow code can

@@ -1,5 +1,5 @@
 /**
- * The kmipServerFault scenario (runbooks.md section 3): after a simulated cluster restart (or key
+ * The kmipServerFault scenario (docs/procedures.md, procedure 3): after a simulated cluster restart (or key
  * re-read) the cluster fetches its keys from the real KMIP server; when the server is unreachable
  * or the key is not available the fault is raised and the drives stay locked; the cluster retries
  * on an interval and the fault resolves once the key can be fetched. A destroyed key never comes

@@ -1,5 +1,5 @@
 /**
- * runbooks.md sections 1 and 2, step by step through the project's ElementClient against the
+ * docs/procedures.md procedures 1 and 2, step by step through the project's ElementClient against the
  * simulator, with the real PyKMIP and the cluster's CSR signed by the real cfssl CA:
  *  - hardware encryption at rest with the provider's key (cluster A),
  *  - software encryption at rest rekeyed from internal to external (cluster B), whose new master

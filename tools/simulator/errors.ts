@@ -1,6 +1,6 @@
 /**
  * Element error names the simulator answers with, and why each was chosen. Names marked
- * UNCONFIRMED were not found in any public source (see element-api.md §11); they follow the
+ * UNCONFIRMED were not found in any public source (docs/element-api.md, evidence table); they follow the
  * patterns of names that were (xVolumeIDDoesNotExist, xAsyncHandleDoesNotExist, ...). The README
  * lists them too. Keep this the only place that spells an error name.
  */

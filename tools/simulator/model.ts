@@ -1,5 +1,5 @@
 /**
- * Pure questions about the cluster state and the wire shapes of its objects (element-api.md §3,
+ * Pure questions about the cluster state and the wire shapes of its objects (docs/element-api.md,
  * checked against the vendor SDK's models: every required member present, null-valued keys sent
  * explicitly, certificates with \n line endings).
  */
