@@ -1,11 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
-import {
-  acquireLockSignal,
-  clusterLock,
-  clusterLockWorkflowId,
-  DEFAULT_LOCK_TIMING,
-  type LockRequest,
-} from '../workflows/cluster-lock';
+import { clusterLock, DEFAULT_LOCK_TIMING } from '../workflows/cluster-lock';
+import { acquireLockSignal, workflowIds, type LockRequest } from '../workflows/contract';
 import type { ActivityContext } from './context';
 
 export function lockActivities(ctx: ActivityContext) {
@@ -13,10 +8,10 @@ export function lockActivities(ctx: ActivityContext) {
     /** Asks the cluster's lock workflow for the lock, starting that workflow if it is not running. */
     async requestClusterLock(input: { cluster: string; request: LockRequest }): Promise<void> {
       await ctx.temporal.workflow.signalWithStart(clusterLock, {
-        workflowId: clusterLockWorkflowId(input.cluster),
+        workflowId: workflowIds.clusterLock(input.cluster),
         taskQueue: ctx.taskQueue,
         args: [input.cluster, ctx.lockTiming ?? DEFAULT_LOCK_TIMING],
-        signal: acquireLockSignal,
+        signal: acquireLockSignal.definition,
         signalArgs: [input.request],
       });
     },

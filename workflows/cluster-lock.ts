@@ -9,41 +9,28 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   getExternalWorkflowHandle,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { lockDeniedSignal, lockGrantedSignal, type LockHolder, type RunbookName } from './definitions';
+import {
+  acquireLockSignal,
+  lockDeniedSignal,
+  lockGrantedSignal,
+  lockStateQuery,
+  releaseLockSignal,
+  workflowIds,
+  type LockHolder,
+  type LockState,
+} from './contract';
+import { Failure } from './failures';
 import { now, type RunbookTracker } from './progress';
 
-export interface LockRequest {
-  workflowId: string;
-  runId: string;
-  runbook: RunbookName;
-  /** 'fail': refuse at once when another runbook holds the lock; 'wait': queue. */
-  ifBusy: 'fail' | 'wait';
-}
-
-export interface LockState {
-  holder?: LockHolder;
-  queue: LockRequest[];
-}
-
-export const acquireLockSignal = defineSignal<[LockRequest]>('acquire');
-export const releaseLockSignal = defineSignal<[{ workflowId: string; runId: string }]>('release');
-export const lockStateQuery = defineQuery<LockState>('lockState');
-
-export function clusterLockWorkflowId(cluster: string): string {
-  return `ekm-lock-${cluster}`;
-}
-
-const { isWorkflowRunning } = proxyActivities<Activities>({
+const { isWorkflowRunning, requestClusterLock } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 10 },
+  retry: { maximumAttempts: 20 },
 });
 
 export interface LockTiming {
@@ -55,40 +42,47 @@ export interface LockTiming {
 
 export const DEFAULT_LOCK_TIMING: LockTiming = { livenessCheckMs: 60_000, idleExitMs: 10 * 60_000 };
 
+type RunRef = { workflowId: string; runId: string };
+const sameRun = (a: RunRef, b: RunRef) => a.workflowId === b.workflowId && a.runId === b.runId;
+
 export async function clusterLock(cluster: string, timing: LockTiming = DEFAULT_LOCK_TIMING, carried?: LockState): Promise<void> {
   const state: LockState = carried ?? { queue: [] };
-  const sameRun = (a: { workflowId: string; runId: string }, b: { workflowId: string; runId: string }) =>
-    a.workflowId === b.workflowId && a.runId === b.runId;
   const pendingSignals: Promise<void>[] = [];
   const send = (p: Promise<void>) => pendingSignals.push(p.catch(() => undefined)); // the requester may be gone
+  const grant = (to: RunRef) =>
+    send(
+      getExternalWorkflowHandle(to.workflowId, to.runId).signal(lockGrantedSignal.definition, {
+        lockRunId: workflowInfo().runId,
+      }),
+    );
 
   const grantNext = () => {
     while (!state.holder && state.queue.length > 0) {
       const next = state.queue.shift()!;
       state.holder = { workflowId: next.workflowId, runId: next.runId, runbook: next.runbook, since: now() };
-      send(getExternalWorkflowHandle(next.workflowId, next.runId).signal(lockGrantedSignal, { lockRunId: workflowInfo().runId }));
+      grant(next);
     }
   };
 
-  setHandler(lockStateQuery, () => state);
-  setHandler(acquireLockSignal, (request) => {
+  setHandler(lockStateQuery.definition, () => state);
+  setHandler(acquireLockSignal.definition, (request) => {
     if (state.holder && sameRun(state.holder, request)) {
-      send(
-        getExternalWorkflowHandle(request.workflowId, request.runId).signal(lockGrantedSignal, {
-          lockRunId: workflowInfo().runId,
-        }),
-      );
+      grant(request);
       return;
     }
     if (state.queue.some((q) => sameRun(q, request))) return;
     if (state.holder && request.ifBusy === 'fail') {
-      send(getExternalWorkflowHandle(request.workflowId, request.runId).signal(lockDeniedSignal, { holder: state.holder }));
+      send(
+        getExternalWorkflowHandle(request.workflowId, request.runId).signal(lockDeniedSignal.definition, {
+          holder: state.holder,
+        }),
+      );
       return;
     }
     state.queue.push(request);
     grantNext();
   });
-  setHandler(releaseLockSignal, (who) => {
+  setHandler(releaseLockSignal.definition, (who) => {
     if (state.holder && sameRun(state.holder, who)) state.holder = undefined;
     state.queue = state.queue.filter((q) => !sameRun(q, who));
     grantNext();
@@ -122,24 +116,21 @@ export class ClusterLockClient {
   private denied: LockHolder | undefined;
 
   constructor(private readonly cluster: string) {
-    setHandler(lockGrantedSignal, () => {
+    setHandler(lockGrantedSignal.definition, () => {
       this.granted = true;
     });
-    setHandler(lockDeniedSignal, ({ holder }) => {
+    setHandler(lockDeniedSignal.definition, ({ holder }) => {
       this.denied = holder;
     });
   }
 
-  async acquire(tracker: RunbookTracker<string>, step: string, ifBusy: 'fail' | 'wait'): Promise<void> {
+  async acquire(tracker: Pick<RunbookTracker<string>, 'runbook' | 'setWaiting'>, ifBusy: 'fail' | 'wait'): Promise<void> {
     const { workflowId, runId } = workflowInfo();
-    await requestClusterLock({
-      cluster: this.cluster,
-      request: { workflowId, runId, runbook: tracker.progress.runbook, ifBusy },
-    });
+    await requestClusterLock({ cluster: this.cluster, request: { workflowId, runId, runbook: tracker.runbook, ifBusy } });
     if (!this.granted && !this.denied) {
       tracker.setWaiting({
         kind: 'cluster-lock',
-        step,
+        step: 'lock',
         since: now(),
         prompt: `waiting for the cluster lock: another runbook is changing cluster ${this.cluster}`,
         answers: [],
@@ -152,7 +143,7 @@ export class ClusterLockClient {
       const h = this.denied;
       throw ApplicationFailure.nonRetryable(
         `cluster ${this.cluster} is busy: ${h.runbook} runbook ${h.workflowId} has been changing it since ${h.since}`,
-        'ClusterBusy',
+        Failure.ClusterBusy,
       );
     }
   }
@@ -160,14 +151,9 @@ export class ClusterLockClient {
   async release(): Promise<void> {
     const { workflowId, runId } = workflowInfo();
     await CancellationScope.nonCancellable(() =>
-      getExternalWorkflowHandle(clusterLockWorkflowId(this.cluster))
-        .signal(releaseLockSignal, { workflowId, runId })
+      getExternalWorkflowHandle(workflowIds.clusterLock(this.cluster))
+        .signal(releaseLockSignal.definition, { workflowId, runId })
         .catch(() => undefined),
     );
   }
 }
-
-const { requestClusterLock } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { maximumAttempts: 20 },
-});

@@ -13,61 +13,22 @@ import {
   condition,
   continueAsNew,
   ContinueAsNew,
-  defineQuery,
   isCancellation,
   ParentClosePolicy,
-  patched,
-  proxyActivities,
   setHandler,
   sleep,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { FaultSummary } from '../activities/faults';
-import type { RunbookName, StepProgress } from './definitions';
-import { workflowIds } from './ids';
+import { formatDuration } from '../src/durations';
+import { clusterCalls } from './calls';
+import { watcherStatusQuery, workflowIds, type FaultSummary, type RecoveryStart, type WatcherStatus } from './contract';
+import { describeFailure } from './failures';
 import { parseInput } from './inputs';
-import { faultWatcherInput, formatDuration, type FaultWatcherInput } from './inputs-recovery';
-import { describeFailure, now, RunbookTracker } from './progress';
+import { faultWatcherInput, type FaultWatcherInput } from './inputs-recovery';
+import { now, RunbookTracker, type CarriedProgress } from './progress';
 import { recoverKmipServerFault } from './recover-kmip-server-fault';
 import { recoverSliceService } from './recover-slice-service';
-
-export interface SeenFault {
-  clusterFaultID: number;
-  code: string;
-  severity: string;
-  details: string;
-  firstSeenAt: string;
-  lastSeenAt: string;
-  current: boolean;
-}
-
-export interface RecoveryStart {
-  at: string;
-  code: string;
-  faultIDs: number[];
-  runbook: RunbookName;
-  workflowId: string;
-  runId?: string;
-  outcome: 'started' | 'already-running' | 'not-started' | 'notified-only';
-  error?: string;
-}
-
-export interface WatcherStatus {
-  notifyOnly: boolean;
-  intervalMs: number;
-  polls: number;
-  lastPollAt?: string;
-  lastPollError?: string;
-  /** Faults of the watched codes, current ones first (bounded). */
-  faultsSeen: SeenFault[];
-  /** Recoveries started (or found running, or only notified), newest last (bounded). */
-  recoveries: RecoveryStart[];
-}
-
-/** Last poll, faults seen, recoveries started (the progress query has the generic steps and notes). */
-export const watcherStatusQuery = defineQuery<WatcherStatus>('watcherStatus');
 
 /** Faults found while a recovery was already running: acted on again if still current once it ends. */
 export interface BehindRecovery {
@@ -77,13 +38,11 @@ export interface BehindRecovery {
 }
 
 export interface WatcherCarried {
+  progress: CarriedProgress;
   status: WatcherStatus;
   /** Current faults already acted on (a fault is acted on once). */
   handled: number[];
-  behindRunningRecovery?: BehindRecovery[];
-  steps: StepProgress[];
-  notes: string[];
-  startedAt: string;
+  behindRunningRecovery: BehindRecovery[];
 }
 
 export interface WatcherResult {
@@ -93,11 +52,10 @@ export interface WatcherResult {
   recoveries: RecoveryStart[];
 }
 
-const STEPS = [
+export const FAULT_WATCHER_STEPS = [
   ['poll', 'Poll ListClusterFaults on an interval'],
   ['recover', 'Start the matching recovery for a new fault (or notify only)'],
 ] as const;
-type StepId = (typeof STEPS)[number][0];
 
 const KEEP_FAULTS = 50;
 const KEEP_RECOVERIES = 20;
@@ -105,41 +63,30 @@ const KEEP_RECOVERIES = 20;
 export async function faultWatcher(rawInput: FaultWatcherInput, carried?: WatcherCarried): Promise<WatcherResult> {
   const input = parseInput(faultWatcherInput, rawInput);
   const cluster = input.cluster;
-  const tracker = new RunbookTracker<StepId>('fault-watcher', cluster, STEPS);
+  const run = new RunbookTracker('fault-watcher', cluster, FAULT_WATCHER_STEPS, carried?.progress);
   const status: WatcherStatus = carried?.status ?? {
     notifyOnly: input.notifyOnly,
-    intervalMs: input.interval,
+    intervalMs: input.intervalMs,
     polls: 0,
     faultsSeen: [],
     recoveries: [],
   };
   status.notifyOnly = input.notifyOnly;
-  status.intervalMs = input.interval;
+  status.intervalMs = input.intervalMs;
   let handled = new Set(carried?.handled ?? []);
   let behind: BehindRecovery[] = carried?.behindRunningRecovery ?? [];
-  if (carried)
-    Object.assign(tracker.progress, {
-      startedAt: carried.startedAt,
-      steps: carried.steps,
-      notes: carried.notes,
-      currentStep: 'poll',
-    });
-  setHandler(watcherStatusQuery, () => status);
+  setHandler(watcherStatusQuery.definition, () => status);
 
-  const { listCurrentFaults, isWorkflowRunning } = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
-    heartbeatTimeout: input.heartbeatTimeout,
+  const { listCurrentFaults, isWorkflowRunning } = clusterCalls({
+    timeoutMs: 120_000,
+    heartbeatTimeoutMs: input.heartbeatTimeoutMs,
     retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 3 },
-  });
-  const { notify } = proxyActivities<Activities>({
-    startToCloseTimeout: '1 minute',
-    retry: { maximumAttempts: 5, initialInterval: '2s' },
   });
 
   const recoveries = {
     kmipServerFault: {
       runbook: 'recover-kmip-server-fault' as const,
-      workflowId: workflowIds.recoverKmipServerFault(cluster),
+      workflowId: workflowIds['recover-kmip-server-fault'](cluster),
       start: (workflowId: string, requestedBy: string) =>
         startChild(recoverKmipServerFault, {
           ...childOptions(workflowId),
@@ -148,20 +95,13 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     },
     sliceServiceUnhealthy: {
       runbook: 'recover-slice-service' as const,
-      workflowId: workflowIds.recoverSliceService(cluster),
+      workflowId: workflowIds['recover-slice-service'](cluster),
       start: (workflowId: string, requestedBy: string) =>
         startChild(recoverSliceService, {
           ...childOptions(workflowId),
           // It queues behind a rekey or setup holding the cluster lock rather than failing, since the
-          // watcher starts one recovery per fault (before this patch: it failed with ClusterBusy).
-          args: [
-            {
-              requestedBy,
-              ...(patched('watcher-slice-recovery-waits-for-the-lock') ? { ifBusy: 'wait' as const } : {}),
-              ...rawInput.recovery?.slice,
-              cluster,
-            },
-          ],
+          // watcher starts one recovery per fault.
+          args: [{ requestedBy, ifBusy: 'wait' as const, ...rawInput.recovery?.slice, cluster }],
         }),
     },
   };
@@ -198,26 +138,19 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
       behind = behind.filter((e) => e !== entry);
       if (stillCurrent.length === 0) continue;
       for (const id of stillCurrent) handled.delete(id);
-      tracker.note(
+      run.note(
         `${entry.code} (fault ${stillCurrent.join(', ')}) is still current after ${entry.workflowId} ended: acting on it again`,
       );
     }
   }
 
   async function tell(code: string, faults: FaultSummary[], message: string): Promise<void> {
-    try {
-      await notify({
-        kind: 'fault-detected',
-        runbook: 'fault-watcher',
-        cluster,
-        step: 'recover',
-        message,
-        detail: faults.map((f) => `fault ${f.clusterFaultID} (${f.severity}): ${f.details}`).join('\n'),
-        data: { code, faultIDs: faults.map((f) => f.clusterFaultID), notifyOnly: input.notifyOnly },
-      });
-    } catch (err) {
-      tracker.note(`the notification for ${code} could not be sent: ${describeFailure(err)}`);
-    }
+    await run.notify(
+      'fault-detected',
+      message,
+      faults.map((f) => `fault ${f.clusterFaultID} (${f.severity}): ${f.details}`).join('\n'),
+      { code, faultIDs: faults.map((f) => f.clusterFaultID), notifyOnly: input.notifyOnly },
+    );
   }
 
   async function act(code: keyof typeof recoveries, fresh: FaultSummary[]): Promise<void> {
@@ -251,10 +184,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
           err instanceof WorkflowExecutionAlreadyStartedError || (err as Error).name === 'WorkflowExecutionAlreadyStartedError';
         record.outcome = alreadyRunning ? 'already-running' : 'not-started';
         if (!alreadyRunning) record.error = describeFailure(err);
-        // Before this patch such faults were never revisited, even when that recovery ended without clearing them.
-        if (alreadyRunning && patched('watcher-revisits-faults-behind-a-running-recovery')) {
-          behind.push({ code, faultIDs: record.faultIDs, workflowId: recovery.workflowId });
-        }
+        if (alreadyRunning) behind.push({ code, faultIDs: record.faultIDs, workflowId: recovery.workflowId });
       }
       const what =
         record.outcome === 'started'
@@ -262,24 +192,23 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
           : record.outcome === 'already-running'
             ? `${recovery.workflowId} is already running; not starting another`
             : `could not start ${recovery.workflowId}: ${record.error}`;
-      tracker.note(`${code} (fault ${ids}): ${what}`);
+      run.note(`${code} (fault ${ids}): ${what}`);
       await tell(code, fresh, `${code} on ${cluster} (fault ${ids}): ${what}`);
     }
     status.recoveries = [...status.recoveries, record].slice(-KEEP_RECOVERIES);
-    const step = tracker.step('recover');
-    step.attempts += 1;
     const started = status.recoveries.filter((r) => r.outcome === 'started').length;
-    step.detail = `${started} recover${started === 1 ? 'y' : 'ies'} started; last: ${record.at} ${code} (fault ${ids}): ${record.outcome} ${record.workflowId}`;
+    run.attempt('recover');
+    run.setDetail(
+      'recover',
+      `${started} recover${started === 1 ? 'y' : 'ies'} started; last: ${record.at} ${code} (fault ${ids}): ${record.outcome} ${record.workflowId}`,
+    );
   }
 
   try {
-    const poll = tracker.step('poll');
-    if (poll.state !== 'running') tracker.begin('poll');
-    tracker.note(
-      carried
-        ? `continued as new after ${status.polls} polls`
-        : `watching ${cluster} every ${formatDuration(input.interval)}${input.notifyOnly ? ' (notify only)' : ''}`,
-    );
+    if (!carried) {
+      run.begin('poll', false);
+      run.note(`watching ${cluster} every ${formatDuration(input.intervalMs)}${input.notifyOnly ? ' (notify only)' : ''}`);
+    }
     let pollsThisRun = 0;
     for (;;) {
       try {
@@ -300,33 +229,34 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
       status.polls += 1;
       pollsThisRun += 1;
       status.lastPollAt = now();
-      poll.attempts = status.polls;
+      run.attempt('poll');
       const current = status.faultsSeen.filter((f) => f.current);
       const seen = current.map((f) => `${f.clusterFaultID} ${f.code} (${f.severity})`).join(', ');
-      poll.detail = `last poll ${status.lastPollAt}: ${status.lastPollError ?? `${current.length} current fault(s)${seen ? `: ${seen}` : ''}`}`;
+      run.setDetail(
+        'poll',
+        `last poll ${status.lastPollAt}: ${status.lastPollError ?? `${current.length} current fault(s)${seen ? `: ${seen}` : ''}`}`,
+      );
       if (pollsThisRun >= input.pollsPerRun || workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
         await continueAsNew<typeof faultWatcher>(rawInput, {
+          progress: run.carry(`continued as new after ${status.polls} polls`),
           status,
           handled: [...handled],
           behindRunningRecovery: behind,
-          steps: tracker.progress.steps,
-          notes: tracker.progress.notes.slice(-50),
-          startedAt: tracker.progress.startedAt,
         });
       }
-      await sleep(input.interval);
+      await sleep(input.intervalMs);
     }
   } catch (err) {
-    // continueAsNew() throws to end this run; the watcher goes on. (Before this patch it was recorded as failed.)
-    if (err instanceof ContinueAsNew && patched('continue-as-new-is-not-an-end')) throw err;
+    // continueAsNew() throws to end this run; the watcher goes on.
+    if (err instanceof ContinueAsNew) throw err;
     if (!isCancellation(err)) {
-      tracker.finish('failed', err);
+      run.finish('failed', err);
       throw err;
     }
     // `ekm watch stop` cancels the watcher: that is how it ends, not a failure.
-    tracker.note('stopped on request');
-    tracker.finish('completed');
+    run.note('stopped on request');
+    run.finish('completed');
     return { cluster, stopped: true, polls: status.polls, recoveries: status.recoveries };
   }
 }

@@ -1,7 +1,7 @@
-/** Every workflow the worker runs. One file per runbook. */
+/** Every workflow the worker runs: the five runbooks and the cluster lock. */
 export { clusterLock } from './cluster-lock';
-export { rekeyRunbook } from './rekey';
-export { setupRunbook } from './setup';
+export { faultWatcher } from './fault-watcher';
 export { recoverKmipServerFault } from './recover-kmip-server-fault';
 export { recoverSliceService } from './recover-slice-service';
-export { faultWatcher } from './fault-watcher';
+export { rekeyRunbook } from './rekey';
+export { setupRunbook } from './setup';

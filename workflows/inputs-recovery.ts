@@ -3,7 +3,7 @@
  * workflows. Workflow-safe: zod and data only.
  */
 import { z } from 'zod';
-import { clusterName, duration, pollSettings } from './inputs';
+import { clusterName, duration, pollSettings, withMsNames } from './inputs';
 
 const requestedBy = z.string().max(200).optional();
 
@@ -32,7 +32,9 @@ const kmipFields = {
 };
 
 export const recoverKmipOptions = z.strictObject(kmipFields);
-export const recoverKmipInput = z.strictObject({ cluster: clusterName, ...kmipFields });
+export const recoverKmipInput = z
+  .strictObject({ cluster: clusterName, ...kmipFields })
+  .transform(withMsNames(['deadline', 'faultPollInterval', 'resolveWindow', 'reminderEvery', 'heartbeatTimeout']));
 export type RecoverKmipInput = z.input<typeof recoverKmipInput>;
 export type RecoverKmipOptions = z.output<typeof recoverKmipInput>;
 
@@ -51,33 +53,25 @@ const sliceFields = {
 };
 
 export const recoverSliceOptions = z.strictObject(sliceFields);
-export const recoverSliceInput = z.strictObject({ cluster: clusterName, ...sliceFields });
+export const recoverSliceInput = z
+  .strictObject({ cluster: clusterName, ...sliceFields })
+  .transform(withMsNames(['settle', 'reminderEvery', 'heartbeatTimeout']));
 export type RecoverSliceInput = z.input<typeof recoverSliceInput>;
 export type RecoverSliceOptions = z.output<typeof recoverSliceInput>;
 
-export const faultWatcherInput = z.strictObject({
-  cluster: clusterName,
-  interval: duration.prefault('60s'),
-  /** Only notify (once per new fault); start no recovery. */
-  notifyOnly: z.boolean().default(false),
-  /** Polls per workflow run before it continues as new. */
-  pollsPerRun: z.number().int().min(1).max(10_000).default(200),
-  /** Options for the recoveries the watcher starts (validated here, handed on as given). */
-  recovery: z.strictObject({ kmip: recoverKmipOptions.optional(), slice: recoverSliceOptions.optional() }).default({}),
-  heartbeatTimeout,
-  requestedBy,
-});
+export const faultWatcherInput = z
+  .strictObject({
+    cluster: clusterName,
+    interval: duration.prefault('60s'),
+    /** Only notify (once per new fault); start no recovery. */
+    notifyOnly: z.boolean().default(false),
+    /** Polls per workflow run before it continues as new. */
+    pollsPerRun: z.number().int().min(1).max(10_000).default(200),
+    /** Options for the recoveries the watcher starts (validated here, handed on as given). */
+    recovery: z.strictObject({ kmip: recoverKmipOptions.optional(), slice: recoverSliceOptions.optional() }).default({}),
+    heartbeatTimeout,
+    requestedBy,
+  })
+  .transform(withMsNames(['interval', 'heartbeatTimeout']));
 export type FaultWatcherInput = z.input<typeof faultWatcherInput>;
 export type FaultWatcherOptions = z.output<typeof faultWatcherInput>;
-
-/** 240000 -> "4m", 1500 -> "1.5s": for messages people read. */
-export function formatDuration(ms: number): string {
-  const units: [number, string][] = [
-    [86_400_000, 'd'],
-    [3_600_000, 'h'],
-    [60_000, 'm'],
-    [1000, 's'],
-  ];
-  for (const [size, unit] of units) if (ms >= size) return `${Number((ms / size).toFixed(1))}${unit}`;
-  return `${ms}ms`;
-}

@@ -1,10 +1,13 @@
 /**
  * Runbook inputs, validated with zod twice: by the CLI before anything starts (so a mistake
  * starts nothing), and by the workflow itself (a start from elsewhere gets the same checks).
- * Inputs carry the cluster's name, never credentials. Workflow-safe: zod and data only.
+ * Inputs carry the cluster's name, never credentials. Durations are given as text ("14d") or
+ * milliseconds and come out of parsing as milliseconds, in fields whose names end in `Ms`.
+ * Workflow-safe: zod and data only.
  */
 import { msToNumber } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/workflow';
+import { Failure } from './failures';
 import { z } from 'zod';
 
 export const clusterName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a cluster name from the clusters file');
@@ -23,6 +26,20 @@ export const duration = z.union([z.number().int().positive(), z.string()]).trans
   }
   return ms;
 });
+
+/** `{ deadline: 7200000 }` -> `{ deadlineMs: 7200000 }`: parsed durations carry their unit in their name. */
+export type MsNamed<T, K extends keyof T & string> = Omit<T, K> & { [P in K as `${P}Ms`]: T[P] };
+
+export function withMsNames<T extends object, const K extends keyof T & string>(keys: readonly K[]) {
+  return (value: T): MsNamed<T, K> => {
+    const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const key of keys) {
+      out[`${key}Ms`] = out[key];
+      delete out[key];
+    }
+    return out as MsNamed<T, K>;
+  };
+}
 
 export const pollSettings = z
   .strictObject({
@@ -57,7 +74,8 @@ export const rekeyInput = z
     if (input.keyManagement === 'internal' && input.provider) {
       ctx.addIssue({ code: 'custom', path: ['provider'], message: 'is only for keyManagement external' });
     }
-  });
+  })
+  .transform(withMsNames(['jobDeadline', 'activityTimeout']));
 
 export type RekeyInput = z.input<typeof rekeyInput>;
 export type RekeyOptions = z.output<typeof rekeyInput>;
@@ -70,7 +88,7 @@ export function describeIssues(error: z.ZodError): string {
 /** Inside a workflow: parse or fail the run at once with a non-retryable InvalidInput naming the fields. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) throw ApplicationFailure.nonRetryable(describeIssues(parsed.error), 'InvalidInput');
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(describeIssues(parsed.error), Failure.InvalidInput);
   return parsed.data;
 }
 
@@ -91,54 +109,56 @@ export const pemCertificate = z.string().refine((s) => /-----BEGIN CERTIFICATE--
 
 const subjectField = z.string().min(1).max(128);
 
-export const setupInput = z.strictObject({
-  cluster: clusterName,
-  /** Subject of the cluster's client certificate (CreatePublicPrivateKeyPair). */
-  subject: z.strictObject({
-    commonName: z.string().min(1).max(64),
-    organization: subjectField.optional(),
-    organizationalUnit: subjectField.optional(),
-    locality: subjectField.optional(),
-    state: subjectField.optional(),
-    country: z
-      .string()
-      .regex(/^[A-Z]{2}$/, 'must be a two-letter country code')
-      .optional(),
-    emailAddress: z.string().email().optional(),
-  }),
-  keyProviderName: z.string().min(1).max(64),
-  keyServerName: z.string().min(1).max(64),
-  /** Primary first, then failover. */
-  hostnames: z.array(hostname).min(1, 'give at least one key server host name').max(16),
-  port: z.number().int().min(1).max(65535).default(5696),
-  /** The KMIP server's CA certificate(s), PEM. */
-  kmipCaCertificate: pemCertificate,
-  /** hardware: EnableEncryptionAtRest; software: master-key rekey to the provider; none: stop after the provider test. */
-  mode: z.enum(['hardware', 'software', 'none']),
-  signer: z
-    .discriminatedUnion('type', [
-      z.strictObject({ type: z.literal('manual') }),
-      z.strictObject({ type: z.literal('cfssl'), url: z.string().url(), profile: z.string().min(1).default('kmip-client') }),
-      /** A signer named in the worker's clusters file (signers section). */
-      z.strictObject({ type: z.literal('command'), name: z.string().min(1) }),
-    ])
-    .default({ type: 'manual' }),
-  /** Replace the key pair even though key servers of an active provider use it. */
-  newKeyPair: z.boolean().default(false),
-  /** How long to wait for the signed certificate before asking to extend or abort. */
-  signingDeadline: duration.prefault('14d'),
-  reminderEvery: duration.prefault('1d'),
-  /** A failing key server or provider test is retried this many times before a person is asked. */
-  testAttempts: z.number().int().min(1).max(100).default(5),
-  testRetryInterval: duration.prefault('10s'),
-  /** How long an unanswered question waits between reminders. */
-  questionReminderEvery: duration.prefault('4h'),
-  ifBusy: z.enum(['fail', 'wait']).default('fail'),
-  polling: pollSettings.prefault({}),
-  /** Longest a single cluster step may take before it is retried (a dead worker is noticed after this). */
-  activityTimeout: duration.prefault('2m'),
-  requestedBy: z.string().max(200).optional(),
-});
+export const setupInput = z
+  .strictObject({
+    cluster: clusterName,
+    /** Subject of the cluster's client certificate (CreatePublicPrivateKeyPair). */
+    subject: z.strictObject({
+      commonName: z.string().min(1).max(64),
+      organization: subjectField.optional(),
+      organizationalUnit: subjectField.optional(),
+      locality: subjectField.optional(),
+      state: subjectField.optional(),
+      country: z
+        .string()
+        .regex(/^[A-Z]{2}$/, 'must be a two-letter country code')
+        .optional(),
+      emailAddress: z.string().email().optional(),
+    }),
+    keyProviderName: z.string().min(1).max(64),
+    keyServerName: z.string().min(1).max(64),
+    /** Primary first, then failover. */
+    hostnames: z.array(hostname).min(1, 'give at least one key server host name').max(16),
+    port: z.number().int().min(1).max(65535).default(5696),
+    /** The KMIP server's CA certificate(s), PEM. */
+    kmipCaCertificate: pemCertificate,
+    /** hardware: EnableEncryptionAtRest; software: master-key rekey to the provider; none: stop after the provider test. */
+    mode: z.enum(['hardware', 'software', 'none']),
+    signer: z
+      .discriminatedUnion('type', [
+        z.strictObject({ type: z.literal('manual') }),
+        z.strictObject({ type: z.literal('cfssl'), url: z.string().url(), profile: z.string().min(1).default('kmip-client') }),
+        /** A signer named in the worker's clusters file (signers section). */
+        z.strictObject({ type: z.literal('command'), name: z.string().min(1) }),
+      ])
+      .default({ type: 'manual' }),
+    /** Replace the key pair even though key servers of an active provider use it. */
+    newKeyPair: z.boolean().default(false),
+    /** How long to wait for the signed certificate before asking to extend or abort. */
+    signingDeadline: duration.prefault('14d'),
+    reminderEvery: duration.prefault('1d'),
+    /** A failing key server or provider test is retried this many times before a person is asked. */
+    testAttempts: z.number().int().min(1).max(100).default(5),
+    testRetryInterval: duration.prefault('10s'),
+    /** How long an unanswered question waits between reminders. */
+    questionReminderEvery: duration.prefault('4h'),
+    ifBusy: z.enum(['fail', 'wait']).default('fail'),
+    polling: pollSettings.prefault({}),
+    /** Longest a single cluster step may take before it is retried (a dead worker is noticed after this). */
+    activityTimeout: duration.prefault('2m'),
+    requestedBy: z.string().max(200).optional(),
+  })
+  .transform(withMsNames(['signingDeadline', 'reminderEvery', 'testRetryInterval', 'questionReminderEvery', 'activityTimeout']));
 
 export type SetupInput = z.input<typeof setupInput>;
 export type SetupOptions = z.output<typeof setupInput>;

@@ -3,31 +3,32 @@
  * interval, and takes the answer through the `answer` Update, whose validator refuses anything
  * not offered at that moment (a refused Update leaves no trace in history).
  */
-import { msToNumber } from '@temporalio/common';
 import {
   ApplicationFailure,
   CancellationScope,
   condition,
   ContinueAsNew,
   isCancellation,
-  patched,
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { answerUpdate, type AnswerAction, type OperatorAnswer, type WaitingFor } from './definitions';
-import { describeFailure, now, type RunbookTracker } from './progress';
+import { answerUpdate, type AnswerRecord, type OperatorAnswer, type RunbookName, type WaitingFor } from './contract';
+import { Failure } from './failures';
+import { describeFailure } from './failures';
 
 const { notify } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 5, initialInterval: '2s' },
 });
 
+export type NotificationKind = 'waiting-for-input' | 'reminder' | 'escalated' | 'completed' | 'failed' | 'fault-detected';
+
 export interface AskOptions {
   kind?: WaitingFor['kind'];
   step: string;
   prompt: string;
-  answers: AnswerAction[];
+  answers: WaitingFor['answers'];
   problem?: string;
   /** Give up waiting at this point (the caller decides what that means). */
   timeoutMs?: number;
@@ -44,29 +45,39 @@ export interface AskOptions {
   resume?: Pick<WaitingFor, 'since' | 'reminders'>;
 }
 
-/** The failure type of a run an operator ended with the `abort` answer. */
-export const RUNBOOK_ABORTED = 'RunbookAborted';
+/** What the channel needs of the runbook's tracker. */
+export interface TrackerSide {
+  readonly runbook: RunbookName;
+  readonly cluster: string;
+  readonly currentStep: string | undefined;
+  readonly waiting: WaitingFor | undefined;
+  setWaiting(waiting: WaitingFor | undefined): void;
+  recordAnswer(record: Omit<AnswerRecord, 'at'>): void;
+  note(text: string): void;
+  notify(kind: NotificationKind, message: string, detail?: string): Promise<void>;
+  finish(state: 'failed' | 'cancelled', error: unknown): void;
+}
 
 export function abortedBy(answer: Extract<OperatorAnswer, { action: 'abort' }>): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`aborted by ${answer.by ?? 'an operator'}: ${answer.reason}`, RUNBOOK_ABORTED);
+  return ApplicationFailure.nonRetryable(`aborted by ${answer.by ?? 'an operator'}: ${answer.reason}`, Failure.RunbookAborted);
 }
 
 /** Ended on purpose: an `abort` answer or a cancellation (ekm cancel). */
 export function isAbort(err: unknown): boolean {
-  return isCancellation(err) || (err instanceof ApplicationFailure && err.type === RUNBOOK_ABORTED);
+  return isCancellation(err) || (err instanceof ApplicationFailure && err.type === Failure.RunbookAborted);
 }
 
 export class OperatorChannel {
   private answer: OperatorAnswer | undefined;
 
-  constructor(private readonly tracker: RunbookTracker<string>) {
+  constructor(private readonly tracker: TrackerSide) {
     setHandler(
-      answerUpdate,
-      (answer) => {
-        const waiting = this.tracker.progress.waiting!;
+      answerUpdate.definition,
+      (raw) => {
+        const answer = answerUpdate.argument.parse(raw);
+        const waiting = this.tracker.waiting!;
         this.answer = answer;
-        this.tracker.progress.answers.push({
-          at: now(),
+        this.tracker.recordAnswer({
           step: waiting.step,
           action: answer.action,
           by: answer.by,
@@ -75,18 +86,17 @@ export class OperatorChannel {
         });
         return { accepted: true, step: waiting.step, message: `${answer.action} accepted for step ${waiting.step}` };
       },
-      { validator: (answer) => validateAnswer(answer, this.tracker.progress.waiting) },
+      { validator: (raw) => validateAnswer(raw, this.tracker.waiting) },
     );
   }
 
-  /** Waits for an answer; undefined when timeoutMs passed first. */
+  /** Waits for an answer; undefined when timeoutMs passed first (or alsoDoneWhen became true). */
   async ask(options: AskOptions): Promise<OperatorAnswer | undefined> {
-    const { progress } = this.tracker;
     const startedAt = options.resume ? Date.parse(options.resume.since) : Date.now();
     const waiting: WaitingFor = {
       kind: options.kind ?? 'operator-decision',
       step: options.step,
-      since: options.resume?.since ?? now(),
+      since: options.resume?.since ?? new Date().toISOString(),
       prompt: options.prompt,
       answers: options.answers,
       deadline: options.timeoutMs !== undefined ? new Date(startedAt + options.timeoutMs).toISOString() : undefined,
@@ -96,7 +106,7 @@ export class OperatorChannel {
     };
     this.answer = undefined;
     this.tracker.setWaiting(waiting);
-    if (!options.resume) await this.notifyQuietly('waiting-for-input', options.prompt, options.problem);
+    if (!options.resume) await this.tracker.notify('waiting-for-input', options.prompt, options.problem);
     try {
       for (;;) {
         const untilDeadline = options.timeoutMs !== undefined ? startedAt + options.timeoutMs - Date.now() : undefined;
@@ -108,99 +118,44 @@ export class OperatorChannel {
         if (options.remindEveryMs !== undefined && (untilDeadline === undefined || untilDeadline > wait)) {
           waiting.reminders += 1;
           this.tracker.note(`reminder ${waiting.reminders} sent: ${options.prompt}`);
-          await this.notifyQuietly('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
+          await this.tracker.notify('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
         }
       }
     } finally {
-      if (progress.waiting === waiting) this.tracker.setWaiting(undefined);
+      if (this.tracker.waiting === waiting) this.tracker.setWaiting(undefined);
     }
   }
 
-  /** A notification that could not be sent must not end a wait for a person: the failure is noted in progress. */
-  private async notifyQuietly(kind: 'waiting-for-input' | 'reminder', message: string, detail?: string) {
-    try {
-      await this.notify(kind, message, detail);
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      this.tracker.note(`the ${kind} notification could not be sent: ${describeFailure(err)}`);
-    }
-  }
-
-  /**
-   * Records how a run that threw ended (cancelled when aborted, failed otherwise) and tells
-   * people about a failure; an abort they asked for is not news. Never throws itself.
-   */
+  /** Records how a run that threw ended and tells people about a failure (not about an abort they asked for). */
   async recordEnd(err: unknown, what: string): Promise<void> {
-    // continueAsNew() ends a run by throwing; the runbook goes on in the next run. (Runs before this
-    // patch sent a "failed" notice here, so their histories replay only along the old path.)
-    if (err instanceof ContinueAsNew && patched('continue-as-new-is-not-an-end')) return;
+    // continueAsNew() ends a run by throwing; the runbook goes on in the next run.
+    if (err instanceof ContinueAsNew) return;
     const aborted = isAbort(err);
     this.tracker.finish(aborted ? 'cancelled' : 'failed', err);
     if (!aborted) {
-      await CancellationScope.nonCancellable(() =>
-        this.notify('failed', `${what} failed: ${describeFailure(err)}`).catch(() => undefined),
-      );
+      await CancellationScope.nonCancellable(() => this.tracker.notify('failed', `${what} failed: ${describeFailure(err)}`));
     }
   }
 
-  async notify(kind: 'waiting-for-input' | 'reminder' | 'escalated' | 'completed' | 'failed', message: string, detail?: string) {
-    const { progress } = this.tracker;
-    await notify({ kind, runbook: progress.runbook, cluster: progress.cluster, step: progress.currentStep, message, detail });
+  /** Sends one notification (the notify activity); throws when it could not be delivered. */
+  async notify(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>): Promise<void> {
+    const { runbook, cluster, currentStep } = this.tracker;
+    await notify({ kind, runbook, cluster, step: currentStep, message, detail, data });
   }
 }
 
-function validateAnswer(answer: OperatorAnswer, waiting: WaitingFor | undefined): void {
-  if (!answer || typeof answer !== 'object' || typeof answer.action !== 'string') {
-    throw new Error('answer: must be an object with an action');
+/** The Update validator: an answer the runbook offers now, well-formed by the contract's schema. */
+function validateAnswer(raw: unknown, waiting: WaitingFor | undefined): void {
+  const action = (raw as { action?: unknown } | null | undefined)?.action;
+  if (typeof action !== 'string') throw new Error('answer: must be an object with an action');
+  if (!waiting || waiting.kind === 'cluster-lock') throw new Error('the runbook is not waiting for an answer now');
+  if (!(waiting.answers as string[]).includes(action)) {
+    throw new Error(`answer "${action}" is not offered at step ${waiting.step}; choose one of: ${waiting.answers.join(', ')}`);
   }
-  if (!waiting || waiting.kind === 'cluster-lock') {
-    throw new Error('the runbook is not waiting for an answer now');
-  }
-  if (!waiting.answers.includes(answer.action)) {
-    throw new Error(
-      `answer "${answer.action}" is not offered at step ${waiting.step}; choose one of: ${waiting.answers.join(', ')}`,
-    );
-  }
-  switch (answer.action) {
-    case 'abort':
-      if (typeof answer.reason !== 'string' || answer.reason.trim() === '') throw new Error('abort: reason is required');
-      break;
-    case 'extend': {
-      let ms = NaN;
-      try {
-        ms = msToNumber(answer.extendBy as never);
-      } catch {
-        // reported below
-      }
-      if (!(ms > 0)) throw new Error(`extend: extendBy "${answer.extendBy}" is not a duration like 7d or 12h`);
-      break;
-    }
-    case 'change': {
-      const { hostnames, port, kmipCaCertificate, clientCertificate } = answer;
-      if (hostnames === undefined && port === undefined && kmipCaCertificate === undefined && clientCertificate === undefined) {
-        throw new Error('change: give at least one of hostnames, port, kmipCaCertificate, clientCertificate');
-      }
-      if (
-        clientCertificate !== undefined &&
-        (!/-----BEGIN CERTIFICATE-----/.test(clientCertificate?.certificatePem ?? '') ||
-          !/-----BEGIN CERTIFICATE-----/.test(clientCertificate?.caChainPem ?? ''))
-      ) {
-        throw new Error('change: clientCertificate needs certificatePem and caChainPem, both PEM certificates');
-      }
-      if (
-        hostnames !== undefined &&
-        (!Array.isArray(hostnames) || hostnames.length === 0 || hostnames.some((h) => typeof h !== 'string' || !h.trim()))
-      ) {
-        throw new Error('change: hostnames must be a non-empty list of host names');
-      }
-      if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
-        throw new Error('change: port must be 1-65535');
-      if (kmipCaCertificate !== undefined && !/-----BEGIN CERTIFICATE-----/.test(kmipCaCertificate)) {
-        throw new Error('change: kmipCaCertificate must be a PEM certificate');
-      }
-      break;
-    }
-    default:
-      break;
+  const parsed = answerUpdate.argument.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.filter((p) => p !== 'action').join('.');
+    throw new Error(`${action}: ${field ? `${field} ` : ''}${issue.message}`);
   }
 }

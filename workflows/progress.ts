@@ -1,49 +1,68 @@
 /**
- * Step bookkeeping for a runbook: the progress query, search attributes and the UI's current
- * details all come from here, so every runbook reports the same way.
+ * The step runner every runbook uses, and its bookkeeping: the progress query, the search
+ * attributes and the UI's current details all come from here, so every runbook reports the same
+ * way. A runbook runs each step through `step` (run it, record done or failed) or `stepOrAsk`
+ * (retry it until it works or a person decides); it never writes progress fields itself.
  */
-import { ActivityFailure, ApplicationFailure, CancelledFailure, TemporalFailure } from '@temporalio/common';
-import { setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { EkmCluster, EkmRunbook, EkmState, EkmStep } from '../src/temporal/search-attributes';
 import {
   progressQuery,
+  type AnswerAction,
+  type AnswerRecord,
+  type OperatorAnswer,
   type RunbookName,
   type RunbookProgress,
   type RunbookState,
   type StepProgress,
   type WaitingFor,
-} from './definitions';
+} from './contract';
+import { describeFailure, Failure } from './failures';
+import { abortedBy, OperatorChannel, type AskOptions, type NotificationKind } from './operator';
 
 export type StepDefinitions<Id extends string> = ReadonlyArray<readonly [Id, string]>;
 
-/** The message an operator should read for a failure: the activity's own error, not Temporal's wrapper. */
-export function describeFailure(err: unknown): string {
-  let current: unknown = err;
-  while (
-    current instanceof ActivityFailure ||
-    (current instanceof TemporalFailure && current.cause && !(current instanceof ApplicationFailure))
-  ) {
-    current = (current as TemporalFailure).cause;
-  }
-  if (current instanceof ApplicationFailure) return current.type ? `${current.type}: ${current.message}` : current.message;
-  if (current instanceof Error) return current.message;
-  return String(current);
+/** What a run hands to the next when it continues as new. */
+export interface CarriedProgress {
+  startedAt: string;
+  currentStep?: string;
+  steps: StepProgress[];
+  notes: string[];
+  answers: AnswerRecord[];
+}
+
+/** How `stepOrAsk` asks when a step still fails after its retries. */
+export interface AskOnFailure {
+  /** The question; the step's failure is shown with it as the problem. */
+  prompt: (stepTitle: string) => string;
+  answers: AnswerAction[];
+  remindEveryMs?: number;
+  /** Applies an answer other than retry and abort (e.g. `change`) before the step runs again. */
+  onAnswer?: (answer: OperatorAnswer) => Promise<void>;
+}
+
+export function now(): string {
+  return new Date().toISOString();
 }
 
 export class RunbookTracker<Id extends string> {
-  readonly progress: RunbookProgress;
+  private readonly progress: RunbookProgress;
+  private readonly operator: OperatorChannel;
 
-  constructor(runbook: RunbookName, cluster: string, steps: StepDefinitions<Id>) {
+  constructor(runbook: RunbookName, cluster: string, steps: StepDefinitions<Id>, carried?: CarriedProgress) {
     this.progress = {
       runbook,
       cluster,
       state: 'running',
-      startedAt: now(),
-      steps: steps.map(([id, title]) => ({ id, title, state: 'pending', attempts: 0 })),
-      notes: [],
-      answers: [],
+      startedAt: carried?.startedAt ?? now(),
+      currentStep: carried?.currentStep,
+      steps: carried?.steps ?? steps.map(([id, title]) => ({ id, title, state: 'pending', attempts: 0 })),
+      notes: carried?.notes ?? [],
+      answers: carried?.answers ?? [],
     };
-    setHandler(progressQuery, () => this.progress);
+    this.operator = new OperatorChannel(this);
+    setHandler(progressQuery.definition, () => this.progress);
     upsertSearchAttributes([
       { key: EkmCluster, value: cluster },
       { key: EkmRunbook, value: runbook },
@@ -51,63 +70,135 @@ export class RunbookTracker<Id extends string> {
     ]);
   }
 
-  step(id: Id): StepProgress {
+  get runbook(): RunbookName {
+    return this.progress.runbook;
+  }
+  get cluster(): string {
+    return this.progress.cluster;
+  }
+  get startedAt(): string {
+    return this.progress.startedAt;
+  }
+  get currentStep(): string | undefined {
+    return this.progress.currentStep;
+  }
+  get waiting(): WaitingFor | undefined {
+    return this.progress.waiting;
+  }
+
+  /** Progress to hand to the next run on continue-as-new (notes and answers bounded). */
+  carry(note: string): CarriedProgress {
+    return {
+      startedAt: this.progress.startedAt,
+      currentStep: this.progress.currentStep,
+      steps: this.progress.steps,
+      notes: [...this.progress.notes.slice(-99), `${now()} ${note}`],
+      answers: this.progress.answers.slice(-50),
+    };
+  }
+
+  stepOf(id: Id): Readonly<StepProgress> {
     const step = this.progress.steps.find((s) => s.id === id);
-    if (!step) throw ApplicationFailure.nonRetryable(`unknown step ${id}`, 'InternalError');
+    if (!step) throw ApplicationFailure.nonRetryable(`unknown step ${id}`, Failure.InternalError);
     return step;
   }
 
-  /** Runs one step: running -> done (with the detail fn's line) or failed (with the error). */
-  async run<T>(id: Id, fn: () => Promise<T>, detail?: (result: T) => string | undefined): Promise<T> {
-    const step = this.begin(id);
+  private mutable(id: Id): StepProgress {
+    return this.stepOf(id) as StepProgress;
+  }
+
+  // ---- running steps
+
+  /** Runs one step: running, then done (with the detail function's line) or failed (with the error). */
+  async step<T>(id: Id, fn: () => Promise<T>, detail?: (result: T) => string | undefined): Promise<T> {
+    this.begin(id);
     try {
       const result = await fn();
       this.complete(id, detail?.(result));
       return result;
     } catch (err) {
-      if (!(err instanceof CancelledFailure)) {
-        step.state = 'failed';
-        step.lastError = describeFailure(err);
-        step.endedAt = now();
-        this.publish();
-      }
+      if (!(err instanceof CancelledFailure)) this.fail(id, err);
       throw err;
     }
   }
 
-  begin(id: Id): StepProgress {
-    const step = this.step(id);
+  /**
+   * Runs a step whose failure a person can fix: when it still fails after its activity retries,
+   * the runbook asks (retry, abort, or what `ask.answers` offers), applies the answer and runs the
+   * step again. Abort ends the run.
+   */
+  async stepOrAsk<T>(id: Id, fn: () => Promise<T>, ask: AskOnFailure, detail?: (result: T) => string | undefined): Promise<T> {
+    for (;;) {
+      try {
+        return await this.step(id, fn, detail);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        const answer = await this.ask({
+          step: id,
+          prompt: ask.prompt(this.stepOf(id).title),
+          answers: ask.answers,
+          problem: describeFailure(err),
+          remindEveryMs: ask.remindEveryMs,
+        });
+        if (answer?.action === 'abort') throw abortedBy(answer);
+        if (answer && answer.action !== 'retry') await ask.onAnswer?.(answer);
+      }
+    }
+  }
+
+  /** `countAttempt` false: a step whose attempts are counted as they happen (`attempt`), such as a poll loop. */
+  begin(id: Id, countAttempt = true): void {
+    const step = this.mutable(id);
     step.state = 'running';
-    step.attempts += 1;
+    if (countAttempt) step.attempts += 1;
     step.startedAt ??= now();
     step.endedAt = undefined;
     this.progress.currentStep = id;
     upsertSearchAttributes([{ key: EkmStep, value: id }]);
     this.publish();
-    return step;
   }
 
   complete(id: Id, detail?: string): void {
-    const step = this.step(id);
+    const step = this.mutable(id);
     step.state = 'done';
     step.endedAt = now();
     if (detail) step.detail = detail;
     this.publish();
   }
 
-  /** Records a failed attempt without ending the step (the runbook will ask or retry). */
-  recordError(id: Id, error: unknown): string {
-    const message = describeFailure(error);
-    this.step(id).lastError = message;
+  /** Marks the step failed with this error, without ending the run (the runbook decides what next). */
+  fail(id: Id, error: unknown): void {
+    const step = this.mutable(id);
+    step.state = 'failed';
+    step.lastError = typeof error === 'string' ? error : describeFailure(error);
+    step.endedAt = now();
     this.publish();
-    return message;
   }
 
   skip(id: Id, why: string): void {
-    const step = this.step(id);
+    const step = this.mutable(id);
     step.state = 'skipped';
     step.detail = why;
     step.endedAt = now();
+    this.publish();
+  }
+
+  /** An attempt that is not a run of its own (a background re-test, say): counted, its error kept or cleared. */
+  attempt(id: Id, error?: unknown): void {
+    const step = this.mutable(id);
+    step.attempts += 1;
+    step.lastError = error === undefined ? undefined : describeFailure(error);
+    this.publish();
+  }
+
+  /** Records a failed attempt without ending the step (the runbook will ask or retry). */
+  recordError(id: Id, error: unknown): void {
+    this.mutable(id).lastError = typeof error === 'string' ? error : describeFailure(error);
+    this.publish();
+  }
+
+  setDetail(id: Id, detail: string): void {
+    this.mutable(id).detail = detail;
     this.publish();
   }
 
@@ -116,21 +207,74 @@ export class RunbookTracker<Id extends string> {
     this.publish();
   }
 
+  /** Setup: the cluster's CSR, once it exists (what `ekm csr` prints). */
+  publishCsr(csrPem: string): void {
+    this.progress.csrPem = csrPem;
+  }
+
+  // ---- people
+
+  /** Waits for a person's answer (see OperatorChannel.ask); undefined when its timeout passed first. */
+  ask(options: AskOptions): Promise<OperatorAnswer | undefined> {
+    return this.operator.ask(options);
+  }
+
+  recordAnswer(record: Omit<AnswerRecord, 'at'>): void {
+    this.progress.answers.push({ at: now(), ...record });
+    this.publish();
+  }
+
+  /** The open question's problem changed (a re-test found something new). */
+  setProblem(problem: string): void {
+    if (this.progress.waiting) this.progress.waiting.problem = problem;
+  }
+
+  /** Marks the open question escalated, once. */
+  escalateQuestion(): void {
+    const waiting = this.progress.waiting;
+    if (waiting && !waiting.prompt.startsWith('ESCALATED')) waiting.prompt = `ESCALATED: ${waiting.prompt}`;
+    this.publish();
+  }
+
+  /**
+   * Tells people (log line, webhook). A notification that cannot be delivered is noted in the
+   * progress and never fails or blocks the run.
+   */
+  async notify(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>): Promise<void> {
+    try {
+      await this.operator.notify(kind, message, detail, data);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const what = kind === 'escalated' ? 'the escalation' : `the ${kind} notification`;
+      this.note(`${what} could not be sent: ${describeFailure(err)}`);
+    }
+  }
+
   setWaiting(waiting: WaitingFor | undefined): void {
     this.progress.waiting = waiting;
-    if (waiting) this.step(waiting.step as Id).state = 'waiting-for-input';
+    if (waiting) this.mutable(waiting.step as Id).state = 'waiting-for-input';
     else if (this.progress.currentStep) {
-      const step = this.step(this.progress.currentStep as Id);
+      const step = this.mutable(this.progress.currentStep as Id);
       if (step.state === 'waiting-for-input') step.state = 'running';
     }
     this.setState(waiting ? 'waiting-for-input' : 'running');
   }
+
+  // ---- the end
 
   finish(state: Extract<RunbookState, 'completed' | 'failed' | 'cancelled'>, error?: unknown): void {
     this.progress.waiting = undefined;
     this.progress.endedAt = now();
     if (error !== undefined) this.progress.error = describeFailure(error);
     this.setState(state);
+  }
+
+  /**
+   * Records how a run that threw ended (cancelled when aborted, failed otherwise) and tells
+   * people about a failure; an abort they asked for is not news. Never throws itself.
+   */
+  async end(err: unknown, what: string): Promise<void> {
+    await this.operator.recordEnd(err, what);
   }
 
   private setState(state: RunbookState): void {
@@ -145,12 +289,8 @@ export class RunbookTracker<Id extends string> {
   private publish(): void {
     const p = this.progress;
     const lines = [`**${p.runbook}** on cluster \`${p.cluster}\`: ${p.state}`];
-    if (p.currentStep) lines.push(`step: ${this.step(p.currentStep as Id).title}`);
+    if (p.currentStep) lines.push(`step: ${this.stepOf(p.currentStep as Id).title}`);
     if (p.waiting) lines.push(`waiting for: ${p.waiting.prompt}`, `answers: ${p.waiting.answers.join(', ')}`);
     setCurrentDetails(lines.join('\n\n'));
   }
-}
-
-export function now(): string {
-  return new Date().toISOString();
 }

@@ -4,15 +4,17 @@
  * durable timer), verify the fault cleared; repeat a configured number of rounds, then escalate
  * to a person with what the cluster showed. It holds the cluster lock: it changes the cluster.
  */
-import { isCancellation, proxyActivities, sleep } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { isCancellation, sleep } from '@temporalio/workflow';
 import type { DriveSummary, SliceFaultStatus } from '../activities/drives';
-import type { FaultSummary } from '../activities/faults';
+import { formatDuration } from '../src/durations';
+import { clusterCalls, pollingCalls } from './calls';
 import { ClusterLockClient } from './cluster-lock';
+import type { FaultSummary } from './contract';
+import { describeFailure } from './failures';
 import { parseInput } from './inputs';
-import { formatDuration, recoverSliceInput, type RecoverSliceInput } from './inputs-recovery';
-import { abortedBy, OperatorChannel } from './operator';
-import { describeFailure, now, RunbookTracker } from './progress';
+import { recoverSliceInput, type RecoverSliceInput } from './inputs-recovery';
+import { abortedBy } from './operator';
+import { now, RunbookTracker } from './progress';
 
 const SLICE_FAULT = 'sliceServiceUnhealthy';
 
@@ -28,7 +30,7 @@ export interface RecoverSliceResult {
   completedAt: string;
 }
 
-const STEPS = [
+export const RECOVER_SLICE_STEPS = [
   ['lock', 'Cluster lock (one mutating runbook per cluster)'],
   ['confirm', 'Confirm sliceServiceUnhealthy is current (ListClusterFaults)'],
   ['find-drives', 'Find the failed metadata drives (available, named by the fault)'],
@@ -37,7 +39,6 @@ const STEPS = [
   ['verify', 'Verify the fault cleared (ListClusterFaults)'],
   ['escalate', 'Escalate to a person'],
 ] as const;
-type StepId = (typeof STEPS)[number][0];
 
 function describeDrives(drives: DriveSummary[]): string {
   return drives.map((d) => `${d.driveID} ${d.status} (${d.type}, node ${d.nodeID})`).join(', ') || 'none';
@@ -64,35 +65,28 @@ function describeSeen(seen: SliceFaultStatus | undefined, rounds: number, handle
 export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<RecoverSliceResult> {
   const input = parseInput(recoverSliceInput, rawInput);
   const cluster = input.cluster;
-  const tracker = new RunbookTracker<StepId>('recover-slice-service', cluster, STEPS);
-  const operator = new OperatorChannel(tracker as RunbookTracker<string>);
+  const run = new RunbookTracker('recover-slice-service', cluster, RECOVER_SLICE_STEPS);
   const lock = new ClusterLockClient(cluster);
-  const startedAt = now();
-  const calls = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
-    heartbeatTimeout: input.heartbeatTimeout,
-    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
-  });
-  const { awaitDriveAdd } = proxyActivities<Activities>({
-    startToCloseTimeout: input.polling.attemptWindowMs + 60_000,
-    heartbeatTimeout: input.heartbeatTimeout,
-    scheduleToCloseTimeout: '12 hours',
-    retry: { initialInterval: input.polling.initialIntervalMs, backoffCoefficient: 1 },
+  const startedAt = run.startedAt;
+  const calls = clusterCalls({ timeoutMs: 120_000, heartbeatTimeoutMs: input.heartbeatTimeoutMs });
+  const { awaitDriveAdd } = pollingCalls(input.polling, {
+    deadlineMs: 12 * 3_600_000,
+    heartbeatTimeoutMs: input.heartbeatTimeoutMs,
   });
   const handles: number[] = [];
 
   /** One round: add what is still available (or attach to a running add), settle, verify; what the cluster shows after. */
   async function round(n: number, driveIDs: number[]): Promise<SliceFaultStatus> {
-    tracker.begin('add');
+    run.begin('add');
     let addFailed = false;
     for (;;) {
       const outcome = await calls.ensureDrivesAdded(cluster, driveIDs);
       if (outcome.asyncHandle === undefined) {
-        tracker.complete('add', `round ${n}: nothing to add, drives ${outcome.alreadyActive.join(', ')} already active`);
+        run.complete('add', `round ${n}: nothing to add, drives ${outcome.alreadyActive.join(', ')} already active`);
         break;
       }
       handles.push(outcome.asyncHandle);
-      tracker.note(
+      run.note(
         outcome.attached
           ? `round ${n}: a DriveAdd for these drives was already running (asyncHandle ${outcome.asyncHandle}); waiting for it instead of adding again`
           : `round ${n}: AddDrives ${outcome.added.join(', ')} started (asyncHandle ${outcome.asyncHandle})`,
@@ -102,72 +96,61 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
       } catch (err) {
         if (isCancellation(err)) throw err;
         addFailed = true;
-        tracker.step('add').state = 'failed';
-        tracker.recordError('add', err);
-        tracker.note(`round ${n}: DriveAdd ${outcome.asyncHandle} failed: ${describeFailure(err)}`);
+        run.fail('add', err);
+        run.note(`round ${n}: DriveAdd ${outcome.asyncHandle} failed: ${describeFailure(err)}`);
         break;
       }
       if (!outcome.attached) {
-        tracker.complete('add', `round ${n}: drives ${outcome.added.join(', ')} added (asyncHandle ${outcome.asyncHandle})`);
+        run.complete('add', `round ${n}: drives ${outcome.added.join(', ')} added (asyncHandle ${outcome.asyncHandle})`);
         break;
       }
     }
     if (addFailed) {
-      tracker.skip('settle', `round ${n}: the drive add failed, nothing to settle`);
+      run.skip('settle', `round ${n}: the drive add failed, nothing to settle`);
     } else {
-      tracker.begin('settle');
-      await sleep(input.settle);
-      tracker.complete('settle', `round ${n}: waited ${formatDuration(input.settle)}`);
+      run.begin('settle');
+      await sleep(input.settleMs);
+      run.complete('settle', `round ${n}: waited ${formatDuration(input.settleMs)}`);
     }
-    const seen = await tracker.run('verify', () => calls.sliceFaultStatus(cluster, driveIDs));
+    const seen = await run.step('verify', () => calls.sliceFaultStatus(cluster, driveIDs));
     if (seen.cleared) {
-      tracker.complete('verify', `round ${n}: sliceServiceUnhealthy cleared; drives ${describeDrives(seen.drives)}`);
+      run.complete('verify', `round ${n}: sliceServiceUnhealthy cleared; drives ${describeDrives(seen.drives)}`);
     } else {
-      tracker.step('verify').state = 'failed';
-      tracker.recordError(
-        'verify',
-        `round ${n}: still current: ${describeFaults(seen.faults)}; drives ${describeDrives(seen.drives)}`,
-      );
+      run.fail('verify', `round ${n}: still current: ${describeFaults(seen.faults)}; drives ${describeDrives(seen.drives)}`);
     }
     return seen;
   }
 
   async function escalate(rounds: number, seen: SliceFaultStatus | undefined) {
-    tracker.begin('escalate');
+    run.begin('escalate');
     const saw = describeSeen(seen, rounds, handles);
-    tracker.note(`escalated: ${saw.split('\n')[0]}`);
-    try {
-      await operator.notify('escalated', `sliceServiceUnhealthy on ${cluster} did not clear after ${rounds} round(s)`, saw);
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      tracker.note(`the escalation could not be sent: ${describeFailure(err)}`);
-    }
-    const answer = await operator.ask({
+    run.note(`escalated: ${saw.split('\n')[0]}`);
+    await run.notify('escalated', `sliceServiceUnhealthy on ${cluster} did not clear after ${rounds} round(s)`, saw);
+    const answer = await run.ask({
       step: 'escalate',
-      prompt: `sliceServiceUnhealthy on ${cluster} did not clear after ${rounds} round(s) of AddDrives and a ${formatDuration(input.settle)} settle. Have the metadata drives checked, then answer retry (another round), fixed (verify now) or abort`,
+      prompt: `sliceServiceUnhealthy on ${cluster} did not clear after ${rounds} round(s) of AddDrives and a ${formatDuration(input.settleMs)} settle. Have the metadata drives checked, then answer retry (another round), fixed (verify now) or abort`,
       answers: ['retry', 'fixed', 'abort'],
       problem: saw,
-      remindEveryMs: input.reminderEvery,
+      remindEveryMs: input.reminderEveryMs,
     });
-    tracker.complete('escalate', `answered ${answer?.action ?? 'nothing'}${answer?.by ? ` by ${answer.by}` : ''}`);
+    run.complete('escalate', `answered ${answer?.action ?? 'nothing'}${answer?.by ? ` by ${answer.by}` : ''}`);
     return answer;
   }
 
   try {
-    await tracker.run('lock', () => lock.acquire(tracker as RunbookTracker<string>, 'lock', input.ifBusy));
-    const faults = await tracker.run(
+    await run.step('lock', () => lock.acquire(run, input.ifBusy));
+    const faults = await run.step(
       'confirm',
       () => calls.listCurrentFaults(cluster, [SLICE_FAULT]),
       (f) => (f.length > 0 ? describeFaults(f) : 'no current sliceServiceUnhealthy fault'),
     );
     if (faults.length === 0) {
-      for (const id of ['find-drives', 'add', 'settle', 'verify', 'escalate'] as const)
-        tracker.skip(id, 'no fault to recover from');
-      tracker.note(`no current sliceServiceUnhealthy fault on ${cluster}: nothing to do`);
-      tracker.finish('completed');
+      for (const [id] of RECOVER_SLICE_STEPS.slice(2)) run.skip(id, 'no fault to recover from');
+      run.note(`no current sliceServiceUnhealthy fault on ${cluster}: nothing to do`);
+      run.finish('completed');
       return { cluster, outcome: 'no-fault', faults, drives: [], rounds: 0, asyncHandles: [], startedAt, completedAt: now() };
     }
-    const drives = await tracker.run(
+    const drives = await run.step(
       'find-drives',
       () => calls.selectFailedMetadataDrives(cluster, { faults, driveIDs: input.driveIDs }),
       (d) => `metadata drives ${describeDrives(d)}`,
@@ -183,20 +166,18 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
         seen = await round(rounds, driveIDs);
       }
       if (seen?.cleared) break;
-      if (driveIDs.length === 0) tracker.note('the fault names no metadata drive in a state that can be added back');
+      if (driveIDs.length === 0) run.note('the fault names no metadata drive in a state that can be added back');
       const answer = await escalate(rounds, seen);
       if (answer?.action === 'abort') throw abortedBy(answer);
       if (answer?.action === 'retry') allowed = rounds + 1;
       else {
-        seen = await tracker.run('verify', () => calls.sliceFaultStatus(cluster, driveIDs));
-        if (!seen.cleared) tracker.recordError('verify', `still current after "fixed": ${describeFaults(seen.faults)}`);
+        seen = await run.step('verify', () => calls.sliceFaultStatus(cluster, driveIDs));
+        if (!seen.cleared) run.recordError('verify', `still current after "fixed": ${describeFaults(seen.faults)}`);
       }
     }
 
-    tracker.finish('completed');
-    await operator
-      .notify('completed', `sliceServiceUnhealthy on ${cluster} cleared after ${rounds} round(s)`)
-      .catch(() => undefined);
+    run.finish('completed');
+    await run.notify('completed', `sliceServiceUnhealthy on ${cluster} cleared after ${rounds} round(s)`);
     return {
       cluster,
       outcome: 'recovered',
@@ -208,7 +189,7 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
       completedAt: now(),
     };
   } catch (err) {
-    await operator.recordEnd(err, `sliceServiceUnhealthy recovery on ${cluster}`);
+    await run.end(err, `sliceServiceUnhealthy recovery on ${cluster}`);
     throw err;
   } finally {
     await lock.release();

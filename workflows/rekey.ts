@@ -1,16 +1,116 @@
 /**
- * Procedure 2: rekey the software encryption-at-rest master key (runbooks.md). A new key always
- * replaces the old one; the asyncHandle is recorded in history as soon as the job starts, so the
- * wait survives any restart, and a rekey already in flight is attached to, never duplicated.
+ * Procedure 2: rekey the software encryption-at-rest master key (docs/procedures.md). A new key
+ * always replaces the old one; the asyncHandle is recorded in history as soon as the job starts,
+ * so the wait survives any restart, and a rekey already in flight is attached to, never
+ * duplicated.
  */
-import { patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import type { KmipKeyCheck } from '../activities/kmip-check';
-import type { RekeyPrecheck } from '../activities/rekey';
+import type { RekeyPrecheck, RekeyTarget } from '../activities/rekey';
+import { clusterCalls } from './calls';
 import { ClusterLockClient } from './cluster-lock';
 import { parseInput, rekeyInput, type RekeyInput } from './inputs';
-import { OperatorChannel } from './operator';
-import { RunbookTracker } from './progress';
+import { describeMasterKey, MasterKeyRekey } from './master-key-rekey';
+import { now, RunbookTracker } from './progress';
+
+export const REKEY_STEPS = [
+  ['lock', 'Cluster lock (one mutating runbook per cluster)'],
+  ['precheck', 'Precheck: software encryption enabled, provider chosen'],
+  ['test-provider', 'TestKeyProviderKmip'],
+  ['start', 'RekeySoftwareEncryptionAtRestMasterKey'],
+  ['wait', 'Wait for the rekey job (GetAsyncResult)'],
+  ['verify', 'Verify GetSoftwareEncryptionAtRestInfo'],
+] as const;
+
+export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
+  const input = parseInput(rekeyInput, rawInput);
+  const cluster = input.cluster;
+  const run = new RunbookTracker('rekey', cluster, REKEY_STEPS);
+  const lock = new ClusterLockClient(cluster);
+  const calls = clusterCalls({ timeoutMs: input.activityTimeoutMs });
+  const target: RekeyTarget =
+    input.keyManagement === 'external'
+      ? { keyManagement: 'external', provider: input.provider ?? { active: true } }
+      : { keyManagement: 'internal' };
+  try {
+    await run.step('lock', () => lock.acquire(run, input.ifBusy));
+    // 1. ListKeyProvidersKmip: pick the provider; software encryption must be enabled.
+    let precheck = await run.step('precheck', () => calls.rekeyPrecheck(cluster, target), describePrecheck);
+    let rekey = rekeyOf(precheck);
+    let attached = false;
+
+    // A rekey already running is followed; if it went elsewhere than asked, ours runs after it.
+    if (precheck.inFlightHandle !== undefined) {
+      const { handle } = await rekey.start(precheck);
+      run.skip('test-provider', 'attached to the rekey already running');
+      run.skip('start', `attached to running rekey ${handle}`);
+      run.note(`a rekey was already running on the cluster (asyncHandle ${handle}); attached to it instead of starting another`);
+      const ended = await run.step('wait', () => rekey.wait());
+      attached =
+        ended.newKey.keyManagementType === input.keyManagement &&
+        (input.keyManagement === 'internal' || ended.newKey.keyProviderID === precheck.provider?.id);
+      if (!attached) {
+        run.note(`the attached rekey ended with a ${ended.newKey.keyManagementType} key; starting the rekey that was asked for`);
+        precheck = await run.step('precheck', () => calls.rekeyPrecheck(cluster, target));
+        rekey = rekeyOf(precheck);
+      }
+    }
+
+    if (!attached) {
+      // TestKeyProviderKmip passes for the provider to be used.
+      if (precheck.provider) {
+        const keyProviderID = precheck.provider.id;
+        await run.step('test-provider', () => calls.testKeyProvider(cluster, keyProviderID));
+      } else run.skip('test-provider', 'internal key management: no provider to test');
+      // 2. RekeySoftwareEncryptionAtRestMasterKey; 3. GetAsyncResult until complete.
+      await run.step(
+        'start',
+        () => rekey.start(precheck),
+        (s) => `asyncHandle ${s.handle}`,
+      );
+      await run.step(
+        'wait',
+        () => rekey.wait(),
+        (r) => `${r.operation} (${r.state})`,
+      );
+    }
+
+    // 4. GetSoftwareEncryptionAtRestInfo shows the new key; an external key is also asked of the key server.
+    const confirmed = await run.step(
+      'verify',
+      () => rekey.verify(),
+      (c) => describeMasterKey(c, 'new master key'),
+    );
+    run.finish('completed');
+    await run.notify(
+      'completed',
+      `master key of ${cluster} replaced: ${precheck.masterKey?.keyID ?? '?'} -> ${confirmed.key.keyID}`,
+    );
+    return {
+      cluster,
+      asyncHandle: rekey.asyncHandle!,
+      attachedToRunningRekey: attached,
+      oldKey: precheck.masterKey,
+      newKey: confirmed.key,
+      kmipCheck: confirmed.kmipCheck,
+      provider: precheck.provider,
+      startedAt: run.startedAt,
+      completedAt: now(),
+    };
+  } catch (err) {
+    await run.end(err, `rekey of ${cluster}`);
+    throw err;
+  } finally {
+    await lock.release();
+  }
+
+  function rekeyOf(precheck: RekeyPrecheck): MasterKeyRekey {
+    return new MasterKeyRekey(
+      cluster,
+      precheck.provider ? { keyManagement: 'external', keyProviderID: precheck.provider.id } : { keyManagement: 'internal' },
+      { activityTimeoutMs: input.activityTimeoutMs, jobDeadlineMs: input.jobDeadlineMs, polling: input.polling },
+    );
+  }
+}
 
 export interface RekeyResult {
   cluster: string;
@@ -25,143 +125,12 @@ export interface RekeyResult {
   completedAt: string;
 }
 
-const STEPS = [
-  ['lock', 'Cluster lock (one mutating runbook per cluster)'],
-  ['precheck', 'Precheck: software encryption enabled, provider chosen'],
-  ['test-provider', 'TestKeyProviderKmip'],
-  ['start', 'RekeySoftwareEncryptionAtRestMasterKey'],
-  ['wait', 'Wait for the rekey job (GetAsyncResult)'],
-  ['verify', 'Verify GetSoftwareEncryptionAtRestInfo'],
-] as const;
-
-export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
-  const input = parseInput(rekeyInput, rawInput);
-  const tracker = new RunbookTracker('rekey', input.cluster, STEPS);
-  const operator = new OperatorChannel(tracker);
-  const lock = new ClusterLockClient(input.cluster);
-  const startedAt = new Date().toISOString();
-  const cluster_ = proxyActivities<Activities>({
-    startToCloseTimeout: input.activityTimeout,
-    retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 },
-  });
-  const waitForJob = proxyActivities<Activities>({
-    startToCloseTimeout: input.polling.attemptWindowMs + 60_000,
-    // A poll heartbeats at least every maxInterval; a dead worker is noticed after three missed ones.
-    heartbeatTimeout: Math.max(10_000, 3 * input.polling.maxIntervalMs),
-    scheduleToCloseTimeout: input.jobDeadline,
-    retry: { initialInterval: input.polling.initialIntervalMs, backoffCoefficient: 1 },
-  }).awaitMasterKeyRekey;
-
-  try {
-    await tracker.run('lock', () => lock.acquire(tracker, 'lock', input.ifBusy));
-    const target =
-      input.keyManagement === 'external'
-        ? ({ keyManagement: 'external', provider: input.provider ?? { active: true } } as const)
-        : ({ keyManagement: 'internal' } as const);
-
-    let precheck: RekeyPrecheck = await tracker.run(
-      'precheck',
-      () => cluster_.rekeyPrecheck(input.cluster, target),
-      (p) =>
-        [
-          `current key ${p.masterKey?.keyID ?? 'unknown'} (${p.masterKey?.keyManagementType ?? '?'})`,
-          p.provider ? `target provider ${p.provider.id} "${p.provider.name}"` : 'target internal',
-          p.inFlightHandle !== undefined ? `rekey ${p.inFlightHandle} already running: attaching` : undefined,
-        ]
-          .filter(Boolean)
-          .join('; '),
-    );
-
-    let handle: number;
-    let attached = false;
-    if (precheck.inFlightHandle !== undefined) {
-      attached = true;
-      handle = precheck.inFlightHandle;
-      tracker.skip('test-provider', 'attached to the rekey already running');
-      tracker.skip('start', `attached to running rekey ${handle}`);
-      tracker.note(
-        `a rekey was already running on the cluster (asyncHandle ${handle}); attached to it instead of starting another`,
-      );
-      const attachedResult = await tracker.run('wait', () => waitForJob(input.cluster, handle, input.polling));
-      const matches =
-        attachedResult.newKey.keyManagementType === input.keyManagement &&
-        (input.keyManagement === 'internal' || attachedResult.newKey.keyProviderID === precheck.provider?.id);
-      if (!matches) {
-        // The running rekey went elsewhere than asked: now run ours, from the state it left.
-        tracker.note(
-          `the attached rekey ended with a ${attachedResult.newKey.keyManagementType} key; starting the rekey that was asked for`,
-        );
-        attached = false;
-        precheck = await tracker.run('precheck', () => cluster_.rekeyPrecheck(input.cluster, target));
-      }
-    }
-
-    if (!attached) {
-      if (precheck.provider) {
-        const providerId = precheck.provider.id;
-        await tracker.run('test-provider', () => cluster_.testKeyProvider(input.cluster, providerId));
-      } else {
-        tracker.skip('test-provider', 'internal key management: no provider to test');
-      }
-      handle = await tracker.run(
-        'start',
-        () =>
-          cluster_.startMasterKeyRekey(input.cluster, {
-            keyManagement: input.keyManagement,
-            keyProviderID: precheck.provider?.id,
-            handleAtPrecheck: precheck.lastHandle,
-          }),
-        (h) => `asyncHandle ${h}`,
-      );
-      await tracker.run(
-        'wait',
-        () => waitForJob(input.cluster, handle, input.polling),
-        (r) => `${r.operation} (${r.state})`,
-      );
-    }
-
-    const { newKey, kmipCheck } = await tracker.run(
-      'verify',
-      async () => {
-        const key = await cluster_.verifyMasterKey(input.cluster, {
-          oldKeyID: precheck.masterKey?.keyID,
-          keyManagement: input.keyManagement,
-          keyProviderID: precheck.provider?.id,
-          handle: handle!,
-        });
-        // The cluster's word is not enough for an external key: ask the key server (runs before this patch did not).
-        const onServer =
-          key.keyProviderID !== undefined && patched('rekey-confirms-key-on-kmip-server')
-            ? await cluster_.confirmKeyOnKmipServer(input.cluster, { keyProviderID: key.keyProviderID, keyID: key.keyID })
-            : undefined;
-        return { newKey: key, kmipCheck: onServer };
-      },
-      ({ newKey: k, kmipCheck: c }) =>
-        `new master key ${k.keyID} (${k.keyManagementType}${k.keyProviderID !== undefined ? `, provider ${k.keyProviderID}` : ''})` +
-        (c === undefined ? '' : c.checked ? `; found on key server ${c.server}` : `; not checked on the key server: ${c.reason}`),
-    );
-    tracker.finish('completed');
-    await operator.notify(
-      'completed',
-      `master key of ${input.cluster} replaced: ${precheck.masterKey?.keyID ?? '?'} -> ${newKey.keyID}`,
-    );
-    return {
-      cluster: input.cluster,
-      asyncHandle: handle!,
-      attachedToRunningRekey: attached,
-      oldKey: precheck.masterKey,
-      newKey,
-      kmipCheck,
-      provider: precheck.provider,
-      startedAt,
-      completedAt: new Date().toISOString(),
-    };
-  } catch (err) {
-    // Like every runbook: a failure is announced, a cancellation recorded as cancelled (before this patch: failed, silently).
-    if (patched('rekey-ends-like-the-others')) await operator.recordEnd(err, `rekey of ${input.cluster}`);
-    else tracker.finish('failed', err);
-    throw err;
-  } finally {
-    await lock.release();
-  }
+function describePrecheck(p: RekeyPrecheck): string {
+  return [
+    `current key ${p.masterKey?.keyID ?? 'unknown'} (${p.masterKey?.keyManagementType ?? '?'})`,
+    p.provider ? `target provider ${p.provider.id} "${p.provider.name}"` : 'target internal',
+    p.inFlightHandle !== undefined ? `rekey ${p.inFlightHandle} already running: attaching` : undefined,
+  ]
+    .filter(Boolean)
+    .join('; ');
 }

@@ -1,5 +1,6 @@
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { progressQuery, type RunbookProgress } from '../../workflows/definitions';
+import { progressQuery, type RunbookProgress } from '../../workflows/contract';
+import { Failure } from '../../workflows/failures';
 import { ExitCode } from './exit-codes';
 import { renderProgress } from './render';
 
@@ -14,14 +15,14 @@ export interface FollowOutcome {
 /** A run that ended because the cluster was busy or its input was bad gets the exit code a refused start would. */
 function failureExitCode(err: unknown): number {
   const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
-  if (cause instanceof ApplicationFailure && cause.type === 'ClusterBusy') return ExitCode.refused;
-  if (cause instanceof ApplicationFailure && cause.type === 'InvalidInput') return ExitCode.usage;
+  if (cause instanceof ApplicationFailure && cause.type === Failure.ClusterBusy) return ExitCode.refused;
+  if (cause instanceof ApplicationFailure && cause.type === Failure.InvalidInput) return ExitCode.usage;
   return ExitCode.runbookFailed;
 }
 
 async function queryProgress(handle: WorkflowHandle): Promise<RunbookProgress | undefined> {
   try {
-    return await handle.query(progressQuery);
+    return await handle.query(progressQuery.definition);
   } catch {
     return undefined; // not started yet, or no worker: try again
   }

@@ -8,21 +8,11 @@
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import { z } from 'zod';
 import type { RekeyScheduleSummary } from '../schedules/rekey-schedules';
-import type { AnswerAction, RunbookName, RunbookProgress } from '../../workflows/definitions';
+import { runbookProgress, watcherStatus } from '../../workflows/contract';
 import type { RekeyResult } from '../../workflows/rekey';
 import { CliError, ExitCode } from './exit-codes';
 
 const isoTime = z.iso.datetime();
-
-const RUNBOOK_NAMES = {
-  setup: true,
-  rekey: true,
-  'recover-kmip-server-fault': true,
-  'recover-slice-service': true,
-  'fault-watcher': true,
-} satisfies Record<RunbookName, true>;
-
-const ANSWER_ACTIONS = { retry: true, fixed: true, change: true, extend: true, abort: true } satisfies Record<AnswerAction, true>;
 
 const EXECUTION_STATUSES = {
   UNSPECIFIED: true,
@@ -41,57 +31,6 @@ const EXECUTION_STATUSES = {
 const executionStatus = z.enum(
   Object.keys(EXECUTION_STATUSES) as [WorkflowExecutionStatusName, ...WorkflowExecutionStatusName[]],
 );
-
-const runbookName = z.enum(Object.keys(RUNBOOK_NAMES) as [RunbookName, ...RunbookName[]]);
-const answerAction = z.enum(Object.keys(ANSWER_ACTIONS) as [AnswerAction, ...AnswerAction[]]);
-
-export const stepProgressJson = z.strictObject({
-  id: z.string(),
-  title: z.string(),
-  state: z.enum(['pending', 'running', 'waiting-for-input', 'done', 'failed', 'skipped']),
-  startedAt: isoTime.optional(),
-  endedAt: isoTime.optional(),
-  attempts: z.int().nonnegative(),
-  lastError: z.string().optional(),
-  detail: z.string().optional(),
-});
-
-export const waitingForJson = z.strictObject({
-  kind: z.enum(['signed-certificate', 'operator-decision', 'cluster-lock']),
-  step: z.string(),
-  since: isoTime,
-  prompt: z.string(),
-  answers: z.array(answerAction),
-  deadline: isoTime.optional(),
-  reminders: z.int().nonnegative(),
-  csrPem: z.string().optional(),
-  problem: z.string().optional(),
-});
-
-export const answerRecordJson = z.strictObject({
-  at: isoTime,
-  step: z.string(),
-  action: z.union([answerAction, z.literal('submit-certificate')]),
-  by: z.string().optional(),
-  outcome: z.enum(['accepted', 'rejected']),
-  comment: z.string().optional(),
-});
-
-/** A runbook's progress query, as `status` prints it. */
-export const runbookProgressJson = z.strictObject({
-  runbook: runbookName,
-  cluster: z.string(),
-  state: z.enum(['running', 'waiting-for-input', 'completed', 'failed', 'cancelled']),
-  startedAt: isoTime,
-  endedAt: isoTime.optional(),
-  currentStep: z.string().optional(),
-  steps: z.array(stepProgressJson),
-  waiting: waitingForJson.optional(),
-  notes: z.array(z.string()),
-  answers: z.array(answerRecordJson),
-  csrPem: z.string().optional(),
-  error: z.string().optional(),
-});
 
 const keyManagementType = z.enum(['internal', 'external']);
 
@@ -130,7 +69,7 @@ export const runStatusJson = z.strictObject({
   workflowId: z.string(),
   runId: z.string(),
   status: executionStatus,
-  progress: runbookProgressJson,
+  progress: runbookProgress,
 });
 export const statusOutputJson = z.union([runStatusJson, z.array(runStatusJson)]);
 
@@ -140,7 +79,7 @@ export const followOutputJson = z.strictObject({
   exitCode: z.int(),
   result: z.unknown().optional(),
   error: z.string().optional(),
-  progress: runbookProgressJson.optional(),
+  progress: runbookProgress.optional(),
 });
 
 /** `list --json`. */
@@ -160,6 +99,16 @@ export const runSummaryJson = z.strictObject({
 export const listOutputJson = z.array(runSummaryJson);
 export type RunSummary = z.infer<typeof runSummaryJson>;
 
+/** `watch status <cluster> --json`: the watcher's run and, while it runs, its status and progress. */
+export const watchReportJson = z.strictObject({
+  workflowId: z.string(),
+  runId: z.string(),
+  status: executionStatus,
+  watch: watcherStatus.optional(),
+  progress: runbookProgress.optional(),
+});
+export type WatchReport = z.infer<typeof watchReportJson>;
+
 /** `rekey <cluster> --json` without --wait. */
 export const runStartedJson = z.strictObject({ workflowId: z.string(), runId: z.string() });
 
@@ -172,7 +121,7 @@ export function waitOutputJson<R extends z.ZodType>(result: R) {
       exitCode: z.int(),
       result: result.optional(),
       error: z.string().optional(),
-      progress: runbookProgressJson.optional(),
+      progress: runbookProgress.optional(),
     })
     .refine((o) => (o.exitCode === 0) === (o.error === undefined), { message: 'an error exactly when the exit code is not 0' });
 }
@@ -225,7 +174,6 @@ export function formatJson<S extends z.ZodType>(schema: S, value: z.input<S>): s
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 type Assert<T extends true> = T;
 export type ContractChecks = [
-  Assert<Equals<z.infer<typeof runbookProgressJson>, RunbookProgress>>,
   Assert<Equals<z.infer<typeof scheduleSummaryJson>, RekeyScheduleSummary>>,
   // RekeyResult types keyManagementType as string; the schema holds it to the two values the cluster uses.
   Assert<Equals<keyof z.infer<typeof rekeyResultJson>, keyof RekeyResult>>,

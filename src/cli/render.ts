@@ -1,4 +1,5 @@
-import type { RunbookProgress, StepProgress } from '../../workflows/definitions';
+import type { RunbookProgress, StepProgress } from '../../workflows/contract';
+import { formatDuration } from '../durations';
 
 const MARK: Record<StepProgress['state'], string> = {
   pending: '·',
@@ -8,17 +9,6 @@ const MARK: Record<StepProgress['state'], string> = {
   failed: '✗',
   skipped: '-',
 };
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const s = Math.round(ms / 100) / 10;
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${Math.round(s % 60)}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h${m % 60}m`;
-  return `${Math.floor(h / 24)}d${h % 24}h`;
-}
 
 function stepDuration(step: StepProgress, now: number): string {
   if (!step.startedAt) return '';

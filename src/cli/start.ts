@@ -1,9 +1,12 @@
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  type Workflow,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { z } from 'zod';
-import { EkmCluster, EkmRunbook } from '../temporal/search-attributes';
-import { clusterLockWorkflowId, lockStateQuery } from '../../workflows/cluster-lock';
-import type { LockHolder, RunbookName } from '../../workflows/definitions';
+import { lockStateQuery, workflowIds, type LockHolder, type RunbookName } from '../../workflows/contract';
 import { describeIssues } from '../../workflows/inputs';
+import { runbooks, runbookStart, type RunbookInput, type Runbooks } from '../../workflows/runbooks';
 import { CliError, ExitCode } from './exit-codes';
 import { followRun } from './follow';
 import { formatJson, runStartedJson, waitOutputJson } from './json-output';
@@ -11,21 +14,16 @@ import { checkKnownCluster } from './registry-check';
 import { isUnreachable, type CliContext } from './temporal';
 
 /** Validates the input with the runbook's own schema; a mistake exits 2 and starts nothing. */
-export function validateInput<S extends z.ZodType>(schema: S, input: unknown): void {
+export function validateInput(schema: z.ZodType, input: unknown): void {
   const parsed = schema.safeParse(input);
   if (!parsed.success) throw new CliError(`invalid input: ${describeIssues(parsed.error)}`, ExitCode.usage);
 }
 
-export interface StartRequest {
-  runbook: RunbookName;
-  workflowType: string;
-  workflowId: string;
-  cluster: string;
-  input: unknown;
-  schema: z.ZodType;
+/** A runbook to start: its name in the runbook table and its input. */
+export interface StartRequest<R extends RunbookName = RunbookName> {
+  runbook: R;
+  input: RunbookInput<R>;
 }
-
-const MUTATING: ReadonlySet<RunbookName> = new Set(['setup', 'rekey', 'recover-slice-service']);
 
 /**
  * Another runbook changing the cluster: say so now, with exit code 4, rather than start a run
@@ -36,7 +34,7 @@ async function refuseWhenLocked(ctx: CliContext, cluster: string): Promise<void>
   let holder: LockHolder | undefined;
   try {
     const state = await ctx.client.withDeadline(Date.now() + 3000, () =>
-      ctx.client.workflow.getHandle(clusterLockWorkflowId(cluster)).query(lockStateQuery),
+      ctx.client.workflow.getHandle(workflowIds.clusterLock(cluster)).query(lockStateQuery.definition),
     );
     holder = state.holder;
   } catch (err) {
@@ -53,28 +51,26 @@ async function refuseWhenLocked(ctx: CliContext, cluster: string): Promise<void>
 }
 
 /** Starts a runbook under its per-cluster workflow id; a second start while one runs is refused clearly. */
-export async function startRunbook(ctx: CliContext, request: StartRequest): Promise<WorkflowHandleWithFirstExecutionRunId> {
-  validateInput(request.schema, request.input);
-  checkKnownCluster(ctx.settings, request.cluster);
-  if (MUTATING.has(request.runbook) && (request.input as { ifBusy?: string }).ifBusy !== 'wait') {
-    await refuseWhenLocked(ctx, request.cluster);
-  }
+export async function startRunbook<R extends RunbookName>(
+  ctx: CliContext,
+  request: StartRequest<R>,
+): Promise<WorkflowHandleWithFirstExecutionRunId<Runbooks[R]['workflow']>> {
+  const runbook = runbooks[request.runbook];
+  const cluster = (request.input as { cluster: string }).cluster;
+  validateInput(runbook.input, request.input);
+  checkKnownCluster(ctx.settings, cluster);
+  if (runbook.mutating && (request.input as { ifBusy?: string }).ifBusy !== 'wait') await refuseWhenLocked(ctx, cluster);
+  const options = runbookStart(request.runbook, request.input, { taskQueue: ctx.settings.EKM_TASK_QUEUE });
   try {
-    return await ctx.client.workflow.start(request.workflowType, {
-      workflowId: request.workflowId,
-      taskQueue: ctx.settings.EKM_TASK_QUEUE,
-      args: [request.input],
+    return await ctx.client.workflow.start(runbook.workflow as Workflow, {
+      ...options,
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: EkmCluster, value: request.cluster },
-        { key: EkmRunbook, value: request.runbook },
-      ],
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(
-        `a ${request.runbook} runbook is already running on cluster ${request.cluster} (${request.workflowId}); see: ekm status ${request.workflowId}`,
+        `a ${request.runbook} runbook is already running on cluster ${cluster} (${options.workflowId}); see: ekm status ${options.workflowId}`,
         ExitCode.refused,
       );
     }

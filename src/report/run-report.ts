@@ -6,8 +6,8 @@
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { AuditLog, auditEntry } from '../audit/audit-log';
-import { formatDuration } from '../cli/render';
-import { progressQuery, type RunbookProgress } from '../../workflows/definitions';
+import { formatDuration } from '../durations';
+import { progressQuery, type RunbookProgress } from '../../workflows/contract';
 
 const stepSchema = z.object({
   id: z.string(),
@@ -129,7 +129,7 @@ export async function buildRunReport(client: Client, workflowId: string, auditLo
   const latest = runs[runs.length - 1]!;
   let progress: RunbookProgress | undefined;
   try {
-    progress = await client.workflow.getHandle(workflowId, latest.runId).query(progressQuery);
+    progress = await client.workflow.getHandle(workflowId, latest.runId).query(progressQuery.definition);
   } catch (err) {
     gaps.push(`progress: the run did not answer its progress query (${(err as Error).message}); steps are missing`);
   }

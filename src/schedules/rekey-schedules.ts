@@ -14,14 +14,14 @@ import {
   type ScheduleSpec,
 } from '@temporalio/client';
 import { z } from 'zod';
-import { EkmCluster, EkmRunbook } from '../temporal/search-attributes';
-import { rekeyScheduleId, workflowIds } from '../../workflows/ids';
+import { workflowIds } from '../../workflows/contract';
+import { runbooks, runbookStart } from '../../workflows/runbooks';
 import { clusterName, duration, rekeyInput, type RekeyInput } from '../../workflows/inputs';
 import { parseCalendar, renderCalendar } from './calendar';
 
 export { parseCalendar } from './calendar';
 
-const SCHEDULE_ID_PREFIX = rekeyScheduleId('');
+const SCHEDULE_ID_PREFIX = workflowIds.rekeySchedule('');
 
 /** The server raises a shorter catch-up window to this, silently; refuse it instead. */
 const MIN_CATCHUP_WINDOW_MS = 10_000;
@@ -91,7 +91,9 @@ export class InvalidRekeyScheduleError extends Error {
 /** The cluster has a rekey schedule already: one per cluster. */
 export class RekeyScheduleExistsError extends Error {
   constructor(readonly cluster: string) {
-    super(`cluster ${cluster} already has a rekey schedule (${rekeyScheduleId(cluster)}); delete it first to replace it`);
+    super(
+      `cluster ${cluster} already has a rekey schedule (${workflowIds.rekeySchedule(cluster)}); delete it first to replace it`,
+    );
     this.name = 'RekeyScheduleExistsError';
   }
 }
@@ -115,20 +117,15 @@ export async function createRekeySchedule(client: Client, taskQueue: string, raw
     requestedBy: 'schedule',
   };
   rekeyInput.parse(input);
+  const start = runbookStart('rekey', input, { taskQueue, workflowId: workflowIds.scheduledRekey(o.cluster) });
   try {
     const handle = await client.schedule.create({
-      scheduleId: rekeyScheduleId(o.cluster),
+      scheduleId: workflowIds.rekeySchedule(o.cluster),
       spec: scheduleSpec(o),
       action: {
         type: 'startWorkflow',
-        workflowType: 'rekeyRunbook',
-        workflowId: workflowIds.scheduledRekey(o.cluster),
-        taskQueue,
-        args: [input],
-        typedSearchAttributes: [
-          { key: EkmCluster, value: o.cluster },
-          { key: EkmRunbook, value: 'rekey' },
-        ],
+        workflowType: runbooks.rekey.workflow,
+        ...start,
       },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: o.catchupWindow, pauseOnFailure: true },
       state: { paused: o.paused, note: o.note ?? (o.paused ? 'created paused' : undefined) },
@@ -143,7 +140,7 @@ export async function createRekeySchedule(client: Client, taskQueue: string, raw
 }
 
 function handleOf(client: Client, cluster: string): ScheduleHandle {
-  return client.schedule.getHandle(rekeyScheduleId(cluster));
+  return client.schedule.getHandle(workflowIds.rekeySchedule(cluster));
 }
 
 export async function pauseRekeySchedule(client: Client, cluster: string, note = 'paused with ekm'): Promise<void> {

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
-import { formatDuration } from '../../src/cli/render';
+import { formatDuration } from '../../src/durations';
 import { describeIssues, duration } from '../../workflows/inputs';
 import type { RekeyResult } from '../../workflows/rekey';
 import { startLab, type Lab, type LabCluster } from '../devenv/lab';

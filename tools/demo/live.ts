@@ -2,8 +2,9 @@
  * Live progress of one runbook for the demo: on a terminal, a redrawn step table with a spinner,
  * the elapsed time and what the runbook waits for; elsewhere (CI, logs) one line per change.
  */
-import type { RunbookProgress } from '../../workflows/definitions';
-import { formatDuration, renderProgress } from '../../src/cli/render';
+import type { RunbookProgress } from '../../workflows/contract';
+import { renderProgress } from '../../src/cli/render';
+import { formatDuration } from '../../src/durations';
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { formatDuration } from '../../src/cli/render';
+import { formatDuration } from '../../src/durations';
 import type { DemoModule } from '../../src/cli/tooling';
 import { startDemoEnvironment } from './environment';
 import { DemoScenario, SIMULATOR_DURATIONS, type DemoSpeed, type PhaseSummary } from './scenario';

@@ -7,14 +7,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type Workflow, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import { hasFaultCode } from '../../src/element/objects';
-import { EkmCluster, EkmRunbook } from '../../src/temporal/search-attributes';
-import { answerUpdate, progressQuery, type RunbookName, type RunbookProgress } from '../../workflows/definitions';
-import { workflowIds } from '../../workflows/ids';
-import type { RecoverKmipInput, RecoverSliceInput } from '../../workflows/inputs-recovery';
-import type { RekeyInput, SetupInput } from '../../workflows/inputs';
+import { answerUpdate, progressQuery, type RunbookName, type RunbookProgress } from '../../workflows/contract';
+import { runbooks, runbookStart, type RunbookInput } from '../../workflows/runbooks';
 import { DEMO_CLUSTER, DEMO_COMMON_NAME, DEMO_TASK_QUEUE, type DemoEnvironment } from './environment';
 import { LiveView } from './live';
 
@@ -57,9 +54,9 @@ interface Phase {
   name: string;
   runbook: RunbookName;
   title: string;
-  workflowType: string;
   workflowId: string;
-  input: () => unknown;
+  /** Starts the runbook, or attaches to the run still in flight when the demo resumes. */
+  start: () => Promise<WorkflowHandle>;
   /** Break something on the cluster first (only once, even across resumed demos). */
   inject?: () => Promise<void>;
   /** What the on-call engineer does when the runbook waits for a person. */
@@ -114,22 +111,22 @@ export class DemoScenario {
         name: 'setup',
         runbook: 'setup',
         title: 'Setup: trust, CSR signed by cfssl, provider and server, software encryption to the KMIP server',
-        workflowType: 'setupRunbook',
-        workflowId: workflowIds.setup(DEMO_CLUSTER),
-        input: (): SetupInput => ({
-          cluster: DEMO_CLUSTER,
-          subject: { commonName: DEMO_COMMON_NAME, organization: 'EKM demo', country: 'US' },
-          keyProviderName: 'demo-kmip',
-          keyServerName: 'pykmip-1',
-          hostnames: [kmipHost],
-          port: stack.kmip.port,
-          kmipCaCertificate: stack.kmip.pki.ca.certificatePem,
-          mode: 'software',
-          signer: { type: 'cfssl', url: stack.cfssl.url, profile: stack.cfssl.profile },
-          testRetryInterval: '1s',
-          polling: POLL,
-          requestedBy: 'demo',
-        }),
+        workflowId: runbooks.setup.workflowId(DEMO_CLUSTER),
+        start: () =>
+          this.startOrAttach('setup', {
+            cluster: DEMO_CLUSTER,
+            subject: { commonName: DEMO_COMMON_NAME, organization: 'EKM demo', country: 'US' },
+            keyProviderName: 'demo-kmip',
+            keyServerName: 'pykmip-1',
+            hostnames: [kmipHost],
+            port: stack.kmip.port,
+            kmipCaCertificate: stack.kmip.pki.ca.certificatePem,
+            mode: 'software',
+            signer: { type: 'cfssl', url: stack.cfssl.url, profile: stack.cfssl.profile },
+            testRetryInterval: '1s',
+            polling: POLL,
+            requestedBy: 'demo',
+          }),
         outcome: (r) => {
           const result = r as { alreadySetUp?: boolean; keyProviderID?: number; masterKey?: { keyID: string } };
           return result.alreadySetUp
@@ -141,9 +138,9 @@ export class DemoScenario {
         name: 'rekey',
         runbook: 'rekey',
         title: 'Rekey: a brand-new external master key',
-        workflowType: 'rekeyRunbook',
-        workflowId: workflowIds.rekey(DEMO_CLUSTER),
-        input: (): RekeyInput => ({ cluster: DEMO_CLUSTER, keyManagement: 'external', polling: POLL, requestedBy: 'demo' }),
+        workflowId: runbooks.rekey.workflowId(DEMO_CLUSTER),
+        start: () =>
+          this.startOrAttach('rekey', { cluster: DEMO_CLUSTER, keyManagement: 'external', polling: POLL, requestedBy: 'demo' }),
         outcome: (r) => {
           const result = r as { oldKey?: { keyID?: string }; newKey: { keyID: string } };
           return `${result.oldKey?.keyID ?? '?'} -> ${result.newKey.keyID}`;
@@ -153,28 +150,28 @@ export class DemoScenario {
         name: 'kmip-fault',
         runbook: 'recover-kmip-server-fault',
         title: 'Recover kmipServerFault: the key server went away while the cluster restarted',
-        workflowType: 'recoverKmipServerFault',
-        workflowId: workflowIds.recoverKmipServerFault(DEMO_CLUSTER),
+        workflowId: runbooks['recover-kmip-server-fault'].workflowId(DEMO_CLUSTER),
         inject: async () => {
           this.log(`  injecting: key server ${kmipHost} unreachable, cluster restart`);
           await sim.control.makeUnreachable(kmipHost);
           await sim.control.restartCluster(false);
           await this.waitForFault('kmipServerFault');
         },
-        input: (): RecoverKmipInput => ({
-          cluster: DEMO_CLUSTER,
-          retest: { initialInterval: 2000, maxInterval: 5000 },
-          faultPollInterval: '1s',
-          resolveWindow: '2m',
-          deadline: '10m',
-          requestedBy: 'demo',
-        }),
+        start: () =>
+          this.startOrAttach('recover-kmip-server-fault', {
+            cluster: DEMO_CLUSTER,
+            retest: { initialInterval: 2000, maxInterval: 5000 },
+            faultPollInterval: '1s',
+            resolveWindow: '2m',
+            deadline: '10m',
+            requestedBy: 'demo',
+          }),
         answer: async (progress, handle) => {
           if (!progress.waiting?.answers.includes('fixed')) return;
           this.log(`  on-call engineer: read the diagnosis (${progress.waiting.problem ?? progress.waiting.prompt})`);
           this.log(`  on-call engineer: key server ${kmipHost} is back; answering "fixed"`);
           await sim.control.makeReachable(kmipHost);
-          await handle.executeUpdate(answerUpdate, {
+          await handle.executeUpdate(answerUpdate.definition, {
             args: [{ action: 'fixed', by: 'demo on-call', comment: 'key server restarted' }],
           });
         },
@@ -187,19 +184,19 @@ export class DemoScenario {
         name: 'slice-fault',
         runbook: 'recover-slice-service',
         title: 'Recover sliceServiceUnhealthy: metadata drives failed and back in "available"',
-        workflowType: 'recoverSliceService',
-        workflowId: workflowIds.recoverSliceService(DEMO_CLUSTER),
+        workflowId: runbooks['recover-slice-service'].workflowId(DEMO_CLUSTER),
         inject: async () => {
           const { driveIDs } = await sim.control.failMetadataDrives({ addingHelps: true });
           this.log(`  injecting: metadata drives ${driveIDs.join(', ')} failed and put back to available`);
           await this.waitForFault('sliceServiceUnhealthy');
         },
-        input: (): RecoverSliceInput => ({
-          cluster: DEMO_CLUSTER,
-          settle: SETTLE[this.speed],
-          polling: POLL,
-          requestedBy: 'demo',
-        }),
+        start: () =>
+          this.startOrAttach('recover-slice-service', {
+            cluster: DEMO_CLUSTER,
+            settle: SETTLE[this.speed],
+            polling: POLL,
+            requestedBy: 'demo',
+          }),
         outcome: (r) => {
           const result = r as { outcome: string; rounds: number; drives: number[] };
           return `${result.outcome}: drives ${result.drives.join(', ')} added back, ${result.rounds} round(s)`;
@@ -233,7 +230,7 @@ export class DemoScenario {
         this.save();
       }
       // The latest run, whatever continue-as-new made of the one started.
-      const handle = this.client.workflow.getHandle((await this.startOrAttach(phase)).workflowId);
+      const handle = this.client.workflow.getHandle((await phase.start()).workflowId);
       record.workflowId = handle.workflowId;
       this.save();
       await this.follow(phase, handle, record, shouldStop);
@@ -242,18 +239,12 @@ export class DemoScenario {
     return this.summaries();
   }
 
-  private async startOrAttach(phase: Phase): Promise<WorkflowHandle> {
-    return this.client.workflow.start(phase.workflowType, {
-      workflowId: phase.workflowId,
-      taskQueue: DEMO_TASK_QUEUE,
-      args: [phase.input()],
+  private async startOrAttach<R extends RunbookName>(runbook: R, input: RunbookInput<R>): Promise<WorkflowHandle> {
+    return this.client.workflow.start(runbooks[runbook].workflow as Workflow, {
+      ...runbookStart(runbook, input, { taskQueue: DEMO_TASK_QUEUE }),
       // Resuming the demo finds the run still in flight and attaches to it.
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: EkmCluster, value: DEMO_CLUSTER },
-        { key: EkmRunbook, value: phase.runbook },
-      ],
     });
   }
 
@@ -264,7 +255,7 @@ export class DemoScenario {
     // Poll (no long-lived result() call), so Ctrl-C can stop between two short requests.
     while ((await handle.describe()).status.name === 'RUNNING') {
       if (shouldStop()) return;
-      progress = await handle.query(progressQuery).catch(() => progress);
+      progress = await handle.query(progressQuery.definition).catch(() => progress);
       view.update(progress, record.startedAt ?? Date.now());
       if (progress?.waiting && phase.answer && !answered) {
         answered = true;
@@ -280,7 +271,7 @@ export class DemoScenario {
       record.status = 'failed';
       record.error = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
     }
-    progress = await handle.query(progressQuery).catch(() => progress);
+    progress = await handle.query(progressQuery.definition).catch(() => progress);
     view.finish(progress);
     record.endedAt = Date.now();
     record.lastCallSeq = await this.lastCallSeq();

@@ -10,8 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { startTemporalDevServer } from '../devenv/temporal';
 import { DEMO_CLUSTER } from '../demo/environment';
-import { clusterLockWorkflowId } from '../../workflows/cluster-lock';
-import { workflowIds } from '../../workflows/ids';
+import { workflowIds } from '../../workflows/contract';
 import { fetchRuns, type RecordedRun } from './history-files';
 
 const DEMO_CLI = path.resolve(__dirname, '../../src/cli/main.js');
@@ -63,9 +62,9 @@ export async function recordDemo(dataDir: string, log: (line: string) => void): 
     const ids = [
       workflowIds.setup(DEMO_CLUSTER),
       workflowIds.rekey(DEMO_CLUSTER),
-      workflowIds.recoverKmipServerFault(DEMO_CLUSTER),
-      workflowIds.recoverSliceService(DEMO_CLUSTER),
-      clusterLockWorkflowId(DEMO_CLUSTER),
+      workflowIds['recover-kmip-server-fault'](DEMO_CLUSTER),
+      workflowIds['recover-slice-service'](DEMO_CLUSTER),
+      workflowIds.clusterLock(DEMO_CLUSTER),
     ];
     const runs: RecordedRun[] = [];
     for (const id of ids) runs.push(...(await fetchRuns(client, id, SCENARIO)));

@@ -7,18 +7,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
+import { clusterLock } from '../../workflows/cluster-lock';
+import { runbookOfType } from '../../workflows/runbooks';
 
 export type { History };
 
-/** File name stem per workflow type (the runbook names of workflows/definitions.ts, plus the lock). */
-export const RUNBOOK_OF_TYPE: Record<string, string> = {
-  setupRunbook: 'setup',
-  rekeyRunbook: 'rekey',
-  recoverKmipServerFault: 'recover-kmip-server-fault',
-  recoverSliceService: 'recover-slice-service',
-  faultWatcher: 'fault-watcher',
-  clusterLock: 'cluster-lock',
-};
+/** File name stem per workflow type: the runbook's name, or cluster-lock. */
+function fileStemOfType(workflowType: string): string | undefined {
+  return runbookOfType(workflowType) ?? (workflowType === clusterLock.name ? 'cluster-lock' : undefined);
+}
 
 export interface RecordedRun {
   /** `<runbook>-<scenario>`, with `-run<n>` when the id has several runs (continue-as-new). */
@@ -38,7 +35,7 @@ export async function fetchRuns(client: Client, workflowId: string, scenario: st
   executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
   return Promise.all(
     executions.map(async (execution, index) => {
-      const runbook = RUNBOOK_OF_TYPE[execution.type];
+      const runbook = fileStemOfType(execution.type);
       if (!runbook) throw new Error(`${workflowId}: unknown workflow type ${execution.type}`);
       const suffix = executions.length > 1 ? `-run${index + 1}` : '';
       return {

@@ -3,25 +3,18 @@
  * the recorder's lab. Each one checks that what it is named for really happened, so a recorded
  * history is what its file name says.
  */
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { EkmCluster, EkmRunbook } from '../../src/temporal/search-attributes';
+import { WorkflowUpdateFailedError, type Workflow, type WorkflowHandle } from '@temporalio/client';
 import { issueCertificate } from '../../src/pki/authority';
 import { x509 } from '../../src/pki/x509';
-import { clusterLockWorkflowId } from '../../workflows/cluster-lock';
 import {
   answerUpdate,
   progressQuery,
   submitCertificateUpdate,
+  workflowIds,
   type RunbookName,
   type RunbookProgress,
-} from '../../workflows/definitions';
-import { workflowIds } from '../../workflows/ids';
-import type { FaultWatcherInput, RecoverKmipInput } from '../../workflows/inputs-recovery';
-import type { RekeyInput, SetupInput } from '../../workflows/inputs';
-import type { RekeyResult } from '../../workflows/rekey';
-import type { SetupResult } from '../../workflows/setup';
-import type { WatcherResult } from '../../workflows/fault-watcher';
-import type { RecoverKmipResult } from '../../workflows/recover-kmip-server-fault';
+} from '../../workflows/contract';
+import { runbooks, runbookStart, type RunbookInput, type RunbookResult } from '../../workflows/runbooks';
 import type { Lab, LabCluster } from '../devenv/lab';
 
 /** The workflow ids a scenario made, and the scenario name their files get. */
@@ -43,28 +36,25 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
   }
 }
 
-function start(lab: Lab, runbook: RunbookName, workflowType: string, workflowId: string, cluster: string, input: unknown) {
-  return lab.client.workflow.start(workflowType, {
-    workflowId,
-    taskQueue: lab.taskQueue,
-    args: [input],
-    typedSearchAttributes: [
-      { key: EkmCluster, value: cluster },
-      { key: EkmRunbook, value: runbook },
-    ],
-  });
+/** Starts a runbook through the runbook table; its handle's result() is the runbook's result type. */
+async function start<R extends RunbookName>(lab: Lab, runbook: R, input: RunbookInput<R>) {
+  const handle = await lab.client.workflow.start(
+    runbooks[runbook].workflow as Workflow,
+    runbookStart(runbook, input, { taskQueue: lab.taskQueue }),
+  );
+  return handle as typeof handle & { result(): Promise<RunbookResult<R>> };
 }
 
 /** The lock workflow idles out after its runbook released it (see record-histories.ts), so its history is complete. */
 async function lockFinished(lab: Lab, cluster: string): Promise<string> {
-  const id = clusterLockWorkflowId(cluster);
+  const id = workflowIds.clusterLock(cluster);
   await lab.client.workflow.getHandle(id).result();
   return id;
 }
 
 const waitingOn = (handle: WorkflowHandle, matches: (p: RunbookProgress) => boolean) =>
   waitFor('the runbook to wait for a person', async () => {
-    const progress = await handle.query(progressQuery);
+    const progress = await handle.query(progressQuery.definition);
     return matches(progress) ? progress : undefined;
   });
 
@@ -76,7 +66,7 @@ const waitingOn = (handle: WorkflowHandle, matches: (p: RunbookProgress) => bool
 export async function setupManualCertRetry(lab: Lab, cluster: LabCluster): Promise<ScenarioRuns> {
   const { kmip } = lab;
   await cluster.sim.control.makeUnreachable(kmip.host);
-  const input: SetupInput = {
+  const input: RunbookInput<'setup'> = {
     cluster: cluster.name,
     subject: { commonName: `${cluster.name}.example.test`, organization: 'EKM histories', country: 'US' },
     keyProviderName: 'kmip-provider',
@@ -92,8 +82,8 @@ export async function setupManualCertRetry(lab: Lab, cluster: LabCluster): Promi
     polling: FAST_POLL,
     requestedBy: 'record-histories',
   };
-  const id = workflowIds.setup(cluster.name);
-  const handle = await start(lab, 'setup', 'setupRunbook', id, cluster.name, input);
+  const handle = await start(lab, 'setup', input);
+  const id = handle.workflowId;
   const signing = await waitingOn(handle, (p) => p.waiting?.kind === 'signed-certificate' && Boolean(p.waiting.csrPem));
   const csr = new x509.Pkcs10CertificateRequest(signing.waiting!.csrPem!);
   const sign = async (notAfter?: Date) =>
@@ -102,7 +92,7 @@ export async function setupManualCertRetry(lab: Lab, cluster: LabCluster): Promi
   const caChainPem = kmip.pki.ca.certificatePem;
 
   const rejected = await handle
-    .executeUpdate(submitCertificateUpdate, {
+    .executeUpdate(submitCertificateUpdate.definition, {
       args: [{ certificatePem: await sign(new Date(Date.now() + 10 * DAY_MS)), caChainPem, by: 'ca-team' }],
     })
     .then(
@@ -111,13 +101,17 @@ export async function setupManualCertRetry(lab: Lab, cluster: LabCluster): Promi
     );
   if (!(rejected instanceof WorkflowUpdateFailedError))
     throw new Error('setup accepted a certificate that expires within 30 days');
-  await handle.executeUpdate(submitCertificateUpdate, { args: [{ certificatePem: await sign(), caChainPem, by: 'ca-team' }] });
+  await handle.executeUpdate(submitCertificateUpdate.definition, {
+    args: [{ certificatePem: await sign(), caChainPem, by: 'ca-team' }],
+  });
 
   await waitingOn(handle, (p) => p.waiting?.step === 'test-server');
   await cluster.sim.control.makeReachable(kmip.host);
-  await handle.executeUpdate(answerUpdate, { args: [{ action: 'retry', by: 'on-call', comment: 'firewall rule fixed' }] });
-  const result = (await handle.result()) as SetupResult;
-  const progress = await handle.query(progressQuery);
+  await handle.executeUpdate(answerUpdate.definition, {
+    args: [{ action: 'retry', by: 'on-call', comment: 'firewall rule fixed' }],
+  });
+  const result = await handle.result();
+  const progress = await handle.query(progressQuery.definition);
   const testServer = progress.steps.find((s) => s.id === 'test-server');
   if (result.mode !== 'hardware' || testServer?.attempts !== 2) {
     throw new Error(`setup did not go as scripted: mode ${result.mode}, test-server attempts ${testServer?.attempts}`);
@@ -133,14 +127,15 @@ export async function rekeyAttachRunning(lab: Lab, cluster: LabCluster): Promise
     keyManagementType: 'External',
     keyProviderID: providerID,
   });
-  const input: RekeyInput = {
+  const input: RunbookInput<'rekey'> = {
     cluster: cluster.name,
     keyManagement: 'external',
     polling: FAST_POLL,
     requestedBy: 'record-histories',
   };
-  const id = workflowIds.rekey(cluster.name);
-  const result = (await (await start(lab, 'rekey', 'rekeyRunbook', id, cluster.name, input)).result()) as RekeyResult;
+  const handle = await start(lab, 'rekey', input);
+  const id = handle.workflowId;
+  const result = await handle.result();
   if (!result.attachedToRunningRekey || result.asyncHandle !== asyncHandle) {
     throw new Error(`the rekey runbook did not attach to running rekey ${asyncHandle} (got ${result.asyncHandle})`);
   }
@@ -150,23 +145,22 @@ export async function rekeyAttachRunning(lab: Lab, cluster: LabCluster): Promise
 
 /** A notify-only watcher that continues as new every 2 polls, stopped (cancelled) in its second run. */
 export async function faultWatcherNotifyOnly(lab: Lab, cluster: LabCluster): Promise<ScenarioRuns> {
-  const input: FaultWatcherInput = {
+  const input: RunbookInput<'fault-watcher'> = {
     cluster: cluster.name,
     interval: '300ms',
     notifyOnly: true,
     pollsPerRun: 2,
     requestedBy: 'record-histories',
   };
-  const id = workflowIds.faultWatcher(cluster.name);
-  await start(lab, 'fault-watcher', 'faultWatcher', id, cluster.name, input);
+  const id = (await start(lab, 'fault-watcher', input)).workflowId;
   // A handle without a run id follows the chain to its latest run.
   const latest = lab.client.workflow.getHandle(id);
   await waitFor('the watcher to continue as new', async () => {
-    const progress = await latest.query(progressQuery);
+    const progress = await latest.query(progressQuery.definition);
     return progress.notes.some((n) => n.includes('continued as new')) ? true : undefined;
   });
   await latest.cancel();
-  const result = (await latest.result()) as WatcherResult;
+  const result = (await latest.result()) as RunbookResult<'fault-watcher'>;
   if (!result.stopped) throw new Error('the watcher did not stop on cancel');
   return { scenario: 'notify-only', workflowIds: [id] };
 }
@@ -181,7 +175,7 @@ export async function recoverKmipContinuedAsNew(lab: Lab, cluster: LabCluster): 
   await cluster.sim.control.setDurations({ kmipRetryMs: 400 });
   await cluster.sim.control.makeUnreachable(kmip.host);
   await cluster.sim.control.restartCluster();
-  const input: RecoverKmipInput = {
+  const input: RunbookInput<'recover-kmip-server-fault'> = {
     cluster: cluster.name,
     retest: { initialInterval: 300, maxInterval: 300 },
     retestsPerRun: 2,
@@ -189,14 +183,14 @@ export async function recoverKmipContinuedAsNew(lab: Lab, cluster: LabCluster): 
     resolveWindow: 20_000,
     requestedBy: 'record-histories',
   };
-  const id = workflowIds.recoverKmipServerFault(cluster.name);
-  const first = await start(lab, 'recover-kmip-server-fault', 'recoverKmipServerFault', id, cluster.name, input);
+  const first = await start(lab, 'recover-kmip-server-fault', input);
+  const id = first.workflowId;
   const latest = lab.client.workflow.getHandle(id);
   await waitFor('the recovery to continue as new', async () =>
     (await latest.describe()).runId !== first.firstExecutionRunId ? true : undefined,
   );
   await cluster.sim.control.makeReachable(kmip.host);
-  const result = (await latest.result()) as RecoverKmipResult;
+  const result = (await latest.result()) as RunbookResult<'recover-kmip-server-fault'>;
   if (result.outcome !== 'recovered' || result.retests < 3) {
     throw new Error(`the recovery did not go as scripted: ${result.outcome} after ${result.retests} re-tests`);
   }

@@ -1,14 +1,8 @@
 import type { Command } from 'commander';
-import { workflowIds } from '../../../workflows/ids';
-import {
-  recoverKmipInput,
-  recoverSliceInput,
-  type RecoverKmipInput,
-  type RecoverSliceInput,
-} from '../../../workflows/inputs-recovery';
+import type { RecoverKmipInput, RecoverSliceInput } from '../../../workflows/inputs-recovery';
 import { CliError, ExitCode } from '../exit-codes';
 import { run } from '../run';
-import { reportStarted, startRunbook } from '../start';
+import { reportStarted, startRunbook, type StartRequest } from '../start';
 
 interface RecoverOptions {
   deadline?: string;
@@ -35,19 +29,16 @@ function integer(text: string, flag: string): number {
 }
 
 /** The start request for `ekm recover <cluster> kmip|slice`, from the command line. */
-export function recoverRequest(cluster: string, fault: string, opts: RecoverOptions) {
+export function recoverRequest(
+  cluster: string,
+  fault: string,
+  opts: RecoverOptions,
+): StartRequest<'recover-kmip-server-fault'> | StartRequest<'recover-slice-service'> {
   if (fault === 'kmip') {
     onlyFor('kmip', opts, ['settle', 'attempts', 'drives', 'ifBusy']);
     const input: RecoverKmipInput = { cluster, requestedBy: opts.by };
     if (opts.deadline !== undefined) input.deadline = opts.deadline;
-    return {
-      runbook: 'recover-kmip-server-fault' as const,
-      workflowType: 'recoverKmipServerFault',
-      workflowId: workflowIds.recoverKmipServerFault(cluster),
-      cluster,
-      input,
-      schema: recoverKmipInput,
-    };
+    return { runbook: 'recover-kmip-server-fault', input };
   }
   if (fault === 'slice') {
     onlyFor('slice', opts, ['deadline']);
@@ -56,14 +47,7 @@ export function recoverRequest(cluster: string, fault: string, opts: RecoverOpti
     if (opts.attempts !== undefined) input.attempts = integer(opts.attempts, '--attempts');
     if (opts.ifBusy !== undefined) input.ifBusy = opts.ifBusy as 'fail' | 'wait';
     if (opts.drives !== undefined) input.driveIDs = opts.drives.split(',').map((id) => integer(id, '--drives'));
-    return {
-      runbook: 'recover-slice-service' as const,
-      workflowType: 'recoverSliceService',
-      workflowId: workflowIds.recoverSliceService(cluster),
-      cluster,
-      input,
-      schema: recoverSliceInput,
-    };
+    return { runbook: 'recover-slice-service', input };
   }
   throw new CliError(`unknown fault "${fault}": choose kmip (kmipServerFault) or slice (sliceServiceUnhealthy)`, ExitCode.usage);
 }

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { workflowIds } from '../../../workflows/ids';
-import { rekeyInput, type RekeyInput } from '../../../workflows/inputs';
+import type { RekeyInput } from '../../../workflows/inputs';
 import { rekeyResultJson } from '../json-output';
 import { reportStarted, startRunbook } from '../start';
 import { run } from '../run';
@@ -30,14 +29,7 @@ export function registerRekey(program: Command): void {
           };
           if (opts.provider !== undefined)
             input.provider = /^\d+$/.test(opts.provider) ? { id: Number(opts.provider) } : { name: opts.provider };
-          const handle = await startRunbook(ctx, {
-            runbook: 'rekey',
-            workflowType: 'rekeyRunbook',
-            workflowId: workflowIds.rekey(cluster),
-            cluster,
-            input,
-            schema: rekeyInput,
-          });
+          const handle = await startRunbook(ctx, { runbook: 'rekey', input });
           return reportStarted(handle, opts, out, rekeyResultJson);
         }),
     );

@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import {
+  answerAction,
   answerUpdate,
   progressQuery,
   submitCertificateUpdate,
   type OperatorAnswer,
   type RunbookProgress,
-} from '../../../workflows/definitions';
+} from '../../../workflows/contract';
+import { RUNBOOK_WORKFLOW_TYPES } from '../../../workflows/runbooks';
 import { CliError, ExitCode } from '../exit-codes';
 import { followRun } from '../follow';
 import { followOutputJson, formatJson, listOutputJson, statusOutputJson, type RunSummary } from '../json-output';
@@ -16,7 +18,7 @@ import { run } from '../run';
 
 export type { RunSummary };
 
-const RUNBOOK_TYPES = "('setupRunbook','rekeyRunbook','recoverKmipServerFault','recoverSliceService','faultWatcher')";
+const RUNBOOK_TYPES = `(${RUNBOOK_WORKFLOW_TYPES.map((t) => `'${t}'`).join(',')})`;
 
 function keyword(value: unknown): string | undefined {
   return Array.isArray(value) ? String(value[0]) : value === undefined ? undefined : String(value);
@@ -65,7 +67,7 @@ async function resolveRuns(client: Client, target: string): Promise<WorkflowHand
 
 async function progressOf(handle: WorkflowHandle): Promise<RunbookProgress> {
   try {
-    return await handle.query(progressQuery);
+    return await handle.query(progressQuery.definition);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
     throw new CliError(`cannot read the progress of ${handle.workflowId}: ${(err as Error).message}`, ExitCode.unavailable);
@@ -170,7 +172,7 @@ export function registerRunCommands(program: Command): void {
       run(async ({ client }, out) => {
         const answer = buildAnswer(action, opts);
         const handle = client.workflow.getHandle(workflowId);
-        const accepted = await update(() => handle.executeUpdate(answerUpdate, { args: [answer] }), handle);
+        const accepted = await update(() => handle.executeUpdate(answerUpdate.definition, { args: [answer] }), handle);
         out(accepted.message);
         return ExitCode.ok;
       }),
@@ -205,7 +207,10 @@ export function registerRunCommands(program: Command): void {
       run(async ({ client }, out) => {
         const submission = { certificatePem: readFile(opts.cert, '--cert'), caChainPem: readFile(opts.ca, '--ca'), by: opts.by };
         const handle = client.workflow.getHandle(workflowId);
-        const accepted = await update(() => handle.executeUpdate(submitCertificateUpdate, { args: [submission] }), handle);
+        const accepted = await update(
+          () => handle.executeUpdate(submitCertificateUpdate.definition, { args: [submission] }),
+          handle,
+        );
         out(`accepted: ${accepted.subject}, valid until ${accepted.notAfter}, SHA-256 ${accepted.fingerprint}`);
         return ExitCode.ok;
       }),
@@ -243,23 +248,31 @@ export interface AnswerOptions {
   by?: string;
 }
 
+/**
+ * The flags of `ekm answer` -> an answer, checked with the runbook contract's own schema (the
+ * one the runbook's validator uses), so a malformed answer exits 2 naming the flag and sends nothing.
+ */
 export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer {
   const base = { by: opts.by, comment: opts.comment };
+  let raw: Record<string, unknown>;
   switch (action) {
     case 'retry':
     case 'fixed':
-      return { action, ...base };
+      raw = { action, ...base };
+      break;
     case 'abort':
       if (!opts.reason) throw new CliError('abort needs --reason', ExitCode.usage);
-      return { action, by: opts.by, reason: opts.reason };
+      raw = { action, by: opts.by, reason: opts.reason };
+      break;
     case 'extend':
       if (!opts.extendBy) throw new CliError('extend needs --extend-by (e.g. 7d)', ExitCode.usage);
-      return { action, ...base, extendBy: opts.extendBy };
+      raw = { action, ...base, extendBy: opts.extendBy };
+      break;
     case 'change': {
       const port = opts.port === undefined ? undefined : Number(opts.port);
       if (port !== undefined && !Number.isInteger(port))
         throw new CliError(`--port: "${opts.port}" is not a number`, ExitCode.usage);
-      return {
+      raw = {
         action,
         ...base,
         hostnames: opts.hostnames
@@ -270,11 +283,33 @@ export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer
         kmipCaCertificate: opts.kmipCa ? readFile(opts.kmipCa, '--kmip-ca') : undefined,
         clientCertificate: clientCertificate(opts),
       };
+      break;
     }
     default:
-      throw new CliError(`unknown answer "${action}": use retry, fixed, change, extend or abort`, ExitCode.usage);
+      throw new CliError(`unknown answer "${action}": use ${answerAction.options.join(', ')}`, ExitCode.usage);
   }
+  const defined = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+  const parsed = answerUpdate.argument.safeParse(defined);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.');
+    throw new CliError(`${action}: ${ANSWER_FLAGS[field] ?? field}${field ? ' ' : ''}${issue.message}`, ExitCode.usage);
+  }
+  return parsed.data;
 }
+
+/** The flag an operator typed for each field of an answer. */
+const ANSWER_FLAGS: Record<string, string> = {
+  reason: '--reason',
+  extendBy: '--extend-by',
+  hostnames: '--hostnames',
+  port: '--port',
+  kmipCaCertificate: '--kmip-ca',
+  'clientCertificate.certificatePem': '--client-cert',
+  'clientCertificate.caChainPem': '--client-ca',
+  comment: '--comment',
+  by: '--by',
+};
 
 function clientCertificate(opts: {
   clientCert?: string;

@@ -16,7 +16,7 @@ import {
   type RekeyScheduleOptions,
   type RekeyScheduleSummary,
 } from '../../schedules/rekey-schedules';
-import { rekeyScheduleId } from '../../../workflows/ids';
+import { workflowIds } from '../../../workflows/contract';
 import { CliError, ExitCode } from '../exit-codes';
 import { formatJson, scheduleListJson, scheduleSummaryJson } from '../json-output';
 import { checkKnownCluster } from '../registry-check';
@@ -154,7 +154,7 @@ export function registerSchedule(program: Command): void {
       .action((cluster: string, opts: { note?: string }) =>
         run(async ({ client }, out) => {
           await onSchedule(cluster, () => act(client, cluster, opts.note));
-          out(`${name}: ${rekeyScheduleId(cluster)}`);
+          out(`${name}: ${workflowIds.rekeySchedule(cluster)}`);
           return ExitCode.ok;
         }),
       );
@@ -172,7 +172,7 @@ export function registerSchedule(program: Command): void {
       .action((cluster: string) =>
         run(async ({ client }, out) => {
           await onSchedule(cluster, () => act(client, cluster));
-          out(`${name}: ${rekeyScheduleId(cluster)}`);
+          out(`${name}: ${workflowIds.rekeySchedule(cluster)}`);
           return ExitCode.ok;
         }),
       );

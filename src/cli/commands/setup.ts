@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { workflowIds } from '../../../workflows/ids';
-import { setupInput, type SetupInput } from '../../../workflows/inputs';
+import type { SetupInput } from '../../../workflows/inputs';
 import { CliError, ExitCode } from '../exit-codes';
 import { run } from '../run';
 import { reportStarted, startRunbook } from '../start';
@@ -142,14 +141,7 @@ export function registerSetup(program: Command): void {
     .action((cluster: string, flags: SetupFlags) =>
       run(async (ctx, out) => {
         const input = setupInputFromFlags(cluster, flags);
-        const handle = await startRunbook(ctx, {
-          runbook: 'setup',
-          workflowType: 'setupRunbook',
-          workflowId: workflowIds.setup(cluster),
-          cluster,
-          input,
-          schema: setupInput,
-        });
+        const handle = await startRunbook(ctx, { runbook: 'setup', input });
         if (!flags.wait && !flags.json) {
           out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
           out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);

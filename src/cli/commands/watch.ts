@@ -1,30 +1,21 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { progressQuery, type RunbookProgress } from '../../../workflows/definitions';
-import { watcherStatusQuery, type WatcherStatus } from '../../../workflows/fault-watcher';
-import { workflowIds } from '../../../workflows/ids';
-import { faultWatcherInput, type FaultWatcherInput } from '../../../workflows/inputs-recovery';
+import { progressQuery, watcherStatusQuery, workflowIds } from '../../../workflows/contract';
+import type { FaultWatcherInput } from '../../../workflows/inputs-recovery';
+import { formatDuration } from '../../durations';
 import { CliError, ExitCode } from '../exit-codes';
+import { formatJson, watchReportJson, type WatchReport } from '../json-output';
 import { run } from '../run';
 import { reportStarted, startRunbook } from '../start';
 
-export interface WatchReport {
-  workflowId: string;
-  runId: string;
-  status: string;
-  /** Only while it runs. */
-  watch?: WatcherStatus;
-  progress?: RunbookProgress;
-}
-
 async function watchReport(client: Client, cluster: string): Promise<WatchReport> {
-  const handle = client.workflow.getHandle(workflowIds.faultWatcher(cluster));
+  const handle = client.workflow.getHandle(workflowIds['fault-watcher'](cluster));
   try {
     const description = await handle.describe();
     const report: WatchReport = { workflowId: handle.workflowId, runId: description.runId, status: description.status.name };
     if (description.status.name === 'RUNNING') {
-      report.watch = await handle.query(watcherStatusQuery);
-      report.progress = await handle.query(progressQuery);
+      report.watch = await handle.query(watcherStatusQuery.definition);
+      report.progress = await handle.query(progressQuery.definition);
     }
     return report;
   } catch (err) {
@@ -38,7 +29,7 @@ export function renderWatch(cluster: string, report: WatchReport): string {
   const w = report.watch;
   if (!w) return `cluster ${cluster} is not watched (the last watcher ${report.workflowId} is ${report.status.toLowerCase()})`;
   const lines = [
-    `watching ${cluster} every ${w.intervalMs / 1000}s, ${w.notifyOnly ? 'notify only' : 'starting recoveries'}   ${report.workflowId}`,
+    `watching ${cluster} every ${formatDuration(w.intervalMs)}, ${w.notifyOnly ? 'notify only' : 'starting recoveries'}   ${report.workflowId}`,
     `polls: ${w.polls}, last ${w.lastPollAt ?? 'not yet'}${w.lastPollError ? `, last error: ${w.lastPollError}` : ''}`,
   ];
   const current = w.faultsSeen.filter((f) => f.current);
@@ -70,14 +61,7 @@ export function registerWatch(program: Command): void {
       run(async (ctx, out) => {
         const input: FaultWatcherInput = { cluster, notifyOnly: Boolean(opts.notifyOnly), requestedBy: opts.by };
         if (opts.interval !== undefined) input.interval = opts.interval;
-        const handle = await startRunbook(ctx, {
-          runbook: 'fault-watcher',
-          workflowType: 'faultWatcher',
-          workflowId: workflowIds.faultWatcher(cluster),
-          cluster,
-          input,
-          schema: faultWatcherInput,
-        });
+        const handle = await startRunbook(ctx, { runbook: 'fault-watcher', input });
         return reportStarted(handle, { json: opts.json }, out);
       }),
     );
@@ -110,7 +94,7 @@ export function registerWatch(program: Command): void {
     .action((cluster: string, opts: { json?: boolean }) =>
       run(async ({ client }, out) => {
         const report = await watchReport(client, cluster);
-        out(opts.json ? JSON.stringify(report, null, 2) : renderWatch(cluster, report));
+        out(opts.json ? formatJson(watchReportJson, report) : renderWatch(cluster, report));
         return report.watch ? ExitCode.ok : ExitCode.notFound;
       }),
     );
