@@ -42,7 +42,6 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
   const lock = new ClusterLockClient(cluster);
   const calls = clusterCalls({ timeoutMs: input.activityTimeoutMs });
   const reachesKeyServer = clusterCalls({ timeoutMs: input.activityTimeoutMs, retry: testRetry(input) });
-  const startedAt = now();
   let keyServer: KeyServerSetup | undefined;
   try {
     await run.step('lock', () => lock.acquire(run, input.ifBusy));
@@ -51,11 +50,36 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     if (precheck.alreadyDone && precheck.existingProvider && precheck.existingServer) return alreadySetUp(run, input, precheck);
     const server = (keyServer = new KeyServerSetup(run, input, calls, precheck));
 
-    // 1. Establish trust with the key server: 1a key pair, 1b CSR, 1c the CA's signature
-    // (or keep a key server certificate that still serves the cluster's key pair).
-    const trust = precheck.reusableCertificate
-      ? reuseTrust(run, precheck.reusableCertificate)
-      : await establishTrust(run, input, precheck, server);
+    // 1. Establish trust with the key server (a certificate that still serves the key pair is kept).
+    let trust: Trust;
+    if (precheck.reusableCertificate) trust = reuseTrust(run, precheck.reusableCertificate);
+    else {
+      // 1a. CreatePublicPrivateKeyPair, made once: a retry finds the key this run made.
+      const keyPair = await run.step(
+        'key-pair',
+        () => calls.ensureKeyPair(cluster, { subject: input.subject, fingerprintAtPrecheck: precheck.keyFingerprint }),
+        (k) => `key ${k.fingerprint.slice(0, 16)}… ${k.created ? 'created' : 'made earlier by this run'}`,
+      );
+      // 1b. GetClientCertificateSignRequest, only ever read after that.
+      const csr = await run.step(
+        'csr',
+        () => calls.fetchCsr(cluster),
+        (c) => `${c.subject}, key ${c.keyFingerprint.slice(0, 16)}…`,
+      );
+      if (csr.keyFingerprint !== keyPair.fingerprint) throw keyPairChanged();
+      run.publishCsr(csr.csrPem);
+      // 1c. The CA signs the CSR: a person, or a signer the worker runs.
+      const certificate = await obtainSignedCertificate(run, {
+        cluster,
+        csrPem: csr.csrPem,
+        signer: input.signer,
+        deadlineMs: input.signingDeadlineMs,
+        reminderEveryMs: input.reminderEveryMs,
+        activityTimeoutMs: input.activityTimeoutMs,
+        onSignerFailure: server.askOnFailure,
+      });
+      trust = { keyFingerprint: keyPair.fingerprint, certificate };
+    }
 
     // 2a. The key provider.
     const keyProviderID = await server.ensureProvider();
@@ -136,7 +160,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       kmipCheck: masterKey?.kmipCheck,
       encryptionAtRestState: end.encryptionAtRestState,
       alreadySetUp: false,
-      startedAt,
+      startedAt: run.startedAt,
       completedAt: now(),
     };
   } catch (err) {
@@ -172,44 +196,11 @@ interface Trust {
   certificate: AcceptedCertificate;
 }
 
-/**
- * 1a-1c. The key pair is made once (a retry finds the key this run made); the CSR is only ever
- * read after that; then the CA's signature.
- */
-async function establishTrust(
-  run: SetupRun,
-  input: SetupOptions,
-  precheck: SetupPrecheck,
-  server: KeyServerSetup,
-): Promise<Trust> {
-  const calls = clusterCalls({ timeoutMs: input.activityTimeoutMs });
-  const keyPair = await run.step(
-    'key-pair',
-    () => calls.ensureKeyPair(input.cluster, { subject: input.subject, fingerprintAtPrecheck: precheck.keyFingerprint }),
-    (k) => `key ${k.fingerprint.slice(0, 16)}… ${k.created ? 'created' : 'made earlier by this run'}`,
+function keyPairChanged(): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    "the cluster's key pair changed under the runbook (the CSR is for another key)",
+    Failure.KeyPairChanged,
   );
-  const csr = await run.step(
-    'csr',
-    () => calls.fetchCsr(input.cluster),
-    (c) => `${c.subject}, key ${c.keyFingerprint.slice(0, 16)}…`,
-  );
-  if (csr.keyFingerprint !== keyPair.fingerprint) {
-    throw ApplicationFailure.nonRetryable(
-      "the cluster's key pair changed under the runbook (the CSR is for another key)",
-      Failure.KeyPairChanged,
-    );
-  }
-  run.publishCsr(csr.csrPem);
-  const certificate = await obtainSignedCertificate(run, {
-    cluster: input.cluster,
-    csrPem: csr.csrPem,
-    signer: input.signer,
-    deadlineMs: input.signingDeadlineMs,
-    reminderEveryMs: input.reminderEveryMs,
-    activityTimeoutMs: input.activityTimeoutMs,
-    onSignerFailure: server.askOnFailure,
-  });
-  return { keyFingerprint: keyPair.fingerprint, certificate };
 }
 
 /** A key server certificate that still serves the cluster's key pair: no new key pair, no new CA round. */

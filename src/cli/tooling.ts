@@ -34,7 +34,6 @@ const TOOLS = path.resolve(__dirname, '../../tools');
 export function loadTool<M extends keyof Tools>(module: M, command: string): Tools[M] {
   const file = path.join(TOOLS, module);
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a run-time path, on purpose (see above)
     return require(file) as Tools[M];
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((err as Error).message).includes(file)) {

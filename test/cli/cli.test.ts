@@ -19,8 +19,8 @@ import {
   describeRekeySchedule,
   triggerRekeySchedule,
 } from '../../src/schedules/rekey-schedules';
-import { progressQuery } from '../../workflows/definitions';
-import { workflowIds } from '../../workflows/ids';
+import { progressQuery } from '../../workflows/contract';
+import { workflowIds } from '../../workflows/contract';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/test-env';
@@ -95,7 +95,8 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
   };
   async function untilJobRunning(handle: WorkflowHandle): Promise<void> {
     await eventually(
-      async () => expect((await handle.query(progressQuery)).steps.find((s) => s.id === 'wait')?.state).toBe('running'),
+      async () =>
+        expect((await handle.query(progressQuery.definition)).steps.find((s) => s.id === 'wait')?.state).toBe('running'),
       30_000,
       200,
     );
@@ -279,7 +280,7 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
       expect(status.progress.currentStep).toBe('wait');
 
       await handle.result();
-      expect((await handle.query(progressQuery)).answers).toEqual([]);
+      expect((await handle.query(progressQuery.definition)).answers).toEqual([]);
     } finally {
       await harness.sim.control.setDurations({ rekeyMs: FAST_REKEY_MS });
     }

@@ -5,14 +5,13 @@
  */
 import { WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { RunbookEvent } from '../../src/notify/notifier';
-import { answerUpdate, progressQuery } from '../../workflows/definitions';
-import { runbookProgressJson } from '../../src/cli/json-output';
-import { watcherStatusQuery, type WatcherResult } from '../../workflows/fault-watcher';
+import { answerUpdate, progressQuery, runbookProgress, watcherStatusQuery, workflowIds } from '../../workflows/contract';
+import type { WatcherResult } from '../../workflows/fault-watcher';
 import { EkmState } from '../../src/temporal/search-attributes';
-import { workflowIds } from '../../workflows/ids';
 import type { FaultWatcherInput } from '../../workflows/inputs-recovery';
 import type { RecoverSliceResult } from '../../workflows/recover-slice-service';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { startRunbook } from '../support/start';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/test-env';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
@@ -59,14 +58,15 @@ describe('fault watcher (real Temporal, simulator)', () => {
     events.length = 0;
   });
 
-  const watcherId = () => workflowIds.faultWatcher(harness.name);
+  const watcherId = () => workflowIds['fault-watcher'](harness.name);
   const startWatcher = (input: Omit<FaultWatcherInput, 'cluster'>) =>
-    temporal.client.workflow.start('faultWatcher', {
-      taskQueue,
-      workflowId: watcherId(),
-      args: [{ cluster: harness.name, interval: 300, pollsPerRun: 4, heartbeatTimeout: 5000, ...input }],
-    });
-  const status = async () => temporal.client.workflow.getHandle(watcherId()).query(watcherStatusQuery);
+    startRunbook(
+      temporal.client,
+      'fault-watcher',
+      { cluster: harness.name, interval: 300, pollsPerRun: 4, heartbeatTimeout: 5000, ...input },
+      { taskQueue, workflowId: watcherId() },
+    );
+  const status = async () => temporal.client.workflow.getHandle(watcherId()).query(watcherStatusQuery.definition);
   const faultDetected = () => events.filter((e) => e.kind === 'fault-detected');
 
   /** `ekm watch stop`: cancelling ends the watcher, which reports how it went. */
@@ -100,15 +100,15 @@ describe('fault watcher (real Temporal, simulator)', () => {
     expect(watch.faultsSeen.filter((f) => f.current).map((f) => f.code)).toEqual(['sliceServiceUnhealthy']);
     expect(watch.lastPollAt).toBeDefined();
     // The generic progress keeps the contract `ekm status --json` checks.
-    const progress = await temporal.client.workflow.getHandle(watcherId()).query(progressQuery);
-    expect(runbookProgressJson.safeParse(progress).error).toBeUndefined();
+    const progress = await temporal.client.workflow.getHandle(watcherId()).query(progressQuery.definition);
+    expect(runbookProgress.safeParse(progress).error).toBeUndefined();
     expect(progress.steps.find((s) => s.id === 'poll')?.detail).toMatch(/^last poll .*: 1 current fault\(s\)/);
     const sliceFault = (await harness.client().call('ListClusterFaults', { faultTypes: 'current' })).faults.find(
       (f) => f.code === 'sliceServiceUnhealthy',
     );
     expect(sliceFault?.driveIDs).toEqual(driveIDs);
     await expect(
-      temporal.client.workflow.getHandle(workflowIds.recoverSliceService(harness.name)).describe(),
+      temporal.client.workflow.getHandle(workflowIds['recover-slice-service'](harness.name)).describe(),
     ).rejects.toBeInstanceOf(WorkflowNotFoundError);
     expect(await harness.sim.control.calls({ method: 'AddDrives', afterSeq: mark })).toEqual([]);
     // It kept its history small: more polls than pollsPerRun, so it continued as new, and kept its state.
@@ -129,7 +129,7 @@ describe('fault watcher (real Temporal, simulator)', () => {
         expect(recovery).toMatchObject({
           code: 'sliceServiceUnhealthy',
           outcome: 'started',
-          workflowId: workflowIds.recoverSliceService(harness.name),
+          workflowId: workflowIds['recover-slice-service'](harness.name),
         });
         return recovery!;
       },
@@ -151,7 +151,7 @@ describe('fault watcher (real Temporal, simulator)', () => {
     expect(faultDetected()[0]!.message).toContain(`started ${started.workflowId}`);
     expect((await temporal.client.workflow.getHandle(started.workflowId).describe()).runId).toBe(started.runId);
     expect(await harness.sim.control.calls({ method: 'AddDrives', afterSeq: mark })).toHaveLength(1);
-    expect((await recovery.query(progressQuery)).state).toBe('completed');
+    expect((await recovery.query(progressQuery.definition)).state).toBe('completed');
     expect((await temporal.client.workflow.getHandle(watcherId(), handle.firstExecutionRunId).describe()).status.name).toBe(
       'CONTINUED_AS_NEW',
     );
@@ -170,11 +170,12 @@ describe('fault watcher (real Temporal, simulator)', () => {
     await eventually(async () => expect((await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('enabled'));
     await harness.sim.control.makeUnreachable(testEnv().kmip.host);
     await harness.sim.control.restartCluster();
-    const byHand = await temporal.client.workflow.start('recoverKmipServerFault', {
-      taskQueue,
-      workflowId: workflowIds.recoverKmipServerFault(harness.name),
-      args: [{ cluster: harness.name, retest: { initialInterval: 60_000 }, heartbeatTimeout: 5000 }],
-    });
+    const byHand = await startRunbook(
+      temporal.client,
+      'recover-kmip-server-fault',
+      { cluster: harness.name, retest: { initialInterval: 60_000 }, heartbeatTimeout: 5000 },
+      { taskQueue, workflowId: workflowIds['recover-kmip-server-fault'](harness.name) },
+    );
 
     const handle = await startWatcher({});
     await eventually(
@@ -188,7 +189,7 @@ describe('fault watcher (real Temporal, simulator)', () => {
     expect((await temporal.client.workflow.getHandle(byHand.workflowId).describe()).runId).toBe(byHand.firstExecutionRunId);
 
     // That recovery ends (aborted) with the fault still there: the watcher now starts one itself.
-    await byHand.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'handing over to the watcher' }] });
+    await byHand.executeUpdate(answerUpdate.definition, { args: [{ action: 'abort', reason: 'handing over to the watcher' }] });
     await byHand.result().catch(() => undefined);
     const restarted = await eventually(
       async () => {
@@ -200,7 +201,7 @@ describe('fault watcher (real Temporal, simulator)', () => {
       100,
     );
     expect(restarted.runId).not.toBe(byHand.firstExecutionRunId);
-    const progress = await temporal.client.workflow.getHandle(watcherId()).query(progressQuery);
+    const progress = await temporal.client.workflow.getHandle(watcherId()).query(progressQuery.definition);
     expect(progress.notes.join('\n')).toMatch(
       /kmipServerFault \(fault \d+\) is still current after .* ended: acting on it again/,
     );

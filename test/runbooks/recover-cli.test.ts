@@ -1,5 +1,5 @@
 /** `ekm recover` and `ekm watch` as an operator runs them: the real CLI process, real Temporal, the simulator. */
-import { workflowIds } from '../../workflows/ids';
+import { workflowIds } from '../../workflows/contract';
 import { startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
 import { runCli } from '../support/cli';
 import { eventually } from '../support/eventually';
@@ -47,7 +47,7 @@ describe('ekm recover / ekm watch (CLI process)', () => {
       exitCode: number;
       result: { outcome: string; drives: number[] };
     };
-    expect(output.workflowId).toBe(workflowIds.recoverSliceService(harness.name));
+    expect(output.workflowId).toBe(workflowIds['recover-slice-service'](harness.name));
     expect(output.exitCode).toBe(0);
     expect(output.result).toMatchObject({ outcome: 'recovered', drives: driveIDs });
   });
@@ -68,7 +68,7 @@ describe('ekm recover / ekm watch (CLI process)', () => {
     const unknownCluster = await ekm('recover', 'no-such-cluster', 'kmip');
     expect(unknownCluster.code).toBe(3);
     await expect(
-      temporal.client.workflow.getHandle(workflowIds.recoverKmipServerFault(harness.name)).describe(),
+      temporal.client.workflow.getHandle(workflowIds['recover-kmip-server-fault'](harness.name)).describe(),
     ).rejects.toThrow();
   });
 
@@ -90,7 +90,7 @@ describe('ekm recover / ekm watch (CLI process)', () => {
   it('watch start, status, a second start refused, stop', async () => {
     const start = await ekm('watch', 'start', harness.name, '--notify-only', '--interval', '300ms', '--json');
     expect(start.code).toBe(0);
-    expect(JSON.parse(start.stdout)).toMatchObject({ workflowId: workflowIds.faultWatcher(harness.name) });
+    expect(JSON.parse(start.stdout)).toMatchObject({ workflowId: workflowIds['fault-watcher'](harness.name) });
 
     const status = await eventually(
       async () => {

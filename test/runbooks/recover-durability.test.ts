@@ -10,12 +10,19 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { ManagedProcess } from '../../tools/devenv/child';
-import { acquireLockSignal, clusterLockWorkflowId, releaseLockSignal } from '../../workflows/cluster-lock';
-import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/definitions';
-import { workflowIds } from '../../workflows/ids';
+import { clusterLock } from '../../workflows/cluster-lock';
+import {
+  acquireLockSignal,
+  answerUpdate,
+  progressQuery,
+  releaseLockSignal,
+  workflowIds,
+  type RunbookProgress,
+} from '../../workflows/contract';
 import type { RecoverKmipResult } from '../../workflows/recover-kmip-server-fault';
 import type { RecoverSliceResult } from '../../workflows/recover-slice-service';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { startRunbook } from '../support/start';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/test-env';
 import { connectClient, spawnWorkerProcess, uniqueTaskQueue } from '../support/worker';
@@ -42,7 +49,7 @@ function crashableWorker(harness: ClusterHarness, taskQueue: string) {
     ): Promise<RunbookProgress> {
       const progress = await eventually(
         async () => {
-          const p = await handle.query(progressQuery);
+          const p = await handle.query(progressQuery.definition);
           expect(p.currentStep).toBe(step);
           expect(['running', 'waiting-for-input']).toContain(p.steps.find((s) => s.id === step)?.state);
           await ready?.(p);
@@ -74,11 +81,11 @@ describe('recovery runbooks survive the worker being SIGKILLed at every step', (
         const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [2] });
         // Another runbook holds the cluster lock, so the recovery waits at its first step.
         const holder = { workflowId: 'test-holder', runId: randomUUID() };
-        await temporal.client.workflow.signalWithStart('clusterLock', {
-          workflowId: clusterLockWorkflowId(harness.name),
+        await temporal.client.workflow.signalWithStart(clusterLock, {
+          workflowId: workflowIds.clusterLock(harness.name),
           taskQueue,
           args: [harness.name, { livenessCheckMs: 600_000, idleExitMs: 600_000 }],
-          signal: acquireLockSignal,
+          signal: acquireLockSignal.definition,
           signalArgs: [{ ...holder, runbook: 'rekey', ifBusy: 'fail' }],
         });
         // Every call slow; the AddDrives answer held back after the cluster has started the job.
@@ -87,22 +94,23 @@ describe('recovery runbooks survive the worker being SIGKILLed at every step', (
           rules: [{ kind: 'timeout', methods: ['AddDrives'], phase: 'after', remaining: 1 }],
         });
 
-        const handle = await temporal.client.workflow.start('recoverSliceService', {
-          taskQueue,
-          workflowId: workflowIds.recoverSliceService(harness.name),
-          args: [
-            {
-              cluster: harness.name,
-              ifBusy: 'wait',
-              settle: 5000,
-              polling: { initialInterval: 200, maxInterval: 500, attemptWindow: 10_000 },
-              heartbeatTimeout: 3000,
-            },
-          ],
-        });
+        const handle = await startRunbook(
+          temporal.client,
+          'recover-slice-service',
+          {
+            cluster: harness.name,
+            ifBusy: 'wait',
+            settle: 5000,
+            polling: { initialInterval: 200, maxInterval: 500, attemptWindow: 10_000 },
+            heartbeatTimeout: 3000,
+          },
+          { taskQueue, workflowId: workflowIds['recover-slice-service'](harness.name) },
+        );
 
         await worker.killAt(handle, 'lock', (p) => expect(p.waiting?.kind).toBe('cluster-lock'));
-        await temporal.client.workflow.getHandle(clusterLockWorkflowId(harness.name)).signal(releaseLockSignal, holder);
+        await temporal.client.workflow
+          .getHandle(workflowIds.clusterLock(harness.name))
+          .signal(releaseLockSignal.definition, holder);
         await worker.killAt(handle, 'confirm');
         await worker.killAt(handle, 'find-drives');
         await worker.killAt(handle, 'add', async () => {
@@ -157,19 +165,18 @@ describe('recovery runbooks survive the worker being SIGKILLed at every step', (
         const mark = (await harness.sim.control.calls()).at(-1)?.seq ?? 0;
         await harness.sim.control.setHttpFaults({ latencyMs: LATENCY_MS });
 
-        const handle = await temporal.client.workflow.start('recoverKmipServerFault', {
-          taskQueue,
-          workflowId: workflowIds.recoverKmipServerFault(harness.name),
-          args: [
-            {
-              cluster: harness.name,
-              retest: { initialInterval: 120_000 },
-              faultPollInterval: 300,
-              resolveWindow: 120_000,
-              heartbeatTimeout: 3000,
-            },
-          ],
-        });
+        const handle = await startRunbook(
+          temporal.client,
+          'recover-kmip-server-fault',
+          {
+            cluster: harness.name,
+            retest: { initialInterval: 120_000 },
+            faultPollInterval: 300,
+            resolveWindow: 120_000,
+            heartbeatTimeout: 3000,
+          },
+          { taskQueue, workflowId: workflowIds['recover-kmip-server-fault'](harness.name) },
+        );
 
         await worker.killAt(handle, 'confirm');
         await worker.killAt(handle, 'find-servers');
@@ -178,7 +185,11 @@ describe('recovery runbooks survive the worker being SIGKILLed at every step', (
         expect(waiting.waiting?.problem).toContain('unreachable');
 
         await harness.sim.control.makeReachable(kmipHost);
-        await eventually(() => handle.executeUpdate(answerUpdate, { args: [{ action: 'fixed', by: 'oncall' }] }), 60_000, 500);
+        await eventually(
+          () => handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'fixed', by: 'oncall' }] }),
+          60_000,
+          500,
+        );
         await worker.killAt(handle, 'confirm-resolved');
         // The cluster's next key fetch succeeds; the recovery must notice it after its crash.
         await harness.sim.control.rereadKeys();

@@ -6,14 +6,20 @@
  */
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { FanOutNotifier, WebhookNotifier, type RunbookEvent } from '../../src/notify/notifier';
-import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/definitions';
+import {
+  answerUpdate,
+  kmipDiagnosisQuery,
+  progressQuery,
+  runbookProgress,
+  workflowIds,
+  type RunbookProgress,
+} from '../../workflows/contract';
 import { EkmState } from '../../src/temporal/search-attributes';
-import { workflowIds } from '../../workflows/ids';
 import type { RecoverKmipInput } from '../../workflows/inputs-recovery';
 import type { KmipDiagnosis } from '../../activities/faults';
-import { runbookProgressJson } from '../../src/cli/json-output';
-import { kmipDiagnosisQuery, type RecoverKmipResult } from '../../workflows/recover-kmip-server-fault';
+import type { RecoverKmipResult } from '../../workflows/recover-kmip-server-fault';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { startRunbook } from '../support/start';
 import { eventually } from '../support/eventually';
 import { rootMessage, rootType } from '../support/failures';
 import { testEnv } from '../support/test-env';
@@ -72,7 +78,7 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
 
   // Leave the cluster unlocked with no fault: no recovery running, the key server reachable, the key served.
   afterEach(async () => {
-    const handle = temporal.client.workflow.getHandle(workflowIds.recoverKmipServerFault(harness.name));
+    const handle = temporal.client.workflow.getHandle(workflowIds['recover-kmip-server-fault'](harness.name));
     if ((await handle.describe().catch(() => undefined))?.status.name === 'RUNNING') {
       await handle.cancel();
       await handle.result().catch(() => undefined);
@@ -82,13 +88,14 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
     await eventually(async () => expect(await currentKmipFaults()).toEqual([]), 10_000, 200);
   });
 
-  const id = () => workflowIds.recoverKmipServerFault(harness.name);
+  const id = () => workflowIds['recover-kmip-server-fault'](harness.name);
   const start = (input: Omit<RecoverKmipInput, 'cluster'> = {}) =>
-    temporal.client.workflow.start('recoverKmipServerFault', {
-      taskQueue,
-      workflowId: id(),
-      args: [{ cluster: harness.name, ...FAST, ...input }],
-    });
+    startRunbook(
+      temporal.client,
+      'recover-kmip-server-fault',
+      { cluster: harness.name, ...FAST, ...input },
+      { taskQueue, workflowId: id() },
+    );
   const currentKmipFaults = async () =>
     (await harness.client().call('ListClusterFaults', { faultTypes: 'current' })).faults.filter(
       (f) => f.code === 'kmipServerFault',
@@ -96,9 +103,9 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
   const callsSinceMark = async () => (await harness.sim.control.calls({ afterSeq: mark })).map((c) => c.method ?? '');
   /** The progress query (the generic contract `ekm status --json` checks) with the structured diagnosis beside it. */
   const progressOf = async (handle: WorkflowHandle): Promise<KmipRecoveryProgress> => {
-    const progress = await handle.query(progressQuery);
-    expect(runbookProgressJson.safeParse(progress).error).toBeUndefined();
-    return { ...progress, diagnosis: await handle.query(kmipDiagnosisQuery) };
+    const progress = await handle.query(progressQuery.definition);
+    expect(runbookProgress.safeParse(progress).error).toBeUndefined();
+    return { ...progress, diagnosis: await handle.query(kmipDiagnosisQuery.definition) };
   };
 
   async function restartWithServerDown(): Promise<void> {
@@ -183,7 +190,7 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
     await waitingForFix(handle, (p) => expect(p.waiting?.answers).toEqual(['fixed', 'retry', 'abort']));
 
     await harness.sim.control.makeReachable(kmipHost());
-    const accepted = await handle.executeUpdate(answerUpdate, {
+    const accepted = await handle.executeUpdate(answerUpdate.definition, {
       args: [{ action: 'fixed', by: 'oncall', comment: 'firewall rule restored' }],
     });
     expect(accepted).toMatchObject({ accepted: true, step: 'wait-for-fix' });
@@ -230,7 +237,7 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
     expect(waiting.state).toBe('waiting-for-input');
     expect(waiting.notes.join('\n')).toContain('escalated: kmipServerFault');
 
-    await handle.executeUpdate(answerUpdate, {
+    await handle.executeUpdate(answerUpdate.definition, {
       args: [{ action: 'abort', reason: 'key server replaced; new setup planned', by: 'oncall' }],
     });
     const failure = await handle.result().catch((e: unknown) => e);

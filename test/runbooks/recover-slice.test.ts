@@ -6,11 +6,12 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { RunbookEvent } from '../../src/notify/notifier';
-import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/definitions';
-import { workflowIds } from '../../workflows/ids';
+import { answerUpdate, progressQuery, type RunbookProgress } from '../../workflows/contract';
+import { workflowIds } from '../../workflows/contract';
 import type { RecoverSliceInput } from '../../workflows/inputs-recovery';
 import type { RecoverSliceResult } from '../../workflows/recover-slice-service';
 import { startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { startRunbook } from '../support/start';
 import { eventually } from '../support/eventually';
 import { rootMessage, rootType } from '../support/failures';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
@@ -57,7 +58,7 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
 
   // Leave a healthy cluster for the next test: no recovery running, incidents gone, every drive active again.
   afterEach(async () => {
-    const handle = temporal.client.workflow.getHandle(workflowIds.recoverSliceService(harness.name));
+    const handle = temporal.client.workflow.getHandle(workflowIds['recover-slice-service'](harness.name));
     if ((await handle.describe().catch(() => undefined))?.status.name === 'RUNNING') {
       await handle.cancel();
       await handle.result().catch(() => undefined);
@@ -84,13 +85,14 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
 
   const callsSinceMark = async (method: string) =>
     (await harness.sim.control.calls({ method, afterSeq: mark })).filter((c) => c.executed);
-  const id = () => workflowIds.recoverSliceService(harness.name);
+  const id = () => workflowIds['recover-slice-service'](harness.name);
   const start = (input: Omit<RecoverSliceInput, 'cluster'> = {}) =>
-    temporal.client.workflow.start('recoverSliceService', {
-      taskQueue,
-      workflowId: id(),
-      args: [{ cluster: harness.name, ...FAST, ...input }],
-    });
+    startRunbook(
+      temporal.client,
+      'recover-slice-service',
+      { cluster: harness.name, ...FAST, ...input },
+      { taskQueue, workflowId: id() },
+    );
   const currentSliceFaults = async () =>
     (await harness.client().call('ListClusterFaults', { faultTypes: 'current' })).faults.filter(
       (f) => f.code === 'sliceServiceUnhealthy',
@@ -120,7 +122,7 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
     const resolved = (await harness.client().call('ListClusterFaults', { faultTypes: 'resolved' })).faults;
     expect(resolved.find((f) => f.clusterFaultID === fault!.clusterFaultID)?.resolved).toBe(true);
 
-    const progress = await handle.query(progressQuery);
+    const progress = await handle.query(progressQuery.definition);
     expect(progress.state).toBe('completed');
     expect(progress.steps.map((s) => [s.id, s.state])).toEqual([
       ['lock', 'done'],
@@ -162,7 +164,7 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
 
     const waiting = await eventually(
       async () => {
-        const p = await handle.query(progressQuery);
+        const p = await handle.query(progressQuery.definition);
         expect(p.waiting?.step).toBe('escalate');
         return p;
       },
@@ -185,18 +187,18 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
 
     // An answer not offered is refused; support fixes the drives; "fixed" verifies now.
     const refused = await handle
-      .executeUpdate(answerUpdate, { args: [{ action: 'extend', extendBy: '1h' }] })
+      .executeUpdate(answerUpdate.definition, { args: [{ action: 'extend', extendBy: '1h' }] })
       .catch((e: unknown) => e);
     expect(rootMessage(refused)).toContain('answer "extend" is not offered at step escalate; choose one of: retry, fixed, abort');
     await harness.sim.control.clearSliceIncidents();
     await eventually(async () => expect(await currentSliceFaults()).toEqual([]));
-    const accepted = await handle.executeUpdate(answerUpdate, { args: [{ action: 'fixed', by: 'support' }] });
+    const accepted = await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'fixed', by: 'support' }] });
     expect(accepted.step).toBe('escalate');
 
     const result = (await handle.result()) as RecoverSliceResult;
     expect(result.outcome).toBe('recovered');
     expect(result.rounds).toBe(2);
-    const progress: RunbookProgress = await handle.query(progressQuery);
+    const progress: RunbookProgress = await handle.query(progressQuery.definition);
     expect(progress.answers).toMatchObject([{ action: 'fixed', by: 'support', outcome: 'accepted', step: 'escalate' }]);
   });
 
@@ -207,7 +209,7 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
 
     const waiting = await eventually(
       async () => {
-        const p = await handle.query(progressQuery);
+        const p = await handle.query(progressQuery.definition);
         expect(p.waiting?.step).toBe('escalate');
         expect(p.notes.join('\n')).toContain(
           'the waiting-for-input notification could not be sent: PagerDown: pager service down',
@@ -220,11 +222,13 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
     expect(waiting.notes.join('\n')).toContain('the escalation could not be sent: PagerDown: pager service down');
     expect(waiting.state).toBe('waiting-for-input');
 
-    await handle.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'drive replacement ordered', by: 'support' }] });
+    await handle.executeUpdate(answerUpdate.definition, {
+      args: [{ action: 'abort', reason: 'drive replacement ordered', by: 'support' }],
+    });
     const failure = await handle.result().catch((e: unknown) => e);
     expect(rootType(failure)).toBe('RunbookAborted');
     expect(rootMessage(failure)).toBe('aborted by support: drive replacement ordered');
-    expect((await handle.query(progressQuery)).state).toBe('cancelled');
+    expect((await handle.query(progressQuery.definition)).state).toBe('cancelled');
   });
 
   it('a DriveAdd job that fails costs a round: the next round adds the drives again and the fault clears', async () => {
@@ -242,7 +246,7 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
     expect(result.rounds).toBe(2);
     expect(result.asyncHandles).toHaveLength(2);
     expect(await callsSinceMark('AddDrives')).toHaveLength(2);
-    const progress = await handle.query(progressQuery);
+    const progress = await handle.query(progressQuery.definition);
     const notes = progress.notes.join('\n');
     expect(notes).toContain(
       `round 1: DriveAdd ${result.asyncHandles[0]} failed: xDriveAddFailed: async job ${result.asyncHandles[0]} (DriveAdd) failed`,
@@ -282,7 +286,7 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
     const handle = await start();
     const result = (await handle.result()) as RecoverSliceResult;
     expect(result.outcome).toBe('no-fault');
-    const progress = await handle.query(progressQuery);
+    const progress = await handle.query(progressQuery.definition);
     expect(progress.notes.join('\n')).toContain(`no current sliceServiceUnhealthy fault on ${harness.name}: nothing to do`);
     expect(progress.steps.find((s) => s.id === 'add')?.state).toBe('skipped');
     expect(await callsSinceMark('ListDrives')).toEqual([]);

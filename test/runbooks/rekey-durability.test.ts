@@ -1,20 +1,21 @@
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startTemporalDevServer, type TemporalDevServer } from '../../tools/devenv/temporal';
-import { progressQuery } from '../../workflows/definitions';
+import { progressQuery } from '../../workflows/contract';
 import type { RekeyResult } from '../../workflows/rekey';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { startRunbook } from '../support/start';
 import { eventually } from '../support/eventually';
 import { connectClient, spawnWorkerProcess, startInProcessWorker, uniqueTaskQueue } from '../support/worker';
 
 const FAST_POLL = { initialInterval: 500, maxInterval: 1000, attemptWindow: 20_000 };
 
 async function waitingForJob(handle: {
-  query: (q: typeof progressQuery) => Promise<{ steps: { id: string; state: string }[] }>;
+  query: (q: typeof progressQuery.definition) => Promise<{ steps: { id: string; state: string }[] }>;
 }) {
   await eventually(
     async () => {
-      const step = (await handle.query(progressQuery)).steps.find((s) => s.id === 'wait');
+      const step = (await handle.query(progressQuery.definition)).steps.find((s) => s.id === 'wait');
       expect(step?.state).toBe('running');
     },
     30_000,
@@ -41,11 +42,12 @@ describe('rekey runbook survives restarts', () => {
       spawnWorkerProcess({ taskQueue, clustersFile: harness.clustersFile, logDir: path.join(harness.dir, 'logs') });
     let worker = spawnWorker();
     try {
-      const handle = await temporal.client.workflow.start('rekeyRunbook', {
-        taskQueue,
-        workflowId: `rekey-kill-${Date.now()}`,
-        args: [{ cluster: harness.name, polling: FAST_POLL }],
-      });
+      const handle = await startRunbook(
+        temporal.client,
+        'rekey',
+        { cluster: harness.name, polling: FAST_POLL },
+        { taskQueue, workflowId: `rekey-kill-${Date.now()}` },
+      );
       await waitingForJob(handle);
       await worker.kill();
       worker = spawnWorker();
@@ -70,11 +72,12 @@ describe('rekey runbook survives restarts', () => {
     try {
       connection = await Connection.connect({ address: server.address });
       const client = new Client({ connection });
-      const handle = await client.workflow.start('rekeyRunbook', {
-        taskQueue,
-        workflowId: `rekey-server-${Date.now()}`,
-        args: [{ cluster: harness.name, polling: FAST_POLL }],
-      });
+      const handle = await startRunbook(
+        client,
+        'rekey',
+        { cluster: harness.name, polling: FAST_POLL },
+        { taskQueue, workflowId: `rekey-server-${Date.now()}` },
+      );
       await waitingForJob(handle);
       await server.restart();
       const result = (await client.workflow.getHandle(handle.workflowId).result()) as RekeyResult;

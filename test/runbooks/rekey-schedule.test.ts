@@ -15,11 +15,12 @@ import {
   type RekeyScheduleOptions,
 } from '../../src/schedules/rekey-schedules';
 import { kmipKeyName } from '../../tools/simulator';
-import { progressQuery } from '../../workflows/definitions';
-import { workflowIds } from '../../workflows/ids';
+import { progressQuery } from '../../workflows/contract';
+import { workflowIds } from '../../workflows/contract';
 import { describeIssues } from '../../workflows/inputs';
 import type { RekeyResult } from '../../workflows/rekey';
 import { configureEkmByHand, kmipKeyExists, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { startRunbook } from '../support/start';
 import { eventually } from '../support/eventually';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
 
@@ -72,7 +73,7 @@ describe('rekey schedules (real Temporal, simulator, PyKMIP)', () => {
 
   async function untilStep(handle: WorkflowHandle, step: string, state: string): Promise<void> {
     await eventually(
-      async () => expect((await handle.query(progressQuery)).steps.find((s) => s.id === step)?.state).toBe(state),
+      async () => expect((await handle.query(progressQuery.definition)).steps.find((s) => s.id === step)?.state).toBe(state),
       30_000,
       200,
     );
@@ -132,11 +133,12 @@ describe('rekey schedules (real Temporal, simulator, PyKMIP)', () => {
     await harness.sim.control.setDurations({ rekeyMs: 6000 });
     try {
       const callsBefore = await rekeyCalls();
-      const onDemand = await client().workflow.start('rekeyRunbook', {
-        taskQueue,
-        workflowId: workflowIds.rekey(cluster()),
-        args: [{ cluster: cluster() }],
-      });
+      const onDemand = await startRunbook(
+        client(),
+        'rekey',
+        { cluster: cluster() },
+        { taskQueue, workflowId: workflowIds.rekey(cluster()) },
+      );
       await untilStep(onDemand, 'wait', 'running');
 
       const known = await scheduledIds();
@@ -145,7 +147,7 @@ describe('rekey schedules (real Temporal, simulator, PyKMIP)', () => {
       await eventually(async () => {
         // Calls counted before the query: if it still waits for the lock then, none of these calls is its own.
         const calls = (await rekeyCalls()) - callsBefore;
-        const progress = await scheduled.query(progressQuery);
+        const progress = await scheduled.query(progressQuery.definition);
         expect(progress.state).toBe('waiting-for-input');
         expect(progress.waiting?.kind).toBe('cluster-lock');
         expect(progress.steps.find((s) => s.id === 'lock')?.state).toBe('waiting-for-input');

@@ -10,6 +10,7 @@ import {
   startClusterHarness,
   type ClusterHarness,
 } from '../support/cluster-harness';
+import { executeRunbook } from '../support/start';
 import { testEnv } from '../support/test-env';
 import { rootMessage, rootType } from '../support/failures';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
@@ -45,11 +46,7 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
   });
 
   const rekey = (input: Omit<RekeyInput, 'cluster'>, id = `rekey-${Date.now()}`) =>
-    temporal.client.workflow.execute('rekeyRunbook', {
-      taskQueue,
-      workflowId: id,
-      args: [{ cluster: harness.name, ...input }],
-    }) as Promise<RekeyResult>;
+    executeRunbook(temporal.client, 'rekey', { cluster: harness.name, ...input }, { taskQueue, workflowId: id });
   const rekeyCalls = async () => (await harness.sim.control.calls({ method: 'RekeySoftwareEncryptionAtRestMasterKey' })).length;
 
   it('moves the master key from internal to external, and the new key is on the KMIP server', async () => {
@@ -152,13 +149,12 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
     const plain = await startClusterHarness('rekey-plain', { softwareEncryptionAtRest: false });
     const plainWorker = await startInProcessWorker({ taskQueue: `${taskQueue}-plain`, registry: plain.registry });
     try {
-      const failure = await temporal.client.workflow
-        .execute('rekeyRunbook', {
-          taskQueue: `${taskQueue}-plain`,
-          workflowId: `rekey-plain-${Date.now()}`,
-          args: [{ cluster: plain.name }],
-        })
-        .catch((e: unknown) => e);
+      const failure = await executeRunbook(
+        temporal.client,
+        'rekey',
+        { cluster: plain.name },
+        { taskQueue: `${taskQueue}-plain`, workflowId: `rekey-plain-${Date.now()}` },
+      ).catch((e: unknown) => e);
       expect(failure).toBeInstanceOf(WorkflowFailedError);
       expect(rootType(failure)).toBe('SoftwareEncryptionNotEnabled');
       expect(rootMessage(failure)).toContain('software encryption at rest is disabled on cluster rekey-plain');
@@ -170,13 +166,12 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
   });
 
   it('refuses bad input in the workflow itself, naming the field', async () => {
-    const failure = await temporal.client.workflow
-      .execute('rekeyRunbook', {
-        taskQueue,
-        workflowId: `rekey-bad-${Date.now()}`,
-        args: [{ cluster: harness.name, keyManagement: 'internal', provider: { id: 3 } }],
-      })
-      .catch((e: unknown) => e);
+    const failure = await executeRunbook(
+      temporal.client,
+      'rekey',
+      { cluster: harness.name, keyManagement: 'internal', provider: { id: 3 } },
+      { taskQueue, workflowId: `rekey-bad-${Date.now()}` },
+    ).catch((e: unknown) => e);
     expect(rootType(failure)).toBe('InvalidInput');
     expect(rootMessage(failure)).toBe('provider: is only for keyManagement external');
   });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { AuditLog } from '../../src/audit/audit-log';
 import { runReportSchema } from '../../src/report/run-report';
 import { runCli } from '../support/cli';
+import { executeRunbook } from '../support/start';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
 
@@ -33,11 +34,12 @@ describe('ekm report (audit report of a run)', () => {
       await harness.sim.control.setHttpFaults({
         rules: [{ kind: 'busy', methods: ['GetSoftwareEncryptionAtRestInfo'], remaining: 1 }],
       });
-      await temporal.client.workflow.execute('rekeyRunbook', {
-        taskQueue,
-        workflowId,
-        args: [{ cluster: harness.name, polling: { initialInterval: 200, maxInterval: 500 } }],
-      });
+      await executeRunbook(
+        temporal.client,
+        'rekey',
+        { cluster: harness.name, polling: { initialInterval: 200, maxInterval: 500 } },
+        { taskQueue, workflowId },
+      );
     } finally {
       await temporal.close();
     }

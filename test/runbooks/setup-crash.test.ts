@@ -9,10 +9,11 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { ManagedProcess } from '../../tools/devenv/child';
 import { issueCertificate, loadCertificateAuthority } from '../../src/pki/authority';
 import { x509 } from '../../src/pki/x509';
-import { progressQuery, submitCertificateUpdate } from '../../workflows/definitions';
+import { progressQuery, submitCertificateUpdate } from '../../workflows/contract';
 import type { SetupInput } from '../../workflows/inputs';
 import type { SetupResult } from '../../workflows/setup';
 import { startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { startRunbook } from '../support/start';
 import { eventually } from '../support/eventually';
 import { historyText } from '../support/history';
 import { testEnv } from '../support/test-env';
@@ -84,16 +85,15 @@ describe('setup runbook: worker SIGKILLed at each step', () => {
         activityTimeout: '6s',
         polling: { initialInterval: 200, maxInterval: 500, attemptWindow: 20_000 },
       };
-      const handle: WorkflowHandle = await temporal.client.workflow.start('setupRunbook', {
+      const handle: WorkflowHandle = await startRunbook(temporal.client, 'setup', input, {
         taskQueue,
         workflowId: `crash-${crash.step}-${Date.now()}`,
-        args: [input],
       });
 
       // Wait until the step is under way (and, for a held answer, the cluster has run it).
       await eventually(
         async () => {
-          const p = await handle.query(progressQuery);
+          const p = await handle.query(progressQuery.definition);
           const step = p.steps.find((s) => s.id === crash.step)!;
           expect(['running', 'waiting-for-input']).toContain(step.state);
         },
@@ -108,14 +108,14 @@ describe('setup runbook: worker SIGKILLed at each step', () => {
 
       if (crash.signer === 'manual') {
         const waiting = await eventually(async () => {
-          const p = await handle.query(progressQuery);
+          const p = await handle.query(progressQuery.definition);
           expect(p.waiting?.kind).toBe('signed-certificate');
           return p;
         }, 30_000);
         const ca = await loadCertificateAuthority(kmip.caPem, kmip.caKeyPem);
         const csr = new x509.Pkcs10CertificateRequest(waiting.waiting!.csrPem!);
         const signed = await issueCertificate(ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] });
-        await handle.executeUpdate(submitCertificateUpdate, {
+        await handle.executeUpdate(submitCertificateUpdate.definition, {
           args: [{ certificatePem: signed.certificatePem, caChainPem: kmip.caPem }],
         });
       }

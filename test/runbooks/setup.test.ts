@@ -7,13 +7,14 @@ import { issueCertificate, loadCertificateAuthority, createCertificateAuthority 
 import { generateRsaKeyPair } from '../../src/pki/keys';
 import { x509 } from '../../src/pki/x509';
 import { kmipKeyName } from '../../tools/simulator';
-import { answerUpdate, progressQuery, submitCertificateUpdate, type RunbookProgress } from '../../workflows/definitions';
+import { answerUpdate, progressQuery, submitCertificateUpdate, type RunbookProgress } from '../../workflows/contract';
 import type { SetupInput } from '../../workflows/inputs';
 import type { SetupResult } from '../../workflows/setup';
 import type { ClusterRegistry } from '../../src/config/clusters';
 import { runCli } from '../support/cli';
 import { historyText } from '../support/history';
 import { addKmipCheckIdentity, kmipKeyExists, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { startRunbook } from '../support/start';
 import { eventually } from '../support/eventually';
 import { rootMessage, rootType } from '../support/failures';
 import { testEnv } from '../support/test-env';
@@ -80,10 +81,10 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     register(harness);
     const workflowId = `setup-${harness.name}-${Date.now()}`;
     workflowIds.push(workflowId);
-    return temporal.client.workflow.start('setupRunbook', { taskQueue, workflowId, args: [input(harness, overrides)] });
+    return startRunbook(temporal.client, 'setup', input(harness, overrides), { taskQueue, workflowId });
   }
 
-  const progress = (h: WorkflowHandle) => h.query(progressQuery);
+  const progress = (h: WorkflowHandle) => h.query(progressQuery.definition);
   async function waitingFor(h: WorkflowHandle, step: string): Promise<RunbookProgress> {
     return eventually(
       async () => {
@@ -260,7 +261,9 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       expect(waiting.waiting?.answers).toEqual(['retry', 'change', 'abort']);
       expect(waiting.waiting?.problem).toMatch(/30 days/);
       expect(await calls(refused, 'CreateKeyServerKmip')).toBe(0);
-      await short.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'CA profile too short', by: 'test' }] });
+      await short.executeUpdate(answerUpdate.definition, {
+        args: [{ action: 'abort', reason: 'CA profile too short', by: 'test' }],
+      });
       await expect(short.result()).rejects.toThrow();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -278,7 +281,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(await calls(harness, 'RekeySoftwareEncryptionAtRestMasterKey')).toBe(1);
 
     check.keyName = rightName;
-    await handle.executeUpdate(answerUpdate, { args: [{ action: 'retry', by: 'on-call' }] });
+    await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'retry', by: 'on-call' }] });
     const result = (await handle.result()) as SetupResult;
     expect(result.kmipCheck).toMatchObject({ checked: true });
     expect(await calls(harness, 'RekeySoftwareEncryptionAtRestMasterKey')).toBe(1);
@@ -317,7 +320,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     ];
     for (const [name, certificatePem, caChainPem, reason] of cases) {
       const failure = await handle
-        .executeUpdate(submitCertificateUpdate, { args: [{ certificatePem, caChainPem }] })
+        .executeUpdate(submitCertificateUpdate.definition, { args: [{ certificatePem, caChainPem }] })
         .catch((e: unknown) => e);
       expect([name, failure]).toEqual([name, expect.any(WorkflowUpdateFailedError)]);
       expect([name, rootMessage(failure)]).toEqual([name, expect.stringContaining(reason)]);
@@ -329,8 +332,8 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       expect(await calls(harness, method)).toBe(0);
 
     // A refused answer (not offered now) leaves nothing in history; abort is offered and ends the run.
-    await expect(handle.executeUpdate(answerUpdate, { args: [{ action: 'retry' }] })).rejects.toThrow();
-    await handle.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'wrong cluster', by: 'test' }] });
+    await expect(handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'retry' }] })).rejects.toThrow();
+    await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'abort', reason: 'wrong cluster', by: 'test' }] });
     const failure = await handle.result().catch((e: unknown) => e);
     expect(rootType(failure)).toBe('RunbookAborted');
     expect((await progress(handle)).state).toBe('cancelled');
@@ -350,7 +353,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       ),
     );
     await harness.sim.control.makeReachable(testEnv().kmip.host);
-    const accepted = await handle.executeUpdate(answerUpdate, { args: [{ action: 'retry', by: 'on-call' }] });
+    const accepted = await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'retry', by: 'on-call' }] });
     expect(accepted.step).toBe('test-server');
     const result = (await handle.result()) as SetupResult;
     expect(result.keyServerAction).toBe('created');
@@ -372,7 +375,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect((await harness.client().call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('disabled');
 
     await harness.sim.control.clearHttpFaults();
-    await handle.executeUpdate(answerUpdate, { args: [{ action: 'retry', by: 'on-call' }] });
+    await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'retry', by: 'on-call' }] });
     const result = (await handle.result()) as SetupResult;
     expect(result.encryptionAtRestState).toBe('enabled');
     expect((await progress(handle)).steps.find((s) => s.id === 'enable')).toMatchObject({ state: 'done', attempts: 2 });
@@ -386,7 +389,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     // The CA team signed with their own CA: the certificate passes the checks, but PyKMIP does not trust that CA.
     const wrongCa = await createCertificateAuthority('Some Other Issuing CA');
     const wrong = await issueCertificate(wrongCa, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] });
-    await handle.executeUpdate(submitCertificateUpdate, {
+    await handle.executeUpdate(submitCertificateUpdate.definition, {
       args: [{ certificatePem: wrong.certificatePem, caChainPem: wrongCa.certificatePem }],
     });
     const failing = await waitingFor(handle, 'test-server');
@@ -440,7 +443,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     const harness = await cluster('setup-change');
     const handle = await start(harness, { port: 1 });
     await waitingFor(handle, 'test-server');
-    await handle.executeUpdate(answerUpdate, { args: [{ action: 'change', port: testEnv().kmip.port }] });
+    await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'change', port: testEnv().kmip.port }] });
     const result = (await handle.result()) as SetupResult;
     expect(result.keyServerAction).toBe('updated');
     const { kmipKeyServers } = await harness.client().call('ListKeyServersKmip', {});
@@ -456,7 +459,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     await harness.sim.control.makeUnreachable(testEnv().kmip.host);
     const handle = await start(harness);
     await waitingFor(handle, 'test-server');
-    await handle.executeUpdate(answerUpdate, {
+    await handle.executeUpdate(answerUpdate.definition, {
       args: [{ action: 'abort', reason: 'key server not ready this week', by: 'ops' }],
     });
     const failure = await handle.result().catch((e: unknown) => e);
@@ -480,7 +483,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     await waitingFor(handle, 'test-server');
     const lost = (await harness.sim.control.calls()).filter((c) => c.injected?.phase === 'after' && c.executed);
     expect(lost.map((c) => c.method)).toEqual(['CreateKeyProviderKmip', 'CreateKeyServerKmip']);
-    await handle.executeUpdate(answerUpdate, { args: [{ action: 'abort', reason: 'wrong CA', by: 'ops' }] });
+    await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'abort', reason: 'wrong CA', by: 'ops' }] });
     await expect(handle.result()).rejects.toThrow();
     await expectNoKeyServerOrProvider(harness);
     expect(await calls(harness, 'CreateKeyProviderKmip')).toBe(1);
@@ -516,11 +519,11 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     );
     expect(pastDeadline.notes.some((n) => n.includes('reminder'))).toBe(true);
     expect(events.some((e) => e.kind === 'escalated' && e.cluster === harness.name)).toBe(true);
-    await handle.executeUpdate(answerUpdate, { args: [{ action: 'extend', extendBy: '1h', by: 'ops' }] });
+    await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'extend', extendBy: '1h', by: 'ops' }] });
     const extended = await waitingFor(handle, 'signing');
     expect(extended.waiting?.answers).toEqual(['abort']);
     expect(Date.parse(extended.waiting!.deadline!) - Date.now()).toBeGreaterThan(50 * 60_000);
-    await handle.executeUpdate(submitCertificateUpdate, {
+    await handle.executeUpdate(submitCertificateUpdate.definition, {
       args: [{ certificatePem: await signAsTheCa(extended.waiting!.csrPem!), caChainPem: testEnv().kmip.caPem }],
     });
     const result = (await handle.result()) as SetupResult;

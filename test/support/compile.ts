@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '../..');
-const sourceDirs = ['src', 'workflows', 'activities', 'worker'];
+const sourceDirs = ['src', 'workflows', 'activities', 'worker', 'tools'];
 const stamp = path.join(root, 'dist', '.compiled-at');
 
 function newestSource(dir: string): number {

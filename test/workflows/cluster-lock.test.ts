@@ -1,6 +1,5 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { progressQuery } from '../../workflows/definitions';
-import { clusterLockWorkflowId, lockStateQuery } from '../../workflows/cluster-lock';
+import { lockStateQuery, progressQuery, workflowIds } from '../../workflows/contract';
 import { finishSignal, lockHolder } from '../fixtures/lock-workflows';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
 import { eventually } from '../support/eventually';
@@ -27,8 +26,9 @@ describe('cluster lock (real Temporal server)', () => {
   const start = (cluster: string, id: string, ifBusy: 'fail' | 'wait') =>
     temporal.client.workflow.start(lockHolder, { taskQueue, workflowId: `${id}-${cluster}`, args: [cluster, ifBusy] });
   const holderOf = async (cluster: string) =>
-    (await temporal.client.workflow.getHandle(clusterLockWorkflowId(cluster)).query(lockStateQuery)).holder?.workflowId;
-  const lockStep = async (h: WorkflowHandle) => (await h.query(progressQuery)).steps[0]!.state;
+    (await temporal.client.workflow.getHandle(workflowIds.clusterLock(cluster)).query(lockStateQuery.definition)).holder
+      ?.workflowId;
+  const lockStep = async (h: WorkflowHandle) => (await h.query(progressQuery.definition)).steps[0]!.state;
 
   it('grants one holder, refuses a fail-if-busy requester naming the holder, queues a waiting one', async () => {
     const cluster = `c-${taskQueue}`;
@@ -45,7 +45,7 @@ describe('cluster lock (real Temporal server)', () => {
 
     const queued = await start(cluster, 'queued', 'wait');
     await eventually(async () => expect(await lockStep(queued)).toBe('waiting-for-input'));
-    expect((await queued.query(progressQuery)).waiting?.kind).toBe('cluster-lock');
+    expect((await queued.query(progressQuery.definition)).waiting?.kind).toBe('cluster-lock');
 
     await first.signal(finishSignal);
     expect(await first.result()).toBe('done');

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { formatDuration } from '../../src/durations';
 import { describeIssues, duration } from '../../workflows/inputs';
 import type { RekeyResult } from '../../workflows/rekey';
+import { runbooks, runbookStart } from '../../workflows/runbooks';
 import { startLab, type Lab, type LabCluster } from '../devenv/lab';
 
 const USAGE = `Usage: node dist/tools/bench/rekey-history.js [--short 2s] [--long 10m] [--dir DIR] [--keep] [--json]
@@ -67,15 +68,14 @@ async function measure(
   const callsBefore = (await cluster.sim.control.calls({ method: 'GetAsyncResult' })).length;
   log(`${label}: rekey with a ${formatDuration(jobMs)} job`);
   const started = Date.now();
-  const handle = await lab.client.workflow.start('rekeyRunbook', {
-    taskQueue: lab.taskQueue,
-    workflowId: `bench-rekey-${label}-${started}`,
-    args: [{ cluster: cluster.name }],
-  });
+  const handle = await lab.client.workflow.start(
+    runbooks.rekey.workflow,
+    runbookStart('rekey', { cluster: cluster.name }, { taskQueue: lab.taskQueue, workflowId: `bench-rekey-${label}-${started}` }),
+  );
   const ticker = setInterval(() => log(`${label}: ${formatDuration(Date.now() - started)} elapsed`), 60_000);
   let result: RekeyResult;
   try {
-    result = (await handle.result()) as RekeyResult;
+    result = await handle.result();
   } finally {
     clearInterval(ticker);
   }
