@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { Failure } from '../workflows/failures';
 import type { ElementClient } from '../src/element';
 import type { JsonObject } from '../src/element/objects';
 
@@ -15,8 +16,6 @@ export interface PollSettings {
 }
 
 export const DEFAULT_POLL: PollSettings = { initialIntervalMs: 1000, maxIntervalMs: 30_000, attemptWindowMs: 5 * 60_000 };
-
-export const STILL_RUNNING = 'AsyncJobStillRunning';
 
 /**
  * Polls `check` until it returns a value, heartbeating each poll and doubling the pause up to
@@ -36,7 +35,7 @@ export async function pollUntil<T>(
     if (outcome.done) return outcome.value;
     context.heartbeat({ poll, progress: outcome.progress });
     if (Date.now() - started + interval > settings.attemptWindowMs) {
-      throw ApplicationFailure.create({ type: STILL_RUNNING, message: stillRunning, nextRetryDelay: interval });
+      throw ApplicationFailure.create({ type: Failure.StillRunning, message: stillRunning, nextRetryDelay: interval });
     }
     await context.sleep(interval);
     interval = Math.min(interval * 2, settings.maxIntervalMs);

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { Failure } from '../workflows/failures';
 import { ApplicationFailure } from '@temporalio/common';
 import { request } from 'undici';
 import { z } from 'zod';
@@ -34,20 +35,23 @@ async function cfsslCall(url: string, path: string, body: unknown): Promise<stri
       bodyTimeout: 30_000,
     });
   } catch (err) {
-    throw ApplicationFailure.retryable(`cfssl at ${url} did not answer ${path}: ${(err as Error).message}`, 'SignerUnavailable');
+    throw ApplicationFailure.retryable(
+      `cfssl at ${url} did not answer ${path}: ${(err as Error).message}`,
+      Failure.SignerUnavailable,
+    );
   }
   const text = await response.body.text();
   if (response.statusCode >= 500)
-    throw ApplicationFailure.retryable(`cfssl ${path}: HTTP ${response.statusCode}`, 'SignerUnavailable');
+    throw ApplicationFailure.retryable(`cfssl ${path}: HTTP ${response.statusCode}`, Failure.SignerUnavailable);
   let parsed: z.infer<typeof cfsslAnswer>;
   try {
     parsed = cfsslAnswer.parse(JSON.parse(text));
   } catch {
-    throw refuse('SignerRefused', `cfssl ${path}: HTTP ${response.statusCode}, not a cfssl answer`);
+    throw refuse(Failure.SignerRefused, `cfssl ${path}: HTTP ${response.statusCode}, not a cfssl answer`);
   }
   if (!parsed.success || !parsed.result) {
     throw refuse(
-      'SignerRefused',
+      Failure.SignerRefused,
       `cfssl ${path} refused: ${parsed.errors?.map((e) => e.message).join('; ') || `HTTP ${response.statusCode}`}`,
     );
   }
@@ -64,7 +68,7 @@ function runCommand(command: string[], input: string, timeoutMs: number): Promis
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => {
       clearTimeout(timer);
-      reject(refuse('SignerFailed', `cannot run signer ${command[0]}: ${err.message}`));
+      reject(refuse(Failure.SignerFailed, `cannot run signer ${command[0]}: ${err.message}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -73,7 +77,7 @@ function runCommand(command: string[], input: string, timeoutMs: number): Promis
         const why = signal
           ? `was killed (${signal}${signal === 'SIGKILL' ? `, after ${timeoutMs} ms` : ''})`
           : `exited with ${code}`;
-        reject(ApplicationFailure.retryable(`signer ${command[0]} ${why}: ${stderr.trim().slice(-500)}`, 'SignerFailed'));
+        reject(ApplicationFailure.retryable(`signer ${command[0]} ${why}: ${stderr.trim().slice(-500)}`, Failure.SignerFailed));
       }
     });
     child.stdin.end(input);
@@ -110,11 +114,11 @@ export function certificateActivities(ctx: ActivityContext) {
       const signer = ctx.registry.signers[input.signer];
       if (!signer) {
         const known = Object.keys(ctx.registry.signers).join(', ') || 'none';
-        throw refuse('UnknownSigner', `no signer "${input.signer}" in the clusters file (signers: ${known})`);
+        throw refuse(Failure.UnknownSigner, `no signer "${input.signer}" in the clusters file (signers: ${known})`);
       }
       const output = await runCommand(signer.command, input.csrPem, signer.timeoutMs);
       const blocks = pemBlocks(output).filter((b) => b.label === 'CERTIFICATE');
-      if (blocks.length === 0) throw refuse('SignerFailed', `signer ${input.signer} printed no PEM certificate`);
+      if (blocks.length === 0) throw refuse(Failure.SignerFailed, `signer ${input.signer} printed no PEM certificate`);
       let caChainPem = blocks
         .slice(1)
         .map((b) => b.text)

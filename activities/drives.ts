@@ -3,6 +3,7 @@
  * fault is about, adding exactly those back once, and what the cluster shows afterwards.
  */
 import type { ElementClient } from '../src/element';
+import { Failure } from '../workflows/failures';
 import { DriveAddAsyncResult, EkmFaultCode, type Drive } from '../src/element/objects';
 import { DEFAULT_POLL, pollAsyncJob, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
@@ -97,7 +98,7 @@ export function driveActivities(ctx: ActivityContext) {
             const problems = refusals(input.driveIDs, drives, ofFault);
             if (problems.length > 0) {
               throw refuse(
-                'DrivesRefused',
+                Failure.DrivesRefused,
                 `refusing to add drives that are not the failed metadata drives: ${problems.join('; ')}`,
               );
             }
@@ -121,14 +122,14 @@ export function driveActivities(ctx: ActivityContext) {
           const { drives } = await client.call('ListDrives');
           const ours = driveIDs.map((id) => drives.find((d) => d.driveID === id));
           const missing = driveIDs.filter((_, i) => !ours[i]);
-          if (missing.length > 0) throw refuse('DrivesRefused', `drives ${missing.join(', ')} no longer exist`);
+          if (missing.length > 0) throw refuse(Failure.DrivesRefused, `drives ${missing.join(', ')} no longer exist`);
           const available = ours.filter((d): d is Drive => d?.status === 'available');
           const alreadyActive = ours.filter((d): d is Drive => d?.status === 'active').map((d) => d.driveID);
           if (available.length === 0) return { attached: false, added: [], alreadyActive };
           const { asyncHandle } = await client.call('AddDrives', {
             drives: available.map((d) => ({ driveID: d.driveID, type: 'slice' as const })),
           });
-          if (asyncHandle === undefined) throw refuse('UnexpectedResponse', 'AddDrives answered without an asyncHandle');
+          if (asyncHandle === undefined) throw refuse(Failure.UnexpectedResponse, 'AddDrives answered without an asyncHandle');
           return { asyncHandle, attached: false, added: available.map((d) => d.driveID), alreadyActive };
         }),
       );

@@ -5,6 +5,7 @@ import { activityInfo } from '@temporalio/activity';
 import type { AuditLog } from '../src/audit/audit-log';
 import { ElementApiError, ElementClient, ElementError, type ElementCallRecord } from '../src/element';
 import type { ActivityContext } from './context';
+import { Failure, type FailureType } from '../workflows/failures';
 
 /**
  * Opens an Element client for a registered cluster (credentials read now, from the worker's
@@ -73,11 +74,11 @@ export function asActivityFailure(err: unknown, retryApiErrors = false): unknown
       details: [{ kind: err.kind, method: err.method }],
     });
   }
-  if (err instanceof ConfigError) return ApplicationFailure.nonRetryable(err.message, 'ConfigError');
+  if (err instanceof ConfigError) return ApplicationFailure.nonRetryable(err.message, Failure.ConfigError);
   return err;
 }
 
 /** A failure the runbook should not retry: the cluster is not in a state this step can work with. */
-export function refuse(type: string, message: string): ApplicationFailure {
+export function refuse(type: FailureType, message: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, type);
 }

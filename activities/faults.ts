@@ -3,6 +3,7 @@
  * tests: the recovery never creates, changes or rekeys anything on the cluster.
  */
 import { Context } from '@temporalio/activity';
+import { Failure } from '../workflows/failures';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { ElementApiError, type ElementClient } from '../src/element';
 import { EkmFaultCode, hasFaultCode, type ClusterFault, type JsonObject } from '../src/element/objects';
@@ -54,8 +55,6 @@ export interface KmipKeyServers {
   providers: { keyProviderID: number; name: string }[];
   servers: KeyServerRef[];
 }
-
-export const FAULT_STILL_PRESENT = 'FaultStillPresent';
 
 const KEY_MISSING = /item not found|key (is )?(missing|not found|unavailable|destroyed|does not exist)|no such key/i;
 const TLS_REJECTED = /certificate|\btls\b|\bssl\b|handshake|authentication|unknown ca|x\.?509|self[- ]signed|permission denied/i;
@@ -155,7 +154,7 @@ export function faultActivities(ctx: ActivityContext) {
           if (providers.length === 0) {
             const known = kmipKeyProviders.map((p) => `${p.keyProviderID}${p.keyProviderIsActive ? ' (active)' : ''}`).join(', ');
             throw refuse(
-              'NoActiveKeyProvider',
+              Failure.NoActiveKeyProvider,
               named !== undefined
                 ? `the fault names key provider ${named}, which the cluster does not list (providers: ${known || 'none'})`
                 : `no active key provider on cluster ${cluster} (providers: ${known || 'none'}); this fault needs a person`,
@@ -209,7 +208,7 @@ export function faultActivities(ctx: ActivityContext) {
         // BENIGN: an expected "not yet", logged at DEBUG rather than as a failed activity each poll.
         throw ApplicationFailure.create({
           message: `kmipServerFault ${faults[0]!.clusterFaultID} is still current: ${faults[0]!.details}`,
-          type: FAULT_STILL_PRESENT,
+          type: Failure.FaultStillPresent,
           category: ApplicationFailureCategory.BENIGN,
         });
       }

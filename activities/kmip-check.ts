@@ -4,6 +4,7 @@
  * the name the cluster gives it. Without that setting it says it did not check.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { Failure } from '../workflows/failures';
 import { findCluster, readKmipCheckIdentity, type KmipCheckIdentity } from '../src/config/clusters';
 import { KmipConnectionError, KmipOperationError, withKmipSession } from '../src/kmip';
 import type { ActivityContext } from './context';
@@ -52,7 +53,7 @@ export function kmipCheckActivities(ctx: ActivityContext) {
             );
             if (uniqueIdentifiers.length === 0) {
               throw refuse(
-                'KeyNotOnKmipServer',
+                Failure.KeyNotOnKmipServer,
                 `the cluster reports master key ${key.keyID} with provider ${key.keyProviderID}, but key server ${where} has no key named "${keyName}"`,
               );
             }
@@ -61,7 +62,7 @@ export function kmipCheckActivities(ctx: ActivityContext) {
             if (err instanceof KmipOperationError) {
               throw ApplicationFailure.nonRetryable(
                 `key server ${where} refused to Locate "${keyName}" for the kmipCheck identity: ${err.message}`,
-                'KmipCheckRefused',
+                Failure.KmipCheckRefused,
               );
             }
             if (!(err instanceof KmipConnectionError)) throw err;
@@ -72,7 +73,7 @@ export function kmipCheckActivities(ctx: ActivityContext) {
       // Retryable: the key server may be back on the next attempt.
       throw ApplicationFailure.retryable(
         `no key server of provider ${key.keyProviderID} could be asked about key "${keyName}": ${unreachable.join('; ') || 'it has no key servers'}`,
-        'KmipCheckUnreachable',
+        Failure.KmipCheckUnreachable,
       );
     },
   };

@@ -1,5 +1,6 @@
 import { ElementApiError, type ElementClient } from '../src/element';
 import { RekeyMasterKeyAsyncResult, type EncryptionKeyInfo, type KeyProviderKmip } from '../src/element/objects';
+import { Failure } from '../workflows/failures';
 import { DEFAULT_POLL, pollAsyncJob, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
 import { refuse, withElement } from './element';
@@ -53,14 +54,14 @@ export function pickProvider(providers: KeyProviderKmip[], selector: ProviderSel
       .map((p) => `${p.keyProviderID} "${p.keyProviderName}"${p.keyProviderIsActive ? ' (active)' : ''}`)
       .join(', ');
     throw refuse(
-      'KeyProviderNotFound',
+      Failure.KeyProviderNotFound,
       `no ${describeProvider(selector)} on the cluster (providers: ${known || 'none'}); choose one by id or name`,
     );
   }
   if (matches.length > 1) {
     const ids = matches.map((p) => p.keyProviderID).join(', ');
     throw refuse(
-      'KeyProviderAmbiguous',
+      Failure.KeyProviderAmbiguous,
       `${describeProvider(selector)} matches several providers (ids ${ids}); choose one by id`,
     );
   }
@@ -85,7 +86,7 @@ export function rekeyActivities(ctx: ActivityContext) {
         const info = await client.call('GetSoftwareEncryptionAtRestInfo');
         if (info.state !== 'enabled') {
           throw refuse(
-            'SoftwareEncryptionNotEnabled',
+            Failure.SoftwareEncryptionNotEnabled,
             `software encryption at rest is ${info.state} on cluster ${cluster}; it can only be enabled when the cluster is created`,
           );
         }
@@ -95,7 +96,7 @@ export function rekeyActivities(ctx: ActivityContext) {
           const provider = pickProvider(kmipKeyProviders, target.provider);
           if (provider.keyServerIDs.length === 0) {
             throw refuse(
-              'KeyProviderHasNoServer',
+              Failure.KeyProviderHasNoServer,
               `key provider ${provider.keyProviderID} "${provider.keyProviderName}" has no key server`,
             );
           }
@@ -144,7 +145,7 @@ export function rekeyActivities(ctx: ActivityContext) {
         const parsed = RekeyMasterKeyAsyncResult.safeParse(result);
         if (!parsed.success) {
           throw refuse(
-            'UnexpectedAsyncResult',
+            Failure.UnexpectedAsyncResult,
             `async job ${handle} completed without the rekey result fields: ${parsed.error.message}`,
           );
         }
@@ -173,7 +174,10 @@ export function rekeyActivities(ctx: ActivityContext) {
           problems.push(`rekeyMasterKeyAsyncResultID is ${info.rekeyMasterKeyAsyncResultID}, expected ${expected.handle}`);
         }
         if (problems.length > 0)
-          throw refuse('RekeyNotVerified', `after the rekey, GetSoftwareEncryptionAtRestInfo disagrees: ${problems.join('; ')}`);
+          throw refuse(
+            Failure.RekeyNotVerified,
+            `after the rekey, GetSoftwareEncryptionAtRestInfo disagrees: ${problems.join('; ')}`,
+          );
         return {
           keyID: key!.keyID!,
           keyManagementType: expected.keyManagement,

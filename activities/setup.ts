@@ -4,6 +4,7 @@
  * died mid-call never duplicates a provider, a server or a key pair.
  */
 import { ElementApiError, type ElementClient } from '../src/element';
+import { Failure } from '../workflows/failures';
 import type { KeyProviderKmip, KeyServerKmip } from '../src/element/objects';
 import { checkSignedCertificate, normalizeCsrPem, summarizeCsr, type CertificateSummary } from '../src/pki/certificate-checks';
 import { ApplicationFailure } from '@temporalio/common';
@@ -65,7 +66,7 @@ const samePem = (a: string, b: string) => a.replace(/\s+/g, '') === b.replace(/\
 function single<T>(items: T[], what: string, name: string, id: (t: T) => number): T | undefined {
   if (items.length > 1) {
     throw refuse(
-      'AmbiguousName',
+      Failure.AmbiguousName,
       `${items.length} ${what}s are named "${name}" (ids ${items.map(id).join(', ')}); rename or delete the extra ones`,
     );
   }
@@ -140,19 +141,19 @@ export function setupActivities(ctx: ActivityContext) {
         const pinned = client.apiVersion;
         if (!versionAtLeast(pinned, '11.7')) {
           throw refuse(
-            'UnsupportedVersion',
+            Failure.UnsupportedVersion,
             `external key management needs Element API 11.7 or later; cluster ${cluster} is pinned to ${pinned}`,
           );
         }
         if (input.mode === 'software' && !versionAtLeast(pinned, '12.3')) {
           throw refuse(
-            'UnsupportedVersion',
+            Failure.UnsupportedVersion,
             `the software encryption path needs Element API 12.3 or later; cluster ${cluster} is pinned to ${pinned}`,
           );
         }
         if (!api.supportedVersions.includes(pinned)) {
           throw refuse(
-            'UnsupportedVersion',
+            Failure.UnsupportedVersion,
             `cluster ${cluster} does not serve API ${pinned} (supported: ${api.supportedVersions.join(', ')})`,
           );
         }
@@ -168,7 +169,7 @@ export function setupActivities(ctx: ActivityContext) {
           const sear = await client.call('GetSoftwareEncryptionAtRestInfo');
           if (sear.state !== 'enabled') {
             throw refuse(
-              'SoftwareEncryptionNotEnabled',
+              Failure.SoftwareEncryptionNotEnabled,
               `software encryption at rest is ${sear.state} on cluster ${cluster}; it can only be enabled when the cluster is created`,
             );
           }
@@ -182,17 +183,20 @@ export function setupActivities(ctx: ActivityContext) {
           const ours = provider?.keyProviderIsActive === true;
           if ((state === 'enabled' || state === 'enabling') && !ours) {
             throw refuse(
-              'EncryptionAlreadyEnabled',
+              Failure.EncryptionAlreadyEnabled,
               `hardware encryption at rest is already ${state} on cluster ${cluster} without provider "${input.keyProviderName}"; disable it first (DisableEncryptionAtRest) if it should move to external keys`,
             );
           }
           if (state === 'disabling')
-            throw ApplicationFailure.retryable(`hardware encryption at rest is disabling on cluster ${cluster}`, 'ClusterBusy');
+            throw ApplicationFailure.retryable(
+              `hardware encryption at rest is disabling on cluster ${cluster}`,
+              Failure.ClusterBusy,
+            );
           alreadyDone = state === 'enabled' && ours;
         }
         if (serversInUse.length > 0 && !input.newKeyPair && !alreadyDone) {
           throw refuse(
-            'KeyServersInUse',
+            Failure.KeyServersInUse,
             `key servers ${serversInUse.map((s) => `${s.id} "${s.name}"`).join(', ')} of an active provider use the cluster's current key pair; ` +
               'replacing it would break their trust. Start the setup with an explicit request for a new key pair if that is intended',
           );
@@ -247,7 +251,7 @@ export function setupActivities(ctx: ActivityContext) {
         if (fingerprint === null)
           throw ApplicationFailure.retryable(
             'the cluster has no key pair right after CreatePublicPrivateKeyPair',
-            'KeyPairMissing',
+            Failure.KeyPairMissing,
           );
         return { fingerprint, created: true };
       });
@@ -342,7 +346,7 @@ export function setupActivities(ctx: ActivityContext) {
           const state = clusterInfo.encryptionAtRestState;
           if (state === 'enabled') return { done: true, value: undefined };
           if (state !== 'enabling')
-            throw refuse('EncryptionNotEnabling', `encryptionAtRestState is ${state} while waiting for enabled`);
+            throw refuse(Failure.EncryptionNotEnabling, `encryptionAtRestState is ${state} while waiting for enabled`);
           return { done: false, progress: { state } };
         }),
       );
@@ -365,7 +369,7 @@ export function setupActivities(ctx: ActivityContext) {
           problems.push(`encryptionAtRestState is ${clusterInfo.encryptionAtRestState}`);
         }
         if (problems.length > 0)
-          throw refuse('SetupNotVerified', `the cluster does not show the expected end state: ${problems.join('; ')}`);
+          throw refuse(Failure.SetupNotVerified, `the cluster does not show the expected end state: ${problems.join('; ')}`);
         return { providerActive: kmipKeyProvider.keyProviderIsActive, encryptionAtRestState: clusterInfo.encryptionAtRestState };
       });
     },

@@ -1,5 +1,5 @@
 import { DefaultLogger, type LogEntry, type LogLevel, type LogMetadata } from '@temporalio/worker';
-import { STILL_RUNNING } from '../activities/async-jobs';
+import { Failure } from '../workflows/failures';
 
 function plain(value: unknown): unknown {
   if (value instanceof Error) {
@@ -26,7 +26,7 @@ export class WorkerLogger extends DefaultLogger {
 
   override log(level: LogLevel, message: string, meta?: LogMetadata): void {
     const error = meta?.error as { type?: string } | undefined;
-    if (level === 'WARN' && error?.type === STILL_RUNNING) return super.log('DEBUG', message, meta);
+    if (level === 'WARN' && error?.type === Failure.StillRunning) return super.log('DEBUG', message, meta);
     super.log(level, message, meta);
   }
 }

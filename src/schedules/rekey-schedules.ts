@@ -16,7 +16,7 @@ import {
 import { z } from 'zod';
 import { workflowIds } from '../../workflows/contract';
 import { runbooks, runbookStart } from '../../workflows/runbooks';
-import { clusterName, duration, rekeyInput, type RekeyInput } from '../../workflows/inputs';
+import { clusterName, duration, rekeyInput, withMsNames, type RekeyInput } from '../../workflows/inputs';
 import { parseCalendar, renderCalendar } from './calendar';
 
 export { parseCalendar } from './calendar';
@@ -76,7 +76,8 @@ export const rekeyScheduleOptions = z
     if (o.keyManagement === 'internal' && o.provider) {
       ctx.addIssue({ code: 'custom', path: ['provider'], message: 'is only for keyManagement external' });
     }
-  });
+  })
+  .transform(withMsNames(['every', 'jitter', 'catchupWindow']));
 
 export type RekeyScheduleOptions = z.input<typeof rekeyScheduleOptions>;
 
@@ -100,10 +101,10 @@ export class RekeyScheduleExistsError extends Error {
 
 function scheduleSpec(o: z.output<typeof rekeyScheduleOptions>): ScheduleSpec {
   return {
-    ...(o.every !== undefined ? { intervals: [{ every: o.every }] } : {}),
+    ...(o.everyMs !== undefined ? { intervals: [{ every: o.everyMs }] } : {}),
     ...(o.cron !== undefined ? { cronExpressions: [o.cron] } : {}),
     ...(o.calendar !== undefined ? { calendars: [parseCalendar(o.calendar)] } : {}),
-    ...(o.jitter !== undefined ? { jitter: o.jitter } : {}),
+    ...(o.jitterMs !== undefined ? { jitter: o.jitterMs } : {}),
   };
 }
 
@@ -127,7 +128,7 @@ export async function createRekeySchedule(client: Client, taskQueue: string, raw
         workflowType: runbooks.rekey.workflow,
         ...start,
       },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: o.catchupWindow, pauseOnFailure: true },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: o.catchupWindowMs, pauseOnFailure: true },
       state: { paused: o.paused, note: o.note ?? (o.paused ? 'created paused' : undefined) },
     });
     return handle.scheduleId;

@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { STILL_RUNNING } from '../../activities/async-jobs';
+import { Failure } from '../../workflows/failures';
 import { WorkerLogger } from '../../worker/logging';
 
 describe('worker log', () => {
@@ -28,10 +28,10 @@ describe('worker log', () => {
 
   it('keeps a polling hand-back ("still running") out of the warnings', () => {
     const logger = new WorkerLogger('INFO');
-    logger.warn('Activity failed', { error: ApplicationFailure.retryable('async job 7 is still running', STILL_RUNNING) });
+    logger.warn('Activity failed', { error: ApplicationFailure.retryable('async job 7 is still running', Failure.StillRunning) });
     expect(written).toEqual([]);
     new WorkerLogger('DEBUG').warn('Activity failed', {
-      error: ApplicationFailure.retryable('async job 7 is still running', STILL_RUNNING),
+      error: ApplicationFailure.retryable('async job 7 is still running', Failure.StillRunning),
     });
     expect(JSON.parse(written[0]!)).toMatchObject({ level: 'debug' });
   });
