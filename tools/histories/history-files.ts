@@ -4,6 +4,7 @@
  * One event per line instead of indented: a quarter smaller, and a diff still shows which events changed.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
@@ -61,8 +62,19 @@ export function writeHistories(outDir: string, runs: RecordedRun[]): Array<{ fil
   return runs.map((run) => {
     const file = path.join(outDir, `${run.name}.json`);
     const { events } = JSON.parse(historyToJSON(run.history)) as { events: unknown[] };
-    const text = `{"events": [\n${events.map((e) => JSON.stringify(e)).join(',\n')}\n]}\n`;
+    const text = withoutMachinePaths(`{"events": [\n${events.map((e) => JSON.stringify(e)).join(',\n')}\n]}\n`);
     fs.writeFileSync(file, text);
     return { file, bytes: Buffer.byteLength(text), events: run.history.events?.length ?? 0 };
   });
+}
+
+const REPOSITORY = path.resolve(__dirname, '../../..');
+
+/**
+ * Failure stack traces in a history name files by their absolute path on the recording machine:
+ * they become relative to the repository (`./dist/activities/faults.js`), and anything else
+ * absolute under the temporary folder becomes `<tmp>`, so a committed history names no machine.
+ */
+export function withoutMachinePaths(text: string): string {
+  return text.split(REPOSITORY).join('.').split(os.tmpdir()).join('<tmp>');
 }
