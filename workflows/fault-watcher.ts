@@ -9,6 +9,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
   allHandlersFinished,
+  CancellationScope,
   ChildWorkflowCancellationType,
   condition,
   continueAsNew,
@@ -144,8 +145,8 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     }
   }
 
-  async function tell(code: string, faults: FaultSummary[], message: string): Promise<void> {
-    await run.notify(
+  function tell(code: string, faults: FaultSummary[], message: string): void {
+    run.notify(
       'fault-detected',
       message,
       faults.map((f) => `fault ${f.clusterFaultID} (${f.severity}): ${f.details}`).join('\n'),
@@ -165,7 +166,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     };
     const ids = record.faultIDs.join(', ');
     if (input.notifyOnly) {
-      await tell(
+      tell(
         code,
         fresh,
         `${code} on ${cluster} (fault ${ids}); notify-only: no recovery started, run: ekm recover ${cluster} ${code === 'kmipServerFault' ? 'kmip' : 'slice'}`,
@@ -193,7 +194,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
             ? `${recovery.workflowId} is already running; not starting another`
             : `could not start ${recovery.workflowId}: ${record.error}`;
       run.note(`${code} (fault ${ids}): ${what}`);
-      await tell(code, fresh, `${code} on ${cluster} (fault ${ids}): ${what}`);
+      tell(code, fresh, `${code} on ${cluster} (fault ${ids}): ${what}`);
     }
     status.recoveries = [...status.recoveries, record].slice(-KEEP_RECOVERIES);
     const started = status.recoveries.filter((r) => r.outcome === 'started').length;
@@ -238,6 +239,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
       );
       if (pollsThisRun >= input.pollsPerRun || workflowInfo().continueAsNewSuggested) {
         await condition(allHandlersFinished);
+        await run.flushNotifications();
         await continueAsNew<typeof faultWatcher>(rawInput, {
           progress: run.carry(`continued as new after ${status.polls} polls`),
           status,
@@ -252,11 +254,13 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     if (err instanceof ContinueAsNew) throw err;
     if (!isCancellation(err)) {
       run.finish('failed', err);
+      await CancellationScope.nonCancellable(() => run.flushNotifications());
       throw err;
     }
     // `ekm watch stop` cancels the watcher: that is how it ends, not a failure.
     run.note('stopped on request');
     run.finish('completed');
+    await CancellationScope.nonCancellable(() => run.flushNotifications());
     return { cluster, stopped: true, polls: status.polls, recoveries: status.recoveries };
   }
 }

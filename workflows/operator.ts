@@ -17,10 +17,9 @@ import { answerUpdate, type AnswerRecord, type OperatorAnswer, type RunbookName,
 import { Failure } from './failures';
 import { describeFailure } from './failures';
 
-const { notify } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 5, initialInterval: '2s' },
-});
+// The activity delivers within its own budget (20 s, retries included) and reports rather than
+// throws; one attempt, so a notification never holds a run for longer than that.
+const { notify } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 1 } });
 
 export type NotificationKind = 'waiting-for-input' | 'reminder' | 'escalated' | 'completed' | 'failed' | 'fault-detected';
 
@@ -54,7 +53,8 @@ export interface TrackerSide {
   setWaiting(waiting: WaitingFor | undefined): void;
   recordAnswer(record: Omit<AnswerRecord, 'at'>): void;
   note(text: string): void;
-  notify(kind: NotificationKind, message: string, detail?: string): Promise<void>;
+  notify(kind: NotificationKind, message: string, detail?: string): void;
+  flushNotifications(): Promise<void>;
   finish(state: 'failed' | 'cancelled', error: unknown): void;
 }
 
@@ -106,7 +106,7 @@ export class OperatorChannel {
     };
     this.answer = undefined;
     this.tracker.setWaiting(waiting);
-    if (!options.resume) await this.tracker.notify('waiting-for-input', options.prompt, options.problem);
+    if (!options.resume) this.tracker.notify('waiting-for-input', options.prompt, options.problem);
     try {
       for (;;) {
         const untilDeadline = options.timeoutMs !== undefined ? startedAt + options.timeoutMs - Date.now() : undefined;
@@ -118,7 +118,7 @@ export class OperatorChannel {
         if (options.remindEveryMs !== undefined && (untilDeadline === undefined || untilDeadline > wait)) {
           waiting.reminders += 1;
           this.tracker.note(`reminder ${waiting.reminders} sent: ${options.prompt}`);
-          await this.tracker.notify('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
+          this.tracker.notify('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
         }
       }
     } finally {
@@ -132,15 +132,14 @@ export class OperatorChannel {
     if (err instanceof ContinueAsNew) return;
     const aborted = isAbort(err);
     this.tracker.finish(aborted ? 'cancelled' : 'failed', err);
-    if (!aborted) {
-      await CancellationScope.nonCancellable(() => this.tracker.notify('failed', `${what} failed: ${describeFailure(err)}`));
-    }
+    if (!aborted) this.tracker.notify('failed', `${what} failed: ${describeFailure(err)}`);
+    await CancellationScope.nonCancellable(() => this.tracker.flushNotifications());
   }
 
-  /** Sends one notification (the notify activity); throws when it could not be delivered. */
-  async notify(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>): Promise<void> {
+  /** Starts one notification (the notify activity), not cancelled with the step that asked for it. */
+  send(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>) {
     const { runbook, cluster, currentStep } = this.tracker;
-    await notify({ kind, runbook, cluster, step: currentStep, message, detail, data });
+    return CancellationScope.nonCancellable(() => notify({ kind, runbook, cluster, step: currentStep, message, detail, data }));
   }
 }
 

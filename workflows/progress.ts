@@ -49,6 +49,7 @@ export function now(): string {
 export class RunbookTracker<Id extends string> {
   private readonly progress: RunbookProgress;
   private readonly operator: OperatorChannel;
+  private readonly notifications: Promise<void>[] = [];
 
   constructor(runbook: RunbookName, cluster: string, steps: StepDefinitions<Id>, carried?: CarriedProgress) {
     this.progress = {
@@ -237,17 +238,31 @@ export class RunbookTracker<Id extends string> {
   }
 
   /**
-   * Tells people (log line, webhook). A notification that cannot be delivered is noted in the
-   * progress and never fails or blocks the run.
+   * Tells people (log line, webhook) without waiting: the run goes on at once. A notification that
+   * cannot be delivered is recorded in the progress ("notification failed: …") and never fails or
+   * blocks the run; the run waits for its notifications only as it ends (see `completed`, `end`).
    */
-  async notify(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>): Promise<void> {
-    try {
-      await this.operator.notify(kind, message, detail, data);
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      const what = kind === 'escalated' ? 'the escalation' : `the ${kind} notification`;
-      this.note(`${what} could not be sent: ${describeFailure(err)}`);
-    }
+  notify(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>): void {
+    const what = kind === 'escalated' ? 'the escalation' : `the ${kind} notification`;
+    const sending = this.operator.send(kind, message, detail, data).then(
+      (outcome) => {
+        if (!outcome.delivered) this.note(`notification failed: ${what} could not be sent: ${outcome.error}`);
+      },
+      (err: unknown) => this.note(`notification failed: ${what} could not be sent: ${describeFailure(err)}`),
+    );
+    this.notifications.push(sending);
+  }
+
+  /** Waits until every notification sent so far was delivered or recorded as failed (before the run ends or continues as new). */
+  async flushNotifications(): Promise<void> {
+    while (this.notifications.length > 0) await Promise.all(this.notifications.splice(0));
+  }
+
+  /** The run completed: recorded, announced, and its notifications settled. */
+  async completed(message: string): Promise<void> {
+    this.finish('completed');
+    this.notify('completed', message);
+    await this.flushNotifications();
   }
 
   setWaiting(waiting: WaitingFor | undefined): void {

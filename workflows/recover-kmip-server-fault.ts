@@ -107,8 +107,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
       else run.skip('wait-for-fix', 'the key servers passed at once');
     }
 
-    run.finish('completed');
-    await run.notify('completed', `kmipServerFault on ${cluster} resolved`);
+    await run.completed(`kmipServerFault on ${cluster} resolved`);
     const { retests, escalated } = state;
     return {
       cluster,
@@ -156,7 +155,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
     const summary = `kmipServerFault on ${cluster} is not fixed ${formatDuration(input.deadlineMs)} after the recovery started`;
     run.note(`escalated: ${summary}`);
     run.escalateQuestion();
-    await run.notify('escalated', summary, state.diagnosis ? describeDiagnosis(state.diagnosis) : undefined);
+    run.notify('escalated', summary, state.diagnosis ? describeDiagnosis(state.diagnosis) : undefined);
   }
 
   /**
@@ -222,6 +221,7 @@ export async function recoverKmipServerFault(rawInput: RecoverKmipInput, carried
           const question = run.waiting;
           await stopAsking();
           await condition(allHandlersFinished);
+          await run.flushNotifications();
           await continueAsNew<typeof recoverKmipServerFault>(rawInput, {
             progress: run.carry(`continued as new after ${state.retests} re-tests (keeps the history small)`),
             fault: d.fault,

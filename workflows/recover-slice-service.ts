@@ -125,7 +125,7 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
     run.begin('escalate');
     const saw = describeSeen(seen, rounds, handles);
     run.note(`escalated: ${saw.split('\n')[0]}`);
-    await run.notify('escalated', `sliceServiceUnhealthy on ${cluster} did not clear after ${rounds} round(s)`, saw);
+    run.notify('escalated', `sliceServiceUnhealthy on ${cluster} did not clear after ${rounds} round(s)`, saw);
     const answer = await run.ask({
       step: 'escalate',
       prompt: `sliceServiceUnhealthy on ${cluster} did not clear after ${rounds} round(s) of AddDrives and a ${formatDuration(input.settleMs)} settle. Have the metadata drives checked, then answer retry (another round), fixed (verify now) or abort`,
@@ -176,8 +176,7 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
       }
     }
 
-    run.finish('completed');
-    await run.notify('completed', `sliceServiceUnhealthy on ${cluster} cleared after ${rounds} round(s)`);
+    await run.completed(`sliceServiceUnhealthy on ${cluster} cleared after ${rounds} round(s)`);
     return {
       cluster,
       outcome: 'recovered',

@@ -80,11 +80,7 @@ export async function rekeyRunbook(rawInput: RekeyInput): Promise<RekeyResult> {
       () => rekey.verify(),
       (c) => describeMasterKey(c, 'new master key'),
     );
-    run.finish('completed');
-    await run.notify(
-      'completed',
-      `master key of ${cluster} replaced: ${precheck.masterKey?.keyID ?? '?'} -> ${confirmed.key.keyID}`,
-    );
+    await run.completed(`master key of ${cluster} replaced: ${precheck.masterKey?.keyID ?? '?'} -> ${confirmed.key.keyID}`);
     return {
       cluster,
       asyncHandle: rekey.asyncHandle!,

@@ -144,8 +144,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       () => calls.verifySetup(cluster, { keyProviderID, keyServerID: server.keyServerID!, mode: input.mode }),
       (v) => `provider ${v.providerActive ? 'active' : 'inactive'}, encryptionAtRestState ${v.encryptionAtRestState}`,
     );
-    run.finish('completed');
-    await run.notify('completed', `external key management is set up on ${cluster} (${input.mode})`);
+    await run.completed(`external key management is set up on ${cluster} (${input.mode})`);
     const { subject, notAfter, fingerprint } = server.certificate!.summary;
     return {
       cluster,

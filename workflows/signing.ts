@@ -91,7 +91,7 @@ async function waitForSubmission(
     if (answer?.action === 'abort') throw abortedBy(answer);
     if (arrived()) break;
 
-    await run.notify('escalated', `no signed certificate for cluster ${options.cluster} by the deadline`);
+    run.notify('escalated', `no signed certificate for cluster ${options.cluster} by the deadline`);
     const decision = await run.ask({
       ...question,
       prompt: `the signing deadline passed without a certificate: extend the wait or abort (a certificate is still accepted)`,

@@ -5,8 +5,13 @@ import type { RunbookEvent, RunbookEventKind } from './events';
 
 export type { RunbookEvent, RunbookEventKind } from './events';
 
+export interface SendOptions {
+  /** Gives up (rejecting) when aborted: the caller's budget for this notification. */
+  signal?: AbortSignal;
+}
+
 export interface Notifier {
-  send(event: RunbookEvent): Promise<void>;
+  send(event: RunbookEvent, options?: SendOptions): Promise<void>;
 }
 
 /** One JSON line per event on stderr: what log shippers pick up. */
@@ -37,7 +42,7 @@ export class WebhookNotifier implements Notifier {
     private readonly options: WebhookOptions = {},
   ) {}
 
-  async send(event: RunbookEvent): Promise<void> {
+  async send(event: RunbookEvent, { signal }: SendOptions = {}): Promise<void> {
     const attempts = this.options.attempts ?? 4;
     const maxBackoff = this.options.maxBackoffMs ?? 30_000;
     const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'ekm-runbooks' };
@@ -52,6 +57,7 @@ export class WebhookNotifier implements Notifier {
           body: JSON.stringify(event),
           headersTimeout: this.options.timeoutMs ?? 10_000,
           bodyTimeout: this.options.timeoutMs ?? 10_000,
+          signal,
         });
         await response.body.dump();
         if (response.statusCode < 300) return;
@@ -62,11 +68,25 @@ export class WebhookNotifier implements Notifier {
       } catch (err) {
         lastProblem = (err as Error).message;
       }
-      if (attempt < attempts) await new Promise((r) => setTimeout(r, Math.min(pause, maxBackoff)));
+      if (signal?.aborted) break;
+      if (attempt < attempts) await pauseFor(Math.min(pause, maxBackoff), signal);
     }
     // Only the origin: webhook URLs often carry a secret in their path.
     throw new Error(`webhook ${new URL(this.url).origin} did not take the notification: ${lastProblem}`);
   }
+}
+
+/** Waits, unless the signal aborts first. */
+function pauseFor(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }
 
 /** Passes on only the kinds asked for (e.g. page people for escalations, not for reminders). */
@@ -76,8 +96,8 @@ export class FilteredNotifier implements Notifier {
     private readonly inner: Notifier,
   ) {}
 
-  async send(event: RunbookEvent): Promise<void> {
-    if (this.kinds.has(event.kind)) await this.inner.send(event);
+  async send(event: RunbookEvent, options?: SendOptions): Promise<void> {
+    if (this.kinds.has(event.kind)) await this.inner.send(event, options);
   }
 }
 
@@ -85,8 +105,8 @@ export class FilteredNotifier implements Notifier {
 export class FanOutNotifier implements Notifier {
   constructor(private readonly notifiers: Notifier[]) {}
 
-  async send(event: RunbookEvent): Promise<void> {
-    const results = await Promise.allSettled(this.notifiers.map((n) => n.send(event)));
+  async send(event: RunbookEvent, options?: SendOptions): Promise<void> {
+    const results = await Promise.allSettled(this.notifiers.map((n) => n.send(event, options)));
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failures.length > 0) throw new Error(failures.map((f) => (f.reason as Error).message).join('; '));
   }

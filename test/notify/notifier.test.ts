@@ -1,5 +1,7 @@
 /** Notifiers against a real local HTTP receiver (node:http): log line, webhook with retries, filters, fan-out. */
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadRuntimeSettings } from '../../src/config/runtime';
@@ -46,6 +48,23 @@ describe('notifiers', () => {
       { level: 'warn', msg: 'ekm.notification', ...event('escalated') },
       { level: 'info', msg: 'ekm.notification', ...event('waiting-for-input') },
     ]);
+  });
+
+  it("WebhookNotifier gives up when the caller's budget runs out: a hanging webhook, no retry after the abort", async () => {
+    const requests: string[] = [];
+    const hanging = http.createServer((req) => requests.push(req.url ?? '')); // never answers
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hook`;
+      const sending = new WebhookNotifier(url, { timeoutMs: 60_000 }).send(event('completed'), {
+        signal: AbortSignal.timeout(300),
+      });
+      await expect(sending).rejects.toThrow(/did not take the notification/);
+      expect(requests).toEqual(['/hook']);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise<void>((r) => hanging.close(() => r()));
+    }
   });
 
   it('WebhookNotifier POSTs the event as JSON', async () => {
