@@ -42,12 +42,21 @@ export type KmipConnectionFailure = 'unreachable' | 'tls' | 'timeout' | 'protoco
 export interface KmipSession {
   discoverVersions(): Promise<ProtocolVersion[]>;
   query(): Promise<QueryResult>;
-  /** Creates an AES key (default 256 bits) with Encrypt|Decrypt usage and the given Name; returns its unique identifier. */
-  createSymmetricKey(options: { name: string; lengthBits?: number }): Promise<string>;
+  /**
+   * Creates an AES key (default 256 bits) with Encrypt|Decrypt usage, and the Name and client
+   * custom attributes ("x-" names, text values) given; returns its unique identifier.
+   */
+  createSymmetricKey(options: {
+    name?: string;
+    lengthBits?: number;
+    customAttributes?: Readonly<Record<string, string>>;
+  }): Promise<string>;
   activate(uniqueIdentifier: string): Promise<void>;
   get(uniqueIdentifier: string): Promise<SymmetricKey>;
   /** Unique identifiers of objects with this Name (empty when none). */
   locateByName(name: string): Promise<string[]>;
+  /** Unique identifiers of objects carrying this custom attribute with this value (empty when none). */
+  locateByCustomAttribute(name: string, value: string): Promise<string[]>;
   revoke(uniqueIdentifier: string): Promise<void>;
   destroy(uniqueIdentifier: string): Promise<void>;
   close(): Promise<void>;

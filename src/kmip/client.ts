@@ -12,7 +12,9 @@ import {
   destroyRequest,
   discoverVersionsRequest,
   getRequest,
+  locateByCustomAttributeRequest,
   locateByNameRequest,
+  type CreateSymmetricKeyOptions,
   parseCreateResponse,
   parseDiscoverVersionsResponse,
   parseGetResponse,
@@ -240,7 +242,7 @@ class TlsKmipSession implements KmipSession {
     return this.invoke(Operation.Query, queryRequest(this.protocolVersion), parseQueryResponse);
   }
 
-  async createSymmetricKey(options: { name: string; lengthBits?: number }): Promise<string> {
+  async createSymmetricKey(options: CreateSymmetricKeyOptions): Promise<string> {
     const request = createSymmetricKeyRequest(options, this.protocolVersion);
     return (await this.invoke(Operation.Create, request, parseCreateResponse)).uniqueIdentifier;
   }
@@ -255,6 +257,12 @@ class TlsKmipSession implements KmipSession {
 
   locateByName(name: string): Promise<string[]> {
     return this.invoke(Operation.Locate, locateByNameRequest(name, this.protocolVersion), parseLocateResponse);
+  }
+
+  async locateByCustomAttribute(name: string, value: string): Promise<string[]> {
+    // Built before the request is queued, so a bad name is refused without touching the session.
+    const request = locateByCustomAttributeRequest(name, value, this.protocolVersion);
+    return this.invoke(Operation.Locate, request, parseLocateResponse);
   }
 
   async revoke(uniqueIdentifier: string): Promise<void> {

@@ -65,6 +65,28 @@ function nameAttribute(name: string): TtlvStructure {
   );
 }
 
+/**
+ * A client-defined custom attribute (KMIP 1.2 §3.41): a name starting with "x-" and, here, a
+ * text value. Element tags the keys it creates with one (x-SolidFire-KeyID-<keyID>).
+ */
+function customAttribute(name: string, value: string): TtlvStructure {
+  return attribute(name, textString(Tag.AttributeValue, value));
+}
+
+export const CUSTOM_ATTRIBUTE_PREFIX = 'x-';
+
+/** The custom attributes, in the given order; each name must start with "x-". */
+function customAttributes(attributes: Readonly<Record<string, string>> | undefined, field: string): TtlvStructure[] {
+  return Object.entries(attributes ?? {}).map(([name, value]) => {
+    if (!name.startsWith(CUSTOM_ATTRIBUTE_PREFIX) || name.length === CUSTOM_ATTRIBUTE_PREFIX.length) {
+      throw new KmipMessageError(
+        `${field}: "${name}" is not a client custom attribute name (it must start with "${CUSTOM_ATTRIBUTE_PREFIX}")`,
+      );
+    }
+    return customAttribute(name, value);
+  });
+}
+
 const uniqueIdentifier = (uid: string) => textString(Tag.UniqueIdentifier, uid);
 
 /** Empty payload: the server lists every version it supports, preferred first. */
@@ -82,11 +104,14 @@ export function queryRequest(protocolVersion?: ProtocolVersion): TtlvStructure {
 }
 
 export interface CreateSymmetricKeyOptions {
-  name: string;
+  /** A Name attribute (UninterpretedTextString); none when absent. */
+  name?: string;
   lengthBits?: number;
+  /** Client custom attributes ("x-" names) with text values, in this order after the Name. */
+  customAttributes?: Readonly<Record<string, string>>;
 }
 
-/** AES key for Encrypt|Decrypt with a Name (UninterpretedTextString). */
+/** AES key for Encrypt|Decrypt, with a Name and custom attributes when given. */
 export function createSymmetricKeyRequest(options: CreateSymmetricKeyOptions, protocolVersion?: ProtocolVersion): TtlvStructure {
   return requestMessage(
     Operation.Create,
@@ -99,7 +124,8 @@ export function createSymmetricKeyRequest(options: CreateSymmetricKeyOptions, pr
           'Cryptographic Usage Mask',
           integer(Tag.AttributeValue, CryptographicUsageMask.Encrypt | CryptographicUsageMask.Decrypt),
         ),
-        nameAttribute(options.name),
+        ...(options.name === undefined ? [] : [nameAttribute(options.name)]),
+        ...customAttributes(options.customAttributes, 'customAttributes'),
       ]),
     ],
     protocolVersion,
@@ -121,6 +147,11 @@ export function getRequest(uid: string, protocolVersion?: ProtocolVersion): Ttlv
 
 export function locateByNameRequest(name: string, protocolVersion?: ProtocolVersion): TtlvStructure {
   return requestMessage(Operation.Locate, [nameAttribute(name)], protocolVersion);
+}
+
+/** Locate the objects that carry this custom attribute ("x-" name) with this text value. */
+export function locateByCustomAttributeRequest(name: string, value: string, protocolVersion?: ProtocolVersion): TtlvStructure {
+  return requestMessage(Operation.Locate, customAttributes({ [name]: value }, 'Locate attribute'), protocolVersion);
 }
 
 export function revokeRequest(

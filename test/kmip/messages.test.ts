@@ -3,6 +3,7 @@ import {
   createSymmetricKeyRequest,
   discoverVersionsRequest,
   getRequest,
+  locateByCustomAttributeRequest,
   locateByNameRequest,
   parseGetResponse,
   parseLocateResponse,
@@ -129,8 +130,43 @@ describe('request messages', () => {
     );
   });
 
+  test("Create carries Element's custom attribute as an x- name with a text value, and no Name unless asked", () => {
+    const keyID = '0d4c7a52-8f1e-4b6a-9c3d-2e5f6a7b8c9d';
+    const request = createSymmetricKeyRequest({ customAttributes: { [`x-SolidFire-KeyID-${keyID}`]: keyID } });
+    const attrs = attributes(asStructure(child(payloadOf(request), Tag.TemplateAttribute)));
+    expect(attrs.get(`x-SolidFire-KeyID-${keyID}`)).toEqual(textString(Tag.AttributeValue, keyID));
+    expect(attrs.has('Name')).toBe(false);
+    expect([...attrs.keys()]).toEqual([
+      'Cryptographic Algorithm',
+      'Cryptographic Length',
+      'Cryptographic Usage Mask',
+      `x-SolidFire-KeyID-${keyID}`,
+    ]);
+  });
+
+  test('Locate by a custom attribute filters on that attribute and value only', () => {
+    const payload = payloadOf(locateByCustomAttributeRequest('x-SolidFire-KeyID-k1', 'k1'));
+    expect(payload.value).toHaveLength(1);
+    expect(attributes(payload).get('x-SolidFire-KeyID-k1')).toEqual(textString(Tag.AttributeValue, 'k1'));
+  });
+
+  test('a custom attribute name without the x- prefix is refused, naming the field', () => {
+    expect(() => locateByCustomAttributeRequest('SolidFire-KeyID-k1', 'k1')).toThrow(
+      new KmipMessageError(
+        'Locate attribute: "SolidFire-KeyID-k1" is not a client custom attribute name (it must start with "x-")',
+      ),
+    );
+    expect(() => createSymmetricKeyRequest({ customAttributes: { 'x-': 'v' } })).toThrow(/^customAttributes: "x-" is not/);
+  });
+
   test('every request survives an encode/decode round trip', () => {
-    for (const request of [discoverVersionsRequest(), createSymmetricKeyRequest({ name: 'n' }), revokeRequest('9')]) {
+    for (const request of [
+      discoverVersionsRequest(),
+      createSymmetricKeyRequest({ name: 'n' }),
+      createSymmetricKeyRequest({ customAttributes: { 'x-a': 'b' } }),
+      locateByCustomAttributeRequest('x-a', 'b'),
+      revokeRequest('9'),
+    ]) {
       expect(decodeTtlv(encodeTtlv(request))).toEqual(request);
     }
   });

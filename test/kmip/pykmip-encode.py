@@ -33,10 +33,26 @@ template = objects.TemplateAttribute(attributes=[
         attributes.Name.create('cluster-7 master key', enums.NameType.UNINTERPRETED_TEXT_STRING),
     ),
 ])
+# Element's key tag: a client custom attribute (an "x-" name, a text value), without a Name.
+KEY_ID = '6c3b9c1e-54a7-4d8e-9f0a-1b2c3d4e5f60'
+custom = factory.create_attribute('x-SolidFire-KeyID-' + KEY_ID, KEY_ID)
+tagged = objects.TemplateAttribute(attributes=[
+    factory.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_ALGORITHM, enums.CryptographicAlgorithm.AES),
+    factory.create_attribute(enums.AttributeType.CRYPTOGRAPHIC_LENGTH, 256),
+    factory.create_attribute(
+        enums.AttributeType.CRYPTOGRAPHIC_USAGE_MASK,
+        [enums.CryptographicUsageMask.ENCRYPT, enums.CryptographicUsageMask.DECRYPT],
+    ),
+    factory.create_attribute('x-SolidFire-KeyID-' + KEY_ID, KEY_ID),
+])
 print(json.dumps({
     'create': message(enums.Operation.CREATE, payloads.CreateRequestPayload(
         object_type=enums.ObjectType.SYMMETRIC_KEY, template_attribute=template,
     )),
+    'createWithCustomAttribute': message(enums.Operation.CREATE, payloads.CreateRequestPayload(
+        object_type=enums.ObjectType.SYMMETRIC_KEY, template_attribute=tagged,
+    )),
+    'locateByCustomAttribute': message(enums.Operation.LOCATE, payloads.LocateRequestPayload(attributes=[custom])),
     'discoverVersions': message(enums.Operation.DISCOVER_VERSIONS, payloads.DiscoverVersionsRequestPayload()),
     'query': message(enums.Operation.QUERY, payloads.QueryRequestPayload(query_functions=[
         enums.QueryFunction.QUERY_OPERATIONS,

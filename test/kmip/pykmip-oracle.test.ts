@@ -12,6 +12,7 @@ import {
   discoverVersionsRequest,
   encodeTtlv,
   getRequest,
+  locateByCustomAttributeRequest,
   locateByNameRequest,
   queryRequest,
   revokeRequest,
@@ -20,8 +21,12 @@ import {
 
 const PYTHON = process.env.EKM_PYKMIP_PYTHON ?? '/usr/bin/python3';
 
+const KEY_ID = '6c3b9c1e-54a7-4d8e-9f0a-1b2c3d4e5f60';
+
 const ours: Record<string, TtlvStructure> = {
   create: createSymmetricKeyRequest({ name: 'cluster-7 master key' }),
+  createWithCustomAttribute: createSymmetricKeyRequest({ customAttributes: { [`x-SolidFire-KeyID-${KEY_ID}`]: KEY_ID } }),
+  locateByCustomAttribute: locateByCustomAttributeRequest(`x-SolidFire-KeyID-${KEY_ID}`, KEY_ID),
   discoverVersions: discoverVersionsRequest(),
   query: queryRequest(),
   activate: activateRequest('42'),

@@ -4,7 +4,20 @@ import { startProcess, tail, type ManagedProcess } from './child';
 import { createKmipPki, type KmipPki } from './kmip-pki';
 import { freePort, waitForPort } from './ports';
 
-export const PYKMIP_SERVER = process.env.EKM_PYKMIP_SERVER ?? '/usr/bin/pykmip-server';
+/** The Python that has Debian's python3-pykmip. */
+export const PYKMIP_PYTHON = process.env.EKM_PYKMIP_PYTHON ?? '/usr/bin/python3';
+/** PyKMIP's own server entry point, unchanged. */
+export const PYKMIP_SERVER = '/usr/bin/pykmip-server';
+/**
+ * PyKMIP's server with KMIP custom attributes added ("x-" names in Create, Register, Locate, Get
+ * Attributes), which PyKMIP 0.10 refuses and Element's keys carry (see the file's own comment).
+ */
+export const PYKMIP_SERVER_WITH_CUSTOM_ATTRIBUTES =
+  [
+    path.join(__dirname, 'pykmip-server.py'),
+    // Compiled into dist/tools/devenv: the script stays in the source tree.
+    path.resolve(__dirname, '..', '..', '..', 'tools', 'devenv', 'pykmip-server.py'),
+  ].find((file) => fs.existsSync(file)) ?? path.join(__dirname, 'pykmip-server.py');
 
 export interface PyKmipServer {
   host: string;
@@ -20,7 +33,8 @@ export interface PyKmipServer {
 
 /**
  * Starts a real PyKMIP server on 127.0.0.1: TLS 1.2, ECDHE suites, client certificates required
- * with EKU clientAuth, SQLite database in `dir`. Reuses the PKI if one is given.
+ * with EKU clientAuth, SQLite database in `dir`. Reuses the PKI if one is given. By default it is
+ * PyKMIP with KMIP custom attributes added (see `variant`).
  */
 export async function startPyKmip(options: {
   dir: string;
@@ -28,6 +42,11 @@ export async function startPyKmip(options: {
   pki?: KmipPki;
   /** More CAs whose client certificates the server accepts (e.g. the cfssl CA that signs cluster CSRs). */
   trustedClientCaPems?: string[];
+  /**
+   * 'extended' (default): PyKMIP with custom attributes (tools/devenv/pykmip-server.py), what
+   * Element's keys need. 'plain': PyKMIP 0.10 exactly as packaged (a test shows what it refuses).
+   */
+  variant?: 'extended' | 'plain';
 }): Promise<PyKmipServer> {
   const dir = options.dir;
   fs.mkdirSync(path.join(dir, 'policies'), { recursive: true });
@@ -65,7 +84,9 @@ export async function startPyKmip(options: {
   );
   const logFile = path.join(dir, 'server.log');
   const launch = async (): Promise<ManagedProcess> => {
-    const proc = startProcess('pykmip', PYKMIP_SERVER, ['-f', configFile, '-l', logFile], {
+    const [command, ...prefix] =
+      options.variant === 'plain' ? [PYKMIP_SERVER] : [PYKMIP_PYTHON, PYKMIP_SERVER_WITH_CUSTOM_ATTRIBUTES];
+    const proc = startProcess('pykmip', command!, [...prefix, '-f', configFile, '-l', logFile], {
       logFile: path.join(dir, 'stdout.log'),
     });
     try {
