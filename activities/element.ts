@@ -62,15 +62,17 @@ function auditRecorder(audit: AuditLog, cluster: string): (call: ElementCallReco
 
 /**
  * retryApiErrors: an Element error answer is worth retrying too (key server and provider tests
- * fail with one while the key server is down; that is an outside condition that can clear).
+ * fail with one while the key server is down; that is an outside condition that can clear),
+ * except the answers no retry can change (a demo node's xAPINotPermitted, an unknown method).
  */
 export function asActivityFailure(err: unknown, retryApiErrors = false): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof ElementError) {
+    const retryAnyway = retryApiErrors && err instanceof ElementApiError && !err.permanent;
     return ApplicationFailure.create({
       type: err.name,
       message: err.message,
-      nonRetryable: !(err.retryable || (retryApiErrors && err instanceof ElementApiError)),
+      nonRetryable: !(err.retryable || retryAnyway),
       details: [{ kind: err.kind, method: err.method }],
     });
   }

@@ -3,6 +3,7 @@
  * `${endpoint}/json-rpc/${apiVersion}` with HTTP Basic auth over verified TLS, and turns every
  * outcome into either a validated result or exactly one ElementError subclass.
  */
+import { randomInt } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { z } from 'zod';
 import { CHAIN_VERIFY_CODES, HOSTNAME_MISMATCH_CODES } from '../tls/verify-codes';
@@ -129,6 +130,15 @@ function errorCodes(err: unknown, seen = new Set<unknown>()): string[] {
   return codes;
 }
 
+/**
+ * Request ids count up from a random start, shared by every client in the process: a call retried
+ * after a busy answer (or by a new activity attempt with a new client) goes out with a fresh id.
+ */
+let nextRequestId = randomInt(1, 2 ** 24);
+
+/** GetAPI exists at every version; this one is the oldest, which every cluster serves. */
+const DISCOVERY_VERSION = '1.0';
+
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -146,7 +156,6 @@ export class ElementClient {
   readonly #responseTimeoutMs: number;
   readonly #insecure: boolean;
   readonly #onCall: ((call: ElementCallRecord) => void) | undefined;
-  #nextId = 1;
 
   constructor(options: ElementClientOptions) {
     this.#onCall = options.onCall;
@@ -200,8 +209,9 @@ export class ElementClient {
     const [params, options] = args;
     const spec = this.#spec(method);
     const sentParams = this.#checkParams(method, spec, params ?? {});
-    const id = this.#nextId++;
-    const answer = await this.#post({ method, params: sentParams, id }, options?.signal);
+    const id = nextRequestId++;
+    const answer = await this.#post(this.#url, { method, params: sentParams, id }, options?.signal);
+    if (answer.status === 404 && !hasJsonRpcError(answer.text)) throw await this.#missingVersion(method, answer, options?.signal);
     const result = this.#unwrap(method, id, answer);
     const parsed = spec.result.safeParse(result, { reportInput: true });
     if (!parsed.success) {
@@ -251,9 +261,13 @@ export class ElementClient {
     return sent;
   }
 
-  async #post(body: { method: string; params: Record<string, unknown>; id: number }, signal?: AbortSignal): Promise<HttpAnswer> {
+  async #post(
+    url: string,
+    body: { method: string; params: Record<string, unknown>; id: number },
+    signal?: AbortSignal,
+  ): Promise<HttpAnswer> {
     try {
-      const response = await request(this.#url, {
+      const response = await request(url, {
         method: 'POST',
         dispatcher: this.#agent,
         headers: {
@@ -323,6 +337,42 @@ export class ElementClient {
     );
   }
 
+  /**
+   * HTTP 404 on /json-rpc/<version>: the cluster does not serve that API version (a real cluster
+   * answers 404, not a JSON-RPC error). GetAPI on the oldest endpoint says what it does serve; when
+   * it cannot tell either, the endpoint itself is wrong. Not retryable: the pinned version or the
+   * endpoint must change.
+   */
+  async #missingVersion(method: string, answer: HttpAnswer, signal?: AbortSignal): Promise<ElementError> {
+    let currentVersion: string | undefined;
+    try {
+      const discovery = await this.#post(
+        `${this.endpoint}/json-rpc/${DISCOVERY_VERSION}`,
+        { method: 'GetAPI', params: {}, id: nextRequestId++ },
+        signal,
+      );
+      const parsed = z
+        .looseObject({ result: z.looseObject({ currentVersion: z.string() }) })
+        .safeParse(parseJson(discovery.text));
+      if (discovery.status === 200 && parsed.success) currentVersion = parsed.data.result.currentVersion;
+    } catch {
+      // Reported below as "could not tell".
+    }
+    const context = this.#context(method, { status: 404, retryable: false });
+    if (currentVersion === undefined) {
+      return new ElementTransportError(
+        `${method}: ${this.endpoint} answered HTTP 404${this.#snippet(answer.text)}, and GetAPI on /json-rpc/${DISCOVERY_VERSION} ` +
+          `did not say which API versions it serves; check that the endpoint is the cluster's MVIP`,
+        context,
+      );
+    }
+    return new ElementTransportError(
+      `${method}: the cluster at ${this.endpoint} does not serve API ${this.apiVersion}; it supports up to ${currentVersion} ` +
+        `(HTTP 404 on /json-rpc/${this.apiVersion}). Pin an apiVersion it supports in the clusters file.`,
+      { ...context, supportedUpTo: currentVersion },
+    );
+  }
+
   /** Returns the JSON-RPC `result`, or throws the error the answer stands for. */
   #unwrap(method: string, id: number, answer: HttpAnswer): unknown {
     const { status, text } = answer;
@@ -339,11 +389,10 @@ export class ElementClient {
       throw this.#apiError(method, envelope.data.error);
     }
     if (status >= 400) {
-      // 408 and 429 are "try later"; other 4xx repeat until the endpoint or version is fixed.
+      // 408 and 429 are "try later"; other 4xx repeat until the endpoint is fixed (404: #missingVersion).
       const retryable = status >= 500 || status === 408 || status === 429;
-      const hint = status === 404 ? `; check the endpoint and that the cluster serves API version ${this.apiVersion}` : '';
       throw new ElementTransportError(
-        `${method}: ${this.endpoint} answered HTTP ${status}${this.#snippet(text)}${hint}`,
+        `${method}: ${this.endpoint} answered HTTP ${status}${this.#snippet(text)}`,
         this.#context(method, { status, retryable }),
       );
     }
@@ -405,6 +454,12 @@ export class ElementClient {
   #context<T extends object>(method: string, extra: T): T & { method: string; endpoint: string } {
     return { ...extra, method, endpoint: this.endpoint };
   }
+}
+
+/** A body carrying a JSON-RPC error object (some servers answer those with HTTP 4xx/5xx). */
+function hasJsonRpcError(text: string): boolean {
+  const json = parseJson(text);
+  return typeof json === 'object' && json !== null && 'error' in json && (json as { error: unknown }).error != null;
 }
 
 function parseJson(text: string): unknown {

@@ -40,14 +40,38 @@ export class ElementAuthError extends ElementError {
   }
 }
 
-/** Element answers that mean "busy, try again": the cluster docs and the Cinder driver retry these. */
+/**
+ * Element answers that mean "busy, try again" (docs/element-api.md, errors): the cluster database
+ * family (xDB…: changed under the request, connection or session lost, no answer in time, closing),
+ * which the API reference and SolidFire's own tooling retry, and the service states the Cinder
+ * driver retries. A retry is a new request with a fresh id.
+ */
 export const RETRYABLE_ELEMENT_ERROR_NAMES: ReadonlySet<string> = new Set([
   'xDBVersionMismatch',
   'xDBConnectionLoss',
+  'xDBOperationTimeout',
+  'xDBSessionExpired',
+  'xDBSessionMoved',
+  'xDBNoServerResponse',
+  'xDBClosing',
+  'xDBInvalidState',
   'xNotReadyForIO',
   'xNotPrimary',
   'xSliceNotRegistered',
   'xRpcTimeout',
+]);
+
+/**
+ * Element answers no retry and no change on the key server's side can turn around: the endpoint or
+ * method does not exist at this version, the cluster does not permit the call (a demo node refuses
+ * encryption), or a parameter is wrong. Never retried, even where other Element errors are.
+ */
+export const PERMANENT_ELEMENT_ERROR_NAMES: ReadonlySet<string> = new Set([
+  'xUnknownAPIMethod',
+  'xUnknownAPIVersion',
+  'xUnknownRPCMethod',
+  'xAPINotPermitted',
+  'xInvalidParameter',
 ]);
 
 /**
@@ -60,6 +84,8 @@ export class ElementApiError extends ElementError {
   readonly elementMessage: string;
   /** Extra members of the error object, if any (e.g. volumeID). */
   readonly details: Readonly<Record<string, unknown>>;
+  /** True for answers no retry can change (PERMANENT_ELEMENT_ERROR_NAMES). */
+  readonly permanent: boolean;
 
   constructor(
     options: ElementErrorBase & {
@@ -75,6 +101,7 @@ export class ElementApiError extends ElementError {
     this.code = options.code;
     this.elementMessage = options.message;
     this.details = options.details ?? {};
+    this.permanent = PERMANENT_ELEMENT_ERROR_NAMES.has(options.name);
   }
 }
 
@@ -91,15 +118,24 @@ export class ElementTransportError extends ElementError {
   readonly status: number | undefined;
   /** Node/undici error code (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT...), when there is one. */
   readonly code: string | undefined;
+  /** HTTP 404 for the pinned API version: the newest version the cluster serves (GetAPI currentVersion). */
+  readonly supportedUpTo: string | undefined;
 
   constructor(
     message: string,
-    options: ElementErrorBase & { timeout?: boolean; status?: number; code?: string; retryable?: boolean },
+    options: ElementErrorBase & {
+      timeout?: boolean;
+      status?: number;
+      code?: string;
+      retryable?: boolean;
+      supportedUpTo?: string;
+    },
   ) {
     super(message, options.retryable ?? true, options);
     this.timeout = options.timeout ?? false;
     this.status = options.status;
     this.code = options.code;
+    this.supportedUpTo = options.supportedUpTo;
   }
 }
 

@@ -54,8 +54,11 @@ const AsyncHandleResult = z.looseObject({ asyncHandle: ElementId });
 export const RekeyKeyManagementType = z.enum(['Internal', 'External']);
 export type RekeyKeyManagementType = z.infer<typeof RekeyKeyManagementType>;
 
-/** AddDrives drive `type`; omit it and the cluster picks. */
-export const AddDriveType = z.enum(['slice', 'block', 'volume']);
+/**
+ * AddDrives drive `type` (an input only: ListDrives reports `volume`, `block` or `unknown`);
+ * omit it, or send `automatic`, and the cluster picks.
+ */
+export const AddDriveType = z.enum(['slice', 'block', 'volume', 'automatic']);
 export type AddDriveType = z.infer<typeof AddDriveType>;
 
 export const elementMethods = {

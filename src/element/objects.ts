@@ -172,8 +172,10 @@ export const ClusterFault = z.looseObject({
   serviceID: z.int(),
   nodeHardwareFaultID: z.int(),
   data: JsonObject.nullable().optional(),
+  /** "" when not tied to one (recorded answers carry it; the SDK 12.3 model has no such member). */
   networkInterface: z.string().optional(),
   externalSource: z.string().optional(),
+  /** Documented and recorded on every fault, absent from the SDK 12.3 model: optional here. */
   blocksUpgrade: z.boolean().optional(),
 });
 export type ClusterFault = z.infer<typeof ClusterFault>;
@@ -231,9 +233,11 @@ export const Drive = z.looseObject({
   status: DriveStatus,
   type: DriveType,
   attributes: JsonObject,
+  /** Recorded answers carry "None" when the drive has not failed. */
   driveFailureDetail: z.string().optional(),
-  /** "none" when the drive's security is fine. */
+  /** Recorded answers carry "None" when the drive's security is fine. */
   driveSecurityFaultReason: z.string().optional(),
+  /** 0 (with an all-zero keyID) on drives not under external key management. */
   keyProviderID: ElementId.optional(),
   keyID: z.string().optional(),
 });

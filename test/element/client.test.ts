@@ -327,13 +327,17 @@ describe('ElementClient HTTP and transport failures', () => {
     expect((unavailable as ElementTransportError).status).toBe(503);
     expect((unavailable as ElementTransportError).retryable).toBe(true);
 
+    // Nothing answers on any version: the endpoint itself is wrong.
     server.handle((_request, response) => {
       response.writeHead(404);
       response.end('404 Not Found');
     });
     const notFound = await failure(client().call('GetClusterInfo'));
     expect((notFound as ElementTransportError).retryable).toBe(false);
-    expect((notFound as Error).message).toContain('API version 12.3');
+    expect((notFound as ElementTransportError).supportedUpTo).toBeUndefined();
+    expect((notFound as Error).message).toBe(
+      `GetClusterInfo: ${server.endpoint} answered HTTP 404: "404 Not Found", and GetAPI on /json-rpc/1.0 did not say which API versions it serves; check that the endpoint is the cluster's MVIP`,
+    );
   });
 });
 
