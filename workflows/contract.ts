@@ -10,9 +10,58 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 
 const isoTime = z.iso.datetime();
-const pemCertificate = z
-  .string()
-  .refine((s) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(s), 'must be a PEM certificate');
+
+// ---------------------------------------------------------------------------------------------
+// Certificates as people hand them in (the CLI converts DER and PKCS#7 to PEM before it sends)
+
+/**
+ * The largest certificate or CA bundle one input may be, in bytes (a certificate with a long
+ * chain is a few kilobytes). The CLI checks it before it sends and the Updates' validators check
+ * it again, so an oversized file is refused with its size instead of failing in transport.
+ */
+export const CERTIFICATE_INPUT_LIMIT_BYTES = 64 * 1024;
+
+/** UTF-8 length of a text, without Node's Buffer (workflow-safe). */
+export function utf8ByteLength(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/** "too large (N bytes; limit M)" when a certificate input is over the limit, else undefined. */
+export function certificateInputTooLarge(input: string | number, limit = CERTIFICATE_INPUT_LIMIT_BYTES): string | undefined {
+  const bytes = typeof input === 'number' ? input : utf8ByteLength(input);
+  return bytes > limit
+    ? `too large (${bytes} bytes; limit ${limit}): a certificate with its chain is a few kilobytes`
+    : undefined;
+}
+
+const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/** The cheap checks an Update validator makes on a certificate input: size and no private key. */
+export function certificateInputProblem(text: string): string | undefined {
+  return (
+    certificateInputTooLarge(text) ??
+    (PRIVATE_KEY_BLOCK.test(text)
+      ? 'holds a private key: give the certificate alone (a private key must never be handed to the runbook)'
+      : undefined)
+  );
+}
+
+const pemCertificate = z.string().superRefine((text, ctx) => {
+  const problem = certificateInputProblem(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  else if (!/-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(text))
+    ctx.addIssue({ code: 'custom', message: 'must be a PEM certificate' });
+});
 
 /** A message and its schemas: what handlers validate with and what clients build and check with. */
 function query<R extends z.ZodType>(name: string, result: R) {
@@ -170,9 +219,19 @@ export const answerUpdate = update('answer', operatorAnswer, answerAccepted);
 // ---------------------------------------------------------------------------------------------
 // The CA-signed client certificate for a setup runbook's CSR (`ekm submit-cert`)
 
+const certificateInput = z
+  .string()
+  .min(1, 'is empty')
+  .superRefine((text, ctx) => {
+    const problem = certificateInputProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 export const signedCertificateSubmission = z.strictObject({
-  certificatePem: z.string().min(1, 'is empty'),
-  caChainPem: z.string().min(1, 'is empty'),
+  /** What `ekm submit-cert --cert` sends: the signed certificate, maybe with its chain (the check picks the CSR's). */
+  certificatePem: certificateInput,
+  /** `--ca`: the CA certificate(s) that issued it. */
+  caChainPem: certificateInput,
   by,
 });
 export type SignedCertificateSubmission = z.infer<typeof signedCertificateSubmission>;
@@ -182,6 +241,8 @@ export const certificateAccepted = z.strictObject({
   subject: z.string(),
   notAfter: z.string(),
   fingerprint: z.string(),
+  /** What the check did besides accepting: which block was the client certificate, a notBefore to wait for. */
+  notes: z.array(z.string()).optional(),
 });
 export type CertificateAccepted = z.infer<typeof certificateAccepted>;
 

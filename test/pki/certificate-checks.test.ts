@@ -37,12 +37,12 @@ describe('checks on a CA-signed client certificate', () => {
   });
 
   it.each([
-    ['text that is not PEM', async () => 'hello', 'certificate: not PEM'],
-    ['a CSR instead of a certificate', async () => csrPem, 'certificate: is a certificate request, not a certificate'],
+    ['text that is not PEM', async () => 'hello', '--cert: is not a certificate: no -----BEGIN CERTIFICATE----- line'],
+    ['a CSR instead of a certificate', async () => csrPem, '--cert: is a certificate signing request (CSR), not a certificate'],
     [
       'a PEM block that does not parse',
       async () => '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----',
-      'certificate: not a certificate',
+      '--cert: the PEM block does not hold an X.509 certificate',
     ],
   ])('refuses %s', async (_case, certificate, expected) => {
     const check = await checkSignedCertificate({ csrPem, certificatePem: await certificate(), caChainPem: ca.certificatePem });
@@ -57,7 +57,7 @@ describe('checks on a CA-signed client certificate', () => {
       caChainPem: ca.certificatePem,
     });
     expect(check.problems).toEqual([
-      "certificate: its public key is not the cluster's (it was not signed from this runbook's CSR)",
+      "--cert: its public key is not the cluster's (it was not signed from this runbook's CSR)",
     ]);
   });
 
@@ -68,19 +68,19 @@ describe('checks on a CA-signed client certificate', () => {
       certificatePem: await sign({ notBefore: new Date(now + DAY) }),
       caChainPem: ca.certificatePem,
     });
-    expect(future.problems.join()).toContain('certificate: not valid yet');
+    expect(future.problems.join()).toContain('--cert: not valid yet');
     const expired = await checkSignedCertificate({
       csrPem,
       certificatePem: await sign({ notBefore: new Date(now - 10 * DAY), notAfter: new Date(now - DAY) }),
       caChainPem: ca.certificatePem,
     });
-    expect(expired.problems.join()).toContain('certificate: expired on');
+    expect(expired.problems.join()).toContain('--cert: expired on');
     const soon = await checkSignedCertificate({
       csrPem,
       certificatePem: await sign({ notAfter: new Date(now + 20 * DAY) }),
       caChainPem: ca.certificatePem,
     });
-    expect(soon.problems.join()).toContain('certificate: expires within 30 days');
+    expect(soon.problems.join()).toContain('--cert: expires within 30 days');
     const enough = await checkSignedCertificate({
       csrPem,
       certificatePem: await sign({ notAfter: new Date(now + 31 * DAY) }),
@@ -89,21 +89,21 @@ describe('checks on a CA-signed client certificate', () => {
     expect(enough.problems).toEqual([]);
   });
 
-  it('refuses a certificate not issued by the given CA, naming both', async () => {
+  it('refuses a certificate not issued by the given CA, naming its issuer', async () => {
     const check = await checkSignedCertificate({
       csrPem,
       certificatePem: await sign({}, otherCa),
       caChainPem: ca.certificatePem,
     });
-    expect(check.problems).toEqual([
-      'certificate: not issued by the given CA (issuer "CN=Someone Else CA", given CA: CN=Issuing CA)',
-    ]);
+    expect(check.problems).toEqual(['--cert: issuer "CN=Someone Else CA" is not in the CA bundle: include the intermediate']);
   });
 
   it('refuses a CA whose name matches but whose key did not sign it', async () => {
     const impostor = await createCertificateAuthority('Issuing CA');
     const check = await checkSignedCertificate({ csrPem, certificatePem: await sign(), caChainPem: impostor.certificatePem });
-    expect(check.problems.join()).toContain('not issued by the given CA');
+    expect(check.problems).toEqual([
+      '--cert: not signed by --ca although the name matches ("CN=Issuing CA"): that CA has another key; give the CA that really issued it',
+    ]);
   });
 
   it('finds the issuer anywhere in a bundle of several CAs', async () => {
@@ -121,18 +121,20 @@ describe('checks on a CA-signed client certificate', () => {
       certificatePem: await sign({ usages: ['server'] }),
       caChainPem: ca.certificatePem,
     });
-    expect(serverOnly.problems).toEqual([expect.stringContaining('certificate: no clientAuth extended key usage')]);
+    expect(serverOnly.problems).toEqual([expect.stringContaining('--cert: no clientAuth extended key usage')]);
     const noEku = await checkSignedCertificate({
       csrPem,
       certificatePem: await sign({ omitExtendedKeyUsage: true }),
       caChainPem: ca.certificatePem,
     });
-    expect(noEku.problems).toEqual([expect.stringContaining('certificate: no clientAuth extended key usage')]);
+    expect(noEku.problems).toEqual([expect.stringContaining('--cert: no clientAuth extended key usage')]);
   });
 
   it('says when the CA chain is not PEM', async () => {
     const check = await checkSignedCertificate({ csrPem, certificatePem: await sign(), caChainPem: 'not a pem' });
-    expect(check.problems).toEqual(['ca: not PEM (expected a -----BEGIN CERTIFICATE----- block)']);
+    expect(check.problems).toEqual([
+      '--ca: is not a certificate: no -----BEGIN CERTIFICATE----- line, and not DER or PKCS#7 either',
+    ]);
   });
 
   it('reports every problem at once', async () => {
