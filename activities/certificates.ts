@@ -4,19 +4,20 @@ import { Failure } from '../workflows/failures';
 import { ApplicationFailure } from '@temporalio/common';
 import { request } from 'undici';
 import { z } from 'zod';
-import { checkSignedCertificate, pemBlocks, type CertificateSummary } from '../src/pki/certificate-checks';
+import { checkSignedCertificate, type CertificateCheck, type InputNames } from '../src/pki/certificate-checks';
+import { CertificateInputError, normalizeCaBundle, readCertificateInput } from '../src/pki/certificate-input';
 import type { ActivityContext } from './context';
 import { refuse } from './element';
 
 export interface SignedCertificate {
   certificatePem: string;
   caChainPem: string;
+  /** What the inputs are called in the check's messages (default: --cert and --ca). */
+  names?: InputNames;
 }
 
-export interface CertificateVerdict {
-  problems: string[];
-  summary?: CertificateSummary;
-}
+/** The check's verdict: problems (empty: accepted), notes, and the certificate as clean PEM. */
+export type CertificateVerdict = CertificateCheck;
 
 const cfsslAnswer = z.looseObject({
   success: z.boolean(),
@@ -58,13 +59,13 @@ async function cfsslCall(url: string, path: string, body: unknown): Promise<stri
   return parsed.result.certificate;
 }
 
-function runCommand(command: string[], input: string, timeoutMs: number): Promise<string> {
+function runCommand(command: string[], input: string, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
+    const stdout: Buffer[] = [];
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout.on('data', (d: Buffer) => stdout.push(d));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -72,7 +73,7 @@ function runCommand(command: string[], input: string, timeoutMs: number): Promis
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (code === 0) resolve(stdout);
+      if (code === 0) resolve(Buffer.concat(stdout));
       else {
         const why = signal
           ? `was killed (${signal}${signal === 'SIGKILL' ? `, after ${timeoutMs} ms` : ''})`
@@ -80,35 +81,47 @@ function runCommand(command: string[], input: string, timeoutMs: number): Promis
         reject(ApplicationFailure.retryable(`signer ${command[0]} ${why}: ${stderr.trim().slice(-500)}`, Failure.SignerFailed));
       }
     });
+    // A signer may exit without reading the CSR (it failed, or it takes it elsewhere): its exit code tells, not EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }
 
 export function certificateActivities(ctx: ActivityContext) {
   return {
-    /** Every problem with a signed client certificate (empty when it may go to the cluster). */
+    /**
+     * Every problem with a signed client certificate (none: it may go to the cluster), with the
+     * client certificate and its chain as clean PEM. Inputs in any shape an operator or a CA hands
+     * out (PEM as pasted, DER, PKCS#7, a chain in any order) are read here, not in the workflow.
+     */
     async checkSignedCertificate(input: {
       csrPem: string;
       certificatePem: string;
       caChainPem: string;
+      names?: InputNames;
     }): Promise<CertificateVerdict> {
       return checkSignedCertificate(input);
     },
 
     /** Signs the CSR with a cfssl CA (POST /api/v1/cfssl/sign) and fetches its CA certificate (/info). */
     async signWithCfssl(input: { csrPem: string; url: string; profile: string }): Promise<SignedCertificate> {
-      const certificatePem = await cfsslCall(input.url, '/api/v1/cfssl/sign', {
+      const certificate = await cfsslCall(input.url, '/api/v1/cfssl/sign', {
         certificate_request: input.csrPem,
         profile: input.profile,
       });
-      const caChainPem = await cfsslCall(input.url, '/api/v1/cfssl/info', { profile: input.profile });
-      return { certificatePem, caChainPem };
+      const ca = await cfsslCall(input.url, '/api/v1/cfssl/info', { profile: input.profile });
+      const names = { certificate: `cfssl ${input.url} certificate`, ca: `cfssl ${input.url} CA (/info)` };
+      return {
+        certificatePem: signerOutput(certificate, names.certificate, 'cfssl'),
+        caChainPem: signerOutput(ca, names.ca, 'cfssl'),
+        names,
+      };
     },
 
     /**
-     * Runs a signer named in the clusters file: CSR on stdin, certificate PEM (optionally followed
-     * by its CA chain) on stdout. Commands live in the worker's configuration, never in workflow
-     * inputs, so starting a runbook cannot run arbitrary programs on the worker.
+     * Runs a signer named in the clusters file: CSR on stdin, certificate (PEM or DER, optionally
+     * with its CA chain, in any order) on stdout. Commands live in the worker's configuration,
+     * never in workflow inputs, so starting a runbook cannot run arbitrary programs on the worker.
      */
     async signWithCommand(input: { csrPem: string; signer: string }): Promise<SignedCertificate> {
       const signer = ctx.registry.signers[input.signer];
@@ -117,14 +130,32 @@ export function certificateActivities(ctx: ActivityContext) {
         throw refuse(Failure.UnknownSigner, `no signer "${input.signer}" in the clusters file (signers: ${known})`);
       }
       const output = await runCommand(signer.command, input.csrPem, signer.timeoutMs);
-      const blocks = pemBlocks(output).filter((b) => b.label === 'CERTIFICATE');
-      if (blocks.length === 0) throw refuse(Failure.SignerFailed, `signer ${input.signer} printed no PEM certificate`);
-      let caChainPem = blocks
-        .slice(1)
-        .map((b) => b.text)
-        .join('\n');
-      if (signer.caBundle) caChainPem = `${caChainPem}\n${fs.readFileSync(signer.caBundle, 'utf8')}`.trim();
-      return { certificatePem: `${blocks[0]!.text}\n`, caChainPem };
+      const names = { certificate: `signer ${input.signer} output`, ca: `signers.${input.signer}.caBundle` };
+      const certificatePem = signerOutput(output, names.certificate, input.signer);
+      let caChainPem = '';
+      if (signer.caBundle) {
+        try {
+          caChainPem = normalizeCaBundle(fs.readFileSync(signer.caBundle), names.ca);
+        } catch (err) {
+          const why =
+            err instanceof CertificateInputError ? err.message : `cannot read ${signer.caBundle}: ${(err as Error).message}`;
+          throw refuse(Failure.ConfigError, why);
+        }
+      }
+      // The check picks the block whose key is the CSR's; every other block is a CA candidate.
+      return { certificatePem, caChainPem, names };
     },
   };
+}
+
+/** A signer's answer as clean PEM (every certificate it printed), or SignerFailed saying what it printed instead. */
+function signerOutput(output: string | Buffer, name: string, signer: string): string {
+  try {
+    return readCertificateInput(output, name)
+      .certificates.map((c) => c.pem)
+      .join('');
+  } catch (err) {
+    if (!(err instanceof CertificateInputError)) throw err;
+    throw refuse(Failure.SignerFailed, `signer ${signer} printed no usable certificate: ${err.message}`);
+  }
 }

@@ -7,6 +7,7 @@ import { ElementApiError, type ElementClient } from '../src/element';
 import { Failure } from '../workflows/failures';
 import type { KeyProviderKmip, KeyServerKmip } from '../src/element/objects';
 import { checkSignedCertificate, normalizeCsrPem, summarizeCsr, type CertificateSummary } from '../src/pki/certificate-checks';
+import { CertificateInputError, normalizeCaBundle, readCertificateInput } from '../src/pki/certificate-input';
 import { ApplicationFailure } from '@temporalio/common';
 import { DEFAULT_POLL, pollUntil, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
@@ -99,14 +100,30 @@ async function readKeyFingerprint(client: ElementClient): Promise<string | null>
  * (Who issued it is left to TestKeyServerKmip: the key server is the judge of that.)
  */
 async function reusableCertificate(csrPem: string, server: KeyServerKmip): Promise<ReusableCertificate | undefined> {
-  const verdict = await checkSignedCertificate({
-    csrPem,
-    certificatePem: server.kmipClientCertificate,
-    caChainPem: server.kmipCaCertificate,
-  });
-  const problems = verdict.problems.filter((p) => !p.startsWith('ca') && !p.startsWith('certificate: not issued by'));
-  if (problems.length > 0 || !verdict.summary) return undefined;
+  const verdict = await checkSignedCertificate(
+    {
+      csrPem,
+      certificatePem: server.kmipClientCertificate,
+      caChainPem: server.kmipCaCertificate,
+      names: { certificate: 'kmipClientCertificate', ca: 'kmipCaCertificate' },
+    },
+    { checkChain: false },
+  );
+  if (verdict.problems.length > 0 || !verdict.summary) return undefined;
   return { keyServerID: server.keyServerID, certificatePem: server.kmipClientCertificate, summary: verdict.summary };
+}
+
+/** The key server's certificates as clean PEM: every CA of the KMIP CA bundle, and the client certificate alone. */
+function cleanKeyServerCertificates(spec: KeyServerSpec): Pick<KeyServerSpec, 'kmipCaCertificate' | 'kmipClientCertificate'> {
+  try {
+    return {
+      kmipCaCertificate: normalizeCaBundle(spec.kmipCaCertificate, 'kmipCaCertificate'),
+      kmipClientCertificate: readCertificateInput(spec.kmipClientCertificate, 'kmipClientCertificate').certificates[0]!.pem,
+    };
+  } catch (err) {
+    if (err instanceof CertificateInputError) throw refuse(Failure.InvalidInput, err.message);
+    throw err;
+  }
 }
 
 async function findProvider(client: ElementClient, name: string): Promise<KeyProviderKmip | undefined> {
@@ -280,6 +297,8 @@ export function setupActivities(ctx: ActivityContext) {
       cluster: string,
       spec: KeyServerSpec,
     ): Promise<{ id: number; action: 'created' | 'updated' | 'unchanged'; changed: string[] }> {
+      // What goes to the cluster is clean LF-only PEM, the client certificate exactly one block.
+      spec = { ...spec, ...cleanKeyServerCertificates(spec) };
       return withElement(ctx, cluster, async (client) => {
         const existing = await findServer(client, spec.name);
         if (!existing) {

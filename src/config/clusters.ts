@@ -1,8 +1,9 @@
+import { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { readConfigFile } from './config-file';
+import { CertificateInputError, normalizeCaBundle, normalizeClientCertificate } from '../pki/certificate-input';
 import { ConfigError, describeZodError } from './zod-errors';
 
 /**
@@ -178,8 +179,27 @@ export function readClusterCredentials(name: string, entry: ClusterEntry): Clust
   return { username, password: readSecret(entry.password, `clusters.${name}.password`) };
 }
 
+/** The cluster's CA bundle as clean PEM (any shape a CA hands out: PEM as pasted, DER, PKCS#7). */
 export function readCaBundle(name: string, entry: ClusterEntry): string | undefined {
-  return entry.caBundle ? readConfigFile(`clusters.${name}.caBundle`, entry.caBundle) : undefined;
+  if (!entry.caBundle) return undefined;
+  const field = `clusters.${name}.caBundle`;
+  return certificateFile(field, entry.caBundle, (data) => normalizeCaBundle(data, entry.caBundle!, { privateKeys: 'ignore' }));
+}
+
+/** Reads a certificate file a setting names; what is wrong with it is a ConfigError naming the setting. */
+function certificateFile(field: string, file: string, read: (data: Buffer) => string): string {
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(file);
+  } catch (err) {
+    throw new ConfigError(field, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  try {
+    return read(data);
+  } catch (err) {
+    if (err instanceof CertificateInputError) throw new ConfigError(field, err.message);
+    throw err;
+  }
 }
 
 export interface KmipCheckIdentity {
@@ -192,7 +212,18 @@ export interface KmipCheckIdentity {
 export function readKmipCheckIdentity(name: string, entry: ClusterEntry): KmipCheckIdentity | undefined {
   const check = entry.kmipCheck;
   if (!check) return undefined;
-  const certificatePem = readConfigFile(`clusters.${name}.kmipCheck.certificate`, check.certificate);
   const privateKeyPem = readSecret(check.privateKey, `clusters.${name}.kmipCheck.privateKey`);
+  let publicKey: Buffer | undefined;
+  try {
+    publicKey = createPublicKey(privateKeyPem).export({ type: 'spki', format: 'der' });
+  } catch {
+    // An unreadable key is reported where it is used (the KMIP client names it).
+  }
+  const field = `clusters.${name}.kmipCheck.certificate`;
+  const certificatePem = certificateFile(field, check.certificate, (data) =>
+    publicKey
+      ? normalizeClientCertificate(data, check.certificate, publicKey)
+      : normalizeCaBundle(data, check.certificate, { privateKeys: 'ignore' }),
+  );
   return { certificatePem, privateKeyPem, keyName: check.keyName };
 }
