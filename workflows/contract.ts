@@ -161,11 +161,19 @@ export const runbookProgress = z.strictObject({
   answers: z.array(answerRecord),
   /** Setup: the cluster's CSR, once it exists (what `ekm csr` prints). */
   csrPem: z.string().optional(),
+  /** Setup: the signed certificate the runbook accepted for that CSR (a repeated submission is told so). */
+  acceptedCertificate: z
+    .strictObject({ at: isoTime, subject: z.string(), notAfter: z.string(), fingerprint: z.string() })
+    .optional(),
   error: z.string().optional(),
 });
 export type RunbookProgress = z.infer<typeof runbookProgress>;
 
 export const progressQuery = query('progress', runbookProgress);
+
+/** The run's memo key holding `acceptedCertificate` (read by `describe`, no worker needed). */
+export const ACCEPTED_CERTIFICATE_MEMO = 'acceptedCertificate';
+export const acceptedCertificateMemo = runbookProgress.shape.acceptedCertificate;
 
 // ---------------------------------------------------------------------------------------------
 // A person's answer to a waiting runbook (`ekm answer`); the runbook refuses answers not offered now

@@ -5,9 +5,10 @@
  * (retry it until it works or a person decides); it never writes progress fields itself.
  */
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { isCancellation, setCurrentDetails, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { isCancellation, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import { EkmCluster, EkmRunbook, EkmState, EkmStep } from '../src/temporal/search-attributes';
 import {
+  ACCEPTED_CERTIFICATE_MEMO,
   progressQuery,
   type AnswerAction,
   type AnswerRecord,
@@ -211,6 +212,16 @@ export class RunbookTracker<Id extends string> {
   /** Setup: the cluster's CSR, once it exists (what `ekm csr` prints). */
   publishCsr(csrPem: string): void {
     this.progress.csrPem = csrPem;
+  }
+
+  /**
+   * Setup: the certificate accepted for the CSR, so a repeated submission can be told so. Also in
+   * the run's memo, which `describe` reads without a worker.
+   */
+  publishAcceptedCertificate(summary: { subject: string; notAfter: string; fingerprint: string }): void {
+    const { subject, notAfter, fingerprint } = summary;
+    this.progress.acceptedCertificate = { at: now(), subject, notAfter, fingerprint };
+    upsertMemo({ [ACCEPTED_CERTIFICATE_MEMO]: this.progress.acceptedCertificate });
   }
 
   // ---- people

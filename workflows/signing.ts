@@ -1,10 +1,12 @@
 /**
  * Step 1c, the wait for the CA: the cluster's CSR is signed by a person (a manual submission
  * through the `submitCertificate` Update, with a deadline, reminders, extend and abort) or by a
- * signer the worker runs (cfssl, or a command from the clusters file). Every certificate passes
- * the same checks before it is accepted; a refused one changes nothing.
+ * signer the worker runs (cfssl, or a command from the clusters file). A signer that refuses the
+ * CSR or keeps failing leaves the runbook waiting for a person's submission, with the signer's own
+ * message, the same CSR and no new key pair. Every certificate passes the same checks (an
+ * activity: the workflow only checks sizes) before it is accepted; a refused one changes nothing.
  */
-import { ApplicationFailure, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, setHandler, type RetryPolicy } from '@temporalio/workflow';
 import type { SignedCertificate } from '../activities/certificates';
 import type { CertificateSummary } from '../src/pki/certificate-checks';
 import { formatDuration } from '../src/durations';
@@ -13,9 +15,16 @@ import { submitCertificateUpdate, type SignedCertificateSubmission } from './con
 import { describeFailure, Failure } from './failures';
 import { duration, parseInput, type SetupOptions } from './inputs';
 import { abortedBy } from './operator';
-import type { AskOnFailure, RunbookTracker } from './progress';
+import type { RunbookTracker } from './progress';
 
-export type AcceptedCertificate = SignedCertificate & { summary: CertificateSummary };
+/** A certificate that passed the checks: the client certificate alone and its CA chain, as clean PEM. */
+export interface AcceptedCertificate {
+  certificatePem: string;
+  caChainPem: string;
+  summary: CertificateSummary;
+  /** What the check noted (conversions, which block was the client certificate, a notBefore ahead). */
+  notes?: string[];
+}
 
 export interface SigningOptions {
   cluster: string;
@@ -25,8 +34,8 @@ export interface SigningOptions {
   deadlineMs: number;
   reminderEveryMs: number;
   activityTimeoutMs: number;
-  /** Automatic signers: what to ask when signing keeps failing. */
-  onSignerFailure: AskOnFailure;
+  /** Automatic signers: how a failing signer is retried before the runbook waits for a person. */
+  signerRetry: RetryPolicy;
 }
 
 /** Step 1c: a certificate for the CSR that passed every check. */
@@ -38,17 +47,52 @@ export async function obtainSignedCertificate(
   const check = (candidate: SignedCertificate) => checkCertificate(calls, options.csrPem, candidate);
   const signer = options.signer;
   if (signer.type === 'manual') return waitForSubmission(run, options, check);
-  return run.stepOrAsk(
-    'signing',
-    async () =>
-      check(
-        signer.type === 'cfssl'
-          ? await calls.signWithCfssl({ csrPem: options.csrPem, url: signer.url, profile: signer.profile })
-          : await calls.signWithCommand({ csrPem: options.csrPem, signer: signer.name }),
-      ),
-    options.onSignerFailure,
-    describeAccepted,
-  );
+  const signerCalls = clusterCalls({ timeoutMs: options.activityTimeoutMs, retry: options.signerRetry });
+  const sign = () =>
+    signer.type === 'cfssl'
+      ? signerCalls.signWithCfssl({ csrPem: options.csrPem, url: signer.url, profile: signer.profile })
+      : signerCalls.signWithCommand({ csrPem: options.csrPem, signer: signer.name });
+  return signOrWaitForSubmission(run, options, sign, check);
+}
+
+/**
+ * Automatic signing: the signer signs; when it refuses (a CA tool that cannot read the cluster's
+ * version-2 CSR, say), keeps failing, or signs a certificate the checks refuse, the runbook waits
+ * with the signer's own message: a certificate signed by hand (`ekm submit-cert`), `retry` the
+ * signer, or `abort`. The CSR stays the same: no new key pair is made.
+ */
+async function signOrWaitForSubmission(
+  run: RunbookTracker<'signing'>,
+  options: SigningOptions,
+  sign: () => Promise<SignedCertificate>,
+  check: (candidate: SignedCertificate) => Promise<AcceptedCertificate>,
+): Promise<AcceptedCertificate> {
+  const inbox = acceptSubmissions(run, check);
+  for (;;) {
+    try {
+      const accepted = await run.step('signing', async () => check(await sign()), describeAccepted);
+      for (const note of accepted.notes ?? []) run.note(note);
+      return accepted;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const answer = await run.ask({
+        kind: 'signed-certificate',
+        step: 'signing',
+        csrPem: options.csrPem,
+        prompt:
+          'the signer could not sign the CSR: have it signed by the CA another way and submit the certificate, or fix the signer and retry, or abort',
+        answers: ['retry', 'abort'],
+        problem: describeFailure(err),
+        remindEveryMs: options.reminderEveryMs,
+        alsoDoneWhen: () => inbox.accepted !== undefined,
+      });
+      if (inbox.accepted) {
+        run.complete('signing', describeAccepted(inbox.accepted));
+        return inbox.accepted;
+      }
+      if (answer?.action === 'abort') throw abortedBy(answer);
+    }
+  }
 }
 
 /** The checks every certificate passes (PEM, the CSR's key, validity, issuer, clientAuth); refused with all its problems. */
@@ -58,10 +102,16 @@ export async function checkCertificate(
   candidate: SignedCertificate,
 ): Promise<AcceptedCertificate> {
   const verdict = await calls.checkSignedCertificate({ csrPem, ...candidate });
-  if (verdict.problems.length > 0 || !verdict.summary) {
+  if (verdict.problems.length > 0 || !verdict.summary || !verdict.certificatePem) {
     throw ApplicationFailure.nonRetryable(verdict.problems.join('; '), Failure.CertificateRejected);
   }
-  return { ...candidate, summary: verdict.summary };
+  // The check's clean PEM, not what was given: one client certificate block, LF only.
+  return {
+    certificatePem: verdict.certificatePem,
+    caChainPem: verdict.caChainPem ?? '',
+    summary: verdict.summary,
+    notes: verdict.notes,
+  };
 }
 
 /** Manual signing: wait for a submission until the deadline, then ask to extend or abort (a certificate is still accepted). */
@@ -124,9 +174,11 @@ function acceptSubmissions(
         if (inbox.accepted)
           throw ApplicationFailure.nonRetryable('a certificate was already accepted for this CSR', Failure.CertificateRejected);
         inbox.accepted = result;
+        run.publishAcceptedCertificate(result.summary);
         run.recordAnswer({ ...record, outcome: 'accepted' });
+        for (const note of result.notes ?? []) run.note(note);
         const { subject, notAfter, fingerprint } = result.summary;
-        return { accepted: true as const, subject, notAfter, fingerprint };
+        return { accepted: true as const, subject, notAfter, fingerprint, notes: result.notes };
       } catch (err) {
         run.recordAnswer({ ...record, outcome: 'rejected', comment: describeFailure(err) });
         throw err;
@@ -136,13 +188,21 @@ function acceptSubmissions(
       validator: (raw) => {
         if (run.waiting?.kind !== 'signed-certificate')
           throw new Error('the runbook is not waiting for a signed certificate now');
+        // Only cheap checks here (size, no private key); the real reading and checks run in an activity.
         const parsed = submitCertificateUpdate.argument.safeParse(raw);
-        if (!parsed.success) throw new Error('certificatePem and caChainPem must both be PEM text');
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          const field = String(issue.path[0] ?? '');
+          throw new Error(`${SUBMISSION_FLAGS[field] ?? (field || 'submission')}: ${issue.message}`);
+        }
       },
     },
   );
   return inbox;
 }
+
+/** The submission's fields as `ekm submit-cert` names them. */
+const SUBMISSION_FLAGS: Record<string, string> = { certificatePem: '--cert', caChainPem: '--ca', by: '--by' };
 
 function describeAccepted(c: AcceptedCertificate): string {
   return `signed: ${c.summary.subject}, valid until ${c.summary.notAfter}`;

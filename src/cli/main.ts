@@ -2,6 +2,7 @@
 /** `ekm`: start runbooks, see where they stand, answer them. Run `ekm --help`. */
 import { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes';
+import { registerCert } from './commands/cert';
 import { registerLocalCommands, runSimulatorCommand } from './commands/local';
 import { registerRecover } from './commands/recover';
 import { registerRekey } from './commands/rekey';
@@ -10,6 +11,7 @@ import { registerRunCommands } from './commands/runs';
 import { registerSchedule } from './commands/schedule';
 import { registerWatch } from './commands/watch';
 import { registerSetup } from './commands/setup';
+import { setCommandTimeout } from './run';
 
 const program = new Command();
 program
@@ -20,13 +22,22 @@ program
     'after',
     '\nTemporal connection and the clusters file come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,\nEKM_TASK_QUEUE, EKM_CLUSTERS_FILE, TEMPORAL_TLS_* (see README).\n\nExit codes: 0 ok, 1 runbook failed, 2 bad input (nothing started), 3 not found, 4 refused/busy, 5 Temporal unreachable.',
   );
+program.option('--timeout <duration>', 'longest a command waits for Temporal and the worker (default 30s)');
+program.hook('preAction', (command) => setCommandTimeout(command.optsWithGlobals<{ timeout?: string }>().timeout));
 program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : 2);
+});
+
+// Output to a closed pipe (`ekm list --json | head`) ends the command quietly, as Unix tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(ExitCode.ok);
+  throw err;
 });
 
 registerSetup(program);
 registerRekey(program);
 registerRunCommands(program);
+registerCert(program);
 registerSchedule(program);
 registerRecover(program);
 registerWatch(program);

@@ -1,14 +1,44 @@
+import { msToNumber, type Duration } from '@temporalio/common';
 import { ConfigError } from '../config/zod-errors';
+import { formatDuration } from '../durations';
 import { CliError, ExitCode } from './exit-codes';
 import { connect, isUnreachable, type CliContext } from './temporal';
 
-/** Runs a command with a Temporal connection; maps errors to a message and an exit code. */
+/** Every command that talks to Temporal is bounded: `--timeout`, default 30 s. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+let timeoutMs = DEFAULT_TIMEOUT_MS;
+
+/** From the global `--timeout` flag; a bad value is refused naming the flag. */
+export function setCommandTimeout(text: string | undefined): void {
+  if (text === undefined) return;
+  let ms = NaN;
+  try {
+    ms = msToNumber(text as Duration);
+  } catch {
+    // reported below
+  }
+  if (!(ms > 0)) throw new CliError(`--timeout: "${text}" is not a duration like 30s or 2m`, ExitCode.usage);
+  timeoutMs = ms;
+}
+
+/**
+ * Runs a command with a Temporal connection and maps errors to a message and an exit code. The
+ * command must finish within the timeout, or it stops and says what it was doing (ctx.doing) and
+ * whether anything was sent (ctx.sent); a command that follows a run to its end (`--wait`,
+ * `--watch`) calls ctx.unbounded() once the bounded part is done.
+ */
 export async function run(body: (ctx: CliContext, out: (line: string) => void) => Promise<number>): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   let ctx: CliContext | undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
-    ctx = connect();
-    process.exitCode = await body(ctx, out);
+    ctx = connect(timeoutMs);
+    const context = ctx;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CliError(timeoutMessage(context), ExitCode.unavailable)), timeoutMs);
+      context.unbounded = () => clearTimeout(timer);
+    });
+    process.exitCode = await Promise.race([body(ctx, out), timedOut]);
   } catch (err) {
     if (!(err instanceof CliError) && ctx && isUnreachable(err)) {
       process.stderr.write(`ekm: cannot reach Temporal at ${ctx.settings.TEMPORAL_ADDRESS}: ${(err as Error).message}\n`);
@@ -19,6 +49,17 @@ export async function run(body: (ctx: CliContext, out: (line: string) => void) =
     process.stderr.write(`ekm: ${(err as Error).message}\n`);
     process.exitCode = code;
   } finally {
-    await ctx?.close();
+    clearTimeout(timer);
+    // A call still pending after the timeout is abandoned: close without waiting for it.
+    await Promise.race([ctx?.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
+  if (process.exitCode === ExitCode.unavailable) process.exit(process.exitCode);
+}
+
+function timeoutMessage(ctx: CliContext): string {
+  const within = `within ${formatDuration(timeoutMs)} (--timeout)`;
+  if (ctx.sent) {
+    return `${ctx.sent.what} was sent to ${ctx.sent.workflowId} but not answered ${within}: it may still be applied when a worker picks it up; check with: ekm status ${ctx.sent.workflowId}`;
+  }
+  return `no answer ${within} while ${ctx.doing}; nothing was changed (Temporal at ${ctx.settings.TEMPORAL_ADDRESS})`;
 }

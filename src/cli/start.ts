@@ -59,14 +59,18 @@ export async function startRunbook<R extends RunbookName>(
   const cluster = (request.input as { cluster: string }).cluster;
   validateInput(runbook.input, request.input);
   checkKnownCluster(ctx.settings, cluster);
+  ctx.doing = `starting the ${request.runbook} runbook on cluster ${cluster}`;
   if (runbook.mutating && (request.input as { ifBusy?: string }).ifBusy !== 'wait') await refuseWhenLocked(ctx, cluster);
   const options = runbookStart(request.runbook, request.input, { taskQueue: ctx.settings.EKM_TASK_QUEUE });
+  ctx.sent = { what: `the start of the ${request.runbook} runbook`, workflowId: options.workflowId };
   try {
-    return await ctx.client.workflow.start(runbook.workflow as Workflow, {
+    const handle = await ctx.client.workflow.start(runbook.workflow as Workflow, {
       ...options,
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
+    ctx.sent = undefined;
+    return handle;
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(
@@ -83,6 +87,7 @@ export async function startRunbook<R extends RunbookName>(
  * `resultSchema` is the runbook's result in the --wait --json output.
  */
 export async function reportStarted(
+  ctx: CliContext,
   handle: WorkflowHandleWithFirstExecutionRunId,
   options: { wait?: boolean; json?: boolean },
   out: (line: string) => void,
@@ -94,6 +99,7 @@ export async function reportStarted(
     else out(`started ${run.workflowId} (run ${run.runId})\n  follow:  ekm status ${run.workflowId} --watch`);
     return ExitCode.ok;
   }
+  ctx.unbounded();
   const outcome = await followRun(handle, { quiet: options.json });
   if (options.json) {
     out(

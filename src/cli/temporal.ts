@@ -1,23 +1,32 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadRuntimeSettings, temporalConnection, type RuntimeSettings } from '../config/runtime';
+import { CliError, ExitCode } from './exit-codes';
 
 export interface CliContext {
   settings: RuntimeSettings;
   client: Client;
   close(): Promise<void>;
+  /** What the command is doing now, for the message when the time runs out. */
+  doing: string;
+  /** Set once something that changes a run was sent (an answer, a certificate). */
+  sent?: { what: string; workflowId: string };
+  /** Lifts the time bound (following a run to its end). */
+  unbounded(): void;
 }
 
 /**
  * A client with the same settings as the worker (environment variables). The connection is made
  * on first use, so a command checks its arguments before it needs Temporal.
  */
-export function connect(): CliContext {
+export function connect(timeoutMs: number): CliContext {
   const settings = loadRuntimeSettings();
-  const connection = Connection.lazy({ ...temporalConnection(settings), connectTimeout: '5 seconds' });
+  const connection = Connection.lazy({ ...temporalConnection(settings), connectTimeout: Math.min(5000, timeoutMs) });
   return {
     settings,
     client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
     close: () => connection.close(),
+    doing: `talking to Temporal at ${settings.TEMPORAL_ADDRESS}`,
+    unbounded: () => undefined,
   };
 }
 
@@ -33,4 +42,28 @@ export function isUnreachable(err: unknown): boolean {
       return true;
   }
   return false;
+}
+
+/** A worker that polled this recently is taken to be alive (a long poll lasts about a minute). */
+const POLLER_SEEN_WITHIN_MS = 90_000;
+
+/**
+ * Refuses, before anything is sent, when no worker polls the run's task queue: an answer or a
+ * certificate would otherwise wait, unanswered, until one comes back (DescribeTaskQueue).
+ */
+export async function requireWorker(ctx: CliContext, taskQueue: string, consequence: string): Promise<void> {
+  ctx.doing = `checking that a worker serves task queue ${taskQueue}`;
+  const { pollers } = await ctx.client.workflowService.describeTaskQueue({
+    namespace: ctx.settings.TEMPORAL_NAMESPACE,
+    taskQueue: { name: taskQueue, kind: 1 /* TASK_QUEUE_KIND_NORMAL */ },
+    taskQueueType: 1 /* TASK_QUEUE_TYPE_WORKFLOW */,
+  });
+  const now = Date.now();
+  const alive = pollers.some((p) => {
+    const seconds = Number(p.lastAccessTime?.seconds ?? 0);
+    return now - seconds * 1000 < POLLER_SEEN_WITHIN_MS;
+  });
+  if (!alive) {
+    throw new CliError(`no worker is serving task queue ${taskQueue}; ${consequence}`, ExitCode.unavailable);
+  }
 }

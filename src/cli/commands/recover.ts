@@ -71,7 +71,7 @@ export function registerRecover(program: Command): void {
     .action((cluster: string, fault: string, opts: RecoverOptions) =>
       run(async (ctx, out) => {
         const handle = await startRunbook(ctx, recoverRequest(cluster, fault, opts));
-        return reportStarted(handle, opts, out);
+        return reportStarted(ctx, handle, opts, out);
       }),
     );
 }

@@ -30,7 +30,7 @@ export function registerRekey(program: Command): void {
           if (opts.provider !== undefined)
             input.provider = /^\d+$/.test(opts.provider) ? { id: Number(opts.provider) } : { name: opts.provider };
           const handle = await startRunbook(ctx, { runbook: 'rekey', input });
-          return reportStarted(handle, opts, out, rekeyResultJson);
+          return reportStarted(ctx, handle, opts, out, rekeyResultJson);
         }),
     );
 }

@@ -1,7 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import {
+  ACCEPTED_CERTIFICATE_MEMO,
+  acceptedCertificateMemo,
   answerAction,
   answerUpdate,
   progressQuery,
@@ -13,8 +16,10 @@ import { RUNBOOK_WORKFLOW_TYPES } from '../../../workflows/runbooks';
 import { CliError, ExitCode } from '../exit-codes';
 import { followRun } from '../follow';
 import { followOutputJson, formatJson, listOutputJson, statusOutputJson, type RunSummary } from '../json-output';
+import { readCertificateFile } from '../certificate-files';
 import { renderProgress } from '../render';
 import { run } from '../run';
+import { requireWorker, type CliContext } from '../temporal';
 
 export type { RunSummary };
 
@@ -54,6 +59,38 @@ export async function listRuns(
   return runs;
 }
 
+/**
+ * The run exists and a worker serves its task queue (queries and Updates need one); otherwise a
+ * one-line refusal that says what did not happen (`consequence`). Returns the run's description.
+ */
+async function reachRun(ctx: CliContext, handle: WorkflowHandle, consequence: string) {
+  const description = await describeRun(ctx, handle);
+  await requireWorker(ctx, description.taskQueue, consequence);
+  return description;
+}
+
+async function describeRun(ctx: CliContext, handle: WorkflowHandle) {
+  ctx.doing = `looking up ${handle.workflowId}`;
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
+    throw err;
+  }
+}
+
+/** SHA-256 of each certificate in a PEM file, as the runbook reports fingerprints (hex pairs, colons). */
+function certificateFingerprints(pem: string): string[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.flatMap((block) => {
+    try {
+      return [new X509Certificate(block).fingerprint256.toUpperCase()];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** A workflow id, or a cluster name: then its running runbooks (or the latest one). */
 async function resolveRuns(client: Client, target: string): Promise<WorkflowHandle[]> {
   if (target.startsWith('ekm-')) return [client.workflow.getHandle(target)];
@@ -71,17 +108,6 @@ async function progressOf(handle: WorkflowHandle): Promise<RunbookProgress> {
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
     throw new CliError(`cannot read the progress of ${handle.workflowId}: ${(err as Error).message}`, ExitCode.unavailable);
-  }
-}
-
-function readFile(file: string, what: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new CliError(
-      `${what}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      ExitCode.usage,
-    );
   }
 }
 
@@ -107,16 +133,19 @@ export function registerRunCommands(program: Command): void {
     .option('--json', 'machine-readable output')
     .option('--watch', 'keep refreshing until the run ends')
     .action((target: string, opts: { json?: boolean; watch?: boolean }) =>
-      run(async ({ client }, out) => {
-        const handles = await resolveRuns(client, target);
+      run(async (ctx, out) => {
+        ctx.doing = `looking for runs of ${target}`;
+        const handles = await resolveRuns(ctx.client, target);
         if (opts.watch) {
+          ctx.unbounded();
           const outcome = await followRun(handles[0]!, { quiet: opts.json });
           if (opts.json) out(formatJson(followOutputJson, { workflowId: handles[0]!.workflowId, ...outcome }));
           return outcome.exitCode;
         }
         const reports = [];
         for (const handle of handles) {
-          const description = await handle.describe();
+          const description = await reachRun(ctx, handle, 'the step table needs one to answer the progress query');
+          ctx.doing = `reading the progress of ${handle.workflowId}`;
           const progress = await progressOf(handle);
           reports.push({ workflowId: handle.workflowId, runId: description.runId, status: description.status.name, progress });
         }
@@ -163,15 +192,17 @@ export function registerRunCommands(program: Command): void {
     .option('--extend-by <duration>', 'with extend: e.g. 7d')
     .option('--hostnames <list>', 'with change: comma-separated key server hostnames, primary first')
     .option('--port <n>', 'with change: key server port')
-    .option('--kmip-ca <file>', "with change: the key server's CA certificate (PEM)")
-    .option('--client-cert <file>', "with change: a new client certificate for the cluster's key pair (PEM)")
-    .option('--client-ca <file>', 'with --client-cert: the CA chain that issued it (PEM)')
+    .option('--kmip-ca <file>', "with change: the key server's CA certificate (PEM, DER or PKCS#7)")
+    .option('--client-cert <file>', "with change: a new client certificate for the cluster's key pair (PEM, DER or PKCS#7)")
+    .option('--client-ca <file>', 'with --client-cert: the CA certificate(s) that issued it')
     .option('--comment <text>', 'recorded with the answer')
     .option('--by <name>', 'who answers (recorded)', process.env.USER)
     .action((workflowId: string, action: string, opts: AnswerOptions) =>
-      run(async ({ client }, out) => {
+      run(async (ctx, out) => {
         const answer = buildAnswer(action, opts);
-        const handle = client.workflow.getHandle(workflowId);
+        const handle = ctx.client.workflow.getHandle(workflowId);
+        await reachRun(ctx, handle, 'nothing was sent; start a worker and answer again');
+        ctx.sent = { what: `the answer "${action}"`, workflowId };
         const accepted = await update(() => handle.executeUpdate(answerUpdate.definition, { args: [answer] }), handle);
         out(accepted.message);
         return ExitCode.ok;
@@ -184,8 +215,11 @@ export function registerRunCommands(program: Command): void {
     .argument('<run>', 'workflow id')
     .option('--out <file>', 'write the CSR here instead of stdout')
     .action((workflowId: string, opts: { out?: string }) =>
-      run(async ({ client }, out) => {
-        const progress = await progressOf(client.workflow.getHandle(workflowId));
+      run(async (ctx, out) => {
+        const handle = ctx.client.workflow.getHandle(workflowId);
+        await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
+        ctx.doing = `reading the CSR of ${workflowId}`;
+        const progress = await progressOf(handle);
         const csr = progress.waiting?.csrPem ?? progress.csrPem;
         if (!csr) throw new CliError(`${workflowId} has no CSR yet (step: ${progress.currentStep ?? 'none'})`, ExitCode.notFound);
         if (opts.out) {
@@ -200,17 +234,37 @@ export function registerRunCommands(program: Command): void {
     .command('submit-cert')
     .description('hand the CA-signed client certificate to a waiting setup runbook')
     .argument('<run>', 'workflow id')
-    .requiredOption('--cert <file>', 'the signed certificate (PEM)')
-    .requiredOption('--ca <file>', 'the CA chain that issued it (PEM)')
+    .requiredOption('--cert <file>', 'the signed certificate (PEM, DER or PKCS#7; may hold its chain too)')
+    .requiredOption('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7)')
     .option('--by <name>', 'who submits (recorded)', process.env.USER)
     .action((workflowId: string, opts: { cert: string; ca: string; by?: string }) =>
-      run(async ({ client }, out) => {
-        const submission = { certificatePem: readFile(opts.cert, '--cert'), caChainPem: readFile(opts.ca, '--ca'), by: opts.by };
-        const handle = client.workflow.getHandle(workflowId);
+      run(async (ctx, out) => {
+        const cert = readCertificateFile(opts.cert, '--cert');
+        const ca = readCertificateFile(opts.ca, '--ca');
+        const submission = { certificatePem: cert.pem, caChainPem: ca.pem, by: opts.by };
+        const handle = ctx.client.workflow.getHandle(workflowId);
+        const description = await describeRun(ctx, handle);
+        const already = acceptedCertificateMemo.safeParse(description.memo?.[ACCEPTED_CERTIFICATE_MEMO]).data;
+        if (already) {
+          const same = certificateFingerprints(submission.certificatePem).includes(already.fingerprint.toUpperCase());
+          if (!same) {
+            throw new CliError(
+              `refused: a certificate was already accepted at ${already.at} for this run: ${already.subject}, valid until ${already.notAfter}, SHA-256 ${already.fingerprint}`,
+              ExitCode.refused,
+            );
+          }
+          out(
+            `already accepted at ${already.at}: ${already.subject}, valid until ${already.notAfter}, SHA-256 ${already.fingerprint}`,
+          );
+          return ExitCode.ok;
+        }
+        await requireWorker(ctx, description.taskQueue, 'nothing was sent; start a worker and submit again');
+        ctx.sent = { what: 'the certificate', workflowId };
         const accepted = await update(
           () => handle.executeUpdate(submitCertificateUpdate.definition, { args: [submission] }),
           handle,
         );
+        for (const note of [...cert.notes, ...(accepted.notes ?? [])]) out(note);
         out(`accepted: ${accepted.subject}, valid until ${accepted.notAfter}, SHA-256 ${accepted.fingerprint}`);
         return ExitCode.ok;
       }),
@@ -221,8 +275,9 @@ export function registerRunCommands(program: Command): void {
     .description('cancel a runbook (it releases the cluster and records that it was cancelled)')
     .argument('<run>', 'workflow id')
     .action((workflowId: string) =>
-      run(async ({ client }, out) => {
-        const handle = client.workflow.getHandle(workflowId);
+      run(async (ctx, out) => {
+        ctx.doing = `cancelling ${workflowId}`;
+        const handle = ctx.client.workflow.getHandle(workflowId);
         try {
           await handle.cancel();
         } catch (err) {
@@ -280,7 +335,7 @@ export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer
           .map((h) => h.trim())
           .filter(Boolean),
         port,
-        kmipCaCertificate: opts.kmipCa ? readFile(opts.kmipCa, '--kmip-ca') : undefined,
+        kmipCaCertificate: opts.kmipCa ? readCertificateFile(opts.kmipCa, '--kmip-ca').pem : undefined,
         clientCertificate: clientCertificate(opts),
       };
       break;
@@ -317,5 +372,8 @@ function clientCertificate(opts: {
 }): { certificatePem: string; caChainPem: string } | undefined {
   if (!opts.clientCert && !opts.clientCa) return undefined;
   if (!opts.clientCert || !opts.clientCa) throw new CliError('--client-cert and --client-ca go together', ExitCode.usage);
-  return { certificatePem: readFile(opts.clientCert, '--client-cert'), caChainPem: readFile(opts.clientCa, '--client-ca') };
+  return {
+    certificatePem: readCertificateFile(opts.clientCert, '--client-cert').pem,
+    caChainPem: readCertificateFile(opts.clientCa, '--client-ca').pem,
+  };
 }

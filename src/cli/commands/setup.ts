@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import type { SetupInput } from '../../../workflows/inputs';
+import { certificateText, readCertificateFile } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
 import { run } from '../run';
 import { reportStarted, startRunbook } from '../start';
@@ -53,6 +54,9 @@ const definedOnly = <T extends object>(o: T) =>
 /** Flags (and an optional --input file, flags winning) -> the runbook's input. */
 export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput {
   const base = (f.input ? YAML.parse(readText(f.input, '--input')) : {}) as Partial<SetupInput>;
+  // The input file's KMIP CA, read like --kmip-ca (any shape a CA hands out), named by the file and field.
+  if (f.input && typeof base?.kmipCaCertificate === 'string')
+    base.kmipCaCertificate = certificateText(base.kmipCaCertificate, `${f.input}: kmipCaCertificate`).pem;
   const number = (value: string | undefined, option: string) => {
     if (value === undefined) return undefined;
     if (!/^\d+$/.test(value)) throw new CliError(`${option}: "${value}" is not a whole number`, ExitCode.usage);
@@ -87,7 +91,7 @@ export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput 
       keyServerName: f.serverName,
       hostnames: f.hostname.length ? f.hostname : base.hostnames,
       port: number(f.port, '--port'),
-      kmipCaCertificate: f.kmipCa ? readText(f.kmipCa, '--kmip-ca') : undefined,
+      kmipCaCertificate: f.kmipCa ? readCertificateFile(f.kmipCa, '--kmip-ca').pem : undefined,
       mode: f.mode as SetupInput['mode'] | undefined,
       signer,
       newKeyPair: f.newKeyPair,
@@ -123,7 +127,7 @@ export function registerSetup(program: Command): void {
       [],
     )
     .option('--port <n>', 'KMIP port (default 5696)')
-    .option('--kmip-ca <file>', "the key server's CA certificate (PEM)")
+    .option('--kmip-ca <file>', "the key server's CA certificate(s) (PEM, DER or PKCS#7)")
     .option('--mode <mode>', 'hardware | software | none')
     .option('--signer <type>', 'manual (default) | cfssl | command')
     .option('--cfssl-url <url>', 'cfssl CA base URL (signer cfssl)')
@@ -146,7 +150,7 @@ export function registerSetup(program: Command): void {
           out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
           out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);
         }
-        return reportStarted(handle, flags, out);
+        return reportStarted(ctx, handle, flags, out);
       }),
     );
 }

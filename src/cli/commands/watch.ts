@@ -62,7 +62,7 @@ export function registerWatch(program: Command): void {
         const input: FaultWatcherInput = { cluster, notifyOnly: Boolean(opts.notifyOnly), requestedBy: opts.by };
         if (opts.interval !== undefined) input.interval = opts.interval;
         const handle = await startRunbook(ctx, { runbook: 'fault-watcher', input });
-        return reportStarted(handle, { json: opts.json }, out);
+        return reportStarted(ctx, handle, { json: opts.json }, out);
       }),
     );
 
