@@ -49,9 +49,20 @@ export const pollSettings = z
   })
   .transform((p) => ({ initialIntervalMs: p.initialInterval, maxIntervalMs: p.maxInterval, attemptWindowMs: p.attemptWindow }));
 
+/** Names and subject fields: printable text (no control characters), within the lengths X.509 and Element allow. */
+export const printable = (max: number) =>
+  z
+    .string()
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters`)
+    .regex(/^[^\p{C}]+$/u, 'must be printable text (no control characters or line breaks)');
+
+/** Element ids are positive (0 means "none" in its answers). */
+export const elementId = z.number().int('must be a whole number').positive('must be a positive id');
+
 const providerSelector = z.union([
-  z.strictObject({ id: z.number().int().nonnegative() }),
-  z.strictObject({ name: z.string().min(1) }),
+  z.strictObject({ id: elementId }),
+  z.strictObject({ name: printable(64) }),
   z.strictObject({ active: z.literal(true) }),
 ]);
 
@@ -107,26 +118,25 @@ export const pemCertificate = z.string().refine((s) => /-----BEGIN CERTIFICATE--
   message: 'must be a PEM certificate (-----BEGIN CERTIFICATE-----)',
 });
 
-const subjectField = z.string().min(1).max(128);
-
 export const setupInput = z
   .strictObject({
     cluster: clusterName,
     /** Subject of the cluster's client certificate (CreatePublicPrivateKeyPair). */
     subject: z.strictObject({
-      commonName: z.string().min(1).max(64),
-      organization: subjectField.optional(),
-      organizationalUnit: subjectField.optional(),
-      locality: subjectField.optional(),
-      state: subjectField.optional(),
+      // The upper bounds of RFC 5280 (ub-common-name, ub-organization-name, ...); Element documents none.
+      commonName: printable(64),
+      organization: printable(64).optional(),
+      organizationalUnit: printable(64).optional(),
+      locality: printable(128).optional(),
+      state: printable(128).optional(),
       country: z
         .string()
         .regex(/^[A-Z]{2}$/, 'must be a two-letter country code')
         .optional(),
       emailAddress: z.string().email().optional(),
     }),
-    keyProviderName: z.string().min(1).max(64),
-    keyServerName: z.string().min(1).max(64),
+    keyProviderName: printable(64),
+    keyServerName: printable(64),
     /** Primary first, then failover. */
     hostnames: z.array(hostname).min(1, 'give at least one key server host name').max(16),
     port: z.number().int().min(1).max(65535).default(5696),

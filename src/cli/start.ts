@@ -58,7 +58,8 @@ export async function startRunbook<R extends RunbookName>(
   const runbook = runbooks[request.runbook];
   const cluster = (request.input as { cluster: string }).cluster;
   validateInput(runbook.input, request.input);
-  checkKnownCluster(ctx.settings, cluster);
+  const signer = (request.input as { signer?: { type: string; name?: string } }).signer;
+  checkKnownCluster(ctx.settings, cluster, signer?.type === 'command' ? signer.name : undefined);
   ctx.doing = `starting the ${request.runbook} runbook on cluster ${cluster}`;
   if (runbook.mutating && (request.input as { ifBusy?: string }).ifBusy !== 'wait') await refuseWhenLocked(ctx, cluster);
   const options = runbookStart(request.runbook, request.input, { taskQueue: ctx.settings.EKM_TASK_QUEUE });

@@ -21,7 +21,16 @@ const secretReference = z.union(
 );
 export type SecretReference = z.infer<typeof secretReference>;
 
-const apiVersion = z.string().regex(/^\d+\.\d+$/, 'must look like "12.3"');
+const apiVersion = z.unknown().transform((value, ctx): string => {
+  // YAML reads 12.0 as the number 12: the text the operator wrote is gone, so ask for quotes.
+  if (typeof value === 'number') {
+    const shown = Number.isInteger(value) ? value.toFixed(1) : String(value);
+    ctx.addIssue({ code: 'custom', message: `is the number ${value}: quote it, e.g. apiVersion: "${shown}"` });
+  } else if (typeof value !== 'string' || !/^\d+\.\d+$/.test(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must look like "12.3"' });
+  }
+  return value as string;
+});
 
 /** The KMIP Name the cluster gives a key, as the simulator names it (UNCONFIRMED for real clusters: set keyName). */
 export const DEFAULT_KMIP_KEY_NAME = 'SolidFire-{clusterUuid}-KeyID-{keyID}';

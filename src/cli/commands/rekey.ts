@@ -28,7 +28,8 @@ export function registerRekey(program: Command): void {
             requestedBy: opts.by,
           };
           if (opts.provider !== undefined)
-            input.provider = /^\d+$/.test(opts.provider) ? { id: Number(opts.provider) } : { name: opts.provider };
+            // A number is an id (refused unless positive, by the input's schema); anything else a name.
+            input.provider = /^[-+]?\d+$/.test(opts.provider.trim()) ? { id: Number(opts.provider) } : { name: opts.provider };
           const handle = await startRunbook(ctx, { runbook: 'rekey', input });
           return reportStarted(ctx, handle, opts, out, rekeyResultJson);
         }),

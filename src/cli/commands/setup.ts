@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import YAML from 'yaml';
+import YAML, { YAMLError } from 'yaml';
 import type { SetupInput } from '../../../workflows/inputs';
 import { certificateText, readCertificateFile } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
@@ -51,9 +51,22 @@ function readText(file: string, option: string): string {
 const definedOnly = <T extends object>(o: T) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
+/** An --input file, YAML or JSON; a syntax error is refused naming the file, line and column. */
+function parseInputFile(file: string): unknown {
+  try {
+    return YAML.parse(readText(file, '--input'));
+  } catch (err) {
+    if (!(err instanceof YAMLError)) throw err;
+    const at = err.linePos?.[0];
+    const where = at ? `line ${at.line}, column ${at.col}` : 'somewhere';
+    const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new CliError(`--input ${file}: not valid YAML at ${where}: ${what}`, ExitCode.usage);
+  }
+}
+
 /** Flags (and an optional --input file, flags winning) -> the runbook's input. */
 export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput {
-  const base = (f.input ? YAML.parse(readText(f.input, '--input')) : {}) as Partial<SetupInput>;
+  const base = (f.input ? parseInputFile(f.input) : {}) as Partial<SetupInput>;
   // The input file's KMIP CA, read like --kmip-ca (any shape a CA hands out), named by the file and field.
   if (f.input && typeof base?.kmipCaCertificate === 'string')
     base.kmipCaCertificate = certificateText(base.kmipCaCertificate, `${f.input}: kmipCaCertificate`).pem;

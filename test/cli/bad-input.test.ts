@@ -1,0 +1,114 @@
+/**
+ * Every bad input is refused before anything starts: exit 2 naming the field (3 for a name that
+ * does not exist), no workflow started and no call to the cluster (the simulator's call log).
+ * The reproduced cases and the kinds they stand for: an unknown signer name; control characters
+ * in a subject field or a name; an --input file that is not YAML (file, line, column); a provider
+ * given as a number that is not a positive id; a clusters file with an unquoted apiVersion.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { runCli } from '../support/cli';
+import { startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { testEnv } from '../support/test-env';
+import { connectClient, uniqueTaskQueue } from '../support/worker';
+
+describe('bad input is refused before anything starts (real Temporal, simulator)', () => {
+  const taskQueue = uniqueTaskQueue('bad-input');
+  let harness: ClusterHarness;
+  let temporal: Awaited<ReturnType<typeof connectClient>>;
+  let clustersFile: string;
+  let kmipCa: string;
+
+  beforeAll(async () => {
+    harness = await startClusterHarness('bad-input', { softwareEncryptionAtRest: true });
+    temporal = await connectClient();
+    // A clusters file that knows the cluster and one signer.
+    clustersFile = path.join(harness.dir, 'clusters-with-signer.yaml');
+    fs.writeFileSync(
+      clustersFile,
+      YAML.stringify({ ...harness.registry, signers: { 'corp-ca': { command: ['/bin/false'], timeoutMs: 1000 } } }),
+    );
+    kmipCa = path.join(harness.dir, 'kmip-ca.pem');
+    fs.writeFileSync(kmipCa, testEnv().kmip.caPem);
+  });
+  afterAll(async () => {
+    await temporal?.close();
+    await harness?.stop();
+  });
+
+  const env = () => ({ EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: clustersFile });
+  const setupFlags = (...extra: string[]) => [
+    'setup',
+    harness.name,
+    '--cn',
+    'bad-input.example.test',
+    '--provider-name',
+    'kmip-1',
+    '--server-name',
+    'pykmip-1',
+    '--hostname',
+    testEnv().kmip.host,
+    '--kmip-ca',
+    kmipCa,
+    '--mode',
+    'none',
+    ...extra,
+  ];
+
+  /** Runs the CLI; asserts the exit code, the words of the refusal, that no workflow started on the task queue and no cluster call was made. */
+  async function refused(args: string[], code: number, ...words: string[]) {
+    const callsBefore = (await harness.sim.control.calls()).length;
+    const cli = await runCli(args, env());
+    expect([args.join(' '), cli.code]).toEqual([args.join(' '), code]);
+    for (const word of words) expect([args.join(' '), cli.stderr]).toEqual([args.join(' '), expect.stringContaining(word)]);
+    expect(cli.stderr.trim().split('\n')).toHaveLength(1);
+    const started = [];
+    for await (const run of temporal.client.workflow.list({ query: `TaskQueue = '${taskQueue}'` })) started.push(run.workflowId);
+    expect(started).toEqual([]);
+    expect((await harness.sim.control.calls()).length).toBe(callsBefore);
+  }
+
+  it('a signer name the clusters file does not have (exit 2, naming the known signers)', async () => {
+    await refused(
+      setupFlags('--signer', 'command', '--signer-name', 'evil'),
+      2,
+      '--signer-name',
+      'no signer "evil"',
+      'signers: corp-ca',
+    );
+  });
+
+  it('control characters in a subject field or a name (exit 2, naming the field)', async () => {
+    await refused(setupFlags('--org', 'Ex\x07ample\nInc'), 2, 'subject.organization', 'printable');
+    await refused(setupFlags('--locality', 'Tab\there'), 2, 'subject.locality', 'printable');
+    await refused([...setupFlags(), '--provider-name', 'kmip\u001bx'], 2, 'keyProviderName', 'printable');
+    await refused(setupFlags('--ou', 'x'.repeat(65)), 2, 'subject.organizationalUnit', 'at most 64');
+  });
+
+  it('an --input file that is not YAML (exit 2, naming the file, line and column)', async () => {
+    const bad = path.join(harness.dir, 'bad.yaml');
+    fs.writeFileSync(bad, 'subject:\n  commonName: x\n  organization: [unclosed\nmode: none\n');
+    await refused(['setup', harness.name, '--input', bad], 2, `--input ${bad}`, 'line ', 'column ');
+  });
+
+  it('a provider given as a number that is not a positive id, or a name that cannot exist (exit 2)', async () => {
+    await refused(['rekey', harness.name, '--provider', '-3'], 2, 'provider', 'positive id');
+    await refused(['rekey', harness.name, '--provider', '0'], 2, 'provider', 'positive id');
+    await refused(['rekey', harness.name, '--provider', 'x'.repeat(65)], 2, 'provider', 'at most 64');
+  });
+
+  it('a cluster the clusters file does not have (exit 3)', async () => {
+    await refused(['rekey', 'no-such-cluster'], 3, 'no-such-cluster');
+  });
+
+  it('a clusters file with an unquoted apiVersion says to quote it (exit 2)', async () => {
+    const unquoted = path.join(harness.dir, 'unquoted.yaml');
+    fs.writeFileSync(unquoted, fs.readFileSync(clustersFile, 'utf8').replace(/apiVersion: "?([\d.]+)"?/, 'apiVersion: 12.0'));
+    const callsBefore = (await harness.sim.control.calls()).length;
+    const cli = await runCli(['rekey', harness.name], { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: unquoted });
+    expect(cli.code).toBe(2);
+    expect(cli.stderr).toContain('apiVersion: is the number 12: quote it, e.g. apiVersion: "12.0"');
+    expect((await harness.sim.control.calls()).length).toBe(callsBefore);
+  });
+});
