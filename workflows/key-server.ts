@@ -4,8 +4,9 @@
  * hostnames, port or KMIP CA, or a new client certificate for the cluster's key pair). It also
  * remembers what this run created, so an abort removes exactly that.
  */
-import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, sleep } from '@temporalio/workflow';
 import type { KeyServerSpec, SetupPrecheck } from '../activities/setup';
+import { formatDuration } from '../src/durations';
 import type { clusterCalls } from './calls';
 import type { OperatorAnswer } from './contract';
 import { Failure } from './failures';
@@ -63,6 +64,7 @@ export class KeyServerSetup {
   /** 2b: CreateKeyServerKmip with the client certificate, or ModifyKeyServerKmip of the server of that name. */
   async configure(certificate: AcceptedCertificate): Promise<number> {
     this.certificate = certificate;
+    await this.waitUntilValid(certificate);
     const result = await this.run.stepOrAsk(
       'server',
       () =>
@@ -77,6 +79,19 @@ export class KeyServerSetup {
       if (this.action === 'unchanged') this.action = 'created';
     }
     return result.id;
+  }
+
+  /**
+   * A certificate whose notBefore is a little ahead (the CA's clock runs fast; the checks accept up
+   * to 5 minutes) reaches the cluster only once it is valid: a durable wait, said in the progress.
+   */
+  private async waitUntilValid(certificate: AcceptedCertificate): Promise<void> {
+    const waitMs = Date.parse(certificate.summary.notBefore) - Date.now();
+    if (!(waitMs > 0)) return;
+    const line = `waiting until ${certificate.summary.notBefore} (the client certificate's notBefore, ${formatDuration(waitMs)} from now) before handing it to the cluster`;
+    this.run.note(line);
+    this.run.setDetail('server', line);
+    await sleep(waitMs);
   }
 
   /** A person's `change`: new settings and/or client certificate, then the server is configured again. */
@@ -96,12 +111,16 @@ export class KeyServerSetup {
   private async replaceCertificate(candidate: { certificatePem: string; caChainPem: string }): Promise<void> {
     const { csrPem } = await this.calls.fetchCsr(this.input.cluster);
     try {
-      this.certificate = await checkCertificate(this.calls, csrPem, candidate);
+      this.certificate = await checkCertificate(this.calls, csrPem, {
+        ...candidate,
+        names: { certificate: '--client-cert', ca: '--client-ca' },
+      });
     } catch (err) {
       if (!(err instanceof ApplicationFailure && err.type === Failure.CertificateRejected)) throw err;
       this.run.note(`client certificate refused: ${err.message}`);
       return;
     }
+    for (const note of this.certificate.notes ?? []) this.run.note(note);
     const { subject, issuer, notAfter } = this.certificate.summary;
     this.run.note(`client certificate replaced: ${subject}, issued by ${issuer}, valid until ${notAfter}`);
   }

@@ -76,7 +76,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
         deadlineMs: input.signingDeadlineMs,
         reminderEveryMs: input.reminderEveryMs,
         activityTimeoutMs: input.activityTimeoutMs,
-        onSignerFailure: server.askOnFailure,
+        signerRetry: testRetry(input),
       });
       trust = { keyFingerprint: keyPair.fingerprint, certificate };
     }

@@ -7,6 +7,7 @@
  */
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import { z } from 'zod';
+import type { CertificateSummary, ChainLink } from '../pki/certificate-checks';
 import type { RekeyScheduleSummary } from '../schedules/rekey-schedules';
 import { runbookProgress, watcherStatus } from '../../workflows/contract';
 import type { RekeyResult } from '../../workflows/rekey';
@@ -160,6 +161,33 @@ export const scheduleSummaryJson = z.strictObject({
 });
 export const scheduleListJson = z.array(scheduleSummaryJson);
 
+/** `cert check --json`: the verdict a submission of these files would get. */
+export const certificateVerdictJson = z
+  .strictObject({
+    accepted: z.boolean(),
+    /** Every reason to refuse, each naming its input (--cert, --ca[2]); empty when accepted. */
+    problems: z.array(z.string()),
+    /** Conversions (DER, PKCS#7), which block is the client certificate, how the chain ends, a notBefore ahead. */
+    notes: z.array(z.string()),
+    csr: z.strictObject({ from: z.string(), subject: z.string(), keyFingerprint: z.string() }),
+    certificate: z
+      .strictObject({
+        subject: z.string(),
+        issuer: z.string(),
+        notBefore: isoTime,
+        notAfter: isoTime,
+        fingerprint: z.string(),
+        keyFingerprint: z.string(),
+      })
+      .optional(),
+    /** The CAs from the certificate's issuer up, as found in the inputs. */
+    chain: z.array(z.strictObject({ from: z.string(), subject: z.string(), notAfter: isoTime, selfSigned: z.boolean() })),
+    /** The certificate's notBefore when it is up to 5 minutes ahead: the runbook would wait until then. */
+    waitUntil: isoTime.optional(),
+  })
+  .refine((v) => v.accepted === (v.problems.length === 0), { message: 'accepted exactly when there is no problem' });
+export type CertificateVerdictJson = z.infer<typeof certificateVerdictJson>;
+
 /** Checks a command's output against its schema, then prints it indented. */
 export function formatJson<S extends z.ZodType>(schema: S, value: z.input<S>): string {
   const parsed = schema.safeParse(value);
@@ -177,4 +205,6 @@ export type ContractChecks = [
   Assert<Equals<z.infer<typeof scheduleSummaryJson>, RekeyScheduleSummary>>,
   // RekeyResult types keyManagementType as string; the schema holds it to the two values the cluster uses.
   Assert<Equals<keyof z.infer<typeof rekeyResultJson>, keyof RekeyResult>>,
+  Assert<Equals<NonNullable<CertificateVerdictJson['certificate']>, CertificateSummary>>,
+  Assert<Equals<CertificateVerdictJson['chain'][number], ChainLink>>,
 ];

@@ -11,6 +11,7 @@ import { answerUpdate, progressQuery, submitCertificateUpdate, type RunbookProgr
 import type { SetupInput } from '../../workflows/inputs';
 import type { SetupResult } from '../../workflows/setup';
 import type { ClusterRegistry } from '../../src/config/clusters';
+import { shapes } from '../support/certificates';
 import { runCli } from '../support/cli';
 import { historyText } from '../support/history';
 import { addKmipCheckIdentity, kmipKeyExists, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
@@ -258,7 +259,9 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       const refused = await cluster('setup-cmd-short');
       const short = await start(refused, { signer: { type: 'command', name: 'short-lived-ca' } });
       const waiting = await waitingFor(short, 'signing');
-      expect(waiting.waiting?.answers).toEqual(['retry', 'change', 'abort']);
+      // The signer's certificate is refused: the runbook waits for one signed another way (or retry, abort).
+      expect(waiting.waiting?.kind).toBe('signed-certificate');
+      expect(waiting.waiting?.answers).toEqual(['retry', 'abort']);
       expect(waiting.waiting?.problem).toMatch(/30 days/);
       expect(await calls(refused, 'CreateKeyServerKmip')).toBe(0);
       await short.executeUpdate(answerUpdate.definition, {
@@ -299,8 +302,8 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     const csr = new x509.Pkcs10CertificateRequest(csrPem);
     const now = Date.now();
     const cases: Array<[string, string, string, string]> = [
-      ['not PEM', 'just some text', caPem, 'certificate: not PEM'],
-      ['a CSR', csrPem, caPem, 'is a certificate request, not a certificate'],
+      ['not PEM', 'just some text', caPem, '--cert: is not a certificate'],
+      ['a CSR', csrPem, caPem, '--cert: is a certificate signing request (CSR), not a certificate'],
       ['another key', await signAsTheCa(csrPem, { publicKey: stranger.publicKey }), caPem, "its public key is not the cluster's"],
       ['not yet valid', await signAsTheCa(csrPem, { notBefore: new Date(now + DAY) }), caPem, 'not valid yet'],
       [
@@ -314,7 +317,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
         'another CA',
         (await issueCertificate(otherCa, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] })).certificatePem,
         caPem,
-        'not issued by the given CA',
+        'is not in the CA bundle: include the intermediate',
       ],
       ['no clientAuth', await signAsTheCa(csrPem, { usages: ['server'] }), caPem, 'no clientAuth extended key usage'],
     ];
@@ -397,7 +400,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
 
     const dir = harness.dir;
     const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: harness.clustersFile };
-    const answer = (certificatePem: string, caPem: string) => {
+    const answer = (certificatePem: string | Buffer, caPem: string | Buffer) => {
       fs.writeFileSync(path.join(dir, 'client.pem'), certificatePem);
       fs.writeFileSync(path.join(dir, 'client-ca.pem'), caPem);
       return runCli(
@@ -420,13 +423,15 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     ).toBe(0);
     const again = await eventually(async () => {
       const p = await progress(handle);
-      expect(p.notes.join('\n')).toContain("client certificate refused: certificate: its public key is not the cluster's");
+      expect(p.notes.join('\n')).toContain("client certificate refused: --client-cert: its public key is not the cluster's");
       expect(p.waiting?.step).toBe('test-server');
       return p;
     }, 30_000);
     expect(again.answers.map((a) => a.action)).toEqual(['submit-certificate', 'change']);
 
-    const right = await answer(await signAsTheCa(waiting!.csrPem!), testEnv().kmip.caPem);
+    // The CA team's files as AD CS hands them out: the certificate as DER (.cer), the CA as a PKCS#7 bundle (.p7b).
+    const rightPem = await signAsTheCa(waiting!.csrPem!);
+    const right = await answer(shapes.der(rightPem), shapes.pkcs7([testEnv().kmip.caPem], 'der'));
     expect(right.stderr).toBe('');
     expect(right.stdout).toContain('change accepted for step test-server');
     const result = (await handle.result()) as SetupResult;
@@ -436,6 +441,9 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       new x509.X509Certificate(testEnv().kmip.caPem).subject,
     );
     expect(await calls(harness, 'ModifyKeyServerKmip')).toBe(1);
+    // What the cluster got is the clean PEM of the DER file: one block, LF only.
+    const [modify] = await harness.sim.control.calls({ method: 'ModifyKeyServerKmip' });
+    expect((modify!.params as { kmipClientCertificate: string }).kmipClientCertificate).toBe(`${rightPem.trim()}\n`);
     expect((await progress(handle)).notes.join('\n')).toContain('client certificate replaced');
   });
 

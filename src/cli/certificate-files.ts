@@ -1,0 +1,59 @@
+/**
+ * Certificate files named by CLI flags (`--cert`, `--ca`, `--client-cert`, `--client-ca`,
+ * `--kmip-ca`, an `--input` file's kmipCaCertificate): read as bytes, checked against the size
+ * limit before anything is sent, and converted to clean PEM by the one certificate reader (DER and
+ * PKCS#7 too), so what a runbook receives is text it can check. A file that is no certificate at
+ * all is refused here, naming the flag (exit 2, nothing sent).
+ */
+import fs from 'node:fs';
+import { CERTIFICATE_INPUT_LIMIT_BYTES, CertificateInputError, readCertificateInput, utf8Bytes } from '../pki/certificate-input';
+import { certificateInputTooLarge } from '../../workflows/contract';
+import { CliError, ExitCode } from './exit-codes';
+
+export interface CertificateText {
+  /** Every certificate of the input, as clean PEM (the runbook's check picks the client certificate). */
+  pem: string;
+  /** How it was read when it was not plain PEM (DER or PKCS#7 converted, escapes decoded). */
+  notes: string[];
+}
+
+/** A file's bytes; an unreadable file or one over the size limit is refused naming the flag. */
+export function readInputFile(file: string, flag: string, limitBytes = CERTIFICATE_INPUT_LIMIT_BYTES): Buffer {
+  let size: number;
+  try {
+    size = fs.statSync(file).size;
+  } catch (err) {
+    throw new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  // Checked before reading, so the wrong (huge) file is refused at once.
+  const tooLarge = certificateInputTooLarge(size, limitBytes);
+  if (tooLarge) throw new CliError(`${flag}: ${file} is ${tooLarge}`, ExitCode.usage);
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Certificate text (from a file or an input file's field) -> clean PEM, or exit 2 naming the flag. */
+export function certificateText(data: string | Uint8Array, flag: string): CertificateText {
+  let pem: string;
+  let notes: string[];
+  try {
+    const input = readCertificateInput(data, flag, { limitBytes: CERTIFICATE_INPUT_LIMIT_BYTES });
+    pem = input.certificates.map((c) => c.pem).join('');
+    notes = input.notes;
+  } catch (err) {
+    if (err instanceof CertificateInputError) throw new CliError(err.message, ExitCode.usage);
+    throw err;
+  }
+  // What is sent is checked again by the runbook; DER grows by a third as PEM.
+  const tooLarge = certificateInputTooLarge(utf8Bytes(pem));
+  if (tooLarge) throw new CliError(`${flag}: as PEM it is ${tooLarge}`, ExitCode.usage);
+  return { pem, notes };
+}
+
+/** A certificate file named by a flag -> clean PEM of every certificate in it. */
+export function readCertificateFile(file: string, flag: string): CertificateText {
+  return certificateText(readInputFile(file, flag), flag);
+}
