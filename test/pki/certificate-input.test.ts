@@ -15,7 +15,7 @@ import {
   readCsr,
 } from '../../src/pki/certificate-input';
 import { x509, type CryptoKeyPair } from '../../src/pki/x509';
-import { certificateInputProblem, signedCertificateSubmission } from '../../workflows/contract';
+import { certificateInputProblem, operatorAnswer, signedCertificateSubmission } from '../../workflows/contract';
 import { csrVersion, issueClient, makeCa, makeCsr, shapes, type KeyKind, type TestCa } from '../support/certificates';
 
 const MINUTE = 60_000;
@@ -269,6 +269,18 @@ describe('certificates as they arrive', () => {
     const parsed = signedCertificateSubmission.safeParse({ certificatePem: big, caChainPem: root.certificatePem });
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]).toMatchObject({ path: ['certificatePem'], message: expect.stringContaining(expected) });
+    // The answer Update's certificates too (`ekm answer … change --client-cert/--client-ca/--kmip-ca`).
+    const change = operatorAnswer.safeParse({
+      action: 'change',
+      clientCertificate: { certificatePem: big, caChainPem: root.certificatePem },
+      kmipCaCertificate: `${root.certificatePem}\n-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n`,
+    });
+    expect(change.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual(
+      expect.arrayContaining([
+        ['clientCertificate.certificatePem', expect.stringContaining(expected)],
+        ['kmipCaCertificate', expect.stringContaining('holds a private key')],
+      ]),
+    );
     // Multi-byte characters count as bytes.
     expect(certificateInputProblem('é'.repeat(CERTIFICATE_INPUT_LIMIT_BYTES / 2 + 1))).toContain(
       `too large (${CERTIFICATE_INPUT_LIMIT_BYTES + 2} bytes`,
