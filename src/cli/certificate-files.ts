@@ -35,22 +35,27 @@ export function readInputFile(file: string, flag: string, limitBytes = CERTIFICA
   }
 }
 
+/**
+ * Certificate text or bytes -> clean PEM of every certificate in it, as the CLI would send it:
+ * within the size limit before and after the conversion (DER grows by a third as PEM).
+ * Throws CertificateInputError naming the flag.
+ */
+export function readCertificateText(data: string | Uint8Array, flag: string): CertificateText {
+  const input = readCertificateInput(data, flag, { limitBytes: CERTIFICATE_INPUT_LIMIT_BYTES });
+  const pem = input.certificates.map((c) => c.pem).join('');
+  const tooLarge = certificateInputTooLarge(utf8Bytes(pem));
+  if (tooLarge) throw new CertificateInputError(flag, `as PEM it is ${tooLarge}`);
+  return { pem, notes: input.notes };
+}
+
 /** Certificate text (from a file or an input file's field) -> clean PEM, or exit 2 naming the flag. */
 export function certificateText(data: string | Uint8Array, flag: string): CertificateText {
-  let pem: string;
-  let notes: string[];
   try {
-    const input = readCertificateInput(data, flag, { limitBytes: CERTIFICATE_INPUT_LIMIT_BYTES });
-    pem = input.certificates.map((c) => c.pem).join('');
-    notes = input.notes;
+    return readCertificateText(data, flag);
   } catch (err) {
     if (err instanceof CertificateInputError) throw new CliError(err.message, ExitCode.usage);
     throw err;
   }
-  // What is sent is checked again by the runbook; DER grows by a third as PEM.
-  const tooLarge = certificateInputTooLarge(utf8Bytes(pem));
-  if (tooLarge) throw new CliError(`${flag}: as PEM it is ${tooLarge}`, ExitCode.usage);
-  return { pem, notes };
 }
 
 /** A certificate file named by a flag -> clean PEM of every certificate in it. */

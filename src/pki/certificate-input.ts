@@ -223,9 +223,12 @@ function readPem(text: string, name: string, notes: string[], options: ReadOptio
 
 function readAny(data: string | Uint8Array, name: string, notes: string[], options: ReadOptions): x509.X509Certificate[] {
   const bytes = typeof data === 'string' ? undefined : data;
-  // A binary file: DER starts with a SEQUENCE tag and is not text.
-  if (bytes && bytes.length > 0 && bytes[0] === 0x30 && !Buffer.from(bytes).toString('latin1').includes('-----BEGIN'))
-    return readDer(bytes, name, notes, 'binary');
+  // A binary file: DER starts with a SEQUENCE tag (which is also the digit 0: text is read as text).
+  if (bytes && bytes.length > 0 && bytes[0] === 0x30) {
+    const latin1 = Buffer.from(bytes).toString('latin1');
+    const isText = /^[\t\n\r\x20-\x7e]*$/.test(latin1);
+    if (!isText) return readDer(bytes, name, notes, 'binary');
+  }
   const text = cleanText(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'), notes);
   if (text.includes('-----BEGIN')) return readPem(text, name, notes, options);
   const compact = text.replace(/\s+/g, '');

@@ -9,12 +9,8 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { progressQuery } from '../../../workflows/contract';
 import { checkSignedCertificate, SUBMISSION_NAMES, summarizeCsr } from '../../pki/certificate-checks';
-import {
-  CERTIFICATE_INPUT_LIMIT_BYTES,
-  CertificateInputError,
-  normalizeCsrPem,
-  readCertificateInput,
-} from '../../pki/certificate-input';
+import { CertificateInputError, normalizeCsrPem } from '../../pki/certificate-input';
+import { readCertificateText } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
 import { certificateVerdictJson, formatJson, type CertificateVerdictJson } from '../json-output';
 import { run } from '../run';
@@ -46,8 +42,9 @@ function csrFromFile(file: string): string {
 }
 
 /**
- * The verdict a submission of these inputs would get: the CLI's reading of the files (as
- * `submit-cert` does before it sends), then the runbook's own check (what its activity runs).
+ * The verdict a submission of these inputs would get: the CLI's reading of the files (what
+ * `submit-cert` does before it sends: format and size), then the runbook's own check (what its
+ * activity runs).
  */
 export async function certificateVerdict(
   csrPem: string,
@@ -66,9 +63,9 @@ export async function certificateVerdict(
   const notes: string[] = [];
   const asSent = (data: Uint8Array, name: string): string | undefined => {
     try {
-      const input = readCertificateInput(data, name, { limitBytes: CERTIFICATE_INPUT_LIMIT_BYTES });
+      const input = readCertificateText(data, name);
       notes.push(...input.notes);
-      return input.certificates.map((c) => c.pem).join('');
+      return input.pem;
     } catch (err) {
       if (!(err instanceof CertificateInputError)) throw err;
       problems.push(err.message);
