@@ -187,6 +187,15 @@ describe('certificates as they arrive, and the cluster version-2 CSR (real Tempo
     expect(checkEarly.stdout).toContain(`not valid yet: its notBefore is ${notBefore}`);
     const p7b = file(harness, 'chain.p7b', shapes.pkcs7([kmipCa.certificatePem, leaf], 'der'));
     const rootCer = file(harness, 'root.cer', shapes.der(kmipCa.certificatePem));
+    // Offline: no Temporal needed at all.
+    const offline = await runCli(['cert', 'check', '--csr', csrFile, '--cert', p7b, '--ca', rootCer], {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+    });
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toContain(`accepted: ${new x509.X509Certificate(leaf).subject}`);
+    const noCsr = await runCli(['cert', 'check', '--cert', p7b], e);
+    expect(noCsr.code).toBe(2);
+    expect(noCsr.stderr).toContain('give the CSR: --csr FILE, or --run RUN');
     const checked = await runCli(['cert', 'check', '--run', id, '--cert', p7b, '--ca', rootCer, '--json'], e);
     expect(checked.stderr).toBe('');
     expect(checked.code).toBe(0);
