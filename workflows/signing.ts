@@ -102,13 +102,14 @@ export async function checkCertificate(
   candidate: SignedCertificate,
 ): Promise<AcceptedCertificate> {
   const verdict = await calls.checkSignedCertificate({ csrPem, ...candidate });
-  if (verdict.problems.length > 0 || !verdict.summary || !verdict.certificatePem) {
+  if (verdict.problems.length > 0 || !verdict.summary) {
     throw ApplicationFailure.nonRetryable(verdict.problems.join('; '), Failure.CertificateRejected);
   }
-  // The check's clean PEM, not what was given: one client certificate block, LF only.
+  // The check's clean PEM, not what was given: one client certificate block, LF only. (A verdict
+  // recorded before the check returned it has none: the key server activity cleans it then.)
   return {
-    certificatePem: verdict.certificatePem,
-    caChainPem: verdict.caChainPem ?? '',
+    certificatePem: verdict.certificatePem ?? candidate.certificatePem,
+    caChainPem: verdict.caChainPem ?? candidate.caChainPem,
     summary: verdict.summary,
     notes: verdict.notes,
   };
