@@ -1,7 +1,8 @@
 /**
  * Confirms on the key server itself that a key the cluster reports exists: the worker connects
- * with its own read-only KMIP identity (the cluster's kmipCheck setting) and Locates the key by
- * the name the cluster gives it. Without that setting it says it did not check.
+ * with its own read-only KMIP identity (the cluster's kmipCheck setting) and Locates the key by the
+ * custom attribute Element attaches to the keys it creates, x-SolidFire-KeyID-<keyID> (Element's
+ * keyID is not the KMIP unique identifier). Without that setting it says it did not check.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { Failure } from '../workflows/failures';
@@ -10,8 +11,19 @@ import { KmipConnectionError, KmipOperationError, withKmipSession } from '../src
 import type { ActivityContext } from './context';
 import { asActivityFailure, refuse, withElement } from './element';
 
+/** The attribute a key was looked up by: name and value. */
+export interface KeyAttribute {
+  name: string;
+  value: string;
+}
+
 export type KmipKeyCheck =
-  { checked: false; reason: string } | { checked: true; keyName: string; server: string; uniqueIdentifiers: string[] };
+  { checked: false; reason: string } | { checked: true; keyAttribute: KeyAttribute; server: string; uniqueIdentifiers: string[] };
+
+/** The clusters file's keyAttribute templates with the keyID filled in. */
+export function keyAttributeFor(template: KeyAttribute, keyID: string): KeyAttribute {
+  return { name: template.name.replaceAll('{keyID}', keyID), value: template.value.replaceAll('{keyID}', keyID) };
+}
 
 export function kmipCheckActivities(ctx: ActivityContext) {
   return {
@@ -25,18 +37,18 @@ export function kmipCheckActivities(ctx: ActivityContext) {
       if (!identity) {
         return { checked: false, reason: `no kmipCheck identity is configured for cluster ${cluster} in the clusters file` };
       }
-      const { uuid, servers } = await withElement(ctx, cluster, async (client) => {
-        const { clusterInfo } = await client.call('GetClusterInfo');
+      const servers = await withElement(ctx, cluster, async (client) => {
         const { kmipKeyProvider } = await client.call('GetKeyProviderKmip', { keyProviderID: key.keyProviderID });
         const found = [];
         for (const keyServerID of kmipKeyProvider.keyServerIDs) {
           found.push((await client.call('GetKeyServerKmip', { keyServerID })).kmipKeyServer);
         }
-        return { uuid: clusterInfo.uuid, servers: found };
+        return found;
       });
-      const keyName = identity.keyName.replaceAll('{clusterUuid}', uuid).replaceAll('{keyID}', key.keyID);
+      const attribute = keyAttributeFor(identity.keyAttribute, key.keyID);
+      const described = `${attribute.name} = ${attribute.value}`;
       const unreachable: string[] = [];
-      // The first key server that answers decides (the provider's servers share its keys).
+      // The first key server that answers decides (a provider has one server; its hostnames in order).
       for (const server of servers) {
         for (const host of server.kmipKeyServerHostnames) {
           const where = `${host}:${server.kmipKeyServerPort}`;
@@ -49,19 +61,19 @@ export function kmipCheckActivities(ctx: ActivityContext) {
                 certificatePem: identity.certificatePem,
                 privateKeyPem: identity.privateKeyPem,
               },
-              (session) => session.locateByName(keyName),
+              (session) => session.locateByCustomAttribute(attribute.name, attribute.value),
             );
             if (uniqueIdentifiers.length === 0) {
               throw refuse(
                 Failure.KeyNotOnKmipServer,
-                `the cluster reports master key ${key.keyID} with provider ${key.keyProviderID}, but key server ${where} has no key named "${keyName}"`,
+                `the cluster reports master key ${key.keyID} with provider ${key.keyProviderID}, but key server ${where} has no key with the attribute ${described}`,
               );
             }
-            return { checked: true, keyName, server: where, uniqueIdentifiers };
+            return { checked: true, keyAttribute: attribute, server: where, uniqueIdentifiers };
           } catch (err) {
             if (err instanceof KmipOperationError) {
               throw ApplicationFailure.nonRetryable(
-                `key server ${where} refused to Locate "${keyName}" for the kmipCheck identity: ${err.message}`,
+                `key server ${where} refused to Locate the key with the attribute ${described} for the kmipCheck identity: ${err.message}`,
                 Failure.KmipCheckRefused,
               );
             }
@@ -72,7 +84,7 @@ export function kmipCheckActivities(ctx: ActivityContext) {
       }
       // Retryable: the key server may be back on the next attempt.
       throw ApplicationFailure.retryable(
-        `no key server of provider ${key.keyProviderID} could be asked about key "${keyName}": ${unreachable.join('; ') || 'it has no key servers'}`,
+        `no key server of provider ${key.keyProviderID} could be asked about the key with the attribute ${described}: ${unreachable.join('; ') || 'it has no key servers'}`,
         Failure.KmipCheckUnreachable,
       );
     },

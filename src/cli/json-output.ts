@@ -55,7 +55,8 @@ export const rekeyResultJson = z.strictObject({
       z.strictObject({ checked: z.literal(false), reason: z.string() }),
       z.strictObject({
         checked: z.literal(true),
-        keyName: z.string(),
+        /** The custom attribute the key was found by (x-SolidFire-KeyID-<keyID>). */
+        keyAttribute: z.strictObject({ name: z.string(), value: z.string() }),
         server: z.string(),
         uniqueIdentifiers: z.array(z.string()),
       }),

@@ -32,8 +32,12 @@ const apiVersion = z.unknown().transform((value, ctx): string => {
   return value as string;
 });
 
-/** The KMIP Name the cluster gives a key, as the simulator names it (UNCONFIRMED for real clusters: set keyName). */
-export const DEFAULT_KMIP_KEY_NAME = 'SolidFire-{clusterUuid}-KeyID-{keyID}';
+/**
+ * How a key is found on the key server: the client custom attribute Element attaches to each key
+ * it creates. Its name, x-SolidFire-KeyID-<keyID>, is documented; its value is not (UNCONFIRMED:
+ * the keyID is assumed, as the simulator stores it). `{keyID}` stands for the cluster's keyID.
+ */
+export const DEFAULT_KEY_ATTRIBUTE = { name: 'x-SolidFire-KeyID-{keyID}', value: '{keyID}' } as const;
 
 /**
  * A KMIP client identity the worker uses, read-only (Locate), to confirm that a new external
@@ -43,10 +47,20 @@ export const DEFAULT_KMIP_KEY_NAME = 'SolidFire-{clusterUuid}-KeyID-{keyID}';
 const kmipCheck = z.strictObject({
   certificate: z.string().min(1, 'must be a file path (PEM client certificate, clientAuth)'),
   privateKey: secretReference,
+  /**
+   * An explicit override, only for a cluster whose keys carry the attribute differently (e.g.
+   * another value): what the check Locates. Default DEFAULT_KEY_ATTRIBUTE.
+   */
+  keyAttribute: z
+    .strictObject({
+      name: z.string().startsWith('x-', 'must start with x- (a client custom attribute)').default(DEFAULT_KEY_ATTRIBUTE.name),
+      value: z.string().min(1, 'must not be empty').default(DEFAULT_KEY_ATTRIBUTE.value),
+    })
+    .refine((a) => a.name.includes('{keyID}') || a.value.includes('{keyID}'), 'name or value must contain {keyID}')
+    .optional(),
   keyName: z
-    .string()
-    .refine((t) => t.includes('{keyID}'), 'must contain {keyID} (and may contain {clusterUuid})')
-    .default(DEFAULT_KMIP_KEY_NAME),
+    .never({ error: 'is no longer used: the check finds a key by its x-SolidFire-KeyID-<keyID> attribute (see keyAttribute)' })
+    .optional(),
 });
 
 const clusterEntry = z
@@ -214,7 +228,8 @@ function certificateFile(field: string, file: string, read: (data: Buffer) => st
 export interface KmipCheckIdentity {
   certificatePem: string;
   privateKeyPem: string;
-  keyName: string;
+  /** What to Locate, with {keyID} still in it. */
+  keyAttribute: { name: string; value: string };
 }
 
 /** The kmipCheck identity, read at run time (inside activities only); undefined when none is configured. */
@@ -234,5 +249,5 @@ export function readKmipCheckIdentity(name: string, entry: ClusterEntry): KmipCh
       ? normalizeClientCertificate(data, check.certificate, publicKey)
       : normalizeCaBundle(data, check.certificate, { privateKeys: 'ignore' }),
   );
-  return { certificatePem, privateKeyPem, keyName: check.keyName };
+  return { certificatePem, privateKeyPem, keyAttribute: check.keyAttribute ?? { ...DEFAULT_KEY_ATTRIBUTE } };
 }

@@ -75,10 +75,7 @@ describe("the clusters file's certificates", () => {
       shapes.crlf(`${root.certificatePem}\n${issuing.certificatePem}\n${leaf}\n${keyPem}`),
     );
     const privateKey = write('kmip-check.key', keyPem);
-    const identity = readKmipCheckIdentity(
-      'prod-a',
-      entry({ kmipCheck: { certificate, privateKey: { file: privateKey }, keyName: 'k-{keyID}' } }),
-    )!;
+    const identity = readKmipCheckIdentity('prod-a', entry({ kmipCheck: { certificate, privateKey: { file: privateKey } } }))!;
     expect(identity.certificatePem.startsWith(clean(leaf))).toBe(true);
     expect(identity.certificatePem).not.toMatch(/\r|PRIVATE KEY/);
     expect(new X509Certificate(identity.certificatePem).subject).toBe('CN=kmip-check');
@@ -91,10 +88,7 @@ describe("the clusters file's certificates", () => {
     const certificate = write('kmip-check-other.pem', await issueClient(issuing, other.keys.publicKey));
     const privateKey = write('kmip-check-other.key', await privateKeyToPem(keys.privateKey));
     expect(() =>
-      readKmipCheckIdentity(
-        'prod-a',
-        entry({ kmipCheck: { certificate, privateKey: { file: privateKey }, keyName: 'k-{keyID}' } }),
-      ),
+      readKmipCheckIdentity('prod-a', entry({ kmipCheck: { certificate, privateKey: { file: privateKey } } })),
     ).toThrow(`clusters.prod-a.kmipCheck.certificate: ${certificate}: is not the certificate of the private key it goes with`);
   });
 });

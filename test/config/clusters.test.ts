@@ -78,7 +78,7 @@ describe('cluster registry', () => {
     expect(registry.signers['corp-ca']?.command[0]).toBe('/usr/local/bin/sign-csr');
   });
 
-  it('resolves the kmipCheck identity files against the folder and defaults the key name', () => {
+  it('resolves the kmipCheck identity files against the folder; no key attribute unless overridden', () => {
     const registry = parseClusterRegistry(
       entry({ extra: 'kmipCheck: { certificate: certs/check.pem, privateKey: { file: secrets/check.key } }' }),
       'clusters.yaml',
@@ -87,7 +87,20 @@ describe('cluster registry', () => {
     expect(findCluster(registry, 'c1').kmipCheck).toEqual({
       certificate: '/etc/ekm/certs/check.pem',
       privateKey: { file: '/etc/ekm/secrets/check.key' },
-      keyName: 'SolidFire-{clusterUuid}-KeyID-{keyID}',
+    });
+  });
+
+  it('takes an explicit keyAttribute override, filling in what it leaves out', () => {
+    const registry = parseClusterRegistry(
+      entry({
+        extra: 'kmipCheck: { certificate: c.pem, privateKey: { file: k.pem }, keyAttribute: { value: "solidfire-{keyID}" } }',
+      }),
+      'clusters.yaml',
+      '/etc/ekm',
+    );
+    expect(findCluster(registry, 'c1').kmipCheck?.keyAttribute).toEqual({
+      name: 'x-SolidFire-KeyID-{keyID}',
+      value: 'solidfire-{keyID}',
     });
   });
 
@@ -113,9 +126,21 @@ describe('cluster registry', () => {
     ['an unknown field', entry({ extra: 'pasword: x' }), 'pasword'],
     ['a negative timeout', entry({ extra: 'connectTimeoutMs: -1' }), 'clusters.c1.connectTimeoutMs'],
     [
-      'a kmipCheck key name without {keyID}',
-      entry({ extra: 'kmipCheck: { certificate: c.pem, privateKey: { file: k.pem }, keyName: "SolidFire-key" }' }),
-      'clusters.c1.kmipCheck.keyName: must contain {keyID}',
+      'the old kmipCheck keyName',
+      entry({ extra: 'kmipCheck: { certificate: c.pem, privateKey: { file: k.pem }, keyName: "SolidFire-{keyID}" }' }),
+      'clusters.c1.kmipCheck.keyName: is no longer used: the check finds a key by its x-SolidFire-KeyID-<keyID> attribute (see keyAttribute)',
+    ],
+    [
+      'a kmipCheck keyAttribute name that is not a custom attribute',
+      entry({ extra: 'kmipCheck: { certificate: c.pem, privateKey: { file: k.pem }, keyAttribute: { name: "KeyID-{keyID}" } }' }),
+      'clusters.c1.kmipCheck.keyAttribute.name: must start with x- (a client custom attribute)',
+    ],
+    [
+      'a kmipCheck keyAttribute without {keyID}',
+      entry({
+        extra: 'kmipCheck: { certificate: c.pem, privateKey: { file: k.pem }, keyAttribute: { name: "x-a", value: "b" } }',
+      }),
+      'clusters.c1.kmipCheck.keyAttribute: name or value must contain {keyID}',
     ],
     [
       'a literal kmipCheck private key',

@@ -1,5 +1,4 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { kmipKeyName } from '../../tools/simulator';
 import type { RunbookEvent } from '../../src/notify/notifier';
 import type { RekeyResult } from '../../workflows/rekey';
 import type { RekeyInput } from '../../workflows/inputs';
@@ -64,11 +63,11 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
     const after = await harness.client().call('GetSoftwareEncryptionAtRestInfo');
     expect(after.masterKeyInfo?.keyID).toBe(result.newKey.keyID);
     expect(after.rekeyMasterKeyAsyncResultID).toBe(result.asyncHandle);
-    expect(await kmipKeyExists(COMMON_NAME, kmipKeyName(harness.sim.clusterUuid, result.newKey.keyID))).toBe(true);
-    // The runbook asked the key server itself, with the worker's kmipCheck identity.
+    expect(await kmipKeyExists(COMMON_NAME, result.newKey.keyID)).toBe(true);
+    // The runbook asked the key server itself, with the worker's kmipCheck identity, by the key's attribute.
     expect(result.kmipCheck).toEqual({
       checked: true,
-      keyName: kmipKeyName(harness.sim.clusterUuid, result.newKey.keyID),
+      keyAttribute: { name: `x-SolidFire-KeyID-${result.newKey.keyID}`, value: result.newKey.keyID },
       server: `${testEnv().kmip.host}:${testEnv().kmip.port}`,
       uniqueIdentifiers: [expect.any(String)],
     });
@@ -81,7 +80,7 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
     expect(result.oldKey?.keyID).toBe(first.masterKeyInfo?.keyID);
     expect(result.newKey.keyID).not.toBe(first.masterKeyInfo?.keyID);
     expect(result.newKey.keyManagementType).toBe('external');
-    expect(await kmipKeyExists(COMMON_NAME, kmipKeyName(harness.sim.clusterUuid, result.newKey.keyID))).toBe(true);
+    expect(await kmipKeyExists(COMMON_NAME, result.newKey.keyID)).toBe(true);
   });
 
   it('moves an external key back to internal', async () => {
@@ -93,15 +92,19 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
     expect((await harness.client().call('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo?.keyManagementType).toBe('internal');
   });
 
-  it('fails when the key server does not have the key the cluster reports; says so when it cannot check', async () => {
+  it('fails when the key on the key server lacks its x-SolidFire-KeyID attribute; says so when it cannot check', async () => {
     const entry = harness.registry.clusters[harness.name]!;
     const check = entry.kmipCheck!;
     try {
-      // A key name the cluster did not use stands for a key that is not on the server.
-      entry.kmipCheck = { ...check, keyName: 'elsewhere-{keyID}' };
+      // The cluster creates the new key without the attribute: the key server has no key tagged with its keyID.
+      await harness.sim.control.setTagKeys(false);
       const failure = await rekey({ keyManagement: 'external' }).catch((e: unknown) => e);
       expect(rootType(failure)).toBe('KeyNotOnKmipServer');
-      expect(rootMessage(failure)).toMatch(/but key server .* has no key named "elsewhere-[0-9a-f-]+"/);
+      const newKeyID = (await harness.client().call('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo!.keyID!;
+      expect(rootMessage(failure)).toBe(
+        `the cluster reports master key ${newKeyID} with provider ${providerID}, but key server ${testEnv().kmip.host}:${testEnv().kmip.port} has no key with the attribute x-SolidFire-KeyID-${newKeyID} = ${newKeyID}`,
+      );
+      await harness.sim.control.setTagKeys(true);
 
       entry.kmipCheck = undefined;
       const unchecked = await rekey({ keyManagement: 'external' });
@@ -111,6 +114,7 @@ describe('rekey runbook (real Temporal, simulator, PyKMIP)', () => {
       });
     } finally {
       entry.kmipCheck = check;
+      await harness.sim.control.setTagKeys(true);
     }
   });
 

@@ -6,7 +6,6 @@ import type { RunbookEvent } from '../../src/notify/notifier';
 import { issueCertificate, loadCertificateAuthority, createCertificateAuthority } from '../../src/pki/authority';
 import { generateRsaKeyPair } from '../../src/pki/keys';
 import { x509 } from '../../src/pki/x509';
-import { kmipKeyName } from '../../tools/simulator';
 import { answerUpdate, progressQuery, submitCertificateUpdate, type RunbookProgress } from '../../workflows/contract';
 import type { SetupInput } from '../../workflows/inputs';
 import type { SetupResult } from '../../workflows/setup';
@@ -214,13 +213,11 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       keyProviderID: result.keyProviderID,
       keyID: result.masterKey?.keyID,
     });
-    expect(await kmipKeyExists('setup-sw.example.test', kmipKeyName(harness.sim.clusterUuid, result.masterKey!.keyID))).toBe(
-      true,
-    );
-    // The worker found the key on the key server itself (kmipCheck identity).
+    expect(await kmipKeyExists('setup-sw.example.test', result.masterKey!.keyID)).toBe(true);
+    // The worker found the key on the key server itself (kmipCheck identity), by its x-SolidFire-KeyID attribute.
     expect(result.kmipCheck).toMatchObject({
       checked: true,
-      keyName: kmipKeyName(harness.sim.clusterUuid, result.masterKey!.keyID),
+      keyAttribute: { name: `x-SolidFire-KeyID-${result.masterKey!.keyID}`, value: result.masterKey!.keyID },
     });
     const { kmipKeyProviders } = await harness.client().call('ListKeyProvidersKmip', {});
     expect(kmipKeyProviders).toEqual([
@@ -276,14 +273,14 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
   it('software: a new key the key server does not have makes it ask; "retry" re-checks this rekey, never starts another', async () => {
     const harness = await cluster('setup-sw-check', true);
     const check = await addKmipCheckIdentity(harness, 'setup-sw-check.example.test');
-    const rightName = check.keyName;
-    check.keyName = 'elsewhere-{keyID}';
+    // The explicit override: an attribute value the cluster did not use stands for a key that is not on the server.
+    check.keyAttribute = { name: 'x-SolidFire-KeyID-{keyID}', value: 'elsewhere' };
     const handle = await start(harness, { mode: 'software' });
     const waiting = await waitingFor(handle, 'enable');
     expect(waiting.waiting?.problem).toContain('KeyNotOnKmipServer');
     expect(await calls(harness, 'RekeySoftwareEncryptionAtRestMasterKey')).toBe(1);
 
-    check.keyName = rightName;
+    check.keyAttribute = undefined;
     await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'retry', by: 'on-call' }] });
     const result = (await handle.result()) as SetupResult;
     expect(result.kmipCheck).toMatchObject({ checked: true });

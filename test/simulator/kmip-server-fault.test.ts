@@ -87,7 +87,8 @@ test('key server unreachable at restart: kmipServerFault (connection failure), d
   const { keyAccess } = await sim.control.restartCluster();
   expect(keyAccess).toMatchObject({ status: 'locked', attempts: 1, lastError: { category: 'connection' } });
 
-  const [fault] = await kmipFaults('current');
+  // Faults show at the cluster's next fault refresh (tests: every 20 ms).
+  const fault = await waitFor('kmipServerFault', async () => (await kmipFaults('current'))[0]);
   expect(fault).toMatchObject({ type: 'cluster', severity: 'error', resolved: false, resolvedDate: '', nodeID: 0, serviceID: 0 });
   expect(fault!.details).toMatch(/^Connection failure: /);
   expect(fault!.details).toContain('connection refused');
@@ -118,7 +119,8 @@ test('a key withheld by the server: a key re-read raises the fault (server error
   await sim.control.deleteKey('software', 'withhold');
   const { keyAccess } = await sim.control.rereadKeys();
   expect(keyAccess).toMatchObject({ status: 'locked', lastError: { category: 'server' } });
-  const [fault] = await kmipFaults('current');
+  // Faults show at the cluster's next fault refresh (tests: every 20 ms).
+  const fault = await waitFor('kmipServerFault', async () => (await kmipFaults('current'))[0]);
   expect(fault!.details).toMatch(/^Server error: /);
   expect(fault!.details).toContain('Item Not Found');
   const master = (await client.call('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo!;
@@ -137,7 +139,8 @@ test('a key destroyed on the KMIP server: the fault stays unresolved however oft
   expect((lookup as KmipOperationError).reasonName).toBe('Item Not Found');
 
   await sim.control.restartCluster();
-  const [fault] = await kmipFaults('current');
+  // Faults show at the cluster's next fault refresh (tests: every 20 ms).
+  const fault = await waitFor('kmipServerFault', async () => (await kmipFaults('current'))[0]);
   expect(fault!.details).toContain(keyID);
   const attempts = (await sim.control.state()).keyAccess.attempts;
   await waitFor('more retries', async () => (await sim.control.state()).keyAccess.attempts >= attempts + 3);

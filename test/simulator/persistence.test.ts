@@ -82,10 +82,15 @@ test('the state file is written atomically with mode 0600 and holds the private 
 test('a damaged state file is refused with a message naming what is wrong', async () => {
   const dir = scratchDir('persist-bad');
   const file = path.join(dir, 'state.json');
-  fs.writeFileSync(file, JSON.stringify({ schemaVersion: 1, cluster: { name: 5 } }));
+  fs.writeFileSync(file, JSON.stringify({ schemaVersion: 2, cluster: { name: 5 } }));
   const err: unknown = await startSimulator({ stateFile: file, admin: ADMIN }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(StateFileError);
   expect((err as Error).message).toContain('cluster.name');
+  // A state file of an older simulator is refused as such, not as damaged.
+  fs.writeFileSync(file, JSON.stringify({ schemaVersion: 1, cluster: { name: 'old' } }));
+  await expect(startSimulator({ stateFile: file, admin: ADMIN })).rejects.toThrow(
+    'holds a cluster of state schema 1; this simulator reads schema 2: start a new cluster with another state file (the demo: --fresh)',
+  );
   fs.writeFileSync(file, '{"half": ');
   await expect(startSimulator({ stateFile: file, admin: ADMIN })).rejects.toThrow(/is not JSON/);
 });

@@ -8,8 +8,9 @@
 import { X509Certificate } from 'node:crypto';
 import type { ElementClient } from '../../src/element';
 import { RekeyMasterKeyAsyncResult } from '../../src/element';
+import type { KmipSession } from '../../src/kmip';
 import type { CertificateAuthority } from '../../src/pki/authority';
-import { kmipKeyName, type RunningSimulator } from '../../tools/simulator';
+import { kmipKeyIdAttribute, NO_KEY_ID, type RunningSimulator } from '../../tools/simulator';
 import { testEnv } from '../support/test-env';
 import {
   asIdentity,
@@ -22,6 +23,12 @@ import {
   waitFor,
   waitForAsync,
 } from './support';
+
+/** The cluster's key on the KMIP server, found as the runbooks find it: by its x-SolidFire-KeyID-<keyID> attribute. */
+function locateKey(session: KmipSession, keyID: string): Promise<string[]> {
+  const { name, value } = kmipKeyIdAttribute(keyID);
+  return session.locateByCustomAttribute(name, value);
+}
 
 let ca: CertificateAuthority;
 
@@ -78,7 +85,7 @@ describe('section 1 with hardware encryption at rest', () => {
     // The key exists, active, AES-256, on the KMIP server under the cluster's identity.
     const keyID = [...keyIDs][0]!;
     const found = await asIdentity(ca, kmip, cn, async (session) => {
-      const ids = await session.locateByName(kmipKeyName(sim.clusterUuid, keyID));
+      const ids = await locateKey(session, keyID);
       return { ids, key: ids[0] === undefined ? undefined : await session.get(ids[0]) };
     });
     expect(found.ids).toHaveLength(1);
@@ -99,7 +106,8 @@ describe('section 1 with hardware encryption at rest', () => {
     );
     const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip');
     expect(kmipKeyProviders.every((p) => !p.keyProviderIsActive)).toBe(true);
-    expect((await client.call('ListDrives')).drives.some((d) => d.keyID !== undefined)).toBe(false);
+    // Drives not under a key again: an all-zero keyID and keyProviderID 0, as recorded on real clusters.
+    expect((await client.call('ListDrives')).drives.every((d) => d.keyID === NO_KEY_ID && d.keyProviderID === 0)).toBe(true);
   });
 
   test('without a provider, encryption at rest uses an internal key', async () => {
@@ -108,8 +116,8 @@ describe('section 1 with hardware encryption at rest', () => {
     const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', { keyProviderIsActive: true });
     expect(kmipKeyProviders).toEqual([]);
     const drive = (await client.call('ListDrives')).drives[0]!;
-    expect(drive.keyID).toBeDefined();
-    expect(drive.keyProviderID).toBeUndefined();
+    expect(drive.keyID).not.toBe(NO_KEY_ID);
+    expect(drive.keyProviderID).toBe(0);
   });
 });
 
@@ -197,7 +205,7 @@ describe('sections 1 and 2 with software encryption at rest: rekey to external',
 
     // The new master key exists on the KMIP server (checked with src/kmip directly).
     const onServer = await asIdentity(ca, kmip, cn, async (session) => {
-      const ids = await session.locateByName(kmipKeyName(sim.clusterUuid, result.newKey.keyID!));
+      const ids = await locateKey(session, result.newKey.keyID!);
       return { ids, key: ids[0] === undefined ? undefined : await session.get(ids[0]) };
     });
     expect(onServer.ids).toHaveLength(1);
@@ -217,8 +225,8 @@ describe('sections 1 and 2 with software encryption at rest: rekey to external',
     expect(result.newKey).toMatchObject({ keyManagementType: 'external', keyProviderID: first.keyProviderID });
     expect(result.newKey.keyID).not.toBe(first.keyID);
     const names = await asIdentity(ca, kmip, cn, async (session) => ({
-      first: await session.locateByName(kmipKeyName(sim.clusterUuid, first.keyID!)),
-      second: await session.locateByName(kmipKeyName(sim.clusterUuid, result.newKey.keyID!)),
+      first: await locateKey(session, first.keyID!),
+      second: await locateKey(session, result.newKey.keyID!),
     }));
     expect(names.first).toHaveLength(1);
     expect(names.second).toHaveLength(1);

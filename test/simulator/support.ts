@@ -34,6 +34,7 @@ export const FAST = {
   sliceSettleMs: 300,
   sliceWarningMs: 60_000,
   kmipRetryMs: 150,
+  faultRefreshMs: 20,
   kmipConnectTimeoutMs: 2_000,
   kmipResponseTimeoutMs: 5_000,
 } as const;

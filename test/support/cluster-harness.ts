@@ -2,13 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { DEFAULT_KMIP_KEY_NAME, type ClusterRegistry } from '../../src/config/clusters';
+import type { ClusterRegistry } from '../../src/config/clusters';
 import { ElementClient } from '../../src/element';
 import { withKmipSession } from '../../src/kmip';
 import { issueKeyAndCertificate, loadCertificateAuthority } from '../../src/pki/authority';
 import { configureEkmByHand as configureEkm } from '../../tools/devenv/ekm-by-hand';
 import { startSimulatedCluster, type SimulatedClusterOptions } from '../../tools/devenv/simulated-cluster';
-import type { RunningSimulator } from '../../tools/simulator';
+import { kmipKeyIdAttribute, type RunningSimulator } from '../../tools/simulator';
 import { testEnv } from './test-env';
 
 /**
@@ -30,12 +30,20 @@ export interface ClusterHarness {
   restart(): Promise<void>;
 }
 
+/** Faults refresh this often in tests (a cluster: about every 30 s, the simulator's default). */
+export const TEST_FAULT_REFRESH_MS = 50;
+
 export async function startClusterHarness(
   name: string,
-  options: Pick<SimulatedClusterOptions, 'durations' | 'apiVersion' | 'softwareEncryptionAtRest'> = {},
+  options: Pick<SimulatedClusterOptions, 'durations' | 'apiVersion' | 'softwareEncryptionAtRest' | 'demoNode'> = {},
 ): Promise<ClusterHarness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ekm-${name}-`));
-  const cluster = await startSimulatedCluster({ name, dir, ...options });
+  const cluster = await startSimulatedCluster({
+    name,
+    dir,
+    ...options,
+    durations: { faultRefreshMs: TEST_FAULT_REFRESH_MS, ...options.durations },
+  });
   const registry: ClusterRegistry = { clusters: { [name]: cluster.entry }, signers: {} };
   const clustersFile = path.join(dir, 'clusters.yaml');
   fs.writeFileSync(clustersFile, YAML.stringify(registry));
@@ -68,10 +76,12 @@ export async function configureEkmByHand(
 }
 
 /**
- * Looks a key up on the real KMIP server by its Name, as the cluster would: PyKMIP owns objects
- * by the client certificate's CN, so this uses a certificate with the cluster's CN.
+ * Looks a key up on the real KMIP server by the attribute the cluster tags it with
+ * (x-SolidFire-KeyID-<keyID>): PyKMIP owns objects by the client certificate's CN, so this uses a
+ * certificate with the cluster's CN.
  */
-export async function kmipKeyExists(commonName: string, keyName: string): Promise<boolean> {
+export async function kmipKeyExists(commonName: string, keyID: string): Promise<boolean> {
+  const { name, value } = kmipKeyIdAttribute(keyID);
   const kmip = testEnv().kmip;
   const ca = await loadCertificateAuthority(kmip.caPem, kmip.caKeyPem);
   const identity = await issueKeyAndCertificate(ca, { subject: `CN=${commonName}`, usages: ['client'] });
@@ -83,7 +93,7 @@ export async function kmipKeyExists(commonName: string, keyName: string): Promis
       certificatePem: identity.certificatePem,
       privateKeyPem: identity.privateKeyPem,
     },
-    async (session) => (await session.locateByName(keyName)).length > 0,
+    async (session) => (await session.locateByCustomAttribute(name, value)).length > 0,
   );
 }
 
@@ -101,6 +111,6 @@ export async function addKmipCheckIdentity(harness: ClusterHarness, commonName: 
   fs.writeFileSync(certificate, identity.certificatePem);
   fs.writeFileSync(privateKey, identity.privateKeyPem, { mode: 0o600 });
   const entry = harness.registry.clusters[harness.name]!;
-  entry.kmipCheck = { certificate, privateKey: { file: privateKey }, keyName: DEFAULT_KMIP_KEY_NAME };
+  entry.kmipCheck = { certificate, privateKey: { file: privateKey } };
   return entry.kmipCheck;
 }

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_KMIP_KEY_NAME, type ClusterRegistry } from '../../src/config/clusters';
+import type { ClusterRegistry } from '../../src/config/clusters';
 import { issueKeyAndCertificate } from '../../src/pki/authority';
 import { loadRuntimeSettings } from '../../src/config/runtime';
 import { startLocalStack, type LocalStack } from '../devenv/stack';
@@ -125,7 +125,6 @@ export async function startDemoEnvironment(
       kmipCheck: {
         certificate: kmipCheckFiles.certificate,
         privateKey: { file: kmipCheckFiles.key },
-        keyName: DEFAULT_KMIP_KEY_NAME,
       },
     };
     const registry: ClusterRegistry = { clusters: { [DEMO_CLUSTER]: entry }, signers: {} };

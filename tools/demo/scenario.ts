@@ -17,9 +17,26 @@ import { LiveView } from './live';
 
 export type DemoSpeed = 'normal' | 'fast';
 
+/** Short simulated durations; faults refresh every second or less, not on a cluster's 30 s. */
 export const SIMULATOR_DURATIONS: Record<DemoSpeed, Record<string, number>> = {
-  normal: { earTransitionMs: 3000, rekeyMs: 6000, driveAddMs: 3000, sliceSettleMs: 6000, kmipRetryMs: 2000, tickMs: 100 },
-  fast: { earTransitionMs: 500, rekeyMs: 1000, driveAddMs: 500, sliceSettleMs: 1000, kmipRetryMs: 500, tickMs: 50 },
+  normal: {
+    earTransitionMs: 3000,
+    rekeyMs: 6000,
+    driveAddMs: 3000,
+    sliceSettleMs: 6000,
+    kmipRetryMs: 2000,
+    tickMs: 100,
+    faultRefreshMs: 1000,
+  },
+  fast: {
+    earTransitionMs: 500,
+    rekeyMs: 1000,
+    driveAddMs: 500,
+    sliceSettleMs: 1000,
+    kmipRetryMs: 500,
+    tickMs: 50,
+    faultRefreshMs: 250,
+  },
 };
 const SETTLE: Record<DemoSpeed, string> = { normal: '10s', fast: '2s' };
 const POLL = { initialInterval: 250, maxInterval: 1000, attemptWindow: 30_000 };

@@ -28,6 +28,8 @@ export interface SimulatedClusterOptions {
   name: string;
   dir: string;
   softwareEncryptionAtRest?: boolean;
+  /** An Element demo VM (EnableEncryptionAtRest refused). */
+  demoNode?: boolean;
   durations?: DurationsInput;
   apiVersion?: string;
   port?: number;
@@ -57,7 +59,11 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions): P
     port: options.port,
     controlPort: options.controlPort,
     controlToken: options.controlToken,
-    cluster: { name: options.name, softwareEncryptionAtRest: options.softwareEncryptionAtRest ?? false },
+    cluster: {
+      name: options.name,
+      softwareEncryptionAtRest: options.softwareEncryptionAtRest ?? false,
+      demoNode: options.demoNode,
+    },
     durations: options.durations,
   };
   let sim = await startSimulator(simulatorOptions);

@@ -45,13 +45,16 @@ async function recordLabScenarios(dir: string, log: (line: string) => void): Pro
     log('scenario: setup with manual signing, a rejected certificate and a "retry" answer');
     const setupCluster = await lab.addCluster('manual-cert', {
       softwareEncryptionAtRest: false,
-      durations: { earTransitionMs: 500, tickMs: 50 },
+      durations: { earTransitionMs: 500, tickMs: 50, faultRefreshMs: 100 },
     });
     scenarios.push(await setupManualCertRetry(lab, setupCluster));
     log('scenario: kmipServerFault recovery waiting across continue-as-new');
     scenarios.push(await recoverKmipContinuedAsNew(lab, setupCluster));
     log('scenario: rekey attaching to a rekey already running');
-    const rekeyCluster = await lab.addCluster('attach', { softwareEncryptionAtRest: true, durations: { tickMs: 50 } });
+    const rekeyCluster = await lab.addCluster('attach', {
+      softwareEncryptionAtRest: true,
+      durations: { tickMs: 50, faultRefreshMs: 100 },
+    });
     scenarios.push(await rekeyAttachRunning(lab, rekeyCluster));
     log('scenario: notify-only fault watcher continuing as new');
     scenarios.push(await faultWatcherNotifyOnly(lab, rekeyCluster));

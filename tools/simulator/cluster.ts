@@ -7,8 +7,9 @@
  * restarts where it was; time-based progress is computed from timestamps in the state, so jobs
  * keep progressing by wall clock across a restart.
  */
+import type { CsrVersion } from './crypto';
 import type { Durations } from './durations';
-import { reconcileFaults } from './faults';
+import { refreshFaults } from './faults';
 import { advanceJobs } from './jobs';
 import { fetchKey, toLinkError, type KmipLinkContext } from './kmip-link';
 import { externalKeysInUse, serversOfProvider } from './model';
@@ -26,6 +27,8 @@ import {
 export interface ClusterConfig {
   /** The cluster's current API version (GetAPI currentVersion); endpoints up to it are served. */
   apiVersion: string;
+  /** The version field of the CSRs of key pairs made from now on (2 as a real cluster, 0 as PKCS#10). */
+  csrVersion: CsrVersion;
   durations: Durations;
   log: (line: string) => void;
 }
@@ -167,7 +170,7 @@ export class SimulatedCluster {
     advanceJobs(this, state, now);
     this.advanceSliceIncidents(state, now);
     this.advanceKeyAccess(state, now);
-    reconcileFaults(state, now, this.durations);
+    refreshFaults(state, now, this.durations);
   }
 
   private advanceEncryption(state: ClusterState, now: number): void {

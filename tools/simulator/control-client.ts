@@ -128,9 +128,22 @@ export class SimulatorControlClient {
   }
 
   failMetadataDrives(
-    options: { nodeIDs?: number[]; driveIDs?: number[]; addingHelps?: boolean } = {},
+    options: { nodeIDs?: number[]; driveIDs?: number[]; addingHelps?: boolean; faultNames?: 'drive' | 'node' | 'none' } = {},
   ): Promise<{ driveIDs: number[] }> {
     return this.request('POST', '/control/drives/fail-metadata', z.looseObject({ driveIDs: z.array(z.int()) }), options);
+  }
+
+  /**
+   * What GetAsyncResult without keepResult does to a finished job, done by someone else; with
+   * forgetRekeyHandle the cluster also stops reporting it as the latest rekey.
+   */
+  async purgeAsyncResult(asyncHandle: number, options: { forgetRekeyHandle?: boolean } = {}): Promise<void> {
+    await this.request('POST', '/control/async-results/purge', z.unknown(), { asyncHandle, ...options });
+  }
+
+  /** false: keys the cluster creates from now on lack their x-SolidFire-KeyID attribute on the KMIP server. */
+  async setTagKeys(tagKeys: boolean): Promise<void> {
+    await this.request('PUT', '/control/kmip/tag-keys', z.unknown(), { tagKeys });
   }
 
   async clearSliceIncidents(): Promise<void> {

@@ -41,7 +41,15 @@ const FailMetadataBody = z.strictObject({
   driveIDs: z.array(Int).optional(),
   /** false: adding the drives back does not clear sliceServiceUnhealthy (escalation rehearsal). */
   addingHelps: z.boolean().default(true),
+  /** What each sliceServiceUnhealthy fault names: the drive (default), only its node, or neither. */
+  faultNames: z.enum(['drive', 'node', 'none']).default('drive'),
 });
+const PurgeBody = z.strictObject({
+  asyncHandle: Int,
+  /** Also forget it as the latest rekey (GetSoftwareEncryptionAtRestInfo then reports no rekeyMasterKeyAsyncResultID). */
+  forgetRekeyHandle: z.boolean().default(false),
+});
+const TagKeysBody = z.strictObject({ tagKeys: z.boolean() });
 const RestartBody = z.strictObject({ wait: z.boolean().default(true) });
 const JobPlansBody = z.strictObject({ plans: z.array(JobPlan) });
 const DurationsPatch = durationsPatchSchema;
@@ -194,6 +202,25 @@ export class ControlApi {
           return { keyID: record.keyID, kmipUniqueIdentifier: record.kmipUniqueIdentifier };
         });
       }
+      case 'PUT /control/kmip/tag-keys': {
+        const { tagKeys } = parseBody(TagKeysBody, body);
+        return cluster.run((state) => {
+          state.injection.tagKeys = tagKeys;
+          return { tagKeys };
+        });
+      }
+      case 'POST /control/async-results/purge': {
+        const { asyncHandle, forgetRekeyHandle } = parseBody(PurgeBody, body);
+        return cluster.run((state) => {
+          const record = state.asyncResults.find((r) => r.asyncResultID === asyncHandle);
+          if (!record) throw new ControlError(404, `no async result ${asyncHandle}`);
+          if (!record.outcome)
+            throw new ControlError(409, `async result ${asyncHandle} is still running; the cluster never purges those`);
+          state.asyncResults = state.asyncResults.filter((r) => r.asyncResultID !== asyncHandle);
+          if (forgetRekeyHandle && state.sear.rekeyAsyncResultID === asyncHandle) state.sear.rekeyAsyncResultID = null;
+          return { asyncHandle, rekeyMasterKeyAsyncResultID: state.sear.rekeyAsyncResultID };
+        });
+      }
       case 'POST /control/drives/fail-metadata':
         return this.failMetadataDrives(parseBody(FailMetadataBody, body));
       case 'DELETE /control/drives/incidents':
@@ -301,10 +328,11 @@ export class ControlApi {
           raisedAt: now,
           activeAt: null,
           addingHelps: body.addingHelps,
+          faultNames: body.faultNames,
         });
       }
       this.cluster.log(`metadata drives ${chosen.map((d) => d.driveID).join(', ')} failed and put back to available`);
-      return { driveIDs: chosen.map((d) => d.driveID), addingHelps: body.addingHelps };
+      return { driveIDs: chosen.map((d) => d.driveID), addingHelps: body.addingHelps, faultNames: body.faultNames };
     });
   }
 

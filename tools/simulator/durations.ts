@@ -24,6 +24,12 @@ export const durationsSchema = z.strictObject({
   restartDowntimeMs: z.int().nonnegative().default(0),
   /** How often background work (jobs, transitions, retries) is advanced. */
   tickMs: z.int().positive().default(250),
+  /**
+   * How often the cluster brings ListClusterFaults' list up to date with what holds (a real
+   * cluster: about every 30 s), so a condition that began or ended shows only at the next refresh.
+   * Tests and the demo set a short value.
+   */
+  faultRefreshMs: z.int().positive().default(30_000),
   /** KMIP connect and response timeouts of the simulated cluster's KMIP client. */
   kmipConnectTimeoutMs: z.int().positive().default(5_000),
   kmipResponseTimeoutMs: z.int().positive().default(10_000),

@@ -38,6 +38,8 @@ export const ErrorNames = {
   featureNotEnabled: 'xFeatureNotEnabled',
   /** Seen in libsf's fake cluster: "Drive N does not exist". UNCONFIRMED on a real cluster. */
   driveDoesNotExist: 'xDriveIDDoesNotExist',
+  /** Seen (an Element 11.7 demo VM's answer to EnableEncryptionAtRest): "Encryption is not supported on demo nodes." */
+  apiNotPermitted: 'xAPINotPermitted',
 
   // -- UNCONFIRMED: no public source names these ------------------------------------------------
   /** Body is not JSON. UNCONFIRMED. */
@@ -54,6 +56,11 @@ export const ErrorNames = {
   keyServerInUse: 'xKeyServerInUse',
   /** UNCONFIRMED. AddKeyServerToProviderKmip when the server belongs to another provider (providers hold disjoint sets). */
   keyServerAlreadyAssigned: 'xKeyServerAlreadyAssigned',
+  /**
+   * UNCONFIRMED name (the rule is confirmed: a provider supports one key server). AddKeyServerToProviderKmip
+   * for a provider that already has another server; patterned on xMaxSnapshotsPerVolumeExceeded.
+   */
+  maxKeyServersPerProvider: 'xMaxKeyServersPerProviderExceeded',
   /** UNCONFIRMED. A provider with no key servers used for a test, EAR or a rekey. */
   keyProviderHasNoKeyServers: 'xKeyProviderHasNoKeyServers',
   /** UNCONFIRMED. GetClientCertificateSignRequest before any CreatePublicPrivateKeyPair. */

@@ -1,5 +1,6 @@
 /**
- * Cluster faults as consequences of conditions. Each tick the conditions that hold are compared
+ * Cluster faults as consequences of conditions. At each refresh (faultRefreshMs, a cluster's ~30 s
+ * cadence by default) the conditions that hold are compared
  * with the unresolved faults: a new condition raises a fault (a new clusterFaultID), a condition
  * that no longer holds resolves its fault (resolved true, resolvedDate set), and one that still
  * holds keeps its fault up to date (severity, details). Clearing a current fault that still holds
@@ -123,8 +124,8 @@ export function desiredFaults(state: ClusterState, now: number, durations: Durat
       type: 'service',
       severity: now - incident.raisedAt >= durations.sliceWarningMs ? 'error' : 'warning',
       details: SLICE_SERVICE_DETAILS,
-      nodeID: incident.nodeID,
-      driveIDs: [incident.driveID],
+      nodeID: incident.faultNames === 'none' ? 0 : incident.nodeID,
+      driveIDs: incident.faultNames === 'drive' ? [incident.driveID] : [],
       serviceID: incident.serviceID,
       data: null,
     });
@@ -137,6 +138,7 @@ export function desiredFaults(state: ClusterState, now: number, durations: Durat
   }
   for (const [nodeID, driveIDs] of availableByNode) {
     const condition = `driveAvailable:${nodeID}`;
+    // As recorded on a real cluster: the node and a count, no drive ids (driveIDs [], driveID 0).
     out.set(condition, {
       condition,
       code: 'driveAvailable',
@@ -144,12 +146,23 @@ export function desiredFaults(state: ClusterState, now: number, durations: Durat
       severity: 'warning',
       details: `Node ID ${nodeID} has ${driveIDs.length} available drive(s).`,
       nodeID,
-      driveIDs,
+      driveIDs: [],
       serviceID: 0,
       data: null,
     });
   }
   return out;
+}
+
+/**
+ * Brings the fault list up to date when the refresh is due (every faultRefreshMs, as a cluster
+ * refreshes its faults about every 30 s): until then ListClusterFaults shows what held at the last
+ * refresh.
+ */
+export function refreshFaults(state: ClusterState, now: number, durations: Durations): void {
+  if (now - state.faultsRefreshedAt < durations.faultRefreshMs) return;
+  reconcileFaults(state, now, durations);
+  state.faultsRefreshedAt = now;
 }
 
 export function reconcileFaults(state: ClusterState, now: number, durations: Durations): void {
@@ -172,8 +185,22 @@ export function reconcileFaults(state: ClusterState, now: number, durations: Dur
   }
 }
 
+/**
+ * blocksUpgrade per code. driveAvailable: true, as recorded on a real cluster; the others are
+ * UNCONFIRMED (the simulator's guess: faults that stop the cluster from serving its keys or data
+ * block an upgrade, a certificate nearing expiry does not).
+ */
+export const BLOCKS_UPGRADE: Readonly<Record<string, boolean>> = {
+  driveAvailable: true,
+  kmipServerFault: true,
+  sliceServiceUnhealthy: true,
+  kmipCertificateFault: false,
+};
+
+/** A ListClusterFaults entry with every documented member (networkInterface and externalSource "" as recorded). */
 export function faultJson(fault: FaultRecord): Json {
   return {
+    blocksUpgrade: BLOCKS_UPGRADE[fault.code] ?? false,
     clusterFaultID: fault.clusterFaultID,
     code: fault.code,
     data: fault.data,
@@ -181,6 +208,8 @@ export function faultJson(fault: FaultRecord): Json {
     details: fault.details,
     driveID: fault.driveIDs[0] ?? 0,
     driveIDs: [...fault.driveIDs],
+    externalSource: '',
+    networkInterface: '',
     nodeHardwareFaultID: 0,
     nodeID: fault.nodeID,
     resolved: fault.resolvedUs !== null,

@@ -16,7 +16,7 @@ import { CallLog } from './call-log';
 import { SimulatedCluster } from './cluster';
 import { ControlApi } from './control';
 import { SimulatorControlClient } from './control-client';
-import { createTlsIdentity } from './crypto';
+import { createTlsIdentity, DEFAULT_CSR_VERSION, type CsrVersion } from './crypto';
 import { resolveDurations, type Durations, type DurationsInput } from './durations';
 import { JsonRpcFrontEnd, type AdminAccount } from './server';
 import { DEFAULT_API_VERSION, isKnownVersion } from './versions';
@@ -29,6 +29,8 @@ export interface SimulatorClusterOptions {
   nodes?: number;
   /** Block drives per node besides its metadata drive (default 4). */
   blockDrivesPerNode?: number;
+  /** An Element demo VM: EnableEncryptionAtRest answers xAPINotPermitted "Encryption is not supported on demo nodes." (default false). */
+  demoNode?: boolean;
   mvip?: string;
   svip?: string;
 }
@@ -50,6 +52,8 @@ export interface SimulatorOptions {
   controlToken?: string;
   /** The cluster's current API version (default 12.3); endpoints up to it are served. */
   apiVersion?: string;
+  /** The version field of the CSRs the cluster makes: 2 (default) as a real 11.7 cluster, or 0 as PKCS#10 requires. */
+  csrVersion?: CsrVersion;
   /** How the cluster is created. Ignored when the state file already exists. */
   cluster?: SimulatorClusterOptions;
   durations?: DurationsInput;
@@ -107,6 +111,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const apiVersion = options.apiVersion ?? DEFAULT_API_VERSION;
   if (!isKnownVersion(apiVersion)) throw new Error(`unknown Element API version ${apiVersion}`);
   if (!options.admin.username || !options.admin.password) throw new Error('the admin account needs a username and a password');
+  const csrVersion = options.csrVersion ?? DEFAULT_CSR_VERSION;
+  if (csrVersion !== 0 && csrVersion !== 2) throw new Error(`csrVersion must be 0 or 2 (got ${String(csrVersion)})`);
   const stateFile = path.resolve(
     options.stateFile ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'element-sim-')), 'state.json'),
   );
@@ -120,12 +126,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     {
       name: c.name ?? 'sim-cluster',
       softwareEncryptionAtRest: c.softwareEncryptionAtRest ?? false,
+      demoNode: c.demoNode ?? false,
       nodeCount: c.nodes ?? 4,
       blockDrivesPerNode: c.blockDrivesPerNode ?? 4,
       mvip: c.mvip ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host),
       svip: c.svip ?? '10.117.64.100',
     },
-    { apiVersion, durations, log },
+    { apiVersion, csrVersion, durations, log },
   );
 
   if (!created && options.cluster && Object.values(options.cluster).some((v) => v !== undefined)) {
@@ -206,7 +213,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   };
 }
 
-export { kmipKeyName } from './model';
+export { kmipKeyIdAttribute, NO_KEY_ID } from './model';
+export { DEMO_NODE_MESSAGE } from './methods/encryption';
+export { DEFAULT_CSR_VERSION, type CsrVersion } from './crypto';
 export { SimulatorControlClient, ControlApiError } from './control-client';
 export type { CallRecordJson } from './control-client';
 export type { Durations, DurationsInput } from './durations';

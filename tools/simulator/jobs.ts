@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { SimulatedCluster } from './cluster';
 import { keyProviderDoesNotExist } from './errors';
 import { createActiveKey, revokeKey, toLinkError } from './kmip-link';
-import { keyInfoJson, kmipKeyName, rekeyOperationText, serversOfProvider } from './model';
+import { keyInfoJson, rekeyOperationText, serversOfProvider } from './model';
 import type { AsyncRecord, ClusterState, JobFailure, KeyRecord, RekeyJob, RekeyStage } from './state';
 
 export const ResultTypes = {
@@ -211,14 +211,15 @@ function createNewMasterKey(
     return;
   }
   const servers = structuredClone(serversOfProvider(state, provider));
-  const name = kmipKeyName(state.cluster.uuid, job.newKeyID);
+  const keyID = job.newKeyID;
+  const tag = state.injection.tagKeys;
   const ctx = cluster.kmipContext(state);
   const id = record.asyncResultID;
   cluster.schedule(`rekey-create:${id}`, async () => {
     let created: { uniqueIdentifier: string } | undefined;
     let failure: { name: string; message: string } | undefined;
     try {
-      created = await createActiveKey(servers, ctx, name);
+      created = await createActiveKey(servers, ctx, keyID, { tag });
     } catch (err) {
       const fault = toLinkError(err, servers, 'creating the new master key').toElementFault();
       failure = { name: fault.elementName, message: fault.message };
@@ -232,7 +233,6 @@ function createNewMasterKey(
           keyID: current.job.newKeyID,
           keyManagementType: 'external',
           keyProviderID: providerID,
-          kmipName: name,
           kmipUniqueIdentifier: created.uniqueIdentifier,
           createdAt: t,
         };

@@ -17,6 +17,7 @@ import {
 } from '../../src/kmip';
 import { certificateFingerprint } from './crypto';
 import { ElementFault, ErrorNames } from './errors';
+import { kmipKeyIdAttribute } from './model';
 import type { KeyServerRecord } from './state';
 
 export type KmipFailureCategory = 'connection' | 'authentication' | 'server';
@@ -236,16 +237,21 @@ export async function testKeyServer(server: KeyServerRecord, ctx: KmipLinkContex
 }
 
 /**
- * Creates (or, when a key with this Name already exists from an interrupted attempt, reuses) an
- * AES-256 key and activates it. Returns the KMIP unique identifier.
+ * Creates an AES-256 key tagged with the cluster's custom attribute for this keyID
+ * (x-SolidFire-KeyID-<keyID>, no Name) and activates it; when a key with that attribute already
+ * exists from an interrupted attempt, that one is activated and used instead. `tag` false creates
+ * the key without the attribute (control API: a key server that drops it). Returns the KMIP
+ * unique identifier.
  */
 export async function createActiveKey(
   servers: KeyServerRecord[],
   ctx: KmipLinkContext,
-  name: string,
+  keyID: string,
+  options: { tag: boolean } = { tag: true },
 ): Promise<{ uniqueIdentifier: string; keyServerID: number }> {
-  return withFirstServer(servers, ctx, `creating key "${name}"`, async (session, server) => {
-    const existing = await session.locateByName(name);
+  const attribute = kmipKeyIdAttribute(keyID);
+  return withFirstServer(servers, ctx, `creating key ${keyID}`, async (session, server) => {
+    const existing = options.tag ? await session.locateByCustomAttribute(attribute.name, attribute.value) : [];
     if (existing.length > 0) {
       const uid = existing[0]!;
       try {
@@ -256,7 +262,10 @@ export async function createActiveKey(
       }
       return { uniqueIdentifier: uid, keyServerID: server.keyServerID };
     }
-    const uid = await session.createSymmetricKey({ name, lengthBits: 256 });
+    const uid = await session.createSymmetricKey({
+      lengthBits: 256,
+      customAttributes: options.tag ? { [attribute.name]: attribute.value } : {},
+    });
     await session.activate(uid);
     return { uniqueIdentifier: uid, keyServerID: server.keyServerID };
   });

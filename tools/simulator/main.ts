@@ -28,16 +28,19 @@ Options:
   --admin-user NAME             cluster admin user (default admin)
   --admin-password-file FILE    cluster admin password (default <state>.admin-password, generated)
   --api-version V               current Element API version (default 12.3)
+  --csr-version 0|2             version field of the cluster's CSRs: 2 as a real 11.7 cluster (default), 0 as PKCS#10
   --ca-out FILE                 where to write the HTTPS CA certificate (default <state>.ca.pem)
   Cluster creation (ignored when the state file exists):
   --cluster-name NAME           (default sim-cluster)
   --software-encryption         create the cluster with software encryption at rest
   --nodes N                     (default 4)
   --block-drives N              block drives per node (default 4)
+  --demo-node                   an Element demo VM: EnableEncryptionAtRest answers xAPINotPermitted
   Durations in milliseconds:
   --ear-transition-ms N  --rekey-ms N  --drive-add-ms N  --drive-remove-ms N
   --slice-settle-ms N  --slice-warning-ms N  --kmip-retry-ms N  --restart-downtime-ms N
-  --tick-ms N  --kmip-connect-timeout-ms N  --kmip-response-timeout-ms N
+  --tick-ms N  --fault-refresh-ms N (default 30000, as a cluster)
+  --kmip-connect-timeout-ms N  --kmip-response-timeout-ms N
   --quiet                       no log lines
   --help
 `;
@@ -52,6 +55,7 @@ const DURATION_FLAGS = {
   'kmip-retry-ms': 'kmipRetryMs',
   'restart-downtime-ms': 'restartDowntimeMs',
   'tick-ms': 'tickMs',
+  'fault-refresh-ms': 'faultRefreshMs',
   'kmip-connect-timeout-ms': 'kmipConnectTimeoutMs',
   'kmip-response-timeout-ms': 'kmipResponseTimeoutMs',
 } as const satisfies Record<string, keyof DurationsInput>;
@@ -113,6 +117,8 @@ export function parseSimulatorArgs(argv: string[]): ParsedSimulatorArgs {
         'admin-user': { type: 'string' },
         'admin-password-file': { type: 'string' },
         'api-version': { type: 'string' },
+        'csr-version': { type: 'string' },
+        'demo-node': { type: 'boolean' },
         'ca-out': { type: 'string' },
         'cluster-name': { type: 'string' },
         'software-encryption': { type: 'boolean' },
@@ -137,6 +143,10 @@ export function parseSimulatorArgs(argv: string[]): ParsedSimulatorArgs {
     if (v !== undefined) durations[key] = v;
   }
   const help = values.help === true;
+  const csrVersionText = str('csr-version');
+  if (csrVersionText !== undefined && csrVersionText !== '0' && csrVersionText !== '2') {
+    throw new SimulatorUsageError(`--csr-version must be 0 or 2 (got "${csrVersionText}")`);
+  }
   const passwordFile = path.resolve(str('admin-password-file') ?? `${stateFile}.admin-password`);
   const tokenFile = path.resolve(str('control-token-file') ?? `${stateFile}.control-token`);
   const options: SimulatorOptions = {
@@ -152,11 +162,13 @@ export function parseSimulatorArgs(argv: string[]): ParsedSimulatorArgs {
     },
     controlToken: help ? undefined : secretFile(tokenFile, 'control token', str('control-token-file') === undefined),
     apiVersion: str('api-version'),
+    csrVersion: csrVersionText === undefined ? undefined : (Number(csrVersionText) as 0 | 2),
     cluster: {
       name: str('cluster-name'),
       softwareEncryptionAtRest: values['software-encryption'] === true,
       nodes: number('nodes', str('nodes')),
       blockDrivesPerNode: number('block-drives', str('block-drives')),
+      demoNode: values['demo-node'] === true ? true : undefined,
     },
     durations,
     log: values.quiet === true ? () => undefined : (line) => process.stderr.write(`[simulator] ${line}\n`),

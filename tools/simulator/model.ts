@@ -62,9 +62,13 @@ export function externalKeysInUse(state: ClusterState): { key: KeyRecord; purpos
   return out;
 }
 
-/** The KMIP Name of a key the simulated cluster creates: findable with Locate by anyone holding its identity. */
-export function kmipKeyName(clusterUuid: string, keyID: string): string {
-  return `SolidFire-${clusterUuid}-KeyID-${keyID}`;
+/**
+ * The custom attribute the cluster attaches to each key it creates on the KMIP server: the name
+ * x-SolidFire-KeyID-<keyID> is documented (the vendor SDKs' EncryptionKeyInfo); its value is
+ * UNCONFIRMED, and the simulator gives it the keyID. Keys carry no KMIP Name.
+ */
+export function kmipKeyIdAttribute(keyID: string): { name: string; value: string } {
+  return { name: `x-SolidFire-KeyID-${keyID}`, value: keyID };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,13 +112,26 @@ export function keyInfoJson(key: KeyRecord): Json {
   return info;
 }
 
+/** The keyID recorded answers carry on drives not under a key. */
+export const NO_KEY_ID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * A ListDrives entry, with every member recorded answers carry: "None" in driveFailureDetail and
+ * driveSecurityFaultReason when there is nothing to say, keyProviderID 0 and an all-zero keyID on
+ * drives not under an external key.
+ */
 export function driveJson(state: ClusterState, drive: DriveRecord): Json {
-  const out: Json = {
+  const earKey = state.ear.key;
+  const keyed = state.ear.state !== 'disabled' && drive.status === 'active' && earKey !== null;
+  return {
     attributes: {},
     capacity: drive.capacity,
     chassisSlot: String(drive.slot),
+    driveFailureDetail: drive.status === 'failed' && drive.failureDetail ? drive.failureDetail : 'None',
     driveID: drive.driveID,
-    driveSecurityFaultReason: 'none',
+    driveSecurityFaultReason: 'None',
+    keyID: keyed ? earKey.keyID : NO_KEY_ID,
+    keyProviderID: keyed && earKey.keyManagementType === 'external' ? (earKey.keyProviderID ?? 0) : 0,
     nodeID: drive.nodeID,
     segmentFileSize: drive.type === 'volume' ? 0 : 960_197_124_096,
     serial: drive.serial,
@@ -123,13 +140,6 @@ export function driveJson(state: ClusterState, drive: DriveRecord): Json {
     type: drive.type,
     usableCapacity: drive.type === 'volume' ? 240_057_401_344 : 960_197_124_096,
   };
-  if (drive.status === 'failed' && drive.failureDetail) out.driveFailureDetail = drive.failureDetail;
-  const earKey = state.ear.key;
-  if (state.ear.state !== 'disabled' && drive.status === 'active' && earKey) {
-    out.keyID = earKey.keyID;
-    if (earKey.keyManagementType === 'external' && earKey.keyProviderID !== undefined) out.keyProviderID = earKey.keyProviderID;
-  }
-  return out;
 }
 
 /** GetAsyncResult's result for a record (before any purge). */

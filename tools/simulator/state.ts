@@ -22,8 +22,7 @@ export const KeyRecord = z.strictObject({
   keyID: z.uuid(),
   keyManagementType: KeyManagementType,
   keyProviderID: Id.optional(),
-  /** External keys: the KMIP Name it was created with and the server's unique identifier. */
-  kmipName: z.string().optional(),
+  /** External keys: the server's unique identifier (the key carries x-SolidFire-KeyID-<keyID> there). */
   kmipUniqueIdentifier: z.string().optional(),
   createdAt: Ms,
 });
@@ -107,7 +106,7 @@ export const RekeyJob = z.strictObject({
   kind: z.literal('rekey'),
   fromKey: KeyRecord,
   target: z.strictObject({ keyManagementType: KeyManagementType, keyProviderID: Id.optional() }),
-  /** Chosen when the job starts, so a resumed job finds a key it created before a crash (by KMIP Name). */
+  /** Chosen when the job starts, so a resumed job finds a key it created before a crash (by its x-SolidFire-KeyID attribute). */
   newKeyID: z.uuid(),
   newKey: KeyRecord.optional(),
   stage: RekeyStage,
@@ -168,6 +167,11 @@ export const SliceIncident = z.strictObject({
   activeAt: Ms.nullable(),
   /** false: adding the drive back does not clear the fault (escalation rehearsal). */
   addingHelps: z.boolean(),
+  /**
+   * What its sliceServiceUnhealthy fault names (UNCONFIRMED on real clusters): the drive
+   * (driveIDs), only the node (driveIDs []), or neither (driveIDs [], nodeID 0).
+   */
+  faultNames: z.enum(['drive', 'node', 'none']).default('drive'),
 });
 export type SliceIncident = z.infer<typeof SliceIncident>;
 
@@ -230,10 +234,16 @@ export const Injection = z.strictObject({
   withheldKeys: z.array(z.string()).default([]),
   /** Plans for the next async jobs of a type (consumed in order). */
   jobPlans: z.array(JobPlan).default([]),
+  /**
+   * false: keys the cluster creates on the KMIP server from now on lack the x-SolidFire-KeyID
+   * attribute (to rehearse a key server that drops it; the check on the key server then fails).
+   */
+  tagKeys: z.boolean().default(true),
 });
 export type Injection = z.infer<typeof Injection>;
 
-export const STATE_SCHEMA_VERSION = 1;
+/** 2: keys tagged by attribute instead of named; fault refresh cadence; demo nodes. */
+export const STATE_SCHEMA_VERSION = 2;
 
 export const ClusterStateSchema = z.strictObject({
   schemaVersion: z.literal(STATE_SCHEMA_VERSION),
@@ -246,6 +256,8 @@ export const ClusterStateSchema = z.strictObject({
     createdAt: Ms,
     /** The CreateCluster enableSoftwareEncryptionAtRest flag; fixed for the cluster's life. */
     softwareEncryptionAtRest: z.boolean(),
+    /** An Element demo VM: EnableEncryptionAtRest answers xAPINotPermitted. */
+    demoNode: z.boolean(),
     restarts: z.int().nonnegative(),
     downUntil: Ms.nullable(),
   }),
@@ -265,6 +277,8 @@ export const ClusterStateSchema = z.strictObject({
   drives: z.array(DriveRecord),
   asyncResults: z.array(AsyncRecord),
   faults: z.array(FaultRecord),
+  /** When ListClusterFaults' list was last brought up to date (the cluster refreshes it on a cadence). */
+  faultsRefreshedAt: Ms,
   sliceIncidents: z.array(SliceIncident),
   keyAccess: KeyAccess,
   injection: Injection,
@@ -276,6 +290,7 @@ export type ClusterState = z.infer<typeof ClusterStateSchema>;
 export interface NewClusterOptions {
   name: string;
   softwareEncryptionAtRest: boolean;
+  demoNode: boolean;
   nodeCount: number;
   blockDrivesPerNode: number;
   mvip: string;
@@ -341,6 +356,7 @@ export function newClusterState(options: NewClusterOptions): ClusterState {
       svip: options.svip,
       createdAt: now,
       softwareEncryptionAtRest: options.softwareEncryptionAtRest,
+      demoNode: options.demoNode,
       restarts: 0,
       downUntil: null,
     },
@@ -367,6 +383,7 @@ export function newClusterState(options: NewClusterOptions): ClusterState {
     drives,
     asyncResults: [],
     faults: [],
+    faultsRefreshedAt: now,
     sliceIncidents: [],
     keyAccess: { status: 'unlocked', since: now, nextAttemptAt: now, attempts: 0, lastError: null },
     injection: Injection.parse({}),
@@ -398,6 +415,13 @@ export function loadStateFile(file: string): ClusterState | undefined {
     raw = JSON.parse(text);
   } catch (err) {
     throw new StateFileError(file, `is not JSON: ${(err as Error).message}`);
+  }
+  const version = (raw as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (typeof version === 'number' && version !== STATE_SCHEMA_VERSION) {
+    throw new StateFileError(
+      file,
+      `holds a cluster of state schema ${version}; this simulator reads schema ${STATE_SCHEMA_VERSION}: start a new cluster with another state file (the demo: --fresh)`,
+    );
   }
   const parsed = ClusterStateSchema.safeParse(raw);
   if (!parsed.success) {

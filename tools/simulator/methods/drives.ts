@@ -35,7 +35,7 @@ export const driveMethods: MethodTable = {
   AddDrives: defineMethod({
     since: '1.0',
     params: {
-      drives: z.array(z.object({ driveID: IntId, type: z.enum(['slice', 'block', 'volume']).optional() })).min(1),
+      drives: z.array(z.object({ driveID: IntId, type: z.enum(['slice', 'block', 'volume', 'automatic']).optional() })).min(1),
     },
     async run(ctx, p) {
       return ctx.cluster.run((state, now) => {
@@ -57,7 +57,7 @@ export const driveMethods: MethodTable = {
               `Drive ${drive.driveID} is already being added (asyncHandle ${busy}).`,
             );
           const wantsVolume = entry.type === 'slice' || entry.type === 'volume';
-          if (entry.type !== undefined && wantsVolume !== (drive.type === 'volume')) {
+          if (entry.type !== undefined && entry.type !== 'automatic' && wantsVolume !== (drive.type === 'volume')) {
             throw invalidParameter(
               `drives[${i}].type`,
               `drive ${drive.driveID} is a ${drive.type === 'volume' ? 'metadata (slice)' : 'block'} drive`,

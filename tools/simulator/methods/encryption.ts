@@ -8,11 +8,14 @@ import { z } from 'zod';
 import { ElementFault, ErrorNames, invalidParameter } from '../errors';
 import { startRekey } from '../jobs';
 import { createActiveKey, KmipLinkError } from '../kmip-link';
-import { findKeyProvider, keyInfoJson, kmipKeyName, runningRekeys, serversOfProvider, type Json } from '../model';
+import { findKeyProvider, keyInfoJson, runningRekeys, serversOfProvider, type Json } from '../model';
 import { IntId } from '../params';
 import type { ClusterState, KeyRecord } from '../state';
 import { noServersFault } from './key-providers';
 import { defineMethod, type MethodTable } from './types';
+
+/** EnableEncryptionAtRest's answer on an Element demo VM, word for word. */
+export const DEMO_NODE_MESSAGE = 'Encryption is not supported on demo nodes.';
 
 function alreadyEnabled(state: ClusterState): ElementFault {
   return new ElementFault(
@@ -33,6 +36,8 @@ export const encryptionMethods: MethodTable = {
     paramsSince: { keyProviderID: '11.7' },
     async run(ctx, p) {
       const prepared = await ctx.cluster.run((state, now) => {
+        // What an Element demo VM answers (seen on a real one); nothing changes.
+        if (state.cluster.demoNode) throw new ElementFault(ErrorNames.apiNotPermitted, DEMO_NODE_MESSAGE);
         if (state.ear.state !== 'disabled') throw alreadyEnabled(state);
         if (p.keyProviderID === undefined) {
           state.ear = {
@@ -45,11 +50,10 @@ export const encryptionMethods: MethodTable = {
         const provider = findKeyProvider(state, p.keyProviderID);
         const servers = serversOfProvider(state, provider);
         if (servers.length === 0) throw noServersFault(provider);
-        const keyID = randomUUID();
         return {
-          keyID,
+          keyID: randomUUID(),
           providerID: provider.keyProviderID,
-          name: kmipKeyName(state.cluster.uuid, keyID),
+          tag: state.injection.tagKeys,
           servers: structuredClone(servers),
           kmip: ctx.cluster.kmipContext(state),
         };
@@ -57,7 +61,7 @@ export const encryptionMethods: MethodTable = {
       if (!prepared) return {};
       let uniqueIdentifier: string;
       try {
-        ({ uniqueIdentifier } = await createActiveKey(prepared.servers, prepared.kmip, prepared.name));
+        ({ uniqueIdentifier } = await createActiveKey(prepared.servers, prepared.kmip, prepared.keyID, { tag: prepared.tag }));
       } catch (err) {
         throw err instanceof KmipLinkError ? err.toElementFault() : err;
       }
@@ -67,7 +71,6 @@ export const encryptionMethods: MethodTable = {
           keyID: prepared.keyID,
           keyManagementType: 'external',
           keyProviderID: prepared.providerID,
-          kmipName: prepared.name,
           kmipUniqueIdentifier: uniqueIdentifier,
           createdAt: now,
         };
@@ -105,10 +108,9 @@ export const encryptionMethods: MethodTable = {
       return ctx.cluster.run((state) => {
         const out: Json = { state: state.sear.enabled ? 'enabled' : 'disabled', version: state.sear.version };
         if (state.sear.masterKey) out.masterKeyInfo = keyInfoJson(state.sear.masterKey);
-        const handle = state.sear.rekeyAsyncResultID;
-        // Reported while the cluster still holds that result (a purged result is forgotten).
-        if (handle !== null && state.asyncResults.some((r) => r.asyncResultID === handle))
-          out.rekeyMasterKeyAsyncResultID = handle;
+        // The latest rekey's handle, also after its result was read without keepResult (UNCONFIRMED:
+        // the SDK says "if it hasn't been deleted yet"); the control API can make the cluster forget it.
+        if (state.sear.rekeyAsyncResultID !== null) out.rekeyMasterKeyAsyncResultID = state.sear.rekeyAsyncResultID;
         return out;
       });
     },

@@ -3,7 +3,7 @@ import { ElementFault, ErrorNames } from '../errors';
 import { KmipLinkError, testKeyServer } from '../kmip-link';
 import { findKeyProvider, findKeyServer, isProviderActive, keyProviderJson, serversOfProvider } from '../model';
 import { Bool, IntId, NonEmptyStr } from '../params';
-import type { KeyProviderRecord } from '../state';
+import type { KeyProviderRecord, KeyServerRecord } from '../state';
 import { isLastServerOfActiveProvider, lastServerFault, testOrThrow } from './key-servers';
 import { defineMethod, type MethodTable } from './types';
 
@@ -12,6 +12,23 @@ export function noServersFault(provider: KeyProviderRecord): ElementFault {
     ErrorNames.keyProviderHasNoKeyServers,
     `KeyProviderID ${provider.keyProviderID} has no key servers assigned.`,
   );
+}
+
+/** A server belongs to at most one provider, and a provider holds at most one server. */
+function refuseAssignment(provider: KeyProviderRecord, server: KeyServerRecord): void {
+  if (server.keyProviderID !== null) {
+    throw new ElementFault(
+      ErrorNames.keyServerAlreadyAssigned,
+      `KeyServerID ${server.keyServerID} is already assigned to key provider ${server.keyProviderID}; remove it from that provider first.`,
+    );
+  }
+  const other = provider.keyServerIDs.find((id) => id !== server.keyServerID);
+  if (other !== undefined) {
+    throw new ElementFault(
+      ErrorNames.maxKeyServersPerProvider,
+      `KeyProviderID ${provider.keyProviderID} already has key server ${other}; a key provider supports only one key server (a clustered key server is one key server with several hostnames: ModifyKeyServerKmip kmipKeyServerHostnames).`,
+    );
+  }
 }
 
 export const keyProviderMethods: MethodTable = {
@@ -52,7 +69,11 @@ export const keyProviderMethods: MethodTable = {
     },
   }),
 
-  /** Contacts the server to verify it; re-adding an assigned pair is a silent no-op. */
+  /**
+   * Contacts the server to verify it; re-adding an assigned pair is a silent no-op. A provider
+   * holds one key server (a clustered key server is one server with several hostnames): adding a
+   * second is refused before anything is contacted.
+   */
   AddKeyServerToProviderKmip: defineMethod({
     since: '11.7',
     params: { keyProviderID: IntId, keyServerID: IntId },
@@ -61,12 +82,7 @@ export const keyProviderMethods: MethodTable = {
         const provider = findKeyProvider(state, p.keyProviderID);
         const server = findKeyServer(state, p.keyServerID);
         if (server.keyProviderID === provider.keyProviderID) return undefined;
-        if (server.keyProviderID !== null) {
-          throw new ElementFault(
-            ErrorNames.keyServerAlreadyAssigned,
-            `KeyServerID ${server.keyServerID} is already assigned to key provider ${server.keyProviderID}; remove it from that provider first.`,
-          );
-        }
+        refuseAssignment(provider, server);
         return { server: structuredClone(server), kmip: ctx.cluster.kmipContext(state) };
       });
       if (!prepared) return {};
@@ -75,12 +91,7 @@ export const keyProviderMethods: MethodTable = {
         const provider = findKeyProvider(state, p.keyProviderID);
         const server = findKeyServer(state, p.keyServerID);
         if (server.keyProviderID === provider.keyProviderID) return {};
-        if (server.keyProviderID !== null) {
-          throw new ElementFault(
-            ErrorNames.keyServerAlreadyAssigned,
-            `KeyServerID ${server.keyServerID} is already assigned to key provider ${server.keyProviderID}.`,
-          );
-        }
+        refuseAssignment(provider, server);
         server.keyProviderID = provider.keyProviderID;
         provider.keyServerIDs.push(server.keyServerID);
         return {};
@@ -133,7 +144,7 @@ export const keyProviderMethods: MethodTable = {
     },
   }),
 
-  /** Tests every server of the provider (DiscoverVersions and Query); all must pass. */
+  /** Tests the provider's key server (DiscoverVersions and Query). */
   TestKeyProviderKmip: defineMethod({
     since: '11.7',
     params: { keyProviderID: IntId },

@@ -32,7 +32,7 @@ export const keyPairMethods: MethodTable = {
         const value = params[field];
         if (value !== undefined) subject[field] = value;
       }
-      const keyPair = await createClusterKeyPair(subject, Date.now());
+      const keyPair = await createClusterKeyPair(subject, Date.now(), ctx.cluster.config.csrVersion);
       await ctx.cluster.run((state) => {
         state.keyPair = keyPair;
       });
