@@ -1,8 +1,19 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { Failure } from '../workflows/failures';
-import type { ElementClient } from '../src/element';
+import { ElementApiError, type ElementClient } from '../src/element';
 import type { JsonObject } from '../src/element/objects';
+
+/**
+ * What GetAsyncResult answers for a handle it does not hold: never issued, or a finished result
+ * already purged (read once without keepResult, by someone else). The first is seen on clusters,
+ * the second documented.
+ */
+export const ASYNC_HANDLE_GONE_NAMES: ReadonlySet<string> = new Set(['xAsyncHandleDoesNotExist', 'xDBNoSuchPath']);
+
+export function isAsyncHandleGone(err: unknown): err is ElementApiError {
+  return err instanceof ElementApiError && ASYNC_HANDLE_GONE_NAMES.has(err.name);
+}
 
 export interface PollSettings {
   /** First pause between polls; it doubles up to maxIntervalMs. */
@@ -45,11 +56,23 @@ export async function pollUntil<T>(
 /**
  * Polls GetAsyncResult with keepResult (so a retry after a crash can still read a finished
  * result). Returns the job's result; a job that failed becomes a non-retryable failure carrying
- * the Element error name and message.
+ * the Element error name and message; a handle the cluster no longer holds is `gone` (its caller
+ * decides from the cluster's state what the job did).
  */
-export async function pollAsyncJob(client: ElementClient, handle: number, settings: PollSettings): Promise<JsonObject> {
-  return pollUntil(settings, `async job ${handle} is still running`, async (signal) => {
-    const answer = await client.call('GetAsyncResult', { asyncHandle: handle, keepResult: true }, { signal });
+export async function pollAsyncJobOrGone(
+  client: ElementClient,
+  handle: number,
+  settings: PollSettings,
+): Promise<{ result: JsonObject } | { gone: ElementApiError }> {
+  type Outcome = { result: JsonObject } | { gone: ElementApiError };
+  return pollUntil<Outcome>(settings, `async job ${handle} is still running`, async (signal) => {
+    let answer;
+    try {
+      answer = await client.call('GetAsyncResult', { asyncHandle: handle, keepResult: true }, { signal });
+    } catch (err) {
+      if (isAsyncHandleGone(err)) return { done: true, value: { gone: err } };
+      throw err;
+    }
     if (answer.status === 'running') return { done: false, progress: answer.details };
     if (answer.error !== undefined) {
       throw ApplicationFailure.nonRetryable(
@@ -58,6 +81,13 @@ export async function pollAsyncJob(client: ElementClient, handle: number, settin
         answer.error,
       );
     }
-    return { done: true, value: answer.result };
+    return { done: true, value: { result: answer.result } };
   });
+}
+
+/** pollAsyncJobOrGone for jobs whose outcome nothing else tells: a handle gone is the Element error. */
+export async function pollAsyncJob(client: ElementClient, handle: number, settings: PollSettings): Promise<JsonObject> {
+  const outcome = await pollAsyncJobOrGone(client, handle, settings);
+  if ('gone' in outcome) throw outcome.gone;
+  return outcome.result;
 }

@@ -1,7 +1,7 @@
 import { ElementApiError, type ElementClient } from '../src/element';
 import { RekeyMasterKeyAsyncResult, type EncryptionKeyInfo, type KeyProviderKmip } from '../src/element/objects';
 import { Failure } from '../workflows/failures';
-import { DEFAULT_POLL, pollAsyncJob, type PollSettings } from './async-jobs';
+import { DEFAULT_POLL, isAsyncHandleGone, pollAsyncJobOrGone, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
 import { refuse, withElement } from './element';
 
@@ -20,10 +20,13 @@ export interface RekeyPrecheck {
 }
 
 export interface RekeyJobResult {
-  keyToDecommission: EncryptionKeyInfo;
+  /** Absent when the job's result was purged and the outcome read from GetSoftwareEncryptionAtRestInfo. */
+  keyToDecommission?: EncryptionKeyInfo;
   newKey: EncryptionKeyInfo;
   operation: string;
   state: string;
+  /** Set when the job's own result was gone (purged): what the outcome was read from instead. */
+  decidedFrom?: 'GetSoftwareEncryptionAtRestInfo';
 }
 
 export interface VerifiedMasterKey {
@@ -73,9 +76,44 @@ async function isRunning(client: ElementClient, handle: number): Promise<boolean
     const answer = await client.call('GetAsyncResult', { asyncHandle: handle, keepResult: true });
     return answer.status === 'running';
   } catch (err) {
-    if (err instanceof ElementApiError && (err.name === 'xAsyncHandleDoesNotExist' || err.name === 'xDBNoSuchPath')) return false;
+    if (isAsyncHandleGone(err)) return false;
     throw err;
   }
+}
+
+function describeKey(key: EncryptionKeyInfo | undefined): string {
+  if (!key) return 'no masterKeyInfo';
+  const provider = key.keyProviderID !== undefined ? `, provider ${key.keyProviderID}` : '';
+  return `master key ${key.keyID ?? '?'} (${key.keyManagementType}${provider})`;
+}
+
+/**
+ * The rekey's result is gone from GetAsyncResult (purged: someone read it without keepResult). A
+ * result is only purged once the job has ended, so GetSoftwareEncryptionAtRestInfo tells how: if
+ * it still names this rekey as the latest, its master key is what the rekey left (verifyMasterKey
+ * then checks it is the key asked for). If it names none or another, nothing can tell; the run
+ * stops rather than guess or rekey again.
+ */
+async function decideFromInfo(client: ElementClient, handle: number, gone: ElementApiError): Promise<RekeyJobResult> {
+  const info = await client.call('GetSoftwareEncryptionAtRestInfo');
+  const latest = info.rekeyMasterKeyAsyncResultID;
+  if (latest !== handle || !info.masterKeyInfo) {
+    const names = latest === undefined ? 'names no rekey' : `names rekey ${latest}`;
+    throw refuse(
+      Failure.RekeyOutcomeUnknown,
+      `GetAsyncResult answered ${gone.name} for rekey ${handle} (its result was purged), and GetSoftwareEncryptionAtRestInfo ` +
+        `${names} as the latest with ${describeKey(info.masterKeyInfo)}: how rekey ${handle} ended cannot be told. ` +
+        'No other rekey was started; check the master key on the cluster before rekeying again.',
+    );
+  }
+  return {
+    newKey: info.masterKeyInfo,
+    operation:
+      `the result of rekey ${handle} was purged (${gone.name}); GetSoftwareEncryptionAtRestInfo names it as the latest rekey ` +
+      `and shows ${describeKey(info.masterKeyInfo)}`,
+    state: 'ended',
+    decidedFrom: 'GetSoftwareEncryptionAtRestInfo',
+  };
 }
 
 export function rekeyActivities(ctx: ActivityContext) {
@@ -138,11 +176,15 @@ export function rekeyActivities(ctx: ActivityContext) {
       });
     },
 
-    /** Polls the rekey job to its end (see pollAsyncJob for the history-friendly retry pattern). */
+    /**
+     * Polls the rekey job to its end (see pollAsyncJob for the history-friendly retry pattern). A
+     * result purged before it was read is decided from GetSoftwareEncryptionAtRestInfo.
+     */
     async awaitMasterKeyRekey(cluster: string, handle: number, poll: PollSettings = DEFAULT_POLL): Promise<RekeyJobResult> {
       return withElement(ctx, cluster, async (client) => {
-        const result = await pollAsyncJob(client, handle, poll);
-        const parsed = RekeyMasterKeyAsyncResult.safeParse(result);
+        const outcome = await pollAsyncJobOrGone(client, handle, poll);
+        if ('gone' in outcome) return decideFromInfo(client, handle, outcome.gone);
+        const parsed = RekeyMasterKeyAsyncResult.safeParse(outcome.result);
         if (!parsed.success) {
           throw refuse(
             Failure.UnexpectedAsyncResult,

@@ -72,6 +72,8 @@ export const Failure = {
   // Verifying the end state
   /** After a rekey, GetSoftwareEncryptionAtRestInfo does not show the new key as asked. */
   RekeyNotVerified: 'RekeyNotVerified',
+  /** A rekey's async result was purged and the cluster no longer names that rekey as its latest: how it ended cannot be told (none is started again). */
+  RekeyOutcomeUnknown: 'RekeyOutcomeUnknown',
   /** After setup, the provider, server or encryption state is not what the run made. */
   SetupNotVerified: 'SetupNotVerified',
   /** The cluster reports a new external key that the key server itself does not have. */
