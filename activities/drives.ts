@@ -37,35 +37,59 @@ function summarizeDrive(d: Drive): DriveSummary {
   return { driveID: d.driveID, nodeID: d.nodeID, status: d.status, type: d.type };
 }
 
-/** The metadata drives a fault is about: the ones it names, else the available ones on its node. */
-export function faultDrives(faults: FaultSummary[], drives: Drive[]): Drive[] {
+/**
+ * The failed metadata drives of the faults, from ListDrives: the drives a fault names; for a fault
+ * that names none (it may carry driveIDs [] and driveID 0), the available metadata (volume) drives
+ * on its node, or on every node when it names no node either. One such drive is the fault's;
+ * several are `ambiguous`: a person picks, the runbook does not add them all.
+ */
+export function faultDriveCandidates(faults: FaultSummary[], drives: Drive[]): { chosen: Drive[]; ambiguous: Drive[] } {
   const chosen = new Map<number, Drive>();
+  const ambiguous = new Map<number, Drive>();
   for (const fault of faults) {
-    const matches =
-      fault.driveIDs.length > 0
-        ? drives.filter((d) => fault.driveIDs.includes(d.driveID) && d.type === 'volume')
-        : drives.filter((d) => d.nodeID === fault.nodeID && d.type === 'volume' && d.status === 'available');
-    for (const d of matches) chosen.set(d.driveID, d);
+    const named = fault.driveIDs.filter((id) => id !== 0);
+    if (named.length > 0) {
+      for (const d of drives) if (named.includes(d.driveID) && d.type === 'volume') chosen.set(d.driveID, d);
+      continue;
+    }
+    const pool = drives.filter(
+      (d) => d.type === 'volume' && d.status === 'available' && (fault.nodeID === 0 || d.nodeID === fault.nodeID),
+    );
+    for (const d of pool) (pool.length === 1 ? chosen : ambiguous).set(d.driveID, d);
   }
-  return [...chosen.values()].sort((a, b) => a.driveID - b.driveID);
+  for (const id of chosen.keys()) ambiguous.delete(id);
+  const sorted = (m: Map<number, Drive>) => [...m.values()].sort((a, b) => a.driveID - b.driveID);
+  return { chosen: sorted(chosen), ambiguous: sorted(ambiguous) };
 }
 
-/** Why each explicitly requested drive may not be added; empty when all are failed metadata drives. */
-export function refusals(requested: number[], drives: Drive[], ofFault: Drive[]): string[] {
+/** The metadata drives a fault is about, when that is clear (see faultDriveCandidates). */
+export function faultDrives(faults: FaultSummary[], drives: Drive[]): Drive[] {
+  return faultDriveCandidates(faults, drives).chosen;
+}
+
+/**
+ * Why each explicitly requested drive may not be added; empty when all are available metadata
+ * drives among `allowed` (the faults' drives and, where the faults name none, the candidates).
+ */
+export function refusals(requested: number[], drives: Drive[], allowed: Drive[]): string[] {
   const problems: string[] = [];
   for (const id of requested) {
     const drive = drives.find((d) => d.driveID === id);
     if (!drive) problems.push(`drive ${id} does not exist`);
     else if (drive.type !== 'volume') problems.push(`drive ${id} is a ${drive.type} drive, not a metadata (volume) drive`);
     else if (drive.status !== 'available') problems.push(`drive ${id} is ${drive.status}, not available`);
-    else if (!ofFault.some((d) => d.driveID === id))
-      problems.push(`drive ${id} is not named by a current sliceServiceUnhealthy fault`);
+    else if (!allowed.some((d) => d.driveID === id))
+      problems.push(`drive ${id} is not a failed metadata drive of a current sliceServiceUnhealthy fault`);
   }
   return problems;
 }
 
+const listDrives = (drives: Drive[]) => drives.map((d) => `${d.driveID} (node ${d.nodeID})`).join(', ');
+
+/** A fault that names neither drive nor node may be about these drives: it counts. */
 function belongs(fault: FaultSummary, driveIDs: number[], nodeIDs: number[]): boolean {
-  return fault.driveIDs.length > 0 ? fault.driveIDs.some((id) => driveIDs.includes(id)) : nodeIDs.includes(fault.nodeID);
+  if (fault.driveIDs.length > 0) return fault.driveIDs.some((id) => driveIDs.includes(id));
+  return fault.nodeID === 0 || nodeIDs.includes(fault.nodeID);
 }
 
 async function runningDriveAdd(client: ElementClient, driveIDs: number[]): Promise<number | undefined> {
@@ -82,9 +106,12 @@ async function runningDriveAdd(client: ElementClient, driveIDs: number[]): Promi
 export function driveActivities(ctx: ActivityContext) {
   return {
     /**
-     * The failed metadata drives of the faults. Explicit driveIDs are checked against them and
-     * refused (non-retryable, naming each drive and why) unless every one is an available
-     * metadata drive the fault names; nothing is sent to the cluster in that case.
+     * The failed metadata drives of the faults (faultDriveCandidates). When the faults name no
+     * drive and several available metadata drives could be theirs, it refuses to guess
+     * (DrivesAmbiguous, listing them) so the runbook asks a person. Explicit driveIDs (the
+     * runbook's input or a person's answer) are checked against the candidates and refused
+     * (DrivesRefused, naming each drive and why) unless every one is one of them; nothing is sent
+     * to the cluster in either case.
      */
     async selectFailedMetadataDrives(
       cluster: string,
@@ -93,18 +120,32 @@ export function driveActivities(ctx: ActivityContext) {
       return keepAlive(() =>
         withElement(ctx, cluster, async (client) => {
           const { drives } = await client.call('ListDrives');
-          const ofFault = faultDrives(input.faults, drives);
+          const { chosen, ambiguous } = faultDriveCandidates(input.faults, drives);
           if (input.driveIDs) {
-            const problems = refusals(input.driveIDs, drives, ofFault);
+            const problems = refusals(input.driveIDs, drives, [...chosen, ...ambiguous]);
             if (problems.length > 0) {
               throw refuse(
                 Failure.DrivesRefused,
-                `refusing to add drives that are not the failed metadata drives: ${problems.join('; ')}`,
+                `refusing to add drives that are not the failed metadata drives: ${problems.join('; ')}` +
+                  (ambiguous.length > 0 ? `; the candidates are ${listDrives([...chosen, ...ambiguous])}` : ''),
               );
             }
             return drives.filter((d) => input.driveIDs!.includes(d.driveID)).map(summarizeDrive);
           }
-          return ofFault.map(summarizeDrive);
+          if (ambiguous.length > 0) {
+            const also = chosen.length > 0 ? `; the faults name ${listDrives(chosen)}, include those too` : '';
+            throw refuse(
+              Failure.DrivesAmbiguous,
+              `the sliceServiceUnhealthy faults name no drive, and ${ambiguous.length} available metadata drives could be the failed ones: ` +
+                `${listDrives(ambiguous)}${also}. Answer change with the drive ids to add (ekm answer <run> change --drives ${[
+                  ...chosen,
+                  ...ambiguous,
+                ]
+                  .map((d) => d.driveID)
+                  .join(',')}, or fewer), or abort`,
+            );
+          }
+          return chosen.map(summarizeDrive);
         }),
       );
     },

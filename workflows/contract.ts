@@ -207,14 +207,21 @@ export const operatorAnswer = z.discriminatedUnion('action', [
       kmipCaCertificate: pemCertificate.optional(),
       /** A new client certificate for the cluster's key pair (e.g. signed by the CA the key server trusts), with its CA chain. */
       clientCertificate: z.strictObject({ certificatePem: pemCertificate, caChainPem: pemCertificate }).optional(),
+      /** The slice recovery: the metadata drives to add back, when the fault does not say which. */
+      driveIDs: z
+        .array(z.int('must be drive ids').nonnegative('must be drive ids'))
+        .min(1, 'must be a non-empty list of drive ids')
+        .max(64, 'must be at most 64 drive ids')
+        .optional(),
     })
     .refine(
       (c) =>
         c.hostnames !== undefined ||
         c.port !== undefined ||
         c.kmipCaCertificate !== undefined ||
-        c.clientCertificate !== undefined,
-      'give at least one of hostnames, port, kmipCaCertificate, clientCertificate',
+        c.clientCertificate !== undefined ||
+        c.driveIDs !== undefined,
+      'give at least one of hostnames, port, kmipCaCertificate, clientCertificate, driveIDs',
     ),
 ]);
 export type OperatorAnswer = z.infer<typeof operatorAnswer>;

@@ -40,6 +40,8 @@ export const Failure = {
   NoActiveKeyProvider: 'NoActiveKeyProvider',
   /** The drives asked for are not the fault's failed metadata drives, or no longer exist. */
   DrivesRefused: 'DrivesRefused',
+  /** The faults name no drive and several available metadata drives could be the failed ones: a person picks. */
+  DrivesAmbiguous: 'DrivesAmbiguous',
 
   // Trust: key pair, CSR, certificate
   /** The cluster reports no key pair after CreatePublicPrivateKeyPair. */

@@ -33,7 +33,7 @@ export interface RecoverSliceResult {
 export const RECOVER_SLICE_STEPS = [
   ['lock', 'Cluster lock (one mutating runbook per cluster)'],
   ['confirm', 'Confirm sliceServiceUnhealthy is current (ListClusterFaults)'],
-  ['find-drives', 'Find the failed metadata drives (available, named by the fault)'],
+  ['find-drives', 'Find the failed metadata drives (available, named by the fault, or chosen by a person)'],
   ['add', 'AddDrives for exactly those drives (async, polled)'],
   ['settle', 'Wait for the slice service to settle'],
   ['verify', 'Verify the fault cleared (ListClusterFaults)'],
@@ -150,11 +150,41 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
       run.finish('completed');
       return { cluster, outcome: 'no-fault', faults, drives: [], rounds: 0, asyncHandles: [], startedAt, completedAt: now() };
     }
-    const drives = await run.step(
-      'find-drives',
-      () => calls.selectFailedMetadataDrives(cluster, { faults, driveIDs: input.driveIDs }),
-      (d) => `metadata drives ${describeDrives(d)}`,
-    );
+    const describeFound = (d: DriveSummary[]) => `metadata drives ${describeDrives(d)}`;
+    let drives: DriveSummary[];
+    if (input.driveIDs) {
+      // Drives given at the start are checked; wrong ones end the run, naming them.
+      const given = input.driveIDs;
+      drives = await run.step(
+        'find-drives',
+        () => calls.selectFailedMetadataDrives(cluster, { faults, driveIDs: given }),
+        describeFound,
+      );
+    } else {
+      // The faults may name no drive: with several candidates it asks which (change --drives, or abort), and asks
+      // again while the answer names drives that are not candidates.
+      let chosen: number[] | undefined;
+      drives = await run.stepOrAsk(
+        'find-drives',
+        () => calls.selectFailedMetadataDrives(cluster, { faults, driveIDs: chosen }),
+        {
+          prompt: () =>
+            `Which metadata drives of ${cluster} failed? Answer change with the ids of the drives to add back (--drives 12,13), or abort`,
+          answers: ['change', 'abort'],
+          remindEveryMs: input.reminderEveryMs,
+          onAnswer: async (answer) => {
+            if (answer.action !== 'change') return;
+            if (!answer.driveIDs) {
+              run.note(`the change answer by ${answer.by ?? 'an operator'} named no drives (--drives): looking again`);
+              return;
+            }
+            chosen = answer.driveIDs;
+            run.note(`drives ${chosen.join(', ')} chosen by ${answer.by ?? 'an operator'}`);
+          },
+        },
+        describeFound,
+      );
+    }
     const driveIDs = drives.map((d) => d.driveID);
 
     let rounds = 0;

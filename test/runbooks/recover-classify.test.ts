@@ -1,5 +1,11 @@
-/** The recovery runbooks' pure decisions: how a key server failure is classified, which drives a slice fault is about. */
-import { faultDrives, refusals } from '../../activities/drives';
+/**
+ * The recovery runbooks' pure decisions: how a key server failure is classified, which drives a
+ * slice fault is about (and when that is for a person to say), and the answer that says it.
+ */
+import { faultDriveCandidates, faultDrives, refusals } from '../../activities/drives';
+import { buildAnswer } from '../../src/cli/commands/runs';
+import { CliError } from '../../src/cli/exit-codes';
+import { answerUpdate } from '../../workflows/contract';
 import { classifyKmipFailure, type FaultSummary } from '../../activities/faults';
 import type { Drive } from '../../src/element/objects';
 
@@ -91,6 +97,68 @@ describe('which drives a sliceServiceUnhealthy fault is about', () => {
       'drive 4 is a block drive, not a metadata (volume) drive',
       'drive 99 does not exist',
     ]);
-    expect(refusals([1], drives, [])).toEqual(['drive 1 is not named by a current sliceServiceUnhealthy fault']);
+    expect(refusals([1], drives, [])).toEqual([
+      'drive 1 is not a failed metadata drive of a current sliceServiceUnhealthy fault',
+    ]);
+  });
+
+  describe('a fault that names no drive (driveIDs [], driveID 0)', () => {
+    // Three nodes with a failed metadata drive each, back to available; node 4's is healthy.
+    const cluster = [
+      drive(11, 1, 'volume', 'available'),
+      drive(12, 2, 'volume', 'available'),
+      drive(13, 3, 'volume', 'available'),
+      drive(14, 4, 'volume', 'active'),
+      drive(21, 1, 'block', 'available'),
+    ];
+    const ids = (list: Drive[]) => list.map((d) => d.driveID);
+
+    it('on a node with one available metadata drive: that drive, nothing to ask', () => {
+      const result = faultDriveCandidates([fault({ driveIDs: [], nodeID: 2 })], cluster);
+      expect([ids(result.chosen), ids(result.ambiguous)]).toEqual([[12], []]);
+    });
+
+    it('naming no node either: every available metadata drive is a candidate, none is chosen', () => {
+      const result = faultDriveCandidates([fault({ driveIDs: [], nodeID: 0 })], cluster);
+      expect([ids(result.chosen), ids(result.ambiguous)]).toEqual([[], [11, 12, 13]]);
+      expect(faultDrives([fault({ driveIDs: [], nodeID: 0 })], cluster)).toEqual([]);
+    });
+
+    it('a drive another fault names is chosen, not a candidate', () => {
+      const result = faultDriveCandidates([fault({ driveIDs: [13] }), fault({ driveIDs: [], nodeID: 0 })], cluster);
+      expect([ids(result.chosen), ids(result.ambiguous)]).toEqual([[13], [11, 12]]);
+    });
+
+    it('a chosen id among the candidates passes; one that is not is refused, saying why', () => {
+      const { chosen, ambiguous } = faultDriveCandidates([fault({ driveIDs: [], nodeID: 0 })], cluster);
+      expect(refusals([11, 13], cluster, [...chosen, ...ambiguous])).toEqual([]);
+      expect(refusals([14, 21], cluster, [...chosen, ...ambiguous])).toEqual([
+        'drive 14 is active, not available',
+        'drive 21 is a block drive, not a metadata (volume) drive',
+      ]);
+    });
+  });
+});
+
+describe("the answer to the slice recovery's question", () => {
+  it('ekm answer … change --drives 12,13 gives the drive ids, which the contract accepts on their own', () => {
+    const answer = buildAnswer('change', { drives: '12, 13', by: 'on-call' });
+    expect(answer).toEqual({ action: 'change', by: 'on-call', driveIDs: [12, 13] });
+    expect(answerUpdate.argument.safeParse(answer).success).toBe(true);
+  });
+
+  it('refuses what is not a drive id, naming --drives', () => {
+    expect(() => buildAnswer('change', { drives: '12,x13' })).toThrow(
+      new CliError('--drives: "x13" is not a drive id (give ids like 12,13)', 2),
+    );
+    expect(() => buildAnswer('change', { drives: ',' })).toThrow(/^change: --drives must be a non-empty list of drive ids$/);
+  });
+
+  it('a change with nothing in it names every field it could carry', () => {
+    const parsed = answerUpdate.argument.safeParse({ action: 'change' });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.message).toBe(
+      'give at least one of hostnames, port, kmipCaCertificate, clientCertificate, driveIDs',
+    );
   });
 });

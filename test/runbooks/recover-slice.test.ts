@@ -158,6 +158,59 @@ describe('sliceServiceUnhealthy recovery (real Temporal, simulator)', () => {
     expect(await callsSinceMark('AddDrives')).toEqual([]);
   });
 
+  it('asks which drives when the faults name none and several could be theirs; re-asks for ids that are not candidates', async () => {
+    // Two failed metadata drives whose faults name neither drive nor node (driveIDs [], driveID 0, nodeID 0).
+    const first = await harness.sim.control.failMetadataDrives({ nodeIDs: [1], faultNames: 'none' });
+    const second = await harness.sim.control.failMetadataDrives({ nodeIDs: [2], faultNames: 'none' });
+    const candidates = [...first.driveIDs, ...second.driveIDs].sort((a, b) => a - b);
+    await eventually(async () => {
+      const faults = await currentSliceFaults();
+      expect(faults.map((f) => [f.nodeID, f.driveIDs])).toEqual([
+        [0, []],
+        [0, []],
+      ]);
+    });
+
+    const handle = await start();
+    const asked = async (problem: string) =>
+      eventually(
+        async () => {
+          const p = await handle.query(progressQuery.definition);
+          expect(p.waiting?.step).toBe('find-drives');
+          expect(p.waiting?.problem).toContain(problem);
+          return p;
+        },
+        30_000,
+        200,
+      );
+    const waiting = await asked('DrivesAmbiguous');
+    expect(waiting.waiting?.answers).toEqual(['change', 'abort']);
+    expect(waiting.waiting?.problem).toContain(
+      `2 available metadata drives could be the failed ones: ${candidates[0]} (node 1), ${candidates[1]} (node 2)`,
+    );
+    expect(waiting.waiting?.prompt).toContain('--drives');
+    expect(await callsSinceMark('AddDrives')).toEqual([]);
+
+    // A drive that is not a candidate: accepted as an answer, refused by the check, asked again.
+    const active = (await harness.client().call('ListDrives')).drives.find((d) => d.type === 'volume' && d.status === 'active')!;
+    await handle.executeUpdate(answerUpdate.definition, {
+      args: [{ action: 'change', driveIDs: [active.driveID], by: 'on-call' }],
+    });
+    const again = await asked('DrivesRefused');
+    expect(again.waiting?.problem).toContain(`drive ${active.driveID} is active, not available`);
+    expect(await callsSinceMark('AddDrives')).toEqual([]);
+
+    await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'change', driveIDs: candidates, by: 'on-call' }] });
+    const result = (await handle.result()) as RecoverSliceResult;
+    expect(result.outcome).toBe('recovered');
+    expect(result.drives).toEqual(candidates);
+    const adds = await callsSinceMark('AddDrives');
+    expect(adds.map((c) => c.params)).toEqual([{ drives: candidates.map((driveID) => ({ driveID, type: 'slice' })) }]);
+    const progress = await handle.query(progressQuery.definition);
+    expect(progress.notes.join('\n')).toContain(`drives ${candidates.join(', ')} chosen by on-call`);
+    expect(progress.steps.find((s) => s.id === 'find-drives')).toMatchObject({ state: 'done', attempts: 3 });
+  });
+
   it('escalates with what it saw when adding the drives does not help, then "fixed" verifies and completes', async () => {
     const { driveIDs } = await harness.sim.control.failMetadataDrives({ nodeIDs: [3], addingHelps: false });
     const handle = await start({ attempts: 2, settle: 800 });

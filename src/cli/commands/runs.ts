@@ -195,6 +195,7 @@ export function registerRunCommands(program: Command): void {
     .option('--kmip-ca <file>', "with change: the key server's CA certificate (PEM, DER or PKCS#7)")
     .option('--client-cert <file>', "with change: a new client certificate for the cluster's key pair (PEM, DER or PKCS#7)")
     .option('--client-ca <file>', 'with --client-cert: the CA certificate(s) that issued it')
+    .option('--drives <ids>', 'with change (slice recovery): comma-separated ids of the metadata drives to add back, e.g. 12,13')
     .option('--comment <text>', 'recorded with the answer')
     .option('--by <name>', 'who answers (recorded)', process.env.USER)
     .action((workflowId: string, action: string, opts: AnswerOptions) =>
@@ -299,8 +300,21 @@ export interface AnswerOptions {
   kmipCa?: string;
   clientCert?: string;
   clientCa?: string;
+  drives?: string;
   comment?: string;
   by?: string;
+}
+
+/** --drives 12,13 -> [12, 13]; anything but whole numbers is refused naming the flag. */
+function driveIDs(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const bad = parts.find((p) => !/^\d+$/.test(p));
+  if (bad !== undefined) throw new CliError(`--drives: "${bad}" is not a drive id (give ids like 12,13)`, ExitCode.usage);
+  return parts.map(Number);
 }
 
 /**
@@ -337,6 +351,7 @@ export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer
         port,
         kmipCaCertificate: opts.kmipCa ? readCertificateFile(opts.kmipCa, '--kmip-ca').pem : undefined,
         clientCertificate: clientCertificate(opts),
+        driveIDs: driveIDs(opts.drives),
       };
       break;
     }
@@ -348,7 +363,8 @@ export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.join('.');
-    throw new CliError(`${action}: ${ANSWER_FLAGS[field] ?? field}${field ? ' ' : ''}${issue.message}`, ExitCode.usage);
+    const flag = ANSWER_FLAGS[field] ?? ANSWER_FLAGS[String(issue.path[0] ?? '')] ?? field;
+    throw new CliError(`${action}: ${flag}${field ? ' ' : ''}${issue.message}`, ExitCode.usage);
   }
   return parsed.data;
 }
@@ -362,6 +378,7 @@ const ANSWER_FLAGS: Record<string, string> = {
   kmipCaCertificate: '--kmip-ca',
   'clientCertificate.certificatePem': '--client-cert',
   'clientCertificate.caChainPem': '--client-ca',
+  driveIDs: '--drives',
   comment: '--comment',
   by: '--by',
 };
