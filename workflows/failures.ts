@@ -88,6 +88,31 @@ export const Failure = {
 
 export type FailureType = (typeof Failure)[keyof typeof Failure];
 
+/**
+ * Element answers that no answer of a person can turn around: the cluster does not permit the call
+ * (an Element demo VM answers EnableEncryptionAtRest with xAPINotPermitted "Encryption is not
+ * supported on demo nodes.") or does not know the method or version. A step that gets one ends the
+ * run with the cluster's own words instead of asking retry/change/abort.
+ */
+export const UNCHANGEABLE_ELEMENT_REFUSALS: readonly string[] = [
+  'xAPINotPermitted',
+  'xUnknownAPIMethod',
+  'xUnknownAPIVersion',
+  'xUnknownRPCMethod',
+];
+
+/** The innermost ApplicationFailure of an activity failure, if any. */
+function applicationFailureOf(err: unknown): ApplicationFailure | undefined {
+  let current: unknown = err;
+  while (current instanceof TemporalFailure && !(current instanceof ApplicationFailure)) current = current.cause;
+  return current instanceof ApplicationFailure ? current : undefined;
+}
+
+export function isUnchangeableRefusal(err: unknown): boolean {
+  const failure = applicationFailureOf(err);
+  return failure?.type !== undefined && failure.type !== null && UNCHANGEABLE_ELEMENT_REFUSALS.includes(failure.type);
+}
+
 /** The message an operator should read for a failure: the activity's own error, not Temporal's wrapper. */
 export function describeFailure(err: unknown): string {
   let current: unknown = err;

@@ -11,12 +11,12 @@ import type { VerifiedMasterKey } from '../activities/rekey';
 import type { SetupPrecheck } from '../activities/setup';
 import { clusterCalls, pollingCalls } from './calls';
 import { ClusterLockClient } from './cluster-lock';
-import { Failure } from './failures';
+import { Failure, isUnchangeableRefusal } from './failures';
 import { parseInput, setupInput, type SetupInput, type SetupOptions } from './inputs';
 import { KeyServerSetup } from './key-server';
 import { describeMasterKey, MasterKeyRekey, type ConfirmedMasterKey } from './master-key-rekey';
 import { isAbort } from './operator';
-import { now, RunbookTracker } from './progress';
+import { now, RunbookTracker, type AskOnFailure } from './progress';
 import { obtainSignedCertificate, type AcceptedCertificate } from './signing';
 
 export const SETUP_STEPS = [
@@ -33,7 +33,39 @@ export const SETUP_STEPS = [
   ['enable', '3 Turn on encryption with the provider'],
   ['verify', 'Verify the end state'],
 ] as const;
-type SetupRun = RunbookTracker<(typeof SETUP_STEPS)[number][0]>;
+type SetupStep = (typeof SETUP_STEPS)[number][0];
+type SetupRun = RunbookTracker<SetupStep>;
+
+/**
+ * A step a person can fix (stepOrAsk), except that a refusal no answer can change (a demo node's
+ * xAPINotPermitted) ends the run at once, the step failed with the cluster's own words.
+ */
+async function stepOrEnd<T>(
+  run: SetupRun,
+  id: SetupStep,
+  fn: () => Promise<T>,
+  ask: AskOnFailure,
+  detail?: (result: T) => string | undefined,
+): Promise<T> {
+  const outcome = await run.stepOrAsk<{ ok: T } | { refused: unknown }>(
+    id,
+    async () => {
+      try {
+        return { ok: await fn() };
+      } catch (err) {
+        if (isUnchangeableRefusal(err)) return { refused: err };
+        throw err;
+      }
+    },
+    ask,
+    (o) => ('ok' in o ? detail?.(o.ok) : undefined),
+  );
+  if ('refused' in outcome) {
+    run.fail(id, outcome.refused);
+    throw outcome.refused;
+  }
+  return outcome.ok;
+}
 
 export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
   const input = parseInput(setupInput, rawInput);
@@ -85,19 +117,22 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     const keyProviderID = await server.ensureProvider();
     // 2b. The key server with the signed client certificate, then TestKeyServerKmip.
     const keyServerID = await server.configure(trust.certificate);
-    await run.stepOrAsk(
+    await stepOrEnd(
+      run,
       'test-server',
       () => reachesKeyServer.testKeyServer(cluster, keyServerID),
       server.askOnFailure,
       () => 'key server answers over KMIP',
     );
     // 2c. AddKeyServerToProviderKmip, then TestKeyProviderKmip.
-    await run.stepOrAsk(
+    await stepOrEnd(
+      run,
       'attach',
       () => reachesKeyServer.attachKeyServer(cluster, { keyProviderID, keyServerID: server.keyServerID! }),
       server.askOnFailure,
     );
-    await run.stepOrAsk(
+    await stepOrEnd(
+      run,
       'test-provider',
       () => reachesKeyServer.testKeyProvider(cluster, keyProviderID),
       server.askOnFailure,
@@ -108,7 +143,9 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     let masterKey: ConfirmedMasterKey | undefined;
     if (input.mode === 'hardware') {
       const wait = pollingCalls(input.polling, { deadlineMs: 24 * 3_600_000 });
-      await run.stepOrAsk(
+      // A demo node refuses (xAPINotPermitted "Encryption is not supported on demo nodes."): the run ends with that.
+      await stepOrEnd(
+        run,
         'enable',
         async () => {
           const started = await reachesKeyServer.enableHardwareEncryption(cluster, keyProviderID);
