@@ -21,6 +21,7 @@ import { ElementClient } from '../../src/element';
 import { withKmipSession, type KmipSession } from '../../src/kmip';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from '../../tools/simulator';
 import { testEnv } from '../support/test-env';
+import { testFileDir } from '../support/test-log';
 
 export const ADMIN = { username: 'admin', password: 'sim-admin-Passw0rd!' };
 
@@ -39,8 +40,9 @@ export const FAST = {
   kmipResponseTimeoutMs: 5_000,
 } as const;
 
+/** A folder for one simulator's state, in the test file's scratch folder (test/support/test-log.ts). */
 export function scratchDir(name: string): string {
-  const dir = path.join(testEnv().dir, 'simulator', `${name}-${randomBytes(4).toString('hex')}`);
+  const dir = path.join(testFileDir(), 'simulator', `${name}-${randomBytes(4).toString('hex')}`);
   fs.mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -5,9 +5,11 @@ import { Client, Connection } from '@temporalio/client';
 import { startProcess, type ManagedProcess } from '../../tools/devenv/child';
 import type { ClusterRegistry } from '../../src/config/clusters';
 import { loadRuntimeSettings } from '../../src/config/runtime';
+import { LogNotifier } from '../../src/notify/notifier';
 import { startLocalWorker, type LocalWorker } from '../../tools/devenv/local-worker';
 import type { WorkerOverrides } from '../../worker/create-worker';
 import { testEnv } from './test-env';
+import { testLog } from './test-log';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -39,7 +41,16 @@ export async function startInProcessWorker(
     EKM_WORKFLOW_BUNDLE: env.workflowBundle,
     EKM_AUDIT_LOG: options.auditLog,
   });
-  return startLocalWorker(settings, options);
+  // Unless the test brings its own, the worker's notifier as configured here (the log line only),
+  // writing to the test file's log instead of stderr.
+  const notifier = options.notifier ?? new LogNotifier(writeToTestLog);
+  return startLocalWorker(settings, { ...options, notifier });
+}
+
+function writeToTestLog(line: string): void {
+  const log = testLog();
+  if (log) log.write({ level: 'INFO', brief: line, full: line });
+  else process.stderr.write(`${line}\n`);
 }
 
 /**

@@ -5,7 +5,6 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { historyText } from '../../tools/histories/secrets';
 import * as workflows from '../../workflows';
-import { testEnv } from '../support/test-env';
 
 /**
  * Recorded histories (test/histories, `npm run record-histories`) replayed against the current
@@ -91,7 +90,8 @@ describe('replay of recorded workflow histories', () => {
   });
 
   it('replays every recorded history against the current workflow code', async () => {
-    const results = await replayAll({ workflowBundle: { codePath: testEnv().workflowBundle } }, histories);
+    // Bundled here, as the worker bundles them (no global setup in the unit tier).
+    const results = await replayAll({ workflowsPath: require.resolve('../../workflows') }, histories);
     expect(results.map((r) => r.file)).toEqual(histories.map((h) => h.file));
     expect(results.filter((r) => r.error).map((r) => `${r.file}: ${r.error!.name}: ${r.error!.message}`)).toEqual([]);
   });
