@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ElementClient, RekeyMasterKeyAsyncResult } from '../../src/element';
 import type { CertificateAuthority } from '../../src/pki/authority';
-import { kmipKeyName, SimulatorControlClient, startSimulator, type RunningSimulator } from '../../tools/simulator';
+import { kmipKeyIdAttribute, SimulatorControlClient, startSimulator, type RunningSimulator } from '../../tools/simulator';
 import { testEnv } from '../support/test-env';
 import {
   ADMIN,
@@ -45,8 +45,10 @@ async function prepareExternalSear(sim: RunningSimulator, cn: string): Promise<{
   return { client, keyProviderID };
 }
 
-async function keysNamed(cn: string, name: string): Promise<string[]> {
-  return asIdentity(ca, testEnv().kmip, cn, (session) => session.locateByName(name));
+/** The cluster's keys on the KMIP server with this keyID (its x-SolidFire-KeyID-<keyID> attribute). */
+async function keysTagged(cn: string, keyID: string): Promise<string[]> {
+  const { name, value } = kmipKeyIdAttribute(keyID);
+  return asIdentity(ca, testEnv().kmip, cn, (session) => session.locateByCustomAttribute(name, value));
 }
 
 test('restart in the middle of a rekey: same cluster, same handle, the job continues by wall clock and completes; one new key', async () => {
@@ -83,7 +85,7 @@ test('restart in the middle of a rekey: same cluster, same handle, the job conti
     const newKey = RekeyMasterKeyAsyncResult.parse(result.result).newKey;
     expect(newKey).toMatchObject({ keyManagementType: 'external', keyProviderID });
     expect((await client2.call('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo?.keyID).toBe(newKey.keyID);
-    expect(await keysNamed(cn, kmipKeyName(second.clusterUuid, newKey.keyID!))).toHaveLength(1);
+    expect(await keysTagged(cn, newKey.keyID!)).toHaveLength(1);
     // The call log survived the restart too.
     expect(await second.control.calls({ method: 'RekeySoftwareEncryptionAtRestMasterKey' })).toHaveLength(1);
     await client2.close();
@@ -92,7 +94,7 @@ test('restart in the middle of a rekey: same cluster, same handle, the job conti
   }
 });
 
-test('a key created on the KMIP server just before a crash is found again by name, not created twice', async () => {
+test('a key created on the KMIP server just before a crash is found again by its x-SolidFire-KeyID attribute, not created twice', async () => {
   const cn = uniqueCn('sim-crash');
   // CreateNewMasterKey starts at 10% of the job: 400 ms, time enough to stop before it.
   const first = await startTestSimulator('persist-crash', {
@@ -106,14 +108,16 @@ test('a key created on the KMIP server just before a crash is found again by nam
   });
   await client.close();
   await first.stop();
-  // What a crash between the KMIP Create and the state write leaves behind: a key with the job's name.
+  // What a crash between the KMIP Create and the state write leaves behind: a key tagged with the job's keyID.
   const state = JSON.parse(fs.readFileSync(first.stateFile, 'utf8')) as {
     asyncResults: { asyncResultID: number; job: { newKeyID: string; newKey?: unknown } }[];
   };
   const job = state.asyncResults.find((r) => r.asyncResultID === asyncHandle)!.job;
   expect(job.newKey).toBeUndefined();
-  const name = kmipKeyName(first.clusterUuid, job.newKeyID);
-  const orphan = await asIdentity(ca, testEnv().kmip, cn, (session) => session.createSymmetricKey({ name }));
+  const { name, value } = kmipKeyIdAttribute(job.newKeyID);
+  const orphan = await asIdentity(ca, testEnv().kmip, cn, (session) =>
+    session.createSymmetricKey({ customAttributes: { [name]: value } }),
+  );
 
   const second = await startSimulator({ stateFile: first.stateFile, admin: ADMIN, durations: { ...FAST, rekeyMs: 300 } });
   try {
@@ -125,7 +129,7 @@ test('a key created on the KMIP server just before a crash is found again by nam
       const r = await client2.call('GetAsyncResult', { asyncHandle, keepResult: true });
       return r.status === 'running' && r.details.newKey !== undefined;
     });
-    expect(await keysNamed(cn, name)).toEqual([orphan]);
+    expect(await keysTagged(cn, job.newKeyID)).toEqual([orphan]);
     const snapshot = await second.control.state();
     const record = snapshot.asyncResults.find((r) => r.asyncResultID === asyncHandle)!;
     expect(record.job.kind === 'rekey' && record.job.newKey?.kmipUniqueIdentifier).toBe(orphan);
@@ -237,7 +241,7 @@ describe('as its own process', () => {
       const token = fs.readFileSync(`${stateFile}.control-token`, 'utf8').trim();
       const control = new SimulatorControlClient(run2.controlUrl, token);
       const uuid = (await control.state()).cluster.uuid;
-      expect(await keysNamed(cn, kmipKeyName(uuid, newKey.keyID!))).toHaveLength(1);
+      expect(await keysTagged(cn, newKey.keyID!)).toHaveLength(1);
       expect((await client2.call('GetSoftwareEncryptionAtRestInfo')).masterKeyInfo?.keyID).toBe(newKey.keyID);
       // The generated control token file is private.
       expect(fs.statSync(`${stateFile}.control-token`).mode & 0o777).toBe(0o600);
