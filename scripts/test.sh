@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command. Two tiers (jest projects, listed in jest.config.js):
-#   scripts/test.sh                everything: installs what is missing, type-checks, runs the unit
+#   scripts/test.sh                everything: installs what is missing, type-checks, lints, runs the unit
 #                                  tier, then the integration tier against real servers (Temporal dev
 #                                  server, PyKMIP, cfssl) that jest's global setup starts on loopback
 #                                  and stops at the end. What CI runs.
@@ -37,6 +37,8 @@ fi
 
 scripts/bootstrap.sh
 npx tsc -p tsconfig.test.json
+# The folder boundaries (workflows import no I/O, the product no tooling) and no floating promises.
+npx eslint --max-warnings 0 .
 if [ "$tier" = integration ]; then exec "$jest" --ci "$@" --selectProjects integration; fi
 if [ $# -gt 0 ]; then exec "$jest" --ci "$@"; fi
 
