@@ -136,6 +136,21 @@ async function findProvider(client: ElementClient, name: string): Promise<KeyPro
   );
 }
 
+/**
+ * A key provider holds one key server (a clustered key server is one server with several
+ * hostnames): setup never attaches a second one, it refuses naming the one there.
+ */
+function refuseSecondServer(provider: KeyProviderKmip, keyServerID: number | undefined, keyServerName: string): void {
+  const other = provider.keyServerIDs.find((id) => id !== keyServerID);
+  if (other === undefined) return;
+  throw refuse(
+    Failure.KeyProviderHasOtherServer,
+    `key provider ${provider.keyProviderID} "${provider.keyProviderName}" already holds key server ${other}, and a provider holds ` +
+      `only one: set up with that server's name (a clustered key server is one server with several hostnames), or remove it ` +
+      `from the provider first; key server "${keyServerName}" was not attached`,
+  );
+}
+
 async function findServer(client: ElementClient, name: string): Promise<KeyServerKmip | undefined> {
   const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
   return single(
@@ -177,6 +192,7 @@ export function setupActivities(ctx: ActivityContext) {
         const { clusterInfo } = await client.call('GetClusterInfo');
         const provider = await findProvider(client, input.keyProviderName);
         const server = await findServer(client, input.keyServerName);
+        if (provider) refuseSecondServer(provider, server?.keyServerID, input.keyServerName);
         const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
         const serversInUse = kmipKeyServers
           .filter((s) => s.kmipAssignedProviderIsActive === true)

@@ -36,6 +36,8 @@ export const Failure = {
   KeyProviderAmbiguous: 'KeyProviderAmbiguous',
   /** The key provider has no key server to take keys from. */
   KeyProviderHasNoServer: 'KeyProviderHasNoServer',
+  /** The key provider already holds another key server, and a provider holds only one. */
+  KeyProviderHasOtherServer: 'KeyProviderHasOtherServer',
   /** A recovery found no active key provider (or not the one the fault names). */
   NoActiveKeyProvider: 'NoActiveKeyProvider',
   /** The drives asked for are not the fault's failed metadata drives, or no longer exist. */

@@ -3,7 +3,8 @@
  * cluster's CSR has version field 2, and the manual path takes a certificate signed from it (cfssl
  * and the command signer are exercised by setup.test.ts on the same CSR); an Element demo VM
  * answers EnableEncryptionAtRest with xAPINotPermitted "Encryption is not supported on demo
- * nodes.", which ends the run at once with those words: nothing a person answers can change it.
+ * nodes.", which ends the run at once with those words: nothing a person answers can change it; a
+ * key provider holds one key server, so setup never attaches a second.
  * Real Temporal, the simulator, the extended PyKMIP.
  */
 import { WorkflowFailedError } from '@temporalio/client';
@@ -11,7 +12,7 @@ import { issueCertificate, loadCertificateAuthority } from '../../src/pki/author
 import { x509 } from '../../src/pki/x509';
 import { progressQuery, submitCertificateUpdate } from '../../workflows/contract';
 import type { SetupInput } from '../../workflows/inputs';
-import { startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
 import { eventually } from '../support/eventually';
 import { rootMessage, rootType } from '../support/failures';
 import { startRunbook } from '../support/start';
@@ -102,5 +103,56 @@ describe('setup on an Element demo node', () => {
     expect(progress.answers.map((a) => a.action)).toEqual(['submit-certificate']);
     expect(await harness.sim.control.calls({ method: 'EnableEncryptionAtRest' })).toHaveLength(1);
     expect((await harness.client().call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('disabled');
+  });
+});
+
+describe('setup with a key provider that already holds another key server', () => {
+  const taskQueue = uniqueTaskQueue('setup-second-server');
+  let harness: ClusterHarness;
+  let worker: InProcessWorker;
+  let temporal: Awaited<ReturnType<typeof connectClient>>;
+
+  beforeAll(async () => {
+    harness = await startClusterHarness('setup-second-server', { durations: { tickMs: 50 } });
+    temporal = await connectClient();
+    worker = await startInProcessWorker({ taskQueue, registry: harness.registry });
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await temporal?.close();
+    await harness?.stop();
+  });
+
+  it('refuses at the precheck, naming the server there, and attaches nothing', async () => {
+    const kmip = testEnv().kmip;
+    const existing = await configureEkmByHand(harness.client(), {
+      providerName: 'kmip-provider',
+      serverName: 'first-server',
+      commonName: 'setup-second-server.example.test',
+    });
+    const attachesBefore = (await harness.sim.control.calls({ method: 'AddKeyServerToProviderKmip' })).length;
+    const input: SetupInput = {
+      cluster: harness.name,
+      subject: { commonName: 'setup-second-server.example.test' },
+      keyProviderName: 'kmip-provider',
+      keyServerName: 'second-server',
+      hostnames: [kmip.host],
+      port: kmip.port,
+      kmipCaCertificate: kmip.caPem,
+      mode: 'none',
+      signer: { type: 'cfssl', url: testEnv().cfssl.url },
+    };
+    const run = await startRunbook(temporal.client, 'setup', input, { taskQueue, workflowId: `setup-second-${Date.now()}` });
+    const failure = await run.result().catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(rootType(failure)).toBe('KeyProviderHasOtherServer');
+    expect(rootMessage(failure)).toBe(
+      `key provider ${existing.keyProviderID} "kmip-provider" already holds key server ${existing.keyServerID}, and a provider holds ` +
+        "only one: set up with that server's name (a clustered key server is one server with several hostnames), or remove it " +
+        'from the provider first; key server "second-server" was not attached',
+    );
+    expect((await harness.sim.control.calls({ method: 'AddKeyServerToProviderKmip' })).length).toBe(attachesBefore);
+    expect(await harness.sim.control.calls({ method: 'CreatePublicPrivateKeyPair' })).toHaveLength(1);
   });
 });
