@@ -112,7 +112,8 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
     await harness.sim.control.makeUnreachable(kmipHost());
     const { keyAccess } = await harness.sim.control.restartCluster();
     expect(keyAccess.status).toBe('locked');
-    expect(await currentKmipFaults()).toHaveLength(1);
+    // The fault shows at the cluster's next fault refresh (tests: every 50 ms).
+    await eventually(async () => expect(await currentKmipFaults()).toHaveLength(1), 10_000, 50);
   }
 
   async function waitingForFix(handle: WorkflowHandle, check: (p: KmipRecoveryProgress) => void) {
@@ -251,7 +252,7 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
   it('key withheld by the server: the servers pass, the fault says the key is missing; restored, it completes', async () => {
     await harness.sim.control.deleteKey('hardware', 'withhold');
     await harness.sim.control.rereadKeys();
-    expect((await currentKmipFaults())[0]?.details).toContain('Item Not Found');
+    await eventually(async () => expect((await currentKmipFaults())[0]?.details).toContain('Item Not Found'), 10_000, 50);
     const handle = await start({ resolveWindow: 1200 });
 
     const waiting = await waitingForFix(handle, (p) => expect(p.diagnosis?.faultClass).toBe('key-missing'));
