@@ -19,7 +19,7 @@ import {
   type StepProgress,
   type WaitingFor,
 } from './contract';
-import { describeFailure, Failure } from './failures';
+import { describeFailure, Failure, isUnchangeableRefusal } from './failures';
 import { abortedBy, OperatorChannel, type AskOptions, type NotificationKind } from './operator';
 
 export type StepDefinitions<Id extends string> = ReadonlyArray<readonly [Id, string]>;
@@ -127,14 +127,15 @@ export class RunbookTracker<Id extends string> {
   /**
    * Runs a step whose failure a person can fix: when it still fails after its activity retries,
    * the runbook asks (retry, abort, or what `ask.answers` offers), applies the answer and runs the
-   * step again. Abort ends the run.
+   * step again. Abort ends the run, and so does a refusal no answer can change (a demo node's
+   * xAPINotPermitted, say): the step shows it failed, in the cluster's own words.
    */
   async stepOrAsk<T>(id: Id, fn: () => Promise<T>, ask: AskOnFailure, detail?: (result: T) => string | undefined): Promise<T> {
     for (;;) {
       try {
         return await this.step(id, fn, detail);
       } catch (err) {
-        if (isCancellation(err)) throw err;
+        if (isCancellation(err) || isUnchangeableRefusal(err)) throw err;
         const answer = await this.ask({
           step: id,
           prompt: ask.prompt(this.stepOf(id).title),

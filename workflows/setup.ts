@@ -11,12 +11,12 @@ import type { VerifiedMasterKey } from '../activities/rekey';
 import type { SetupPrecheck } from '../activities/setup';
 import { clusterCalls, pollingCalls } from './calls';
 import { ClusterLockClient } from './cluster-lock';
-import { Failure, isUnchangeableRefusal } from './failures';
+import { Failure } from './failures';
 import { parseInput, setupInput, type SetupInput, type SetupOptions } from './inputs';
 import { KeyServerSetup } from './key-server';
 import { describeMasterKey, MasterKeyRekey, type ConfirmedMasterKey } from './master-key-rekey';
 import { isAbort } from './operator';
-import { now, RunbookTracker, type AskOnFailure } from './progress';
+import { now, RunbookTracker } from './progress';
 import { obtainSignedCertificate, type AcceptedCertificate } from './signing';
 
 export const SETUP_STEPS = [
@@ -33,39 +33,7 @@ export const SETUP_STEPS = [
   ['enable', '3 Turn on encryption with the provider'],
   ['verify', 'Verify the end state'],
 ] as const;
-type SetupStep = (typeof SETUP_STEPS)[number][0];
-type SetupRun = RunbookTracker<SetupStep>;
-
-/**
- * A step a person can fix (stepOrAsk), except that a refusal no answer can change (a demo node's
- * xAPINotPermitted) ends the run at once, the step failed with the cluster's own words.
- */
-async function stepOrEnd<T>(
-  run: SetupRun,
-  id: SetupStep,
-  fn: () => Promise<T>,
-  ask: AskOnFailure,
-  detail?: (result: T) => string | undefined,
-): Promise<T> {
-  const outcome = await run.stepOrAsk<{ ok: T } | { refused: unknown }>(
-    id,
-    async () => {
-      try {
-        return { ok: await fn() };
-      } catch (err) {
-        if (isUnchangeableRefusal(err)) return { refused: err };
-        throw err;
-      }
-    },
-    ask,
-    (o) => ('ok' in o ? detail?.(o.ok) : undefined),
-  );
-  if ('refused' in outcome) {
-    run.fail(id, outcome.refused);
-    throw outcome.refused;
-  }
-  return outcome.ok;
-}
+type SetupRun = RunbookTracker<(typeof SETUP_STEPS)[number][0]>;
 
 export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
   const input = parseInput(setupInput, rawInput);
@@ -117,22 +85,19 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     const keyProviderID = await server.ensureProvider();
     // 2b. The key server with the signed client certificate, then TestKeyServerKmip.
     const keyServerID = await server.configure(trust.certificate);
-    await stepOrEnd(
-      run,
+    await run.stepOrAsk(
       'test-server',
       () => reachesKeyServer.testKeyServer(cluster, keyServerID),
       server.askOnFailure,
       () => 'key server answers over KMIP',
     );
     // 2c. AddKeyServerToProviderKmip, then TestKeyProviderKmip.
-    await stepOrEnd(
-      run,
+    await run.stepOrAsk(
       'attach',
       () => reachesKeyServer.attachKeyServer(cluster, { keyProviderID, keyServerID: server.keyServerID! }),
       server.askOnFailure,
     );
-    await stepOrEnd(
-      run,
+    await run.stepOrAsk(
       'test-provider',
       () => reachesKeyServer.testKeyProvider(cluster, keyProviderID),
       server.askOnFailure,
@@ -144,8 +109,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     if (input.mode === 'hardware') {
       const wait = pollingCalls(input.polling, { deadlineMs: 24 * 3_600_000 });
       // A demo node refuses (xAPINotPermitted "Encryption is not supported on demo nodes."): the run ends with that.
-      await stepOrEnd(
-        run,
+      await run.stepOrAsk(
         'enable',
         async () => {
           const started = await reachesKeyServer.enableHardwareEncryption(cluster, keyProviderID);

@@ -1,0 +1,83 @@
+/** Progress: where a runbook stands (every runbook answers the `progress` query). Workflow-safe. */
+import { z } from 'zod';
+import { runbookName } from './ids';
+import { isoTime, query } from './messages';
+
+export const stepState = z.enum(['pending', 'running', 'waiting-for-input', 'done', 'failed', 'skipped']);
+export type StepState = z.infer<typeof stepState>;
+
+export const stepProgress = z.strictObject({
+  id: z.string(),
+  title: z.string(),
+  state: stepState,
+  startedAt: isoTime.optional(),
+  endedAt: isoTime.optional(),
+  /** How many times the runbook ran this step (operator retries count; activity retries show in lastError). */
+  attempts: z.int().nonnegative(),
+  lastError: z.string().optional(),
+  /** One line on what the step did or found. */
+  detail: z.string().optional(),
+});
+export type StepProgress = z.infer<typeof stepProgress>;
+
+export const answerAction = z.enum(['retry', 'fixed', 'change', 'extend', 'abort']);
+export type AnswerAction = z.infer<typeof answerAction>;
+
+/** What a waiting runbook needs from a person. */
+export const waitingFor = z.strictObject({
+  kind: z.enum(['signed-certificate', 'operator-decision', 'cluster-lock']),
+  step: z.string(),
+  since: isoTime,
+  /** The question, in words an on-call engineer can act on. */
+  prompt: z.string(),
+  /** The answers `ekm answer` accepts now. */
+  answers: z.array(answerAction),
+  deadline: isoTime.optional(),
+  reminders: z.int().nonnegative(),
+  /** The CSR to sign, when kind is signed-certificate. */
+  csrPem: z.string().optional(),
+  /** The failure that led here (e.g. the key server test's error). */
+  problem: z.string().optional(),
+});
+export type WaitingFor = z.infer<typeof waitingFor>;
+
+export const answerRecord = z.strictObject({
+  at: isoTime,
+  step: z.string(),
+  action: z.union([answerAction, z.literal('submit-certificate')]),
+  by: z.string().optional(),
+  outcome: z.enum(['accepted', 'rejected']),
+  comment: z.string().optional(),
+});
+export type AnswerRecord = z.infer<typeof answerRecord>;
+
+export const runbookState = z.enum(['running', 'waiting-for-input', 'completed', 'failed', 'cancelled']);
+export type RunbookState = z.infer<typeof runbookState>;
+
+export const runbookProgress = z.strictObject({
+  runbook: runbookName,
+  cluster: z.string(),
+  state: runbookState,
+  startedAt: isoTime,
+  endedAt: isoTime.optional(),
+  currentStep: z.string().optional(),
+  steps: z.array(stepProgress),
+  waiting: waitingFor.optional(),
+  /** Notable facts in order: what was reused, created or removed, reminders sent, notifications that failed. */
+  notes: z.array(z.string()),
+  answers: z.array(answerRecord),
+  /** Setup: the cluster's CSR, once it exists (what `ekm csr` prints). */
+  csrPem: z.string().optional(),
+  /** Setup: the signed certificate the runbook accepted for that CSR (a repeated submission is told so). */
+  acceptedCertificate: z
+    .strictObject({ at: isoTime, subject: z.string(), notAfter: z.string(), fingerprint: z.string() })
+    .optional(),
+  error: z.string().optional(),
+});
+export type RunbookProgress = z.infer<typeof runbookProgress>;
+
+export const progressQuery = query('progress', runbookProgress);
+
+/** The run's memo key holding `acceptedCertificate` (read by `describe`, no worker needed). */
+export const ACCEPTED_CERTIFICATE_MEMO = 'acceptedCertificate';
+export const acceptedCertificateMemo = runbookProgress.shape.acceptedCertificate;
