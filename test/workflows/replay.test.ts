@@ -77,15 +77,17 @@ describe('replay of recorded workflow histories', () => {
     expect(activities('rekey-attach-running.json')).toContain('awaitMasterKeyRekey');
     expect(activities('rekey-attach-running.json')).not.toContain('startMasterKeyRekey');
     expect(eventsOf('fault-watcher-notify-only-run1.json').at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
-    // Recorded before the patch 'continue-as-new-is-not-an-end': its first run still sends a "failed" notice as it continues.
+    // Continuing as new is not an end: run 1 sends only the notice that it waits for a person, none that it failed.
     const kmipRun1 = 'recover-kmip-server-fault-continued-as-new-run1.json';
     expect(eventsOf(kmipRun1).at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
-    expect(activities(kmipRun1).filter((name) => name === 'notify')).toHaveLength(2);
+    expect(activities(kmipRun1).filter((name) => name === 'notify')).toHaveLength(1);
   });
 
-  it('carries no private key (payloads decoded; the certificates are there)', () => {
+  it('carries no private key and names no path of the machine it was recorded on (payloads decoded; the certificates are there)', () => {
     const texts = histories.map((h) => ({ file: h.file, text: historyText(h.history) }));
     expect(texts.filter((t) => t.text.includes('PRIVATE KEY')).map((t) => t.file)).toEqual([]);
+    const raw = histories.map((h) => ({ file: h.file, text: fs.readFileSync(path.join(HISTORIES, h.file), 'utf8') }));
+    expect(raw.filter((t) => /(^|[\s"'(])\/(home|root|work|tmp|Users)\//.test(t.text)).map((t) => t.file)).toEqual([]);
     expect(texts.find((t) => t.file === 'setup-manual-cert-retry.json')?.text).toContain('BEGIN CERTIFICATE');
   });
 
@@ -98,6 +100,13 @@ describe('replay of recorded workflow histories', () => {
 
   it('fails on a rekey runbook changed without patched() (an activity call inserted before the first)', async () => {
     const [result] = await replayAll({ workflowsPath: require.resolve('../fixtures/changed-rekey-workflow') }, [
+      byFile('rekey-demo.json'),
+    ]);
+    expect(result?.error).toBeInstanceOf(DeterminismViolationError);
+  });
+
+  it('fails on a rekey runbook whose steps were reordered without patched() (the precheck before the lock)', async () => {
+    const [result] = await replayAll({ workflowsPath: require.resolve('../fixtures/reordered-rekey-workflow') }, [
       byFile('rekey-demo.json'),
     ]);
     expect(result?.error).toBeInstanceOf(DeterminismViolationError);
