@@ -13,9 +13,15 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { answerUpdate, type AnswerRecord, type OperatorAnswer, type RunbookName, type WaitingFor } from './contract';
-import { Failure } from './failures';
-import { describeFailure } from './failures';
+import {
+  answerUpdate,
+  type AnswerAction,
+  type AnswerRecord,
+  type OperatorAnswer,
+  type RunbookName,
+  type WaitingFor,
+} from './contract';
+import { describeFailure, Failure } from './failures';
 
 // The activity delivers within its own budget (20 s, retries included) and reports rather than
 // throws; one attempt, so a notification never holds a run for longer than that.
@@ -44,6 +50,16 @@ export interface AskOptions {
   resume?: Pick<WaitingFor, 'since' | 'reminders'>;
 }
 
+/** How `stepOrAsk` asks when a step still fails after its retries. */
+export interface AskOnFailure {
+  /** The question; the step's failure is shown with it as the problem. */
+  prompt: (stepTitle: string) => string;
+  answers: AnswerAction[];
+  remindEveryMs?: number;
+  /** Applies an answer other than retry and abort (e.g. `change`) before the step runs again. */
+  onAnswer?: (answer: OperatorAnswer) => Promise<void>;
+}
+
 /** What the channel needs of the runbook's tracker. */
 export interface TrackerSide {
   readonly runbook: RunbookName;
@@ -53,8 +69,6 @@ export interface TrackerSide {
   setWaiting(waiting: WaitingFor | undefined): void;
   recordAnswer(record: Omit<AnswerRecord, 'at'>): void;
   note(text: string): void;
-  notify(kind: NotificationKind, message: string, detail?: string): void;
-  flushNotifications(): Promise<void>;
   finish(state: 'failed' | 'cancelled', error: unknown): void;
 }
 
@@ -69,6 +83,7 @@ export function isAbort(err: unknown): boolean {
 
 export class OperatorChannel {
   private answer: OperatorAnswer | undefined;
+  private readonly notifications: Promise<void>[] = [];
 
   constructor(private readonly tracker: TrackerSide) {
     setHandler(
@@ -106,7 +121,7 @@ export class OperatorChannel {
     };
     this.answer = undefined;
     this.tracker.setWaiting(waiting);
-    if (!options.resume) this.tracker.notify('waiting-for-input', options.prompt, options.problem);
+    if (!options.resume) this.notify('waiting-for-input', options.prompt, options.problem);
     try {
       for (;;) {
         const untilDeadline = options.timeoutMs !== undefined ? startedAt + options.timeoutMs - Date.now() : undefined;
@@ -118,7 +133,7 @@ export class OperatorChannel {
         if (options.remindEveryMs !== undefined && (untilDeadline === undefined || untilDeadline > wait)) {
           waiting.reminders += 1;
           this.tracker.note(`reminder ${waiting.reminders} sent: ${options.prompt}`);
-          this.tracker.notify('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
+          this.notify('reminder', `Still waiting (${waiting.reminders}): ${options.prompt}`, options.problem);
         }
       }
     } finally {
@@ -132,14 +147,32 @@ export class OperatorChannel {
     if (err instanceof ContinueAsNew) return;
     const aborted = isAbort(err);
     this.tracker.finish(aborted ? 'cancelled' : 'failed', err);
-    if (!aborted) this.tracker.notify('failed', `${what} failed: ${describeFailure(err)}`);
-    await CancellationScope.nonCancellable(() => this.tracker.flushNotifications());
+    if (!aborted) this.notify('failed', `${what} failed: ${describeFailure(err)}`);
+    await CancellationScope.nonCancellable(() => this.flushNotifications());
   }
 
-  /** Starts one notification (the notify activity), not cancelled with the step that asked for it. */
-  send(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>) {
+  /**
+   * Tells people (log line, webhook) without waiting: the run goes on at once. The notify activity
+   * starts outside the step's cancellation scope; one that cannot be delivered is noted in the
+   * progress ("notification failed: …") and never fails or blocks the run. The run waits for its
+   * notifications only as it ends (flushNotifications), so its last notice is recorded too.
+   */
+  notify(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>): void {
     const { runbook, cluster, currentStep } = this.tracker;
-    return CancellationScope.nonCancellable(() => notify({ kind, runbook, cluster, step: currentStep, message, detail, data }));
+    const what = kind === 'escalated' ? 'the escalation' : `the ${kind} notification`;
+    const failed = (error: string) => this.tracker.note(`notification failed: ${what} could not be sent: ${error}`);
+    const sending = CancellationScope.nonCancellable(() =>
+      notify({ kind, runbook, cluster, step: currentStep, message, detail, data }),
+    ).then(
+      (outcome) => (outcome.delivered ? undefined : failed(outcome.error)),
+      (err: unknown) => failed(describeFailure(err)),
+    );
+    this.notifications.push(sending);
+  }
+
+  /** Waits until every notification sent so far was delivered or noted as failed. */
+  async flushNotifications(): Promise<void> {
+    while (this.notifications.length > 0) await Promise.all(this.notifications.splice(0));
   }
 }
 

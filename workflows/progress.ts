@@ -10,7 +10,6 @@ import { EkmCluster, EkmRunbook, EkmState, EkmStep } from '../src/temporal/searc
 import {
   ACCEPTED_CERTIFICATE_MEMO,
   progressQuery,
-  type AnswerAction,
   type AnswerRecord,
   type OperatorAnswer,
   type RunbookName,
@@ -20,7 +19,9 @@ import {
   type WaitingFor,
 } from './contract';
 import { describeFailure, Failure, isUnchangeableRefusal } from './failures';
-import { abortedBy, OperatorChannel, type AskOptions, type NotificationKind } from './operator';
+import { abortedBy, OperatorChannel, type AskOnFailure, type AskOptions, type NotificationKind } from './operator';
+
+export type { AskOnFailure };
 
 export type StepDefinitions<Id extends string> = ReadonlyArray<readonly [Id, string]>;
 
@@ -33,16 +34,6 @@ export interface CarriedProgress {
   answers: AnswerRecord[];
 }
 
-/** How `stepOrAsk` asks when a step still fails after its retries. */
-export interface AskOnFailure {
-  /** The question; the step's failure is shown with it as the problem. */
-  prompt: (stepTitle: string) => string;
-  answers: AnswerAction[];
-  remindEveryMs?: number;
-  /** Applies an answer other than retry and abort (e.g. `change`) before the step runs again. */
-  onAnswer?: (answer: OperatorAnswer) => Promise<void>;
-}
-
 export function now(): string {
   return new Date().toISOString();
 }
@@ -50,7 +41,6 @@ export function now(): string {
 export class RunbookTracker<Id extends string> {
   private readonly progress: RunbookProgress;
   private readonly operator: OperatorChannel;
-  private readonly notifications: Promise<void>[] = [];
 
   constructor(runbook: RunbookName, cluster: string, steps: StepDefinitions<Id>, carried?: CarriedProgress) {
     this.progress = {
@@ -249,25 +239,14 @@ export class RunbookTracker<Id extends string> {
     this.publish();
   }
 
-  /**
-   * Tells people (log line, webhook) without waiting: the run goes on at once. A notification that
-   * cannot be delivered is recorded in the progress ("notification failed: …") and never fails or
-   * blocks the run; the run waits for its notifications only as it ends (see `completed`, `end`).
-   */
+  /** Tells people without waiting (see OperatorChannel.notify): a failed notification is noted, never fatal. */
   notify(kind: NotificationKind, message: string, detail?: string, data?: Record<string, unknown>): void {
-    const what = kind === 'escalated' ? 'the escalation' : `the ${kind} notification`;
-    const sending = this.operator.send(kind, message, detail, data).then(
-      (outcome) => {
-        if (!outcome.delivered) this.note(`notification failed: ${what} could not be sent: ${outcome.error}`);
-      },
-      (err: unknown) => this.note(`notification failed: ${what} could not be sent: ${describeFailure(err)}`),
-    );
-    this.notifications.push(sending);
+    this.operator.notify(kind, message, detail, data);
   }
 
-  /** Waits until every notification sent so far was delivered or recorded as failed (before the run ends or continues as new). */
-  async flushNotifications(): Promise<void> {
-    while (this.notifications.length > 0) await Promise.all(this.notifications.splice(0));
+  /** Waits until every notification sent so far was delivered or noted as failed (before the run ends or continues as new). */
+  flushNotifications(): Promise<void> {
+    return this.operator.flushNotifications();
   }
 
   /** The run completed: recorded, announced, and its notifications settled. */
