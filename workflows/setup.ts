@@ -104,40 +104,8 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       () => 'provider answers over KMIP',
     );
 
-    // 3. Turn encryption on with the provider.
-    let masterKey: ConfirmedMasterKey | undefined;
-    if (input.mode === 'hardware') {
-      const wait = pollingCalls(input.polling, { deadlineMs: 24 * 3_600_000 });
-      // A demo node refuses (xAPINotPermitted "Encryption is not supported on demo nodes."): the run ends with that.
-      await run.stepOrAsk(
-        'enable',
-        async () => {
-          const started = await reachesKeyServer.enableHardwareEncryption(cluster, keyProviderID);
-          await wait.awaitHardwareEncryption(cluster, input.polling);
-          return started;
-        },
-        server.askOnFailure,
-        (s) =>
-          s.started
-            ? 'EnableEncryptionAtRest with the provider: enabled'
-            : `encryption was already ${s.state}: waited for enabled`,
-      );
-    } else if (input.mode === 'software') {
-      const rekey = new MasterKeyRekey(
-        cluster,
-        { keyManagement: 'external', keyProviderID },
-        { activityTimeoutMs: input.activityTimeoutMs, jobDeadlineMs: 24 * 3_600_000, polling: input.polling },
-        testRetry(input),
-      );
-      masterKey = await run.stepOrAsk(
-        'enable',
-        () => rekey.run(),
-        server.askOnFailure,
-        (k) => describeMasterKey(k),
-      );
-    } else {
-      run.skip('enable', 'mode none: stop after the provider test');
-    }
+    // 3. Turn encryption on with the provider: hardware or software (or stop here: mode none).
+    const masterKey = await enableEncryption(run, input, keyProviderID, server);
 
     // Verify the end state.
     const end = await run.step(
@@ -194,6 +162,53 @@ export interface SetupResult {
 interface Trust {
   keyFingerprint: string;
   certificate: AcceptedCertificate;
+}
+
+/**
+ * Step 3: hardware, EnableEncryptionAtRest with the provider and the wait for `enabled` (no async
+ * handle exists for it); software, the master-key rekey to the provider. Both make the cluster
+ * reach the key server, so they retry on the test budget and then ask, like the tests. A demo
+ * node's refusal (xAPINotPermitted "Encryption is not supported on demo nodes.") ends the run.
+ */
+async function enableEncryption(
+  run: SetupRun,
+  input: SetupOptions,
+  keyProviderID: number,
+  server: KeyServerSetup,
+): Promise<ConfirmedMasterKey | undefined> {
+  const cluster = input.cluster;
+  if (input.mode === 'none') {
+    run.skip('enable', 'mode none: stop after the provider test');
+    return undefined;
+  }
+  if (input.mode === 'software') {
+    const rekey = new MasterKeyRekey(
+      cluster,
+      { keyManagement: 'external', keyProviderID },
+      { activityTimeoutMs: input.activityTimeoutMs, jobDeadlineMs: 24 * 3_600_000, polling: input.polling },
+      testRetry(input),
+    );
+    return run.stepOrAsk(
+      'enable',
+      () => rekey.run(),
+      server.askOnFailure,
+      (k) => describeMasterKey(k),
+    );
+  }
+  const reachesKeyServer = clusterCalls({ timeoutMs: input.activityTimeoutMs, retry: testRetry(input) });
+  const wait = pollingCalls(input.polling, { deadlineMs: 24 * 3_600_000 });
+  await run.stepOrAsk(
+    'enable',
+    async () => {
+      const started = await reachesKeyServer.enableHardwareEncryption(cluster, keyProviderID);
+      await wait.awaitHardwareEncryption(cluster, input.polling);
+      return started;
+    },
+    server.askOnFailure,
+    (s) =>
+      s.started ? 'EnableEncryptionAtRest with the provider: enabled' : `encryption was already ${s.state}: waited for enabled`,
+  );
+  return undefined;
 }
 
 function keyPairChanged(): ApplicationFailure {
