@@ -25,6 +25,7 @@ const UNIT = [
   'pki/',
   'runbooks/recover-classify',
   'simulator/async-drives-faults',
+  'simulator/hardware-encryption',
   'simulator/key-management',
   'simulator/persistence',
   'simulator/protocol',

@@ -35,7 +35,10 @@ export const TEST_FAULT_REFRESH_MS = 50;
 
 export async function startClusterHarness(
   name: string,
-  options: Pick<SimulatedClusterOptions, 'durations' | 'apiVersion' | 'softwareEncryptionAtRest' | 'demoNode'> = {},
+  options: Pick<
+    SimulatedClusterOptions,
+    'durations' | 'apiVersion' | 'softwareEncryptionAtRest' | 'demoNode' | 'hardwareEncryptionAtRest'
+  > = {},
 ): Promise<ClusterHarness> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ekm-${name}-`));
   const cluster = await startSimulatedCluster({

@@ -30,6 +30,8 @@ export interface SimulatedClusterOptions {
   softwareEncryptionAtRest?: boolean;
   /** An Element demo VM (EnableEncryptionAtRest refused). */
   demoNode?: boolean;
+  /** 'internal': created with hardware encryption at rest on the cluster's internal key. */
+  hardwareEncryptionAtRest?: 'disabled' | 'internal';
   durations?: DurationsInput;
   apiVersion?: string;
   port?: number;
@@ -63,6 +65,7 @@ export async function startSimulatedCluster(options: SimulatedClusterOptions): P
       name: options.name,
       softwareEncryptionAtRest: options.softwareEncryptionAtRest ?? false,
       demoNode: options.demoNode,
+      hardwareEncryptionAtRest: options.hardwareEncryptionAtRest,
     },
     durations: options.durations,
   };

@@ -141,9 +141,30 @@ export class SimulatorControlClient {
     await this.request('POST', '/control/async-results/purge', z.unknown(), { asyncHandle, ...options });
   }
 
+  /**
+   * What ModifyKeyServerKmip does with a change: verify (default: kept only if the new settings
+   * work against the server), keep (kept even when that contact fails; the failure is answered),
+   * store (kept without contacting the server).
+   */
+  async setModifyKeyServer(mode: 'verify' | 'keep' | 'store'): Promise<void> {
+    await this.request('PUT', '/control/kmip/modify-key-server', z.unknown(), { mode });
+  }
+
   /** false: keys the cluster creates from now on lack their x-SolidFire-KeyID attribute on the KMIP server. */
   async setTagKeys(tagKeys: boolean): Promise<void> {
     await this.request('PUT', '/control/kmip/tag-keys', z.unknown(), { tagKeys });
+  }
+
+  /**
+   * EnableEncryptionAtRest with a keyProviderID fails with `error` (default xKmipConnectionFailure)
+   * the next `remaining` times, or every time until clearEnableFailure(); internal keys unaffected.
+   */
+  async failEnableWithProvider(options: { remaining?: number; error?: { name: string; message: string } } = {}): Promise<void> {
+    await this.request('PUT', '/control/encryption/enable-failure', z.unknown(), options);
+  }
+
+  async clearEnableFailure(): Promise<void> {
+    await this.request('DELETE', '/control/encryption/enable-failure', z.unknown());
   }
 
   async clearSliceIncidents(): Promise<void> {

@@ -50,6 +50,14 @@ const PurgeBody = z.strictObject({
   forgetRekeyHandle: z.boolean().default(false),
 });
 const TagKeysBody = z.strictObject({ tagKeys: z.boolean() });
+const ModifyKeyServerBody = z.strictObject({ mode: z.enum(['verify', 'keep', 'store']) });
+const EnableFailureBody = z.strictObject({
+  /** How many calls fail; absent: every call until DELETE. */
+  remaining: z.int().positive().optional(),
+  error: z
+    .strictObject({ name: z.string().min(1), message: z.string() })
+    .default({ name: 'xKmipConnectionFailure', message: 'Unable to reach the key server to create the encryption key.' }),
+});
 const RestartBody = z.strictObject({ wait: z.boolean().default(true) });
 const JobPlansBody = z.strictObject({ plans: z.array(JobPlan) });
 const DurationsPatch = durationsPatchSchema;
@@ -207,6 +215,25 @@ export class ControlApi {
         return cluster.run((state) => {
           state.injection.tagKeys = tagKeys;
           return { tagKeys };
+        });
+      }
+      case 'PUT /control/encryption/enable-failure': {
+        const { remaining, error } = parseBody(EnableFailureBody, body);
+        return cluster.run((state) => {
+          state.injection.enableFailure = { remaining: remaining ?? null, error };
+          return { enableFailure: state.injection.enableFailure };
+        });
+      }
+      case 'DELETE /control/encryption/enable-failure':
+        return cluster.run((state) => {
+          state.injection.enableFailure = null;
+          return {};
+        });
+      case 'PUT /control/kmip/modify-key-server': {
+        const { mode } = parseBody(ModifyKeyServerBody, body);
+        return cluster.run((state) => {
+          state.injection.modifyKeyServer = mode;
+          return { mode };
         });
       }
       case 'POST /control/async-results/purge': {

@@ -31,6 +31,8 @@ export interface SimulatorClusterOptions {
   blockDrivesPerNode?: number;
   /** An Element demo VM: EnableEncryptionAtRest answers xAPINotPermitted "Encryption is not supported on demo nodes." (default false). */
   demoNode?: boolean;
+  /** Hardware encryption at rest at creation: 'internal' enables it with the cluster's internal key (default 'disabled'). */
+  hardwareEncryptionAtRest?: 'disabled' | 'internal';
   mvip?: string;
   svip?: string;
 }
@@ -127,6 +129,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       name: c.name ?? 'sim-cluster',
       softwareEncryptionAtRest: c.softwareEncryptionAtRest ?? false,
       demoNode: c.demoNode ?? false,
+      hardwareEncryptionAtRest: c.hardwareEncryptionAtRest ?? 'disabled',
       nodeCount: c.nodes ?? 4,
       blockDrivesPerNode: c.blockDrivesPerNode ?? 4,
       mvip: c.mvip ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host),

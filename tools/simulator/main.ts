@@ -36,11 +36,13 @@ Options:
   --nodes N                     (default 4)
   --block-drives N              block drives per node (default 4)
   --demo-node                   an Element demo VM: EnableEncryptionAtRest answers xAPINotPermitted
+  --hardware-ear-internal       create the cluster with hardware encryption at rest on its internal key
   Durations in milliseconds:
   --ear-transition-ms N  --rekey-ms N  --drive-add-ms N  --drive-remove-ms N
   --slice-settle-ms N  --slice-warning-ms N  --kmip-retry-ms N  --restart-downtime-ms N
   --tick-ms N  --fault-refresh-ms N (default 30000, as a cluster)
   --kmip-connect-timeout-ms N  --kmip-response-timeout-ms N
+  --certificate-fault-warning-ms N  kmipCertificateFault this long before a certificate expires (default 30 days; UNCONFIRMED)
   --quiet                       no log lines
   --help
 `;
@@ -58,6 +60,7 @@ const DURATION_FLAGS = {
   'fault-refresh-ms': 'faultRefreshMs',
   'kmip-connect-timeout-ms': 'kmipConnectTimeoutMs',
   'kmip-response-timeout-ms': 'kmipResponseTimeoutMs',
+  'certificate-fault-warning-ms': 'certificateFaultWarningMs',
 } as const satisfies Record<string, keyof DurationsInput>;
 
 export class SimulatorUsageError extends Error {
@@ -119,6 +122,7 @@ export function parseSimulatorArgs(argv: string[]): ParsedSimulatorArgs {
         'api-version': { type: 'string' },
         'csr-version': { type: 'string' },
         'demo-node': { type: 'boolean' },
+        'hardware-ear-internal': { type: 'boolean' },
         'ca-out': { type: 'string' },
         'cluster-name': { type: 'string' },
         'software-encryption': { type: 'boolean' },
@@ -169,6 +173,7 @@ export function parseSimulatorArgs(argv: string[]): ParsedSimulatorArgs {
       nodes: number('nodes', str('nodes')),
       blockDrivesPerNode: number('block-drives', str('block-drives')),
       demoNode: values['demo-node'] === true ? true : undefined,
+      hardwareEncryptionAtRest: values['hardware-ear-internal'] === true ? 'internal' : undefined,
     },
     durations,
     log: values.quiet === true ? () => undefined : (line) => process.stderr.write(`[simulator] ${line}\n`),

@@ -276,6 +276,10 @@ export class JsonRpcFrontEnd {
         const rule = injection.rules[i]!;
         if (rule.methods && !rule.methods.includes(method)) continue;
         if (rule.remaining !== undefined && rule.remaining <= 0) continue;
+        if (rule.skip !== undefined && rule.skip > 0) {
+          rule.skip -= 1;
+          continue;
+        }
         if (Math.random() >= rule.probability) continue;
         if (rule.remaining !== undefined) {
           rule.remaining -= 1;

@@ -201,6 +201,8 @@ export const HttpFaultRule = z.strictObject({
   remaining: z.int().nonnegative().optional(),
   /** Only these JSON-RPC methods; absent = all. */
   methods: z.array(z.string()).optional(),
+  /** Let this many matching requests through first (e.g. the second TestKeyServerKmip of a run). */
+  skip: z.int().nonnegative().optional(),
   /**
    * before: the request fails without being executed. after: the method runs (and its effects
    * stay), then the answer is lost; how a client learns to make creates idempotent.
@@ -232,6 +234,13 @@ export const Injection = z.strictObject({
   unreachableHosts: z.array(z.string()).default([]),
   /** KMIP unique identifiers the server is made to answer Item Not Found for (reversible). */
   withheldKeys: z.array(z.string()).default([]),
+  /**
+   * What ModifyKeyServerKmip does with a change (when a real cluster keeps a change whose contact
+   * failed is UNCONFIRMED): verify (default) contacts the server with the new settings and keeps
+   * them only if that works; keep contacts it and answers the failure but keeps the new settings;
+   * store keeps them without contacting the server (as CreateKeyServerKmip).
+   */
+  modifyKeyServer: z.enum(['verify', 'keep', 'store']).default('verify'),
   /** Plans for the next async jobs of a type (consumed in order). */
   jobPlans: z.array(JobPlan).default([]),
   /**
@@ -239,6 +248,15 @@ export const Injection = z.strictObject({
    * attribute (to rehearse a key server that drops it; the check on the key server then fails).
    */
   tagKeys: z.boolean().default(true),
+  /**
+   * EnableEncryptionAtRest with a keyProviderID answers this error (nothing changes) the next
+   * `remaining` times, or until cleared when remaining is null. Without a keyProviderID (internal
+   * keys) it is not affected.
+   */
+  enableFailure: z
+    .strictObject({ remaining: z.int().positive().nullable(), error: z.strictObject({ name: z.string().min(1), message: z.string() }) })
+    .nullable()
+    .default(null),
 });
 export type Injection = z.infer<typeof Injection>;
 
@@ -290,6 +308,8 @@ export type ClusterState = z.infer<typeof ClusterStateSchema>;
 export interface NewClusterOptions {
   name: string;
   softwareEncryptionAtRest: boolean;
+  /** Hardware encryption at rest at creation: disabled, or enabled with the cluster's internal key. */
+  hardwareEncryptionAtRest: 'disabled' | 'internal';
   demoNode: boolean;
   nodeCount: number;
   blockDrivesPerNode: number;
@@ -370,7 +390,10 @@ export function newClusterState(options: NewClusterOptions): ClusterState {
     keyPair: null,
     keyServers: [],
     keyProviders: [],
-    ear: { state: 'disabled', since: now, key: null },
+    ear:
+      options.hardwareEncryptionAtRest === 'internal'
+        ? { state: 'enabled', since: now, key: { keyID: randomUUID(), keyManagementType: 'internal', createdAt: now } }
+        : { state: 'disabled', since: now, key: null },
     sear: options.softwareEncryptionAtRest
       ? {
           enabled: true,

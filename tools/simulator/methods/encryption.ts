@@ -24,11 +24,23 @@ function alreadyEnabled(state: ClusterState): ElementFault {
   );
 }
 
+/** The control API's enable failure (PUT /control/encryption/enable-failure): one use, or every use until cleared. */
+function failIfInjected(state: ClusterState): void {
+  const failure = state.injection.enableFailure;
+  if (!failure) return;
+  if (failure.remaining !== null) {
+    failure.remaining -= 1;
+    if (failure.remaining <= 0) state.injection.enableFailure = null;
+  }
+  throw new ElementFault(failure.error.name, failure.error.message);
+}
+
 export const encryptionMethods: MethodTable = {
   /**
    * With keyProviderID: creates and activates an AES-256 key on the provider's KMIP server (first
    * reachable server, hostnames in order), then moves to enabling; the provider turns active.
-   * Without: an internal key. No asyncHandle.
+   * Without: an internal key. No asyncHandle. The control API can make the call with a
+   * keyProviderID fail (an enable failure), before anything changes.
    */
   EnableEncryptionAtRest: defineMethod({
     since: '5.0',
@@ -39,6 +51,7 @@ export const encryptionMethods: MethodTable = {
         // What an Element demo VM answers (seen on a real one); nothing changes.
         if (state.cluster.demoNode) throw new ElementFault(ErrorNames.apiNotPermitted, DEMO_NODE_MESSAGE);
         if (state.ear.state !== 'disabled') throw alreadyEnabled(state);
+        if (p.keyProviderID !== undefined) failIfInjected(state);
         if (p.keyProviderID === undefined) {
           state.ear = {
             state: 'enabling',
