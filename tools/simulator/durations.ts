@@ -30,6 +30,12 @@ export const durationsSchema = z.strictObject({
    * Tests and the demo set a short value.
    */
   faultRefreshMs: z.int().positive().default(30_000),
+  /**
+   * A key server's client or CA certificate raises kmipCertificateFault this long before its
+   * notAfter (a warning; an error once expired). When a real cluster raises it is UNCONFIRMED: the
+   * 30 days of the default are the minimum validity NetApp asks of a replacement certificate.
+   */
+  certificateFaultWarningMs: z.int().positive().default(30 * 86_400_000),
   /** KMIP connect and response timeouts of the simulated cluster's KMIP client. */
   kmipConnectTimeoutMs: z.int().positive().default(5_000),
   kmipResponseTimeoutMs: z.int().positive().default(10_000),

@@ -24,8 +24,6 @@ export function lockedDriveIDs(state: ClusterState): number[] {
 }
 
 const DAY_MS = 86_400_000;
-/** A certificate this close to its end raises kmipCertificateFault (the docs ask renewals of at least 30 days). */
-export const CERTIFICATE_WARNING_MS = 30 * DAY_MS;
 
 const notAfterCache = new Map<string, number[]>();
 
@@ -47,7 +45,8 @@ function notAfterOf(pem: string): number[] {
   return dates;
 }
 
-function certificateFaults(state: ClusterState, now: number, out: Map<string, FaultSpec>): void {
+/** A certificate within durations.certificateFaultWarningMs of its notAfter raises kmipCertificateFault (when a real cluster does is UNCONFIRMED). */
+function certificateFaults(state: ClusterState, now: number, warningMs: number, out: Map<string, FaultSpec>): void {
   for (const server of state.keyServers) {
     const checks: { which: 'client' | 'ca'; pem: string; label: string; remedy: string }[] = [
       {
@@ -66,7 +65,7 @@ function certificateFaults(state: ClusterState, now: number, out: Map<string, Fa
     ];
     for (const check of checks) {
       const soonest = Math.min(...notAfterOf(check.pem));
-      if (!Number.isFinite(soonest) || soonest - now > CERTIFICATE_WARNING_MS) continue;
+      if (!Number.isFinite(soonest) || soonest - now > warningMs) continue;
       const expired = soonest <= now;
       const when = new Date(soonest).toISOString();
       const condition = `kmipCertificateFault:${server.keyServerID}:${check.which}`;
@@ -130,7 +129,7 @@ export function desiredFaults(state: ClusterState, now: number, durations: Durat
       data: null,
     });
   }
-  certificateFaults(state, now, out);
+  certificateFaults(state, now, durations.certificateFaultWarningMs, out);
   const availableByNode = new Map<number, number[]>();
   for (const drive of state.drives) {
     if (drive.status !== 'available') continue;

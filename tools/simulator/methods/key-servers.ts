@@ -93,7 +93,11 @@ export const keyServerMethods: MethodTable = {
     },
   }),
 
-  /** Given members replace the old ones; the changed configuration must work against the server. */
+  /**
+   * Given members replace the old ones. A change contacts the server with the new configuration
+   * and is kept only if that works (the control API's modify-key-server mode: keep it anyway, or
+   * store it without contacting the server).
+   */
   ModifyKeyServerKmip: defineMethod({
     since: '11.7',
     params: {
@@ -115,20 +119,29 @@ export const keyServerMethods: MethodTable = {
         if (p.kmipKeyServerName !== undefined) candidate.kmipKeyServerName = p.kmipKeyServerName;
         if (p.kmipKeyServerPort !== undefined) candidate.kmipKeyServerPort = p.kmipKeyServerPort;
         const changed = JSON.stringify(candidate) !== JSON.stringify(current);
-        return { candidate, changed, kmip: ctx.cluster.kmipContext(state), unchanged: keyServerJson(state, current) };
+        const mode = state.injection.modifyKeyServer;
+        return { candidate, changed, mode, kmip: ctx.cluster.kmipContext(state), unchanged: keyServerJson(state, current) };
       });
       if (!prepared.changed) return { kmipKeyServer: prepared.unchanged };
-      await testOrThrow(prepared.candidate, prepared.kmip);
-      return ctx.cluster.run((state) => {
-        const server = findKeyServer(state, p.keyServerID);
-        const c = prepared.candidate;
-        server.kmipCaCertificate = c.kmipCaCertificate;
-        server.kmipClientCertificate = c.kmipClientCertificate;
-        server.kmipKeyServerHostnames = c.kmipKeyServerHostnames;
-        server.kmipKeyServerName = c.kmipKeyServerName;
-        server.kmipKeyServerPort = c.kmipKeyServerPort;
-        return { kmipKeyServer: keyServerJson(state, server) };
-      });
+      const store = () =>
+        ctx.cluster.run((state) => {
+          const server = findKeyServer(state, p.keyServerID);
+          const c = prepared.candidate;
+          server.kmipCaCertificate = c.kmipCaCertificate;
+          server.kmipClientCertificate = c.kmipClientCertificate;
+          server.kmipKeyServerHostnames = c.kmipKeyServerHostnames;
+          server.kmipKeyServerName = c.kmipKeyServerName;
+          server.kmipKeyServerPort = c.kmipKeyServerPort;
+          return { kmipKeyServer: keyServerJson(state, server) };
+        });
+      if (prepared.mode === 'store') return store();
+      try {
+        await testOrThrow(prepared.candidate, prepared.kmip);
+      } catch (err) {
+        if (prepared.mode === 'keep') await store();
+        throw err;
+      }
+      return store();
     },
   }),
 
