@@ -4,7 +4,7 @@ import { Failure } from '../workflows/failures';
 import { ApplicationFailure } from '@temporalio/common';
 import { request } from 'undici';
 import { z } from 'zod';
-import { checkSignedCertificate, type CertificateCheck, type InputNames } from '../src/pki/certificate-checks';
+import { checkSignedCertificate, type CertificateCheck, type InputNames, type MustOutlive } from '../src/pki/certificate-checks';
 import { CertificateInputError, normalizeCaBundle, readCertificateInput } from '../src/pki/certificate-input';
 import type { ActivityContext } from './context';
 import { refuse } from './element';
@@ -99,6 +99,8 @@ export function certificateActivities(ctx: ActivityContext) {
       certificatePem: string;
       caChainPem: string;
       names?: InputNames;
+      /** A renewal: the certificate must be valid longer than the one it replaces. */
+      mustOutlive?: MustOutlive;
     }): Promise<CertificateVerdict> {
       return checkSignedCertificate(input);
     },

@@ -6,6 +6,7 @@ import { kmipCheckActivities } from './kmip-check';
 import { lockActivities } from './lock';
 import { notifyActivities } from './notify';
 import { rekeyActivities } from './rekey';
+import { renewActivities } from './renew';
 import { setupActivities } from './setup';
 
 export type { ActivityContext } from './context';
@@ -16,6 +17,7 @@ export function createActivities(ctx: ActivityContext) {
     ...lockActivities(ctx),
     ...notifyActivities(ctx),
     ...rekeyActivities(ctx),
+    ...renewActivities(ctx),
     ...setupActivities(ctx),
     ...certificateActivities(ctx),
     ...faultActivities(ctx),

@@ -75,7 +75,7 @@ function single<T>(items: T[], what: string, name: string, id: (t: T) => number)
 }
 
 /** The CSR for the cluster's current key pair; null when it has none. */
-async function readCurrentCsr(client: ElementClient): Promise<string | null> {
+export async function readCurrentCsr(client: ElementClient): Promise<string | null> {
   try {
     const { clientCertificateSignRequest } = await client.call('GetClientCertificateSignRequest');
     return normalizeCsrPem(clientCertificateSignRequest);

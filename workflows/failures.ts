@@ -40,6 +40,10 @@ export const Failure = {
   KeyProviderHasOtherServer: 'KeyProviderHasOtherServer',
   /** A recovery found no active key provider (or not the one the fault names). */
   NoActiveKeyProvider: 'NoActiveKeyProvider',
+  /** The key server's client certificate certifies another key than the cluster's key pair (replaced since it was issued): a renewal keeps the key pair a certificate certifies. */
+  KeyPairMismatch: 'KeyPairMismatch',
+  /** The key server's CA certificate expires within 30 days and the renewal was given no renewed one (kmipCaCertificate). */
+  KmipCaExpiring: 'KmipCaExpiring',
   /** The drives asked for are not the fault's failed metadata drives, or no longer exist. */
   DrivesRefused: 'DrivesRefused',
   /** The faults name no drive and several available metadata drives could be the failed ones: a person picks. */
@@ -50,6 +54,10 @@ export const Failure = {
   KeyPairMissing: 'KeyPairMissing',
   /** The cluster's key pair changed under the runbook: the CSR is for another key. */
   KeyPairChanged: 'KeyPairChanged',
+  /** The key server's certificates changed under the renewal: neither the ones it found nor the ones it installed. */
+  KeyServerChanged: 'KeyServerChanged',
+  /** The tests failed after the modify and the previous certificate could not be put back: the cluster holds the new, untested one. */
+  PreviousCertificateNotRestored: 'PreviousCertificateNotRestored',
   /** A signed certificate failed the checks (the message lists them). */
   CertificateRejected: 'CertificateRejected',
   /** The setup input names a signer the worker's clusters file does not have. */
@@ -80,6 +88,8 @@ export const Failure = {
   RekeyOutcomeUnknown: 'RekeyOutcomeUnknown',
   /** After setup, the provider, server or encryption state is not what the run made. */
   SetupNotVerified: 'SetupNotVerified',
+  /** The renewed certificate is installed and tested, but the cluster still reports kmipCertificateFault after the resolve window. */
+  CertificateFaultNotResolved: 'CertificateFaultNotResolved',
   /** The cluster reports a new external key that the key server itself does not have. */
   KeyNotOnKmipServer: 'KeyNotOnKmipServer',
   /** The key server refused the worker's kmipCheck identity. */

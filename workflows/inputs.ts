@@ -60,7 +60,7 @@ export const printable = (max: number) =>
 /** Element ids are positive (0 means "none" in its answers). */
 export const elementId = z.number().int('must be a whole number').positive('must be a positive id');
 
-const providerSelector = z.union([
+export const providerSelector = z.union([
   z.strictObject({ id: elementId }),
   z.strictObject({ name: printable(64) }),
   z.strictObject({ active: z.literal(true) }),

@@ -4,15 +4,14 @@
  * hostnames, port or KMIP CA, or a new client certificate for the cluster's key pair). It also
  * remembers what this run created, so an abort removes exactly that.
  */
-import { ApplicationFailure, CancellationScope, sleep } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
 import type { KeyServerSpec, SetupPrecheck } from '../activities/setup';
-import { formatDuration } from '../src/durations';
 import type { clusterCalls } from './calls';
 import type { OperatorAnswer } from './contract';
 import { Failure } from './failures';
 import type { SetupOptions } from './inputs';
 import type { AskOnFailure, RunbookTracker } from './progress';
-import { checkCertificate, type AcceptedCertificate } from './signing';
+import { checkCertificate, waitUntilCertificateValid, type AcceptedCertificate } from './signing';
 
 type KeyServerAction = 'created' | 'updated' | 'unchanged' | 'reused';
 
@@ -81,17 +80,9 @@ export class KeyServerSetup {
     return result.id;
   }
 
-  /**
-   * A certificate whose notBefore is a little ahead (the CA's clock runs fast; the checks accept up
-   * to 5 minutes) reaches the cluster only once it is valid: a durable wait, said in the progress.
-   */
+  /** A certificate whose notBefore is a little ahead reaches the cluster only once it is valid (a durable wait). */
   private async waitUntilValid(certificate: AcceptedCertificate): Promise<void> {
-    const waitMs = Date.parse(certificate.summary.notBefore) - Date.now();
-    if (!(waitMs > 0)) return;
-    const line = `waiting until ${certificate.summary.notBefore} (the client certificate's notBefore, ${formatDuration(waitMs)} from now) before handing it to the cluster`;
-    this.run.note(line);
-    this.run.setDetail('server', line);
-    await sleep(waitMs);
+    await waitUntilCertificateValid(this.run, 'server', certificate);
   }
 
   /** A person's `change`: new settings and/or client certificate, then the server is configured again. */

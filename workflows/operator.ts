@@ -27,7 +27,14 @@ import { describeFailure, Failure } from './failures';
 // throws; one attempt, so a notification never holds a run for longer than that.
 const { notify } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 1 } });
 
-export type NotificationKind = 'waiting-for-input' | 'reminder' | 'escalated' | 'completed' | 'failed' | 'fault-detected';
+export type NotificationKind =
+  | 'waiting-for-input'
+  | 'reminder'
+  | 'escalated'
+  | 'completed'
+  | 'failed'
+  | 'fault-detected'
+  | 'certificate-expiring';
 
 export interface AskOptions {
   kind?: WaitingFor['kind'];

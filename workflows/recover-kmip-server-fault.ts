@@ -302,6 +302,6 @@ function describeServers(s: KmipKeyServers): string {
 }
 
 /** The resolve window ran out: a timeout, or retries stopped by the deadline with the fault still there. */
-function windowRanOut(err: unknown): boolean {
+export function windowRanOut(err: unknown): boolean {
   return err instanceof ActivityFailure && (err.cause instanceof TimeoutFailure || err.retryState === RetryState.TIMEOUT);
 }

@@ -13,6 +13,8 @@ import { rekeyInput, setupInput } from './inputs';
 import { recoverKmipServerFault } from './recover-kmip-server-fault';
 import { recoverSliceService } from './recover-slice-service';
 import { rekeyRunbook } from './rekey';
+import { renewInput } from './inputs-renew';
+import { renewRunbook } from './renew';
 import { setupRunbook } from './setup';
 
 /** One runbook: its workflow function, id, CLI noun and input schema; its result is the function's. */
@@ -72,6 +74,14 @@ export const runbooks = {
     noun: 'watch',
     input: faultWatcherInput,
     mutating: false,
+  }),
+  renew: entry({
+    name: 'renew',
+    workflow: renewRunbook,
+    workflowId: workflowIds.renew,
+    noun: 'renew',
+    input: renewInput,
+    mutating: true,
   }),
 } satisfies Record<RunbookName, RunbookEntry<(input: never) => Promise<unknown>>>;
 

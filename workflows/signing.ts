@@ -6,9 +6,9 @@
  * message, the same CSR and no new key pair. Every certificate passes the same checks (an
  * activity: the workflow only checks sizes) before it is accepted; a refused one changes nothing.
  */
-import { ApplicationFailure, isCancellation, setHandler, type RetryPolicy } from '@temporalio/workflow';
+import { ApplicationFailure, isCancellation, setHandler, sleep, type RetryPolicy } from '@temporalio/workflow';
 import type { SignedCertificate } from '../activities/certificates';
-import type { CertificateSummary } from '../src/pki/certificate-checks';
+import type { CertificateSummary, MustOutlive } from '../src/pki/certificate-checks';
 import { formatDuration } from '../src/durations';
 import { clusterCalls } from './calls';
 import { submitCertificateUpdate, type SignedCertificateSubmission } from './contract';
@@ -36,6 +36,8 @@ export interface SigningOptions {
   activityTimeoutMs: number;
   /** Automatic signers: how a failing signer is retried before the runbook waits for a person. */
   signerRetry: RetryPolicy;
+  /** A renewal: every certificate must be valid longer than the one it replaces (one more check). */
+  mustOutlive?: MustOutlive;
 }
 
 /** Step 1c: a certificate for the CSR that passed every check. */
@@ -44,7 +46,7 @@ export async function obtainSignedCertificate(
   options: SigningOptions,
 ): Promise<AcceptedCertificate> {
   const calls = clusterCalls({ timeoutMs: options.activityTimeoutMs });
-  const check = (candidate: SignedCertificate) => checkCertificate(calls, options.csrPem, candidate);
+  const check = (candidate: SignedCertificate) => checkCertificate(calls, options.csrPem, candidate, options.mustOutlive);
   const signer = options.signer;
   if (signer.type === 'manual') return waitForSubmission(run, options, check);
   const signerCalls = clusterCalls({ timeoutMs: options.activityTimeoutMs, retry: options.signerRetry });
@@ -95,13 +97,17 @@ async function signOrWaitForSubmission(
   }
 }
 
-/** The checks every certificate passes (PEM, the CSR's key, validity, issuer, clientAuth); refused with all its problems. */
+/**
+ * The checks every certificate passes (PEM, the CSR's key, validity, issuer, clientAuth, and for a
+ * renewal a longer validity than the certificate it replaces); refused with all its problems.
+ */
 export async function checkCertificate(
   calls: ReturnType<typeof clusterCalls>,
   csrPem: string,
   candidate: SignedCertificate,
+  mustOutlive?: MustOutlive,
 ): Promise<AcceptedCertificate> {
-  const verdict = await calls.checkSignedCertificate({ csrPem, ...candidate });
+  const verdict = await calls.checkSignedCertificate({ csrPem, ...candidate, ...(mustOutlive ? { mustOutlive } : {}) });
   if (verdict.problems.length > 0 || !verdict.summary) {
     throw ApplicationFailure.nonRetryable(verdict.problems.join('; '), Failure.CertificateRejected);
   }
@@ -157,6 +163,24 @@ async function waitForSubmission(
   }
   run.complete('signing', describeAccepted(inbox.accepted!));
   return inbox.accepted!;
+}
+
+/**
+ * A certificate whose notBefore is a little ahead (the CA's clock runs fast; the checks accept up
+ * to 5 minutes) reaches the cluster only once it is valid: a durable wait, said in the progress
+ * and on the step that hands it over.
+ */
+export async function waitUntilCertificateValid<S extends string>(
+  run: RunbookTracker<S>,
+  step: S,
+  certificate: AcceptedCertificate,
+): Promise<void> {
+  const waitMs = Date.parse(certificate.summary.notBefore) - Date.now();
+  if (!(waitMs > 0)) return;
+  const line = `waiting until ${certificate.summary.notBefore} (the client certificate's notBefore, ${formatDuration(waitMs)} from now) before handing it to the cluster`;
+  run.note(line);
+  run.setDetail(step, line);
+  await sleep(waitMs);
 }
 
 /** The `submitCertificate` Update: checked like any certificate; refused unless the runbook waits for one. */

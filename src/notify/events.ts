@@ -1,4 +1,12 @@
-export type RunbookEventKind = 'waiting-for-input' | 'reminder' | 'escalated' | 'completed' | 'failed' | 'fault-detected';
+export type RunbookEventKind =
+  | 'waiting-for-input'
+  | 'reminder'
+  | 'escalated'
+  | 'completed'
+  | 'failed'
+  | 'fault-detected'
+  /** The fault watcher: a key server certificate the cluster uses expires within its horizon (once per certificate and threshold). */
+  | 'certificate-expiring';
 
 export const RUNBOOK_EVENT_KINDS: readonly RunbookEventKind[] = [
   'waiting-for-input',
@@ -7,9 +15,10 @@ export const RUNBOOK_EVENT_KINDS: readonly RunbookEventKind[] = [
   'completed',
   'failed',
   'fault-detected',
+  'certificate-expiring',
 ];
 
-/** Something a person should hear about: a runbook waits for them, escalated, ended, or the watcher saw a fault. */
+/** Something a person should hear about: a runbook waits for them, escalated, ended, or the watcher saw a fault or an expiring certificate. */
 export interface RunbookEvent {
   kind: RunbookEventKind;
   runbook: string;

@@ -50,6 +50,18 @@ export async function summarizeCsr(csrPem: string): Promise<CsrSummary> {
   return { subject: csr.subject, keyFingerprint: keyFingerprintOf(csr.publicKey) };
 }
 
+/** What a certificate says of itself (one a key server holds now, say): no judgement of it. */
+export async function summarizeCertificate(certificate: x509.X509Certificate): Promise<CertificateSummary> {
+  return {
+    subject: certificate.subject,
+    issuer: certificate.issuer,
+    notBefore: certificate.notBefore.toISOString(),
+    notAfter: certificate.notAfter.toISOString(),
+    fingerprint: colonHex(await certificate.getThumbprint('SHA-256')),
+    keyFingerprint: keyFingerprintOf(certificate.publicKey),
+  };
+}
+
 export interface CertificateSummary {
   subject: string;
   issuer: string;
@@ -131,13 +143,20 @@ function read(
   }
 }
 
+/** A renewal: the new certificate must be valid longer than the one it replaces (`what` names that one). */
+export interface MustOutlive {
+  notAfter: string;
+  what: string;
+}
+
 /**
  * certificatePem: the signed client certificate, alone or in a file with its chain (in any order).
  * caChainPem: the CA certificate(s) that issued it. csrPem: what the cluster asked for.
+ * mustOutlive: a renewal's certificate must end later than the one it replaces.
  * `checkChain: false` leaves out who issued it (the key server is the judge of a certificate it already holds).
  */
 export async function checkSignedCertificate(
-  input: { csrPem: string; certificatePem: string; caChainPem: string; names?: InputNames },
+  input: { csrPem: string; certificatePem: string; caChainPem: string; names?: InputNames; mustOutlive?: MustOutlive },
   options: { now?: Date; checkChain?: boolean } | Date = {},
 ): Promise<CertificateCheck> {
   const { now = new Date(), checkChain = true } = options instanceof Date ? { now: options } : options;
@@ -204,6 +223,12 @@ export async function checkSignedCertificate(
     );
   }
 
+  if (input.mustOutlive && notAfter <= Date.parse(input.mustOutlive.notAfter)) {
+    problems.push(
+      `${leaf.label}: valid until ${certificate.notAfter.toISOString()}, not longer than ${input.mustOutlive.what} (until ${input.mustOutlive.notAfter}): a renewal must be valid longer than the certificate it replaces`,
+    );
+  }
+
   const eku = certificate.getExtension(EXTENDED_KEY_USAGE_OID);
   let usages: string[] | undefined;
   try {
@@ -235,14 +260,7 @@ export async function checkSignedCertificate(
       selfSigned: isSelfIssued(c.certificate),
     })),
     waitUntil,
-    summary: {
-      subject: certificate.subject,
-      issuer: certificate.issuer,
-      notBefore: certificate.notBefore.toISOString(),
-      notAfter: certificate.notAfter.toISOString(),
-      fingerprint: colonHex(await certificate.getThumbprint('SHA-256')),
-      keyFingerprint: keyFingerprintOf(certificate.publicKey),
-    },
+    summary: await summarizeCertificate(certificate),
   };
 }
 

@@ -71,6 +71,8 @@ export const operatorAnswer = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('fixed'), by, comment }),
   z.strictObject({ action: z.literal('abort'), by, reason: z.string().trim().min(1, 'is required') }),
   z.strictObject({ action: z.literal('extend'), by, comment, extendBy: durationText }),
+  /** Accepts what the runbook stated it will do next (renew --new-key-pair: the key-pair window). */
+  z.strictObject({ action: z.literal('confirm'), by, comment }),
   z
     .strictObject({
       action: z.literal('change'),

@@ -20,7 +20,8 @@ export const stepProgress = z.strictObject({
 });
 export type StepProgress = z.infer<typeof stepProgress>;
 
-export const answerAction = z.enum(['retry', 'fixed', 'change', 'extend', 'abort']);
+/** `confirm`: a person accepts what the runbook stated it will do (renew's key-pair window). */
+export const answerAction = z.enum(['retry', 'fixed', 'change', 'extend', 'abort', 'confirm']);
 export type AnswerAction = z.infer<typeof answerAction>;
 
 /** What a waiting runbook needs from a person. */
