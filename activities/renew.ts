@@ -243,7 +243,10 @@ export async function assessRenewal(
       `no longer matches the cluster's key, and a cluster restart in that window could not fetch its keys (kmipServerFault, drives locked). ` +
       `It lasts ${howLong}`;
     notes.push(window);
-  } else notes.push(`the key pair is kept (key ${csr.keyFingerprint.slice(0, 16)}…): the CA signs the CSR the current certificate was issued for`);
+  } else
+    notes.push(
+      `the key pair is kept (key ${csr.keyFingerprint.slice(0, 16)}…): the CA signs the CSR the current certificate was issued for`,
+    );
   return {
     apiVersion: state.apiVersion,
     provider: {
@@ -272,7 +275,10 @@ export async function assessRenewal(
 
 /** What a key server holds, compared with what should be there (whitespace does not count). */
 function holds(server: KeyServerKmip, wanted: { client: string; ca?: string }): boolean {
-  return samePem(server.kmipClientCertificate, wanted.client) && (wanted.ca === undefined || samePem(server.kmipCaCertificate, wanted.ca));
+  return (
+    samePem(server.kmipClientCertificate, wanted.client) &&
+    (wanted.ca === undefined || samePem(server.kmipCaCertificate, wanted.ca))
+  );
 }
 
 /** A certificate input as clean PEM for the cluster (the client certificate exactly one block). */
@@ -381,7 +387,8 @@ export function renewActivities(ctx: ActivityContext) {
             await client.call('ModifyKeyServerKmip', { keyServerID: input.keyServerID, ...changes });
           } catch (err) {
             if (!(err instanceof ElementApiError)) throw err;
-            if (holds(await read(), previous)) return { action: 'restored' as const, modifyError: `${err.name}: ${err.elementMessage}` };
+            if (holds(await read(), previous))
+              return { action: 'restored' as const, modifyError: `${err.name}: ${err.elementMessage}` };
             throw err;
           }
           return { action: 'restored' as const };

@@ -247,7 +247,8 @@ class CertificateInstaller {
     // ModifyKeyServerKmip and the tests make the cluster reach the key server: the test budget.
     this.reaches = clusterCalls({ timeoutMs: input.activityTimeoutMs, retry: testRetry(input) });
     this.askOnFailure = {
-      prompt: (title) => `${title} failed. ${this.stateInWords()} Fix the cause and retry, change the client certificate or the KMIP CA, or abort`,
+      prompt: (title) =>
+        `${title} failed. ${this.stateInWords()} Fix the cause and retry, change the client certificate or the KMIP CA, or abort`,
       answers: ['retry', 'change', 'abort'],
       remindEveryMs: input.questionReminderEveryMs,
       onAnswer: (answer) => this.change(answer),
@@ -287,7 +288,8 @@ class CertificateInstaller {
           Failure.CertificateRejected,
         );
       }
-      if (result.action === 'already-installed') this.run.note('the new certificate was already on the key server (ModifyKeyServerKmip applied before a restart)');
+      if (result.action === 'already-installed')
+        this.run.note('the new certificate was already on the key server (ModifyKeyServerKmip applied before a restart)');
       else this.run.note(`ModifyKeyServerKmip: ${result.changed.join(', ')} replaced; testing`);
       await this.reaches.testKeyServer(cluster, keyServerID);
       await this.reaches.testKeyProvider(cluster, this.precheck.provider.id);
@@ -352,7 +354,9 @@ class CertificateInstaller {
     if (answer.action !== 'change') return;
     const by = answer.by ?? 'an operator';
     if (answer.hostnames || answer.port !== undefined || answer.driveIDs)
-      this.run.note(`${by}: hostnames, port and drives are not changed by a renewal (it changes the key server's certificates only)`);
+      this.run.note(
+        `${by}: hostnames, port and drives are not changed by a renewal (it changes the key server's certificates only)`,
+      );
     if (answer.kmipCaCertificate) {
       this.kmipCaCertificate = answer.kmipCaCertificate;
       this.run.note(`KMIP CA certificate to install changed by ${by}`);

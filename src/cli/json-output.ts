@@ -11,6 +11,7 @@ import type { CertificateSummary, ChainLink } from '../pki/certificate-checks';
 import type { RekeyScheduleSummary } from '../schedules/rekey-schedules';
 import { runbookProgress, watcherStatus } from '../../workflows/contract';
 import type { RekeyResult } from '../../workflows/rekey';
+import type { RenewResult } from '../../workflows/renew';
 import { CliError, ExitCode } from './exit-codes';
 
 const isoTime = z.iso.datetime();
@@ -62,6 +63,30 @@ export const rekeyResultJson = z.strictObject({
       }),
     ])
     .optional(),
+  startedAt: isoTime,
+  completedAt: isoTime,
+});
+
+const certificateBriefJson = z.strictObject({
+  subject: z.string(),
+  issuer: z.string(),
+  notAfter: isoTime,
+  fingerprint: z.string(),
+});
+
+/** `renew <cluster> --wait --json`: the result of a renewal (old and new notAfter among it). */
+export const renewResultJson = z.strictObject({
+  cluster: z.string(),
+  keyProviderID: z.int(),
+  keyServerID: z.int(),
+  previous: certificateBriefJson,
+  renewed: certificateBriefJson,
+  kmipCa: z.strictObject({ replaced: z.boolean(), previousNotAfter: z.array(isoTime), notAfter: z.array(isoTime).optional() }),
+  keyPair: z.enum(['kept', 'replaced']),
+  keyFingerprint: z.string(),
+  keyPairWindow: z.strictObject({ openedAt: isoTime, closedAt: isoTime }).optional(),
+  modify: z.enum(['modified', 'already-installed']),
+  resolvedFaultIDs: z.array(z.int()),
   startedAt: isoTime,
   completedAt: isoTime,
 });
@@ -206,6 +231,7 @@ export type ContractChecks = [
   Assert<Equals<z.infer<typeof scheduleSummaryJson>, RekeyScheduleSummary>>,
   // RekeyResult types keyManagementType as string; the schema holds it to the two values the cluster uses.
   Assert<Equals<keyof z.infer<typeof rekeyResultJson>, keyof RekeyResult>>,
+  Assert<Equals<z.infer<typeof renewResultJson>, RenewResult>>,
   Assert<Equals<NonNullable<CertificateVerdictJson['certificate']>, CertificateSummary>>,
   Assert<Equals<CertificateVerdictJson['chain'][number], ChainLink>>,
 ];

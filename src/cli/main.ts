@@ -6,6 +6,7 @@ import { registerCert } from './commands/cert';
 import { registerLocalCommands, runSimulatorCommand } from './commands/local';
 import { registerRecover } from './commands/recover';
 import { registerRekey } from './commands/rekey';
+import { registerRenew } from './commands/renew';
 import { registerReport } from './commands/report';
 import { registerRunCommands } from './commands/runs';
 import { registerSchedule } from './commands/schedule';
@@ -36,6 +37,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 registerSetup(program);
 registerRekey(program);
+registerRenew(program);
 registerRunCommands(program);
 registerCert(program);
 registerSchedule(program);

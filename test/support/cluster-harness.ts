@@ -71,7 +71,7 @@ export async function startClusterHarness(
 /** Procedure 1 steps 1-2 done by hand, with a client certificate from the shared KMIP test CA. */
 export async function configureEkmByHand(
   client: ElementClient,
-  options: { providerName?: string; serverName?: string; commonName: string },
+  options: { providerName?: string; serverName?: string; commonName: string; clientNotAfter?: Date },
 ): Promise<{ keyProviderID: number; keyServerID: number }> {
   const kmip = testEnv().kmip;
   const issuer = await loadCertificateAuthority(kmip.caPem, kmip.caKeyPem);

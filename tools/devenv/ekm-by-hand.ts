@@ -18,7 +18,14 @@ export async function configureEkmByHand(
   client: ElementClient,
   kmip: KmipServerForCluster,
   issuer: CertificateAuthority,
-  names: { commonName: string; providerName?: string; serverName?: string; organization?: string },
+  names: {
+    commonName: string;
+    providerName?: string;
+    serverName?: string;
+    organization?: string;
+    /** The client certificate's notAfter (default: a year); a renewal rehearsal gives one that expires soon. */
+    clientNotAfter?: Date;
+  },
 ): Promise<{ keyProviderID: number; keyServerID: number }> {
   await client.call('CreatePublicPrivateKeyPair', {
     commonName: names.commonName,
@@ -27,7 +34,12 @@ export async function configureEkmByHand(
   });
   const { clientCertificateSignRequest } = await client.call('GetClientCertificateSignRequest');
   const csr = new x509.Pkcs10CertificateRequest(clientCertificateSignRequest);
-  const issued = await issueCertificate(issuer, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] });
+  const issued = await issueCertificate(issuer, {
+    subject: csr.subject,
+    publicKey: csr.publicKey,
+    usages: ['client'],
+    notAfter: names.clientNotAfter,
+  });
   const { kmipKeyProvider } = await client.call('CreateKeyProviderKmip', {
     keyProviderName: names.providerName ?? 'kmip-provider',
   });

@@ -159,7 +159,7 @@ export function registerRunCommands(program: Command): void {
     .command('list')
     .description('runbooks, running by default')
     .option('--cluster <name>', 'only this cluster')
-    .option('--runbook <name>', 'setup, rekey, recover-kmip-server-fault, recover-slice-service, fault-watcher')
+    .option('--runbook <name>', 'setup, rekey, recover-kmip-server-fault, recover-slice-service, fault-watcher, renew')
     .option('--state <state>', 'running, waiting-for-input, completed, failed, cancelled')
     .option('--all', 'include ended runs')
     .option('--json', 'machine-readable output')
@@ -187,7 +187,7 @@ export function registerRunCommands(program: Command): void {
     .command('answer')
     .description('answer a runbook that waits for a person')
     .argument('<run>', 'workflow id')
-    .argument('<action>', 'retry | fixed | change | extend | abort')
+    .argument('<action>', 'retry | fixed | change | extend | abort | confirm')
     .option('--reason <text>', 'why (required for abort)')
     .option('--extend-by <duration>', 'with extend: e.g. 7d')
     .option('--hostnames <list>', 'with change: comma-separated key server hostnames, primary first')
@@ -327,6 +327,7 @@ export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer
   switch (action) {
     case 'retry':
     case 'fixed':
+    case 'confirm':
       raw = { action, ...base };
       break;
     case 'abort':

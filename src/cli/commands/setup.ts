@@ -52,7 +52,7 @@ const definedOnly = <T extends object>(o: T) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
 /** An --input file, YAML or JSON; a syntax error is refused naming the file, line and column. */
-function parseInputFile(file: string): unknown {
+export function parseInputFile(file: string): unknown {
   try {
     return YAML.parse(readText(file, '--input'));
   } catch (err) {

@@ -1,0 +1,111 @@
+import type { Command } from 'commander';
+import type { RenewInput } from '../../../workflows/inputs-renew';
+import { certificateText, readCertificateFile } from '../certificate-files';
+import { CliError, ExitCode } from '../exit-codes';
+import { renewResultJson } from '../json-output';
+import { run } from '../run';
+import { addSignerFlags, signerFromFlags, type SignerFlags } from '../signer-flags';
+import { reportStarted, startRunbook } from '../start';
+import { parseInputFile } from './setup';
+
+interface RenewFlags extends SignerFlags {
+  input?: string;
+  provider?: string;
+  kmipCa?: string;
+  newKeyPair?: boolean;
+  acceptKeyPairWindow?: boolean;
+  signingDeadline?: string;
+  reminderEvery?: string;
+  testAttempts?: string;
+  testInterval?: string;
+  ifBusy?: string;
+  by?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+const definedOnly = <T extends object>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+/** Flags (and an optional --input file, flags winning) -> the runbook's input. */
+export function renewInputFromFlags(cluster: string, f: RenewFlags): RenewInput {
+  const base = (f.input ? parseInputFile(f.input) : {}) as Partial<RenewInput>;
+  if (f.input && typeof base?.kmipCaCertificate === 'string')
+    base.kmipCaCertificate = certificateText(base.kmipCaCertificate, `${f.input}: kmipCaCertificate`).pem;
+  let testAttempts: number | undefined;
+  if (f.testAttempts !== undefined) {
+    if (!/^\d+$/.test(f.testAttempts))
+      throw new CliError(`--test-attempts: "${f.testAttempts}" is not a whole number`, ExitCode.usage);
+    testAttempts = Number(f.testAttempts);
+  }
+  return {
+    ...base,
+    ...definedOnly({
+      cluster,
+      // A number is an id (refused unless positive, by the input's schema); anything else a name.
+      provider:
+        f.provider === undefined
+          ? undefined
+          : /^[-+]?\d+$/.test(f.provider.trim())
+            ? { id: Number(f.provider) }
+            : { name: f.provider },
+      kmipCaCertificate: f.kmipCa ? readCertificateFile(f.kmipCa, '--kmip-ca').pem : undefined,
+      signer: signerFromFlags(f),
+      newKeyPair: f.newKeyPair,
+      acceptKeyPairWindow: f.acceptKeyPairWindow,
+      signingDeadline: f.signingDeadline,
+      reminderEvery: f.reminderEvery,
+      testAttempts,
+      testRetryInterval: f.testInterval,
+      ifBusy: f.ifBusy as RenewInput['ifBusy'],
+      requestedBy: f.by,
+    }),
+  } as RenewInput;
+}
+
+export function registerRenew(program: Command): void {
+  const command = program
+    .command('renew')
+    .description(
+      "renew the key server's certificates: a new CA signature for the cluster's CSR, installed with ModifyKeyServerKmip and tested (procedure 5; kmipCertificateFault)",
+    )
+    .argument('<cluster>', 'cluster name from the clusters file')
+    .option('--input <file>', 'YAML/JSON file with the input (flags override it)')
+    .option('--provider <id|name>', 'the key provider whose key server is renewed (default: the active provider)')
+    .option('--kmip-ca <file>', "the key server's renewed CA certificate(s), when its CA rotated (PEM, DER or PKCS#7)");
+  addSignerFlags(command)
+    .option(
+      '--new-key-pair',
+      "also replace the cluster's key pair: opens a window until the new certificate is installed (see --accept-key-pair-window)",
+    )
+    .option(
+      '--accept-key-pair-window',
+      'with --new-key-pair: accept that window now (otherwise the runbook asks: ekm answer <run> confirm)',
+    )
+    .option('--signing-deadline <duration>', 'how long to wait for the certificate (default 14d)')
+    .option('--reminder-every <duration>', 'remind while waiting (default 1d)')
+    .option('--test-attempts <n>', 'tries of a failing modify or test before asking (default 5)')
+    .option('--test-interval <duration>', 'first pause between tries (default 10s)')
+    .option('--if-busy <fail|wait>', 'when another runbook is changing the cluster (default fail)')
+    .option('--by <name>', 'who asked (recorded)')
+    .option('--wait', 'follow progress until the renewal ends')
+    .option('--json', 'machine-readable output')
+    .addHelpText(
+      'after',
+      '\nThe key pair is kept: the CA signs the CSR the current certificate was issued for. A certificate that fails the\n' +
+        "key server's tests is taken back (the previous one still works until it expires) before the runbook asks\n" +
+        'retry, change or abort. With --new-key-pair the cluster could not fetch its keys after a restart until the new\n' +
+        'certificate is in: use an automatic signer (--cfssl-url, --signer-name) to keep that window to minutes.',
+    )
+    .action((cluster: string, flags: RenewFlags) =>
+      run(async (ctx, out) => {
+        const input = renewInputFromFlags(cluster, flags);
+        const handle = await startRunbook(ctx, { runbook: 'renew', input });
+        if (!flags.wait && !flags.json && (input.signer === undefined || input.signer.type === 'manual')) {
+          out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
+          out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);
+        }
+        return reportStarted(ctx, handle, flags, out, renewResultJson);
+      }),
+    );
+}
