@@ -2,6 +2,7 @@ import type { ActivityContext } from './context';
 import { certificateActivities } from './certificates';
 import { driveActivities } from './drives';
 import { faultActivities } from './faults';
+import { hardwareEncryptionActivities } from './hardware-encryption';
 import { kmipCheckActivities } from './kmip-check';
 import { lockActivities } from './lock';
 import { notifyActivities } from './notify';
@@ -19,6 +20,7 @@ export function createActivities(ctx: ActivityContext) {
     ...rekeyActivities(ctx),
     ...renewActivities(ctx),
     ...setupActivities(ctx),
+    ...hardwareEncryptionActivities(ctx),
     ...certificateActivities(ctx),
     ...faultActivities(ctx),
     ...driveActivities(ctx),

@@ -11,6 +11,7 @@ import { CertificateInputError, normalizeCaBundle, readCertificateInput } from '
 import { ApplicationFailure } from '@temporalio/common';
 import { DEFAULT_POLL, pollUntil, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
+import { describeDriveKeys, internalKeyToReplace, readHardwareEncryption } from './hardware-encryption';
 import { refuse, withElement } from './element';
 
 export type SetupMode = 'hardware' | 'software' | 'none';
@@ -36,6 +37,8 @@ export interface SetupPrecheck {
   encryptionAtRestState: string;
   /** Nothing left to do for this mode (provider already active and encryption on with it). */
   alreadyDone: boolean;
+  /** replaceInternalKey: hardware encryption is on with the cluster's internal keys; the run disables it and enables it with the provider. */
+  replacesInternalKey: boolean;
   /** What exists and will be reused, in words. */
   reuse: string[];
   /** The existing key server's certificate still serves the current key pair: no new key pair, CSR or signing. */
@@ -166,7 +169,14 @@ export function setupActivities(ctx: ActivityContext) {
     /** What the cluster supports and already has; refuses what the procedure must not do. */
     async setupPrecheck(
       cluster: string,
-      input: { mode: SetupMode; keyProviderName: string; keyServerName: string; newKeyPair: boolean; commonName?: string },
+      input: {
+        mode: SetupMode;
+        keyProviderName: string;
+        keyServerName: string;
+        newKeyPair: boolean;
+        commonName?: string;
+        replaceInternalKey?: boolean;
+      },
     ): Promise<SetupPrecheck> {
       return withElement(ctx, cluster, async (client) => {
         const api = await client.call('GetAPI');
@@ -211,14 +221,12 @@ export function setupActivities(ctx: ActivityContext) {
             sear.masterKeyInfo?.keyManagementType === 'external' &&
             sear.masterKeyInfo.keyProviderID === provider.keyProviderID;
         }
+        let replacesInternalKey = false;
         if (input.mode === 'hardware') {
           const state = clusterInfo.encryptionAtRestState;
           const ours = provider?.keyProviderIsActive === true;
           if ((state === 'enabled' || state === 'enabling') && !ours) {
-            throw refuse(
-              Failure.EncryptionAlreadyEnabled,
-              `hardware encryption at rest is already ${state} on cluster ${cluster} without provider "${input.keyProviderName}"; disable it first (DisableEncryptionAtRest) if it should move to external keys`,
-            );
+            replacesInternalKey = await internalKeyToReplace(client, cluster, state, input);
           }
           if (state === 'disabling')
             throw ApplicationFailure.retryable(
@@ -263,6 +271,7 @@ export function setupActivities(ctx: ActivityContext) {
           serversInUse,
           encryptionAtRestState: clusterInfo.encryptionAtRestState,
           alreadyDone,
+          replacesInternalKey,
           reuse,
         };
       });
@@ -387,10 +396,13 @@ export function setupActivities(ctx: ActivityContext) {
       );
     },
 
-    /** The end state: provider with the server assigned, and for hardware, encryption enabled with it. */
+    /**
+     * The end state: provider with the server assigned, and for hardware, encryption enabled with
+     * it; with drivesUnderProvider (after replacing an internal key) every active drive's key too.
+     */
     async verifySetup(
       cluster: string,
-      input: { keyProviderID: number; keyServerID: number; mode: SetupMode },
+      input: { keyProviderID: number; keyServerID: number; mode: SetupMode; drivesUnderProvider?: boolean },
     ): Promise<{ providerActive: boolean; encryptionAtRestState: string }> {
       return withElement(ctx, cluster, async (client) => {
         const { kmipKeyProvider } = await client.call('GetKeyProviderKmip', { keyProviderID: input.keyProviderID });
@@ -402,6 +414,11 @@ export function setupActivities(ctx: ActivityContext) {
           problems.push(`provider ${input.keyProviderID} is not active`);
         if (input.mode === 'hardware' && clusterInfo.encryptionAtRestState !== 'enabled') {
           problems.push(`encryptionAtRestState is ${clusterInfo.encryptionAtRestState}`);
+        }
+        if (input.drivesUnderProvider) {
+          const drives = await readHardwareEncryption(client);
+          if (drives.keyManagementType !== 'external' || drives.keyProviderIDs.join() !== String(input.keyProviderID))
+            problems.push(`${describeDriveKeys(drives)}, not provider ${input.keyProviderID}'s`);
         }
         if (problems.length > 0)
           throw refuse(Failure.SetupNotVerified, `the cluster does not show the expected end state: ${problems.join('; ')}`);

@@ -24,7 +24,7 @@ export const Failure = {
   UnsupportedVersion: 'UnsupportedVersion',
   /** Software encryption at rest is not enabled (it can only be enabled when the cluster is created). */
   SoftwareEncryptionNotEnabled: 'SoftwareEncryptionNotEnabled',
-  /** Hardware encryption is already on without the asked provider. */
+  /** Hardware encryption is already on without the asked provider (on internal keys: setup moves it only with replaceInternalKey). */
   EncryptionAlreadyEnabled: 'EncryptionAlreadyEnabled',
   /** Key servers of an active provider use the key pair; replacing it needs an explicit new-key-pair. */
   KeyServersInUse: 'KeyServersInUse',
@@ -76,6 +76,8 @@ export const Failure = {
   FaultStillPresent: 'FaultStillPresent',
   /** encryptionAtRestState left the enabling path while the runbook waited for enabled. */
   EncryptionNotEnabling: 'EncryptionNotEnabling',
+  /** encryptionAtRestState left the disabling path while the runbook waited for disabled (replaceInternalKey). */
+  EncryptionNotDisabling: 'EncryptionNotDisabling',
   /** An answer lacks fields the documented method returns. */
   UnexpectedResponse: 'UnexpectedResponse',
   /** A finished async job's result lacks the fields of its method. */
@@ -88,6 +90,8 @@ export const Failure = {
   RekeyOutcomeUnknown: 'RekeyOutcomeUnknown',
   /** After setup, the provider, server or encryption state is not what the run made. */
   SetupNotVerified: 'SetupNotVerified',
+  /** replaceInternalKey: a person answered enable-internal; hardware encryption is on with internal keys again, the move was given up. */
+  InternalKeysRestored: 'InternalKeysRestored',
   /** The renewed certificate is installed and tested, but the cluster still reports kmipCertificateFault after the resolve window. */
   CertificateFaultNotResolved: 'CertificateFaultNotResolved',
   /** The cluster reports a new external key that the key server itself does not have. */

@@ -154,6 +154,11 @@ export const setupInput = z
       .default({ type: 'manual' }),
     /** Replace the key pair even though key servers of an active provider use it. */
     newKeyPair: z.boolean().default(false),
+    /**
+     * Hardware mode on a cluster whose hardware encryption at rest is on with its internal keys:
+     * disable it and enable it again with the provider (the drives are not locked in between).
+     */
+    replaceInternalKey: z.boolean().default(false),
     /** How long to wait for the signed certificate before asking to extend or abort. */
     signingDeadline: duration.prefault('14d'),
     reminderEvery: duration.prefault('1d'),
@@ -167,6 +172,10 @@ export const setupInput = z
     /** Longest a single cluster step may take before it is retried (a dead worker is noticed after this). */
     activityTimeout: duration.prefault('2m'),
     requestedBy: z.string().max(200).optional(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.replaceInternalKey && input.mode !== 'hardware')
+      ctx.addIssue({ code: 'custom', path: ['replaceInternalKey'], message: 'is only for mode hardware' });
   })
   .transform(withMsNames(['signingDeadline', 'reminderEvery', 'testRetryInterval', 'questionReminderEvery', 'activityTimeout']));
 

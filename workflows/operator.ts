@@ -50,6 +50,8 @@ export interface AskOptions {
   alsoDoneWhen?: () => boolean;
   /** Published with the question when the runbook waits for a signed certificate. */
   csrPem?: string;
+  /** `abort` only with this confirmation (setup --replace-internal-key: abort leaves the drives unprotected). */
+  abortRequires?: WaitingFor['abortRequires'];
   /**
    * The same question was open in the run before a continue-as-new: keep when it was first asked
    * and how many reminders went out, and do not announce it again.
@@ -125,6 +127,7 @@ export class OperatorChannel {
       reminders: options.resume?.reminders ?? 0,
       problem: options.problem,
       csrPem: options.csrPem,
+      abortRequires: options.abortRequires,
     };
     this.answer = undefined;
     this.tracker.setWaiting(waiting);
@@ -196,5 +199,11 @@ function validateAnswer(raw: unknown, waiting: WaitingFor | undefined): void {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.filter((p) => p !== 'action').join('.');
     throw new Error(`${action}: ${field ? `${field} ` : ''}${issue.message}`);
+  }
+  const confirm = waiting.abortRequires?.confirmUnprotected;
+  if (parsed.data.action === 'abort' && confirm !== undefined && parsed.data.confirmUnprotected !== confirm) {
+    throw new Error(
+      `abort: confirmUnprotected must be "${confirm}": aborting now leaves hardware encryption at rest disabled and the drives of ${confirm} unprotected (ekm answer … abort --reason … --confirm-unprotected ${confirm})`,
+    );
   }
 }

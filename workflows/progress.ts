@@ -215,6 +215,18 @@ export class RunbookTracker<Id extends string> {
     upsertMemo({ [ACCEPTED_CERTIFICATE_MEMO]: this.progress.acceptedCertificate });
   }
 
+  /**
+   * Setup --replace-internal-key: hardware encryption at rest is disabled by this run (its drives
+   * are not locked), or enabled again. `ekm status` and the UI's details show it first meanwhile.
+   */
+  setEncryptionAtRestDisabled(disabled: boolean): void {
+    this.progress.encryptionAtRestDisabled = disabled ? (this.progress.encryptionAtRestDisabled ?? { since: now() }) : undefined;
+    this.publish();
+  }
+  get encryptionAtRestDisabledSince(): string | undefined {
+    return this.progress.encryptionAtRestDisabled?.since;
+  }
+
   // ---- people
 
   /** Waits for a person's answer (see OperatorChannel.ask); undefined when its timeout passed first. */
@@ -295,6 +307,7 @@ export class RunbookTracker<Id extends string> {
   private publish(): void {
     const p = this.progress;
     const lines = [`**${p.runbook}** on cluster \`${p.cluster}\`: ${p.state}`];
+    if (p.encryptionAtRestDisabled) lines.unshift(`**ENCRYPTION AT REST IS DISABLED** since ${p.encryptionAtRestDisabled.since}`);
     if (p.currentStep) lines.push(`step: ${this.stepOf(p.currentStep as Id).title}`);
     if (p.waiting) lines.push(`waiting for: ${p.waiting.prompt}`, `answers: ${p.waiting.answers.join(', ')}`);
     setCurrentDetails(lines.join('\n\n'));

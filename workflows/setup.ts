@@ -17,6 +17,7 @@ import { KeyServerSetup } from './key-server';
 import { describeMasterKey, MasterKeyRekey, type ConfirmedMasterKey } from './master-key-rekey';
 import { isAbort } from './operator';
 import { now, RunbookTracker } from './progress';
+import { replaceInternalKey, skipInternalKeyReplacement, type UnlockedWindow } from './replace-internal-key';
 import { obtainSignedCertificate, type AcceptedCertificate } from './signing';
 
 export const SETUP_STEPS = [
@@ -30,7 +31,14 @@ export const SETUP_STEPS = [
   ['test-server', '2b TestKeyServerKmip'],
   ['attach', '2c AddKeyServerToProviderKmip'],
   ['test-provider', '2c TestKeyProviderKmip'],
+  // Only with --replace-internal-key (hardware encryption on the cluster's internal keys): replace-internal-key.ts.
+  ['retest-server', 'TestKeyServerKmip again, just before the disable'],
+  ['retest-provider', 'TestKeyProviderKmip again, just before the disable'],
+  ['disable', 'DisableEncryptionAtRest (the drives are not locked until enabled again)'],
+  ['await-disabled', 'Wait for encryptionAtRestState disabled'],
   ['enable', '3 Turn on encryption with the provider'],
+  ['enable-internal', 'EnableEncryptionAtRest with internal keys (only if answered enable-internal)'],
+  ['await-enabled', 'Wait for encryptionAtRestState enabled'],
   ['verify', 'Verify the end state'],
 ] as const;
 type SetupRun = RunbookTracker<(typeof SETUP_STEPS)[number][0]>;
@@ -48,6 +56,8 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     const precheck = await run.step('precheck', () => calls.setupPrecheck(cluster, precheckInput(input)), describePrecheck);
     for (const reused of precheck.reuse) run.note(`reusing ${reused}`);
     if (precheck.alreadyDone && precheck.existingProvider && precheck.existingServer) return alreadySetUp(run, input, precheck);
+    if (precheck.replacesInternalKey) run.note(REPLACING_INTERNAL_KEY);
+    else skipInternalKeyReplacement(run, 'only with --replace-internal-key on hardware encryption with internal keys');
     const server = (keyServer = new KeyServerSetup(run, input, calls, precheck));
 
     // 1. Establish trust with the key server (a certificate that still serves the key pair is kept).
@@ -105,12 +115,22 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
     );
 
     // 3. Turn encryption on with the provider: hardware or software (or stop here: mode none).
-    const masterKey = await enableEncryption(run, input, keyProviderID, server);
+    //    Hardware on the cluster's internal keys: tested again, disabled, enabled with the provider.
+    const unlocked = precheck.replacesInternalKey
+      ? await replaceInternalKey(run, input, { keyProviderID, server, testRetry: testRetry(input) })
+      : undefined;
+    const masterKey = unlocked ? undefined : await enableEncryption(run, input, keyProviderID, server);
 
     // Verify the end state.
     const end = await run.step(
       'verify',
-      () => calls.verifySetup(cluster, { keyProviderID, keyServerID: server.keyServerID!, mode: input.mode }),
+      () =>
+        calls.verifySetup(cluster, {
+          keyProviderID,
+          keyServerID: server.keyServerID!,
+          mode: input.mode,
+          ...(unlocked ? { drivesUnderProvider: true } : {}),
+        }),
       (v) => `provider ${v.providerActive ? 'active' : 'inactive'}, encryptionAtRestState ${v.encryptionAtRestState}`,
     );
     await run.completed(`external key management is set up on ${cluster} (${input.mode})`);
@@ -127,6 +147,7 @@ export async function setupRunbook(rawInput: SetupInput): Promise<SetupResult> {
       masterKey: masterKey?.key,
       kmipCheck: masterKey?.kmipCheck,
       encryptionAtRestState: end.encryptionAtRestState,
+      encryptionAtRestDisabled: unlocked,
       alreadySetUp: false,
       startedAt: run.startedAt,
       completedAt: now(),
@@ -154,6 +175,8 @@ export interface SetupResult {
   /** Software mode: whether the worker found the new master key on the key server itself (clusters file kmipCheck). */
   kmipCheck?: KmipKeyCheck;
   encryptionAtRestState?: string;
+  /** replaceInternalKey: when hardware encryption at rest was disabled (the drives not locked) on the way to the provider. */
+  encryptionAtRestDisabled?: UnlockedWindow;
   alreadySetUp: boolean;
   startedAt: string;
   completedAt: string;
@@ -256,8 +279,12 @@ function precheckInput(input: SetupOptions) {
     keyServerName: input.keyServerName,
     newKeyPair: input.newKeyPair,
     commonName: input.subject.commonName,
+    replaceInternalKey: input.replaceInternalKey,
   };
 }
+
+const REPLACING_INTERNAL_KEY =
+  "hardware encryption at rest is on with the cluster's internal keys: once the provider passes its tests again it is disabled and enabled with the provider (--replace-internal-key); the drives are not locked in between";
 
 function describePrecheck(p: SetupPrecheck): string {
   return p.reuse.length ? `reusing ${p.reuse.join('; ')}` : 'nothing to reuse';

@@ -2,7 +2,7 @@ import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@t
 import { progressQuery, type RunbookProgress } from '../../workflows/contract';
 import { Failure } from '../../workflows/failures';
 import { ExitCode } from './exit-codes';
-import { renderProgress } from './render';
+import { encryptionDisabledBanner, renderProgress } from './render';
 
 /** Result of following a run to its end. */
 export interface FollowOutcome {
@@ -63,11 +63,11 @@ export async function followRun(
     const progress = await queryProgress(handle);
     if (progress && !options.quiet) {
       if (interactive) {
-        const table = renderProgress(progress, { workflowId: handle.workflowId });
+        const table = renderProgress(progress, { workflowId: handle.workflowId }, Date.now(), { color: true });
         if (table !== last) out.write(`\x1b[2J\x1b[H${table}\n`);
         last = table;
       } else {
-        const line = stepLine(progress);
+        const line = [encryptionDisabledBanner(progress), stepLine(progress)].filter(Boolean).join(' ');
         if (line !== last) out.write(`[${new Date().toISOString()}] ${handle.workflowId}: ${line}\n`);
         last = line;
       }

@@ -20,9 +20,27 @@ function pad(text: string, width: number): string {
   return text.length >= width ? text : text + ' '.repeat(width - text.length);
 }
 
-/** The step table `ekm status` prints. */
-export function renderProgress(progress: RunbookProgress, run: { workflowId: string; runId?: string }, now = Date.now()): string {
+/**
+ * The first line while setup --replace-internal-key has hardware encryption at rest disabled
+ * (the drives are not locked), in bold red on a terminal.
+ */
+export function encryptionDisabledBanner(progress: RunbookProgress, color = false): string | undefined {
+  const disabled = progress.encryptionAtRestDisabled;
+  if (!disabled) return undefined;
+  const text = `!! ENCRYPTION AT REST IS DISABLED on ${progress.cluster} since ${disabled.since} — drives are not locked`;
+  return color ? `\x1b[1;31m${text}\x1b[0m` : text;
+}
+
+/** The step table `ekm status` prints; `color` (a terminal) for the encryption-disabled line. */
+export function renderProgress(
+  progress: RunbookProgress,
+  run: { workflowId: string; runId?: string },
+  now = Date.now(),
+  options: { color?: boolean } = {},
+): string {
   const lines: string[] = [];
+  const banner = encryptionDisabledBanner(progress, options.color);
+  if (banner) lines.push(banner);
   const elapsed = formatDuration((progress.endedAt ? Date.parse(progress.endedAt) : now) - Date.parse(progress.startedAt));
   lines.push(`${progress.runbook} on cluster ${progress.cluster}: ${progress.state} (${elapsed})   ${run.workflowId}`);
   const idWidth = Math.max(4, ...progress.steps.map((s) => s.id.length));
@@ -44,6 +62,11 @@ export function renderProgress(progress: RunbookProgress, run: { workflowId: str
       lines.push(`  submit the result:  ekm submit-cert ${run.workflowId} --cert signed.pem --ca ca-chain.pem`);
     }
     if (w.answers.length > 0) lines.push(`  answer with:        ekm answer ${run.workflowId} ${w.answers.join('|')} ...`);
+    const confirm = w.abortRequires?.confirmUnprotected;
+    if (confirm && w.answers.includes('abort'))
+      lines.push(
+        `  abort (drives stay unprotected): ekm answer ${run.workflowId} abort --reason "..." --confirm-unprotected ${confirm}`,
+      );
   }
   if (progress.error) lines.push('', `Error: ${progress.error}`);
   if (progress.notes.length > 0) lines.push('', 'Notes:', ...progress.notes.map((n) => `  ${n}`));

@@ -69,7 +69,15 @@ const durationText = z.string().refine((text) => {
 export const operatorAnswer = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('retry'), by, comment }),
   z.strictObject({ action: z.literal('fixed'), by, comment }),
-  z.strictObject({ action: z.literal('abort'), by, reason: z.string().trim().min(1, 'is required') }),
+  z.strictObject({
+    action: z.literal('abort'),
+    by,
+    reason: z.string().trim().min(1, 'is required'),
+    /** The cluster's name, when the question requires it (abort would leave the drives unprotected). */
+    confirmUnprotected: z.string().optional(),
+  }),
+  /** Setup --replace-internal-key: enable hardware encryption again with the cluster's internal keys and give up the move. */
+  z.strictObject({ action: z.literal('enable-internal'), by, comment }),
   z.strictObject({ action: z.literal('extend'), by, comment, extendBy: durationText }),
   /** Accepts what the runbook stated it will do next (renew --new-key-pair: the key-pair window). */
   z.strictObject({ action: z.literal('confirm'), by, comment }),

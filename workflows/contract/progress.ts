@@ -21,7 +21,7 @@ export const stepProgress = z.strictObject({
 export type StepProgress = z.infer<typeof stepProgress>;
 
 /** `confirm`: a person accepts what the runbook stated it will do (renew's key-pair window). */
-export const answerAction = z.enum(['retry', 'fixed', 'change', 'extend', 'abort', 'confirm']);
+export const answerAction = z.enum(['retry', 'fixed', 'change', 'extend', 'abort', 'confirm', 'enable-internal']);
 export type AnswerAction = z.infer<typeof answerAction>;
 
 /** What a waiting runbook needs from a person. */
@@ -39,6 +39,11 @@ export const waitingFor = z.strictObject({
   csrPem: z.string().optional(),
   /** The failure that led here (e.g. the key server test's error). */
   problem: z.string().optional(),
+  /**
+   * `abort` is accepted only with `confirmUnprotected` equal to this (the cluster's name): ending
+   * the run now leaves hardware encryption at rest disabled (setup --replace-internal-key).
+   */
+  abortRequires: z.strictObject({ confirmUnprotected: z.string() }).optional(),
 });
 export type WaitingFor = z.infer<typeof waitingFor>;
 
@@ -74,6 +79,11 @@ export const runbookProgress = z.strictObject({
     .strictObject({ at: isoTime, subject: z.string(), notAfter: z.string(), fingerprint: z.string() })
     .optional(),
   error: z.string().optional(),
+  /**
+   * Setup --replace-internal-key: hardware encryption at rest is disabled on the cluster by this
+   * run, so its drives are not locked (`ekm status` says so first). Cleared once it is enabled again.
+   */
+  encryptionAtRestDisabled: z.strictObject({ since: isoTime }).optional(),
 });
 export type RunbookProgress = z.infer<typeof runbookProgress>;
 

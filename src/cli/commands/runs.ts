@@ -150,7 +150,7 @@ export function registerRunCommands(program: Command): void {
           reports.push({ workflowId: handle.workflowId, runId: description.runId, status: description.status.name, progress });
         }
         if (opts.json) out(formatJson(statusOutputJson, reports.length === 1 ? reports[0]! : reports));
-        else out(reports.map((r) => renderProgress(r.progress, r)).join('\n\n'));
+        else out(reports.map((r) => renderProgress(r.progress, r, Date.now(), { color: process.stdout.isTTY })).join('\n\n'));
         return ExitCode.ok;
       }),
     );
@@ -187,7 +187,7 @@ export function registerRunCommands(program: Command): void {
     .command('answer')
     .description('answer a runbook that waits for a person')
     .argument('<run>', 'workflow id')
-    .argument('<action>', 'retry | fixed | change | extend | abort | confirm')
+    .argument('<action>', 'retry | fixed | change | extend | abort | confirm | enable-internal')
     .option('--reason <text>', 'why (required for abort)')
     .option('--extend-by <duration>', 'with extend: e.g. 7d')
     .option('--hostnames <list>', 'with change: comma-separated key server hostnames, primary first')
@@ -196,6 +196,10 @@ export function registerRunCommands(program: Command): void {
     .option('--client-cert <file>', "with change: a new client certificate for the cluster's key pair (PEM, DER or PKCS#7)")
     .option('--client-ca <file>', 'with --client-cert: the CA certificate(s) that issued it')
     .option('--drives <ids>', 'with change (slice recovery): comma-separated ids of the metadata drives to add back, e.g. 12,13')
+    .option(
+      '--confirm-unprotected <cluster>',
+      "with abort, when the runbook asks for it: the cluster's name (aborting leaves hardware encryption at rest disabled)",
+    )
     .option('--comment <text>', 'recorded with the answer')
     .option('--by <name>', 'who answers (recorded)', process.env.USER)
     .action((workflowId: string, action: string, opts: AnswerOptions) =>
@@ -301,6 +305,7 @@ export interface AnswerOptions {
   clientCert?: string;
   clientCa?: string;
   drives?: string;
+  confirmUnprotected?: string;
   comment?: string;
   by?: string;
 }
@@ -323,16 +328,19 @@ function driveIDs(text: string | undefined): number[] | undefined {
  */
 export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer {
   const base = { by: opts.by, comment: opts.comment };
+  if (opts.confirmUnprotected !== undefined && action !== 'abort')
+    throw new CliError(`${action}: --confirm-unprotected goes with abort only`, ExitCode.usage);
   let raw: Record<string, unknown>;
   switch (action) {
     case 'retry':
+    case 'enable-internal':
     case 'fixed':
     case 'confirm':
       raw = { action, ...base };
       break;
     case 'abort':
       if (!opts.reason) throw new CliError('abort needs --reason', ExitCode.usage);
-      raw = { action, by: opts.by, reason: opts.reason };
+      raw = { action, by: opts.by, reason: opts.reason, confirmUnprotected: opts.confirmUnprotected };
       break;
     case 'extend':
       if (!opts.extendBy) throw new CliError('extend needs --extend-by (e.g. 7d)', ExitCode.usage);
@@ -380,6 +388,7 @@ const ANSWER_FLAGS: Record<string, string> = {
   'clientCertificate.certificatePem': '--client-cert',
   'clientCertificate.caChainPem': '--client-ca',
   driveIDs: '--drives',
+  confirmUnprotected: '--confirm-unprotected',
   comment: '--comment',
   by: '--by',
 };

@@ -27,6 +27,7 @@ interface SetupFlags {
   cfsslProfile?: string;
   signerName?: string;
   newKeyPair?: boolean;
+  replaceInternalKey?: boolean;
   signingDeadline?: string;
   reminderEvery?: string;
   testAttempts?: string;
@@ -108,6 +109,7 @@ export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput 
       mode: f.mode as SetupInput['mode'] | undefined,
       signer,
       newKeyPair: f.newKeyPair,
+      replaceInternalKey: f.replaceInternalKey,
       signingDeadline: f.signingDeadline,
       reminderEvery: f.reminderEvery,
       testAttempts: number(f.testAttempts, '--test-attempts'),
@@ -147,6 +149,10 @@ export function registerSetup(program: Command): void {
     .option('--cfssl-profile <name>', 'cfssl profile (default kmip-client)')
     .option('--signer-name <name>', 'a signer from the clusters file (signer command)')
     .option('--new-key-pair', 'replace the key pair even though key servers in use depend on it')
+    .option(
+      '--replace-internal-key',
+      'mode hardware on a cluster whose hardware encryption is on with its internal keys: disable it, then enable it with the provider (the drives are not locked in between)',
+    )
     .option('--signing-deadline <duration>', 'how long to wait for the certificate (default 14d)')
     .option('--reminder-every <duration>', 'remind while waiting (default 1d)')
     .option('--test-attempts <n>', 'tries of a failing test before asking (default 5)')
