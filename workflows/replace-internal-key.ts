@@ -126,7 +126,8 @@ class InternalKeyReplacement {
     run.setEncryptionAtRestDisabled(false);
     this.unprotected = false;
     const took = formatDuration(Date.parse(window.until) - Date.parse(window.since));
-    if (drives && !this.underProvider(drives)) {
+    const underProvider = drives?.keyManagementType === 'external' && drives.keyProviderIDs.join() === String(this.keyProviderID);
+    if (drives && !underProvider) {
       const message = `hardware encryption at rest on ${cluster} is enabled again with the cluster's internal keys (${describeKeys(drives)}) after ${gaveUp!.by ?? 'an operator'} answered enable-internal; the move to key provider ${this.keyProviderID} was given up (the provider and key server are kept for another attempt)`;
       run.note(`${message}; the drives were not locked for ${took}`);
       throw ApplicationFailure.nonRetryable(message, Failure.InternalKeysRestored);
@@ -221,10 +222,6 @@ class InternalKeyReplacement {
     return this.calls.readHardwareEncryption(this.cluster);
   }
 
-  private underProvider(drives: HardwareEncryption): boolean {
-    return drives.keyManagementType === 'external' && drives.keyProviderIDs.join() === String(this.keyProviderID);
-  }
-
   /**
    * A step failed while the drives may not be locked, which never ends the run: notifies
    * `escalated` and asks retry, enable-internal or abort (confirmed by the cluster's name). With
@@ -298,13 +295,10 @@ class InternalKeyReplacement {
   }
 }
 
-function describeEnable(r: { started: boolean; state: string }): string {
-  return r.started ? 'EnableEncryptionAtRest with the provider: enabling' : `encryption at rest was already ${r.state}`;
-}
+const describeEnable = (r: { started: boolean; state: string }) =>
+  r.started ? 'EnableEncryptionAtRest with the provider: enabling' : `encryption at rest was already ${r.state}`;
 
-function describeEnabled(h: HardwareEncryption): string {
-  return `encryptionAtRestState ${h.encryptionAtRestState}: ${describeKeys(h)}`;
-}
+const describeEnabled = (h: HardwareEncryption) => `encryptionAtRestState ${h.encryptionAtRestState}: ${describeKeys(h)}`;
 
 function describeKeys(h: HardwareEncryption): string {
   if (h.keyManagementType === 'internal') return `drives locked with the cluster's internal key ${h.keyIDs.join(', ')}`;
