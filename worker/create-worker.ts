@@ -1,10 +1,12 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import fs from 'node:fs';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { AuditLog } from '../src/audit/audit-log';
 import { loadClusterRegistry, type ClusterRegistry } from '../src/config/clusters';
 import { temporalConnection, type RuntimeSettings } from '../src/config/runtime';
 import { notifierFromSettings, type Notifier } from '../src/notify/notifier';
+import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
 import type { LockTiming } from '../workflows/cluster-lock';
 
 export interface RunbookWorker {
@@ -23,12 +25,59 @@ export interface WorkerOverrides {
   workflowsPath?: string;
 }
 
+/**
+ * The clusters file as it is now: read again when it changed on disk, so a cluster added to it is
+ * known without restarting the worker. A change with a mistake keeps the last good registry (runs in
+ * flight go on) and says so in the worker's log, once per change.
+ */
+function liveClusterRegistry(file: string): () => ClusterRegistry {
+  let registry = loadClusterRegistry(file);
+  let seen = modified(file);
+  return () => {
+    const now = modified(file);
+    if (now === seen) return registry;
+    seen = now;
+    try {
+      registry = loadClusterRegistry(file);
+      Runtime.instance().logger.info('clusters file read again', { file, clusters: Object.keys(registry.clusters) });
+    } catch (err) {
+      Runtime.instance().logger.error('clusters file changed but cannot be read; keeping the last good one', {
+        file,
+        error: (err as Error).message,
+      });
+    }
+    return registry;
+  };
+}
+
+function modified(file: string): number {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+}
+
+/** The namespace must have the search attributes the runbooks set, or every start would fail: say so at start. */
+async function requireSearchAttributes(client: Client, namespace: string): Promise<void> {
+  const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
+  const missing = Object.keys(SEARCH_ATTRIBUTES).filter((name) => !(name in (customAttributes ?? {})));
+  if (missing.length > 0) {
+    throw new Error(
+      `the Temporal namespace ${namespace} lacks the search attributes ${missing.join(', ')}: register them once ` +
+        `(deploy/register-search-attributes.sh, or a dev server started with --search-attribute NAME=Keyword for each)`,
+    );
+  }
+}
+
 export async function createRunbookWorker(settings: RuntimeSettings, overrides: WorkerOverrides = {}): Promise<RunbookWorker> {
-  const registry = overrides.registry ?? loadClusterRegistry(settings.EKM_CLUSTERS_FILE);
+  const registry = overrides.registry ? () => overrides.registry! : liveClusterRegistry(settings.EKM_CLUSTERS_FILE);
+  registry(); // a clusters file with a mistake stops the worker at start, naming it
   const connectionOptions = temporalConnection(settings);
   const nativeConnection = await NativeConnection.connect(connectionOptions);
   const clientConnection = await Connection.connect(connectionOptions);
   const temporal = new Client({ connection: clientConnection, namespace: settings.TEMPORAL_NAMESPACE });
+  await requireSearchAttributes(temporal, settings.TEMPORAL_NAMESPACE);
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: settings.TEMPORAL_NAMESPACE,
@@ -37,7 +86,9 @@ export async function createRunbookWorker(settings: RuntimeSettings, overrides: 
       ? { workflowBundle: { codePath: settings.EKM_WORKFLOW_BUNDLE } }
       : { workflowsPath: overrides.workflowsPath ?? require.resolve('../workflows') }),
     activities: createActivities({
-      registry,
+      get registry() {
+        return registry();
+      },
       notifier: overrides.notifier ?? notifierFromSettings(settings),
       temporal,
       taskQueue: settings.EKM_TASK_QUEUE,

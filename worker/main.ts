@@ -24,6 +24,13 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(`ekm worker: ${(err as Error).message}`);
-  process.exit(1);
+  const message = (err as Error).message;
+  // The native connection reports an unreachable server in its own terms (tonic::transport::Error ...).
+  const unreachable = /transport|connect|ECONNREFUSED/i.test(message) && !/search attribute/.test(message);
+  console.error(
+    unreachable
+      ? `ekm worker: cannot reach Temporal at ${process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233'}: ${message}`
+      : `ekm worker: ${message}`,
+  );
+  process.exit(unreachable ? 5 : 1);
 });

@@ -14,6 +14,8 @@ export const Failure = {
   RunbookAborted: 'RunbookAborted',
   /** Another mutating runbook holds the cluster lock and the run was started with ifBusy 'fail'. */
   ClusterBusy: 'ClusterBusy',
+  /** An answer or a certificate came after another one had taken the open question (both sent while no worker ran, say). */
+  QuestionTaken: 'QuestionTaken',
   /** A bug: the runbook reached a state its code does not allow. */
   InternalError: 'InternalError',
   /** The worker's clusters file or settings are wrong for this cluster (the message names the field). */

@@ -5,8 +5,9 @@
  * milliseconds and come out of parsing as milliseconds, in fields whose names end in `Ms`.
  * Workflow-safe: zod and data only.
  */
-import { msToNumber } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/workflow';
+import { parseDurationText } from '../src/durations';
+import { elementId, hostname, printable } from './contract/fields';
 import { Failure } from './failures';
 import { z } from 'zod';
 
@@ -14,17 +15,13 @@ export const clusterName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must b
 
 /** "90s", "4m", "14d", "12 hours" or milliseconds. */
 export const duration = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
-  let ms = NaN;
-  try {
-    ms = msToNumber(value as never);
-  } catch {
-    // reported below
-  }
-  if (!(ms > 0)) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration like 90s, 4m or 14d` });
+  if (typeof value === 'number') return value;
+  const parsed = parseDurationText(value);
+  if ('problem' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem });
     return z.NEVER;
   }
-  return ms;
+  return parsed.ms;
 });
 
 /** `{ deadline: 7200000 }` -> `{ deadlineMs: 7200000 }`: parsed durations carry their unit in their name. */
@@ -48,17 +45,6 @@ export const pollSettings = z
     attemptWindow: duration.default(5 * 60_000),
   })
   .transform((p) => ({ initialIntervalMs: p.initialInterval, maxIntervalMs: p.maxInterval, attemptWindowMs: p.attemptWindow }));
-
-/** Names and subject fields: printable text (no control characters), within the lengths X.509 and Element allow. */
-export const printable = (max: number) =>
-  z
-    .string()
-    .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .regex(/^[^\p{C}]+$/u, 'must be printable text (no control characters or line breaks)');
-
-/** Element ids are positive (0 means "none" in its answers). */
-export const elementId = z.number().int('must be a whole number').positive('must be a positive id');
 
 export const providerSelector = z.union([
   z.strictObject({ id: elementId }),
@@ -92,8 +78,21 @@ export type RekeyInput = z.input<typeof rekeyInput>;
 export type RekeyOptions = z.output<typeof rekeyInput>;
 
 /** "cluster: must be ...; provider.id: ..." */
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`).join('; ');
+export function describeIssues(error: z.ZodError, names: Readonly<Record<string, string>> = {}): string {
+  return error.issues
+    .map((issue) => {
+      const path = issue.path.map(String).join('.');
+      // The flag the operator typed, when the caller knows it (the CLI); the field otherwise.
+      const name = names[path] ?? names[path.replace(/\.\d+$/, '')] ?? (path || '(input)');
+      const message = /received undefined$/.test(issue.message)
+        ? 'is required'
+        : issue.message.replace(
+            /^Invalid option: expected one of (.*)$/,
+            (_all, list: string) => `must be one of ${list.replace(/"/g, '').split('|').join(', ')}`,
+          );
+      return `${name}: ${message}`;
+    })
+    .join('; ');
 }
 
 /** Inside a workflow: parse or fail the run at once with a non-retryable InvalidInput naming the fields. */
@@ -102,17 +101,6 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
   if (!parsed.success) throw ApplicationFailure.nonRetryable(describeIssues(parsed.error), Failure.InvalidInput);
   return parsed.data;
 }
-
-const hostname = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(
-    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9a-fA-F:.]+$/,
-    {
-      message: 'must be a host name or IP address (no scheme, no port)',
-    },
-  );
 
 export const pemCertificate = z.string().refine((s) => /-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----/.test(s), {
   message: 'must be a PEM certificate (-----BEGIN CERTIFICATE-----)',

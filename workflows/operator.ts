@@ -28,13 +28,7 @@ import { describeFailure, Failure } from './failures';
 const { notify } = proxyActivities<Activities>({ startToCloseTimeout: '30 seconds', retry: { maximumAttempts: 1 } });
 
 export type NotificationKind =
-  | 'waiting-for-input'
-  | 'reminder'
-  | 'escalated'
-  | 'completed'
-  | 'failed'
-  | 'fault-detected'
-  | 'certificate-expiring';
+  'waiting-for-input' | 'reminder' | 'escalated' | 'completed' | 'failed' | 'fault-detected' | 'certificate-expiring';
 
 export interface AskOptions {
   kind?: WaitingFor['kind'];
@@ -92,6 +86,11 @@ export function isAbort(err: unknown): boolean {
 
 export class OperatorChannel {
   private answer: OperatorAnswer | undefined;
+  /**
+   * What took the open question (an answer, a certificate), until the next question: Updates that
+   * arrive together (sent while no worker ran, say) are taken one, and the others refused.
+   */
+  private takenBy: string | undefined;
   private readonly notifications: Promise<void>[] = [];
 
   constructor(private readonly tracker: TrackerSide) {
@@ -101,6 +100,7 @@ export class OperatorChannel {
         const answer = answerUpdate.argument.parse(raw);
         const waiting = this.tracker.waiting!;
         this.answer = answer;
+        this.take(`the answer "${answer.action}"${answer.by ? ` from ${answer.by}` : ''}`);
         this.tracker.recordAnswer({
           step: waiting.step,
           action: answer.action,
@@ -110,8 +110,29 @@ export class OperatorChannel {
         });
         return { accepted: true, step: waiting.step, message: `${answer.action} accepted for step ${waiting.step}` };
       },
-      { validator: (raw) => validateAnswer(raw, this.tracker.waiting) },
+      {
+        validator: (raw) => {
+          this.refuseWhenTaken();
+          validateAnswer(raw, this.tracker.waiting);
+        },
+      },
     );
+  }
+
+  /** The open question is answered (by `what`): other answers and submissions are refused until the next. */
+  take(what: string): void {
+    this.takenBy ??= what;
+  }
+
+  /** Refuses an answer or a submission once something else took the open question. */
+  refuseWhenTaken(): void {
+    if (this.takenBy) {
+      // An ApplicationFailure: an Update handler (not only a validator) may refuse this way.
+      throw ApplicationFailure.nonRetryable(
+        `the runbook is already acting on ${this.takenBy}; nothing else was taken`,
+        Failure.QuestionTaken,
+      );
+    }
   }
 
   /** Waits for an answer; undefined when timeoutMs passed first (or alsoDoneWhen became true). */
@@ -130,6 +151,7 @@ export class OperatorChannel {
       abortRequires: options.abortRequires,
     };
     this.answer = undefined;
+    this.takenBy = undefined;
     this.tracker.setWaiting(waiting);
     if (!options.resume) this.notify('waiting-for-input', options.prompt, options.problem);
     try {

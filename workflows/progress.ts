@@ -229,6 +229,16 @@ export class RunbookTracker<Id extends string> {
 
   // ---- people
 
+  /** The open question was taken (an answer, a certificate); others are refused until the next one. */
+  takeQuestion(what: string): void {
+    this.operator.take(what);
+  }
+
+  /** Throws the refusal an Update validator gives once the open question was taken. */
+  refuseWhenQuestionTaken(): void {
+    this.operator.refuseWhenTaken();
+  }
+
   /** Waits for a person's answer (see OperatorChannel.ask); undefined when its timeout passed first. */
   ask(options: AskOptions): Promise<OperatorAnswer | undefined> {
     return this.operator.ask(options);
@@ -280,10 +290,22 @@ export class RunbookTracker<Id extends string> {
 
   // ---- the end
 
+  /** The run ended: no step is left running or waiting, and a completed run's unused steps say so. */
   finish(state: Extract<RunbookState, 'completed' | 'failed' | 'cancelled'>, error?: unknown): void {
     this.progress.waiting = undefined;
-    this.progress.endedAt = now();
+    this.progress.endedAt = this.progress.endedAt ?? now();
     if (error !== undefined) this.progress.error = describeFailure(error);
+    for (const step of this.progress.steps) {
+      if (step.state === 'running' || step.state === 'waiting-for-input') {
+        // A long-running step (the watcher's poll) ends with a completed run; any other stopped with it.
+        step.state = state === 'completed' ? 'done' : 'failed';
+        if (state !== 'completed') step.lastError ??= this.progress.error ?? state;
+        step.endedAt = this.progress.endedAt;
+      } else if (step.state === 'pending' && state === 'completed') {
+        step.state = 'skipped';
+        step.detail ??= 'not needed';
+      }
+    }
     this.setState(state);
   }
 

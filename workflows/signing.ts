@@ -198,6 +198,9 @@ function acceptSubmissions(
         const result = await check({ certificatePem: submission.certificatePem, caChainPem: submission.caChainPem });
         if (inbox.accepted)
           throw ApplicationFailure.nonRetryable('a certificate was already accepted for this CSR', Failure.CertificateRejected);
+        // Another answer (an abort, say) may have been taken while the certificate was checked.
+        run.refuseWhenQuestionTaken();
+        run.takeQuestion(`a certificate${submission.by ? ` from ${submission.by}` : ''}`);
         inbox.accepted = result;
         run.publishAcceptedCertificate(result.summary);
         run.recordAnswer({ ...record, outcome: 'accepted' });
@@ -213,6 +216,7 @@ function acceptSubmissions(
       validator: (raw) => {
         if (run.waiting?.kind !== 'signed-certificate')
           throw new Error('the runbook is not waiting for a signed certificate now');
+        run.refuseWhenQuestionTaken();
         // Only cheap checks here (size, no private key); the real reading and checks run in an activity.
         const parsed = submitCertificateUpdate.argument.safeParse(raw);
         if (!parsed.success) {

@@ -46,10 +46,22 @@ registerWatch(program);
 registerReport(program);
 registerLocalCommands(program);
 
+const WORKER_USAGE = `Usage: ekm worker
+
+Runs a worker: it polls the task queue (EKM_TASK_QUEUE) on Temporal (TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, TEMPORAL_TLS_*) and runs the runbooks against the clusters of the clusters file
+(EKM_CLUSTERS_FILE, read again when it changes). Settings come from the environment or the file
+named by EKM_CONFIG_FILE (see README, Configuration). SIGINT/SIGTERM stop it gracefully.
+`;
+
 async function main(argv: string[]): Promise<void> {
   // These two hand their arguments to their own parsers.
   if (argv[2] === 'simulator') return runSimulatorCommand(argv.slice(3));
   if (argv[2] === 'worker') {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(WORKER_USAGE);
+      return;
+    }
     await import('../../worker/main');
     return;
   }

@@ -5,11 +5,16 @@ import type { RuntimeSettings } from '../config/runtime';
 import { CliError, ExitCode } from './exit-codes';
 
 /**
- * When the clusters file is readable here, refuse an unknown cluster before starting anything.
- * (The CLI may run where the file is not; the worker checks again in any case.)
+ * Refuses an unknown cluster (exit 3) or signer (exit 2) before starting anything, from the
+ * clusters file the worker uses: the CLI needs it too (EKM_CLUSTERS_FILE), or it says so.
  */
 export function checkKnownCluster(settings: RuntimeSettings, cluster: string, signer?: string): void {
-  if (!fs.existsSync(settings.EKM_CLUSTERS_FILE)) return;
+  if (!fs.existsSync(settings.EKM_CLUSTERS_FILE)) {
+    throw new CliError(
+      `EKM_CLUSTERS_FILE: no clusters file at ${settings.EKM_CLUSTERS_FILE}: the CLI checks cluster names against the clusters file the worker uses before it starts anything; set EKM_CLUSTERS_FILE to it`,
+      ExitCode.usage,
+    );
+  }
   let registry;
   try {
     registry = loadClusterRegistry(settings.EKM_CLUSTERS_FILE);

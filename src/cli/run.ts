@@ -1,6 +1,7 @@
-import { msToNumber, type Duration } from '@temporalio/common';
+import { ServiceError } from '@temporalio/client';
 import { ConfigError } from '../config/zod-errors';
-import { formatDuration } from '../durations';
+import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
+import { formatDuration, parseDurationText } from '../durations';
 import { CliError, ExitCode } from './exit-codes';
 import { connect, isUnreachable, type CliContext } from './temporal';
 
@@ -11,14 +12,9 @@ let timeoutMs = DEFAULT_TIMEOUT_MS;
 /** From the global `--timeout` flag; a bad value is refused naming the flag. */
 export function setCommandTimeout(text: string | undefined): void {
   if (text === undefined) return;
-  let ms = NaN;
-  try {
-    ms = msToNumber(text as Duration);
-  } catch {
-    // reported below
-  }
-  if (!(ms > 0)) throw new CliError(`--timeout: "${text}" is not a duration like 30s or 2m`, ExitCode.usage);
-  timeoutMs = ms;
+  const parsed = parseDurationText(text, { minMs: 1000, maxMs: 86_400_000 });
+  if ('problem' in parsed) throw new CliError(`--timeout: ${parsed.problem}`, ExitCode.usage);
+  timeoutMs = parsed.ms;
 }
 
 /**
@@ -45,6 +41,11 @@ export async function run(body: (ctx: CliContext, out: (line: string) => void) =
       process.exitCode = ExitCode.unavailable;
       return;
     }
+    if (ctx && err instanceof ServiceError) {
+      process.stderr.write(`ekm: ${temporalRefusal(ctx, err)}\n`);
+      process.exitCode = ExitCode.unavailable;
+      return;
+    }
     const code = err instanceof CliError ? err.exitCode : err instanceof ConfigError ? ExitCode.usage : ExitCode.runbookFailed;
     process.stderr.write(`ekm: ${(err as Error).message}\n`);
     process.exitCode = code;
@@ -54,6 +55,22 @@ export async function run(body: (ctx: CliContext, out: (line: string) => void) =
     await Promise.race([ctx?.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
   if (process.exitCode === ExitCode.unavailable) process.exit(process.exitCode);
+}
+
+/** Temporal (or whatever answers at its address) refused a call: in words, with what to do when we know it. */
+function temporalRefusal(ctx: CliContext, err: ServiceError): string {
+  const detail = (err.cause as { details?: string } | undefined)?.details || err.message;
+  const namespace = ctx.settings.TEMPORAL_NAMESPACE;
+  if (/search attribute/i.test(detail)) {
+    return (
+      `the Temporal namespace ${namespace} lacks the search attributes ${Object.keys(SEARCH_ATTRIBUTES).join(', ')} ` +
+      `(${detail}): register them once, e.g. deploy/register-search-attributes.sh, or start a dev server with ` +
+      Object.keys(SEARCH_ATTRIBUTES)
+        .map((name) => `--search-attribute ${name}=Keyword`)
+        .join(' ')
+    );
+  }
+  return `Temporal at ${ctx.settings.TEMPORAL_ADDRESS} (namespace ${namespace}) refused: ${err.message}: ${detail}`;
 }
 
 function timeoutMessage(ctx: CliContext): string {

@@ -14,15 +14,17 @@ import { checkKnownCluster } from './registry-check';
 import { isUnreachable, type CliContext } from './temporal';
 
 /** Validates the input with the runbook's own schema; a mistake exits 2 and starts nothing. */
-export function validateInput(schema: z.ZodType, input: unknown): void {
+export function validateInput(schema: z.ZodType, input: unknown, flags: Readonly<Record<string, string>> = {}): void {
   const parsed = schema.safeParse(input);
-  if (!parsed.success) throw new CliError(`invalid input: ${describeIssues(parsed.error)}`, ExitCode.usage);
+  if (!parsed.success) throw new CliError(`invalid input: ${describeIssues(parsed.error, flags)}`, ExitCode.usage);
 }
 
 /** A runbook to start: its name in the runbook table and its input. */
 export interface StartRequest<R extends RunbookName = RunbookName> {
   runbook: R;
   input: RunbookInput<R>;
+  /** The command's flag for each input field, so a refusal names what the operator typed. */
+  flags?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function startRunbook<R extends RunbookName>(
 ): Promise<WorkflowHandleWithFirstExecutionRunId<Runbooks[R]['workflow']>> {
   const runbook = runbooks[request.runbook];
   const cluster = (request.input as { cluster: string }).cluster;
-  validateInput(runbook.input, request.input);
+  validateInput(runbook.input, request.input, request.flags);
   const signer = (request.input as { signer?: { type: string; name?: string } }).signer;
   checkKnownCluster(ctx.settings, cluster, signer?.type === 'command' ? signer.name : undefined);
   ctx.doing = `starting the ${request.runbook} runbook on cluster ${cluster}`;

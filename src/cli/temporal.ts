@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { loadRuntimeSettings, temporalConnection, type RuntimeSettings } from '../config/runtime';
 import { CliError, ExitCode } from './exit-codes';
 
@@ -65,5 +65,25 @@ export async function requireWorker(ctx: CliContext, taskQueue: string, conseque
   });
   if (!alive) {
     throw new CliError(`no worker is serving task queue ${taskQueue}; ${consequence}`, ExitCode.unavailable);
+  }
+}
+
+/**
+ * The run exists and a worker serves its task queue (queries and Updates need one); otherwise a
+ * one-line refusal that says what did not happen (`consequence`). Returns the run's description.
+ */
+export async function reachRun(ctx: CliContext, handle: WorkflowHandle, consequence: string) {
+  const description = await describeRun(ctx, handle);
+  await requireWorker(ctx, description.taskQueue, consequence);
+  return description;
+}
+
+export async function describeRun(ctx: CliContext, handle: WorkflowHandle) {
+  ctx.doing = `looking up ${handle.workflowId}`;
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
+    throw err;
   }
 }

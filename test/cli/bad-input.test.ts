@@ -80,16 +80,36 @@ describe('bad input is refused before anything starts (real Temporal, simulator)
   });
 
   it('control characters in a subject field or a name (exit 2, naming the field)', async () => {
-    await refused(setupFlags('--org', 'Ex\x07ample\nInc'), 2, 'subject.organization', 'printable');
-    await refused(setupFlags('--locality', 'Tab\there'), 2, 'subject.locality', 'printable');
-    await refused([...setupFlags(), '--provider-name', 'kmip\u001bx'], 2, 'keyProviderName', 'printable');
-    await refused(setupFlags('--ou', 'x'.repeat(65)), 2, 'subject.organizationalUnit', 'at most 64');
+    await refused(setupFlags('--org', 'Ex\x07ample\nInc'), 2, '--org', 'printable');
+    await refused(setupFlags('--locality', 'Tab\there'), 2, '--locality', 'printable');
+    await refused([...setupFlags(), '--provider-name', 'kmip\u001bx'], 2, '--provider-name', 'printable');
+    await refused(setupFlags('--ou', 'x'.repeat(65)), 2, '--ou', 'at most 64');
   });
 
   it('an --input file that is not YAML (exit 2, naming the file, line and column)', async () => {
     const bad = path.join(harness.dir, 'bad.yaml');
     fs.writeFileSync(bad, 'subject:\n  commonName: x\n  organization: [unclosed\nmode: none\n');
     await refused(['setup', harness.name, '--input', bad], 2, `--input ${bad}`, 'line ', 'column ');
+  });
+
+  it('durations without a unit or beyond a year, an empty --input file, flags that do not go with an answer (exit 2)', async () => {
+    await refused(setupFlags('--signing-deadline', '5'), 2, '--signing-deadline', 'needs a unit, like 5s');
+    await refused(setupFlags('--test-interval', '400d'), 2, '--test-interval', 'longer than');
+    await refused(['watch', 'start', harness.name, '--interval', '60'], 2, '--interval', 'needs a unit');
+    await refused(['rekey', harness.name, '--timeout', '30'], 2, '--timeout', 'needs a unit');
+    const empty = path.join(harness.dir, 'empty.yaml');
+    fs.writeFileSync(empty, '');
+    await refused(['setup', harness.name, '--input', empty], 2, `--input ${empty}: must hold the setup's fields`);
+    await refused(
+      ['setup', harness.name, '--cn', 'x'],
+      2,
+      '--provider-name: is required',
+      '--hostname: is required',
+      '--kmip-ca: is required',
+    );
+    await refused(['answer', 'ekm-setup-x', 'retry', '--extend-by', '3d'], 2, 'retry: --extend-by does not go with retry');
+    await refused(['answer', 'ekm-setup-x', 'change', '--hostnames', 'bad host!,x'], 2, 'change: --hostnames');
+    await refused(['answer', 'ekm-setup-x', 'abort', '--reason', 'multi\nline\u001b[31m'], 2, 'abort: --reason', 'printable');
   });
 
   it('a provider given as a number that is not a positive id, or a name that cannot exist (exit 2)', async () => {

@@ -137,6 +137,42 @@ describe('bounded CLI commands (real Temporal, simulator, PyKMIP)', () => {
     expect((await handle.result()).certificate?.fingerprint).toBe(accepted.fingerprint);
   });
 
+  it('two answers sent while no worker ran (a certificate and an abort) are not both taken when it comes back', async () => {
+    const taskQueue = uniqueTaskQueue('two-answers');
+    const registry = harness.registry;
+    let worker = await startInProcessWorker({ taskQueue, registry, notifier: { send: async () => undefined } });
+    workers.push(worker);
+    const handle = await startRunbook(temporal.client, 'setup', setupInput(), { taskQueue, workflowId: `ekm-two-${Date.now()}` });
+    const csrPem = await eventually(async () => {
+      const p = await handle.query(progressQuery.definition);
+      expect(p.waiting?.kind).toBe('signed-certificate');
+      return p.waiting!.csrPem!;
+    }, 60_000);
+    const cert = await signed(csrPem, path.join(harness.dir, 'two-signed.pem'));
+    const ca = path.join(harness.dir, 'two-ca.pem');
+    fs.writeFileSync(ca, testEnv().kmip.caPem);
+    await worker.stop();
+    const submitted = await runCli(
+      ['submit-cert', handle.workflowId, '--cert', cert, '--ca', ca, '--timeout', '3s'],
+      env(taskQueue),
+    );
+    const aborted = await runCli(
+      ['answer', handle.workflowId, 'abort', '--reason', 'changed my mind', '--timeout', '3s'],
+      env(taskQueue),
+    );
+    expect([submitted.code, aborted.code]).toEqual([5, 5]);
+
+    worker = await startInProcessWorker({ taskQueue, registry, notifier: { send: async () => undefined } });
+    workers.push(worker);
+    await handle.result().catch(() => undefined);
+    const progress = await handle.query(progressQuery.definition);
+    const taken = progress.answers.filter((a) => a.outcome === 'accepted').map((a) => a.action);
+    expect(taken).toHaveLength(1);
+    // Consistent with what was taken: an abort leaves no accepted certificate, a certificate a completed run.
+    expect(progress.state).toBe(taken[0] === 'abort' ? 'cancelled' : 'completed');
+    expect(progress.acceptedCertificate === undefined).toBe(taken[0] === 'abort');
+  });
+
   it('with Temporal down: status, list and csr stop within their timeout with one line, exit 5', async () => {
     const down = { TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` };
     for (const args of [['status', 'ekm-setup-x'], ['list'], ['csr', 'ekm-setup-x']]) {

@@ -214,7 +214,7 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
 
   it.each([
     [['--internal', '--provider', '3'], 'provider: is only for keyManagement external'],
-    [['--if-busy', 'maybe'], 'ifBusy:'],
+    [['--if-busy', 'maybe'], '--if-busy: must be one of fail, wait'],
   ])('rekey with bad input %j exits 2 naming the field; nothing starts and the cluster is not called', async (flags, message) => {
     const runBefore = await latestRunId(rekeyId());
     const callsBefore = await callCount();

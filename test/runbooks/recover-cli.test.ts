@@ -61,10 +61,10 @@ describe('ekm recover / ekm watch (CLI process)', () => {
     expect(unknown.stderr).toContain('unknown fault "disk": choose kmip (kmipServerFault) or slice (sliceServiceUnhealthy)');
     const badAttempts = await ekm('recover', harness.name, 'slice', '--attempts', '0');
     expect(badAttempts.code).toBe(2);
-    expect(badAttempts.stderr).toContain('invalid input: attempts:');
+    expect(badAttempts.stderr).toContain('invalid input: --attempts:');
     const badDeadline = await ekm('recover', harness.name, 'kmip', '--deadline', 'later');
     expect(badDeadline.code).toBe(2);
-    expect(badDeadline.stderr).toContain('deadline: "later" is not a duration');
+    expect(badDeadline.stderr).toContain('--deadline: "later" is not a duration');
     const unknownCluster = await ekm('recover', 'no-such-cluster', 'kmip');
     expect(unknownCluster.code).toBe(3);
     await expect(

@@ -83,10 +83,12 @@ export interface DemoEnvironment {
 }
 
 export async function startDemoEnvironment(
-  dataDir: string,
+  folder: string,
   durations: DurationsInput,
   log: (line: string) => void,
 ): Promise<DemoEnvironment> {
+  // Absolute, so the clusters file written below works from any folder (`ekm` commands against the demo).
+  const dataDir = path.resolve(folder);
   fs.mkdirSync(path.join(dataDir, 'secrets'), { recursive: true, mode: 0o700 });
   const ports = await demoPorts(dataDir);
   log('starting the Temporal dev server, PyKMIP and the cfssl CA');

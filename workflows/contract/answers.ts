@@ -1,6 +1,7 @@
 /** A person's answers to a waiting runbook: `ekm answer` and `ekm submit-cert`, and the cheap checks certificates get on the way in. Workflow-safe. */
-import { msToNumber, type Duration } from '@temporalio/common';
 import { z } from 'zod';
+import { parseDurationText } from '../../src/durations';
+import { hostname, printable } from './fields';
 import { update } from './messages';
 
 /**
@@ -55,16 +56,13 @@ const pemCertificate = z.string().superRefine((text, ctx) => {
 // ---------------------------------------------------------------------------------------------
 // A person's answer to a waiting runbook (`ekm answer`); the runbook refuses answers not offered now
 
-const by = z.string().max(200).optional();
-const comment = z.string().max(2000).optional();
-/** "7d", "12h", "90 minutes". */
-const durationText = z.string().refine((text) => {
-  try {
-    return msToNumber(text as Duration) > 0;
-  } catch {
-    return false;
-  }
-}, 'is not a duration like 7d or 12h');
+const by = printable(200).optional();
+const comment = printable(2000).optional();
+/** "7d", "12h", "90 minutes": with a unit, at most a year. */
+const durationText = z.string().superRefine((text, ctx) => {
+  const parsed = parseDurationText(text);
+  if ('problem' in parsed) ctx.addIssue({ code: 'custom', message: parsed.problem });
+});
 
 export const operatorAnswer = z.discriminatedUnion('action', [
   z.strictObject({ action: z.literal('retry'), by, comment }),
@@ -72,7 +70,7 @@ export const operatorAnswer = z.discriminatedUnion('action', [
   z.strictObject({
     action: z.literal('abort'),
     by,
-    reason: z.string().trim().min(1, 'is required'),
+    reason: printable(500).refine((text) => text.trim() !== '', 'is required'),
     /** The cluster's name, when the question requires it (abort would leave the drives unprotected). */
     confirmUnprotected: z.string().optional(),
   }),
@@ -86,10 +84,7 @@ export const operatorAnswer = z.discriminatedUnion('action', [
       action: z.literal('change'),
       by,
       comment,
-      hostnames: z
-        .array(z.string().trim().min(1, 'must be host names'))
-        .min(1, 'must be a non-empty list of host names')
-        .optional(),
+      hostnames: z.array(hostname).min(1, 'must be a non-empty list of host names').max(16).optional(),
       port: z.int().min(1, 'must be 1-65535').max(65535, 'must be 1-65535').optional(),
       kmipCaCertificate: pemCertificate.optional(),
       /** A new client certificate for the cluster's key pair (e.g. signed by the CA the key server trusts), with its CA chain. */

@@ -6,6 +6,7 @@
  * Workflow-safe: zod, Temporal's message definitions and data only.
  */
 export * from './answers';
+export * from './fields';
 export * from './ids';
 export * from './lock';
 export * from './messages';

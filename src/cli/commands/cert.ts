@@ -5,7 +5,6 @@
  * checked against its schema), exit 0 when it would be accepted and 4 when it would be refused.
  */
 import fs from 'node:fs';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { progressQuery } from '../../../workflows/contract';
 import { checkSignedCertificate, SUBMISSION_NAMES, summarizeCsr } from '../../pki/certificate-checks';
@@ -14,6 +13,7 @@ import { readCertificateText } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
 import { certificateVerdictJson, formatJson, type CertificateVerdictJson } from '../json-output';
 import { run } from '../run';
+import { reachRun } from '../temporal';
 
 interface CheckFlags {
   csr?: string;
@@ -144,7 +144,11 @@ export function registerCert(program: Command): void {
     .action((flags: CheckFlags) => {
       if ((flags.csr === undefined) === (flags.run === undefined))
         return offline(() => {
-          throw new CliError('give the CSR: --csr FILE, or --run RUN for a setup run waiting for its certificate');
+          throw new CliError(
+            flags.csr === undefined
+              ? 'give the CSR: --csr FILE, or --run RUN for a setup run waiting for its certificate'
+              : 'give the CSR once: --csr FILE or --run RUN, not both',
+          );
         });
       if (flags.csr !== undefined) {
         const file = flags.csr;
@@ -152,14 +156,10 @@ export function registerCert(program: Command): void {
       }
       const workflowId = flags.run!;
       return run(async (ctx, out) => {
+        const handle = ctx.client.workflow.getHandle(workflowId);
+        await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
         ctx.doing = `reading the CSR of ${workflowId}`;
-        let progress;
-        try {
-          progress = await ctx.client.workflow.getHandle(workflowId).query(progressQuery.definition);
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${workflowId}`, ExitCode.notFound);
-          throw err;
-        }
+        const progress = await handle.query(progressQuery.definition);
         const csrPem = progress.waiting?.csrPem ?? progress.csrPem;
         if (!csrPem)
           throw new CliError(`${workflowId} has no CSR yet (step: ${progress.currentStep ?? 'none'})`, ExitCode.notFound);

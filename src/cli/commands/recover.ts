@@ -28,6 +28,15 @@ function integer(text: string, flag: string): number {
   return Number(text);
 }
 
+const RECOVER_FLAGS: Record<string, string> = {
+  deadline: '--deadline',
+  settle: '--settle',
+  attempts: '--attempts',
+  driveIDs: '--drives',
+  ifBusy: '--if-busy',
+  requestedBy: '--by',
+};
+
 /** The start request for `ekm recover <cluster> kmip|slice`, from the command line. */
 export function recoverRequest(
   cluster: string,
@@ -38,7 +47,7 @@ export function recoverRequest(
     onlyFor('kmip', opts, ['settle', 'attempts', 'drives', 'ifBusy']);
     const input: RecoverKmipInput = { cluster, requestedBy: opts.by };
     if (opts.deadline !== undefined) input.deadline = opts.deadline;
-    return { runbook: 'recover-kmip-server-fault', input };
+    return { runbook: 'recover-kmip-server-fault', input, flags: RECOVER_FLAGS };
   }
   if (fault === 'slice') {
     onlyFor('slice', opts, ['deadline']);
@@ -47,7 +56,7 @@ export function recoverRequest(
     if (opts.attempts !== undefined) input.attempts = integer(opts.attempts, '--attempts');
     if (opts.ifBusy !== undefined) input.ifBusy = opts.ifBusy as 'fail' | 'wait';
     if (opts.drives !== undefined) input.driveIDs = opts.drives.split(',').map((id) => integer(id, '--drives'));
-    return { runbook: 'recover-slice-service', input };
+    return { runbook: 'recover-slice-service', input, flags: RECOVER_FLAGS };
   }
   throw new CliError(`unknown fault "${fault}": choose kmip (kmipServerFault) or slice (sliceServiceUnhealthy)`, ExitCode.usage);
 }

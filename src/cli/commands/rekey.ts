@@ -30,7 +30,17 @@ export function registerRekey(program: Command): void {
           if (opts.provider !== undefined)
             // A number is an id (refused unless positive, by the input's schema); anything else a name.
             input.provider = /^[-+]?\d+$/.test(opts.provider.trim()) ? { id: Number(opts.provider) } : { name: opts.provider };
-          const handle = await startRunbook(ctx, { runbook: 'rekey', input });
+          const handle = await startRunbook(ctx, {
+            runbook: 'rekey',
+            input,
+            flags: {
+              provider: '--provider',
+              'provider.id': '--provider',
+              'provider.name': '--provider',
+              ifBusy: '--if-busy',
+              requestedBy: '--by',
+            },
+          });
           return reportStarted(ctx, handle, opts, out, rekeyResultJson);
         }),
     );

@@ -7,11 +7,14 @@ import {
   acceptedCertificateMemo,
   answerAction,
   answerUpdate,
+  runbookName,
+  runbookState,
   progressQuery,
   submitCertificateUpdate,
   type OperatorAnswer,
   type RunbookProgress,
 } from '../../../workflows/contract';
+import { clusterName } from '../../../workflows/inputs';
 import { RUNBOOK_WORKFLOW_TYPES } from '../../../workflows/runbooks';
 import { CliError, ExitCode } from '../exit-codes';
 import { followRun } from '../follow';
@@ -19,7 +22,8 @@ import { followOutputJson, formatJson, listOutputJson, statusOutputJson, type Ru
 import { readCertificateFile } from '../certificate-files';
 import { renderProgress } from '../render';
 import { run } from '../run';
-import { requireWorker, type CliContext } from '../temporal';
+import { whoIsActing } from '../who';
+import { describeRun, reachRun, requireWorker } from '../temporal';
 
 export type { RunSummary };
 
@@ -57,26 +61,6 @@ export async function listRuns(
     if (runs.length >= limit) break;
   }
   return runs;
-}
-
-/**
- * The run exists and a worker serves its task queue (queries and Updates need one); otherwise a
- * one-line refusal that says what did not happen (`consequence`). Returns the run's description.
- */
-async function reachRun(ctx: CliContext, handle: WorkflowHandle, consequence: string) {
-  const description = await describeRun(ctx, handle);
-  await requireWorker(ctx, description.taskQueue, consequence);
-  return description;
-}
-
-async function describeRun(ctx: CliContext, handle: WorkflowHandle) {
-  ctx.doing = `looking up ${handle.workflowId}`;
-  try {
-    return await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
-    throw err;
-  }
 }
 
 /** SHA-256 of each certificate in a PEM file, as the runbook reports fingerprints (hex pairs, colons). */
@@ -159,12 +143,13 @@ export function registerRunCommands(program: Command): void {
     .command('list')
     .description('runbooks, running by default')
     .option('--cluster <name>', 'only this cluster')
-    .option('--runbook <name>', 'setup, rekey, recover-kmip-server-fault, recover-slice-service, fault-watcher, renew')
+    .option('--runbook <name>', runbookName.options.join(', '))
     .option('--state <state>', 'running, waiting-for-input, completed, failed, cancelled')
     .option('--all', 'include ended runs')
     .option('--json', 'machine-readable output')
     .action((opts: { cluster?: string; runbook?: string; state?: string; all?: boolean; json?: boolean }) =>
       run(async ({ client }, out) => {
+        checkListFilters(opts);
         const runs = await listRuns(client, opts, 500);
         if (opts.json) out(formatJson(listOutputJson, runs));
         else if (runs.length === 0) out('no runbooks match');
@@ -173,7 +158,8 @@ export function registerRunCommands(program: Command): void {
             'CLUSTER          RUNBOOK                     STATE              STEP            STARTED                   WORKFLOW',
           );
           for (const r of runs) {
-            const state = r.status === 'RUNNING' ? (r.state ?? 'running') : r.status.toLowerCase().replace(/_/g, '-');
+            // The runbook's own word for how it ended (an abort is "cancelled"), else Temporal's.
+            const state = r.state ?? r.status.toLowerCase().replace(/_/g, '-');
             out(
               `${(r.cluster ?? '').padEnd(16)} ${(r.runbook ?? '').padEnd(27)} ${state.padEnd(18)} ${(r.step ?? '').padEnd(15)} ${r.startTime.padEnd(25)} ${r.workflowId}`,
             );
@@ -201,7 +187,7 @@ export function registerRunCommands(program: Command): void {
       "with abort, when the runbook asks for it: the cluster's name (aborting leaves hardware encryption at rest disabled)",
     )
     .option('--comment <text>', 'recorded with the answer')
-    .option('--by <name>', 'who answers (recorded)', process.env.USER)
+    .option('--by <name>', 'who answers (recorded; default $USER or the account name)', whoIsActing())
     .action((workflowId: string, action: string, opts: AnswerOptions) =>
       run(async (ctx, out) => {
         const answer = buildAnswer(action, opts);
@@ -241,7 +227,7 @@ export function registerRunCommands(program: Command): void {
     .argument('<run>', 'workflow id')
     .requiredOption('--cert <file>', 'the signed certificate (PEM, DER or PKCS#7; may hold its chain too)')
     .requiredOption('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7)')
-    .option('--by <name>', 'who submits (recorded)', process.env.USER)
+    .option('--by <name>', 'who submits (recorded; default $USER or the account name)', whoIsActing())
     .action((workflowId: string, opts: { cert: string; ca: string; by?: string }) =>
       run(async (ctx, out) => {
         const cert = readCertificateFile(opts.cert, '--cert');
@@ -281,8 +267,15 @@ export function registerRunCommands(program: Command): void {
     .argument('<run>', 'workflow id')
     .action((workflowId: string) =>
       run(async (ctx, out) => {
-        ctx.doing = `cancelling ${workflowId}`;
         const handle = ctx.client.workflow.getHandle(workflowId);
+        const { status } = await describeRun(ctx, handle);
+        if (status.name !== 'RUNNING') {
+          throw new CliError(
+            `${workflowId} has already ended (${status.name.toLowerCase()}): nothing to cancel`,
+            ExitCode.notFound,
+          );
+        }
+        ctx.doing = `cancelling ${workflowId}`;
         try {
           await handle.cancel();
         } catch (err) {
@@ -293,6 +286,22 @@ export function registerRunCommands(program: Command): void {
         return ExitCode.ok;
       }),
     );
+}
+
+/** `ekm list` filters are names the runbooks use: a typo is refused, not answered with an empty list. */
+function checkListFilters(opts: { cluster?: string; runbook?: string; state?: string }): void {
+  const problems = [
+    opts.cluster !== undefined &&
+      !clusterName.safeParse(opts.cluster).success &&
+      `--cluster: "${opts.cluster}" is not a cluster name`,
+    opts.runbook !== undefined &&
+      !runbookName.safeParse(opts.runbook).success &&
+      `--runbook: "${opts.runbook}" is not one of ${runbookName.options.join(', ')}`,
+    opts.state !== undefined &&
+      !runbookState.safeParse(opts.state).success &&
+      `--state: "${opts.state}" is not one of ${runbookState.options.join(', ')}`,
+  ].filter(Boolean);
+  if (problems.length > 0) throw new CliError(problems.join('; '), ExitCode.usage);
 }
 
 /** The flags of `ekm answer`. */
@@ -368,6 +377,11 @@ export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer
       throw new CliError(`unknown answer "${action}": use ${answerAction.options.join(', ')}`, ExitCode.usage);
   }
   const defined = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+  // A flag that does not go with this answer is refused, not silently dropped.
+  for (const [option, field] of Object.entries(OPTION_FIELDS)) {
+    if (opts[option as keyof AnswerOptions] !== undefined && defined[field] === undefined)
+      throw new CliError(`${action}: ${ANSWER_FLAGS[field] ?? option} does not go with ${action}`, ExitCode.usage);
+  }
   const parsed = answerUpdate.argument.safeParse(defined);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -377,6 +391,19 @@ export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer
   }
   return parsed.data;
 }
+
+/** Which field of an answer each flag of `ekm answer` fills. */
+const OPTION_FIELDS: Partial<Record<keyof AnswerOptions, string>> = {
+  reason: 'reason',
+  extendBy: 'extendBy',
+  hostnames: 'hostnames',
+  port: 'port',
+  kmipCa: 'kmipCaCertificate',
+  clientCert: 'clientCertificate',
+  clientCa: 'clientCertificate',
+  drives: 'driveIDs',
+  comment: 'comment',
+};
 
 /** The flag an operator typed for each field of an answer. */
 const ANSWER_FLAGS: Record<string, string> = {

@@ -65,9 +65,40 @@ export function parseInputFile(file: string): unknown {
   }
 }
 
+/** The flag of each input field, for refusals in the operator's words. */
+const SETUP_FLAGS: Record<string, string> = {
+  'subject.commonName': '--cn',
+  'subject.organization': '--org',
+  'subject.organizationalUnit': '--ou',
+  'subject.locality': '--locality',
+  'subject.state': '--state',
+  'subject.country': '--country',
+  'subject.emailAddress': '--email',
+  keyProviderName: '--provider-name',
+  keyServerName: '--server-name',
+  hostnames: '--hostname',
+  port: '--port',
+  kmipCaCertificate: '--kmip-ca',
+  mode: '--mode',
+  signer: '--signer',
+  'signer.type': '--signer',
+  'signer.url': '--cfssl-url',
+  'signer.profile': '--cfssl-profile',
+  'signer.name': '--signer-name',
+  newKeyPair: '--new-key-pair',
+  signingDeadline: '--signing-deadline',
+  reminderEvery: '--reminder-every',
+  testAttempts: '--test-attempts',
+  testRetryInterval: '--test-interval',
+  ifBusy: '--if-busy',
+  requestedBy: '--by',
+};
+
 /** Flags (and an optional --input file, flags winning) -> the runbook's input. */
 export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput {
   const base = (f.input ? parseInputFile(f.input) : {}) as Partial<SetupInput>;
+  if (typeof base !== 'object' || base === null || Array.isArray(base))
+    throw new CliError(`--input ${f.input}: must hold the setup's fields as a YAML or JSON object`, ExitCode.usage);
   // The input file's KMIP CA, read like --kmip-ca (any shape a CA hands out), named by the file and field.
   if (f.input && typeof base?.kmipCaCertificate === 'string')
     base.kmipCaCertificate = certificateText(base.kmipCaCertificate, `${f.input}: kmipCaCertificate`).pem;
@@ -164,7 +195,7 @@ export function registerSetup(program: Command): void {
     .action((cluster: string, flags: SetupFlags) =>
       run(async (ctx, out) => {
         const input = setupInputFromFlags(cluster, flags);
-        const handle = await startRunbook(ctx, { runbook: 'setup', input });
+        const handle = await startRunbook(ctx, { runbook: 'setup', input, flags: SETUP_FLAGS });
         if (!flags.wait && !flags.json) {
           out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
           out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);

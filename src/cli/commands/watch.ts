@@ -61,7 +61,11 @@ export function registerWatch(program: Command): void {
       run(async (ctx, out) => {
         const input: FaultWatcherInput = { cluster, notifyOnly: Boolean(opts.notifyOnly), requestedBy: opts.by };
         if (opts.interval !== undefined) input.interval = opts.interval;
-        const handle = await startRunbook(ctx, { runbook: 'fault-watcher', input });
+        const handle = await startRunbook(ctx, {
+          runbook: 'fault-watcher',
+          input,
+          flags: { interval: '--interval', requestedBy: '--by' },
+        });
         return reportStarted(ctx, handle, { json: opts.json }, out);
       }),
     );
