@@ -398,7 +398,8 @@ class CertificateInstaller {
  */
 async function awaitFaultCleared(run: RenewRun, input: RenewOptions, precheck: RenewalPrecheck): Promise<void> {
   const { awaitCertificateFaultResolved } = proxyActivities<Activities>({
-    startToCloseTimeout: '2 minutes',
+    // One look: a worker that died during it is noticed after the activity timeout, well inside the window.
+    startToCloseTimeout: input.activityTimeoutMs,
     scheduleToCloseTimeout: input.resolveWindowMs,
     retry: { initialInterval: input.faultPollIntervalMs, backoffCoefficient: 1, maximumInterval: input.faultPollIntervalMs },
   });
