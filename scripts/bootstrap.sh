@@ -71,9 +71,15 @@ ensure_node_modules() {
   cp package-lock.json "$stamp"
 }
 
+# Rebuilt only when a source changed since the last build (the stamp the tests' global setup uses too).
 ensure_build() {
+  local stamp=dist/.compiled-at
+  if [ -f "$stamp" ] && [ -z "$(find src workflows activities worker tools tsconfig.json package-lock.json -newer "$stamp" -print -quit)" ]; then
+    return
+  fi
   log "compiling TypeScript"
   npx tsc -p tsconfig.json
+  date -u +%Y-%m-%dT%H:%M:%SZ > "$stamp"
 }
 
 ensure_debian_tools

@@ -127,7 +127,9 @@ export class ClusterLockClient {
   async acquire(tracker: Pick<RunbookTracker<string>, 'runbook' | 'setWaiting'>, ifBusy: 'fail' | 'wait'): Promise<void> {
     const { workflowId, runId } = workflowInfo();
     await requestClusterLock({ cluster: this.cluster, request: { workflowId, runId, runbook: tracker.runbook, ifBusy } });
-    if (!this.granted && !this.denied) {
+    // The grant of a free lock arrives a moment after the request: only a longer wait is a wait for another runbook.
+    const answered = () => this.granted || this.denied !== undefined;
+    if (!(await condition(answered, 2000))) {
       tracker.setWaiting({
         kind: 'cluster-lock',
         step: 'lock',
@@ -136,7 +138,7 @@ export class ClusterLockClient {
         answers: [],
         reminders: 0,
       });
-      await condition(() => this.granted || this.denied !== undefined);
+      await condition(answered);
       tracker.setWaiting(undefined);
     }
     if (this.denied && !this.granted) {

@@ -1,4 +1,4 @@
-import type { RunbookProgress, StepProgress } from '../../workflows/contract';
+import type { AnswerAction, RunbookProgress, StepProgress } from '../../workflows/contract';
 import { formatDuration } from '../durations';
 
 const MARK: Record<StepProgress['state'], string> = {
@@ -31,6 +31,14 @@ export function encryptionDisabledBanner(progress: RunbookProgress, color = fals
   return color ? `\x1b[1;31m${text}\x1b[0m` : text;
 }
 
+/** What each answer needs after its name, as a person would type it. */
+const ANSWER_EXAMPLES: Partial<Record<AnswerAction, string>> = {
+  change:
+    ' --hostnames kms1.example.com,kms2.example.com [--port 5696] [--kmip-ca ca.pem] [--client-cert c.pem --client-ca ca.pem]',
+  extend: ' --extend-by 7d',
+  abort: ' --reason "why"',
+};
+
 /** The step table `ekm status` prints; `color` (a terminal) for the encryption-disabled line. */
 export function renderProgress(
   progress: RunbookProgress,
@@ -61,7 +69,15 @@ export function renderProgress(
       lines.push(`  get the CSR:        ekm csr ${run.workflowId} --out cluster.csr`);
       lines.push(`  submit the result:  ekm submit-cert ${run.workflowId} --cert signed.pem --ca ca-chain.pem`);
     }
-    if (w.answers.length > 0) lines.push(`  answer with:        ekm answer ${run.workflowId} ${w.answers.join('|')} ...`);
+    if (w.answers.length > 0) {
+      lines.push('  answer with one of:');
+      const confirmed = w.abortRequires?.confirmUnprotected !== undefined;
+      for (const action of w.answers) {
+        // An abort that needs a confirmation gets its own line below.
+        if (!(action === 'abort' && confirmed))
+          lines.push(`    ekm answer ${run.workflowId} ${action}${ANSWER_EXAMPLES[action] ?? ''}`);
+      }
+    }
     const confirm = w.abortRequires?.confirmUnprotected;
     if (confirm && w.answers.includes('abort'))
       lines.push(

@@ -29,7 +29,7 @@ const eventKindList = z.string().transform((text, ctx): RunbookEventKind[] => {
 const runtimeFields = z.object({
   TEMPORAL_ADDRESS: z
     .string()
-    .regex(/^[^\s:]+:\d+$/, 'must be host:port')
+    .regex(/^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):\d+$/, 'must be host:port (an IPv6 address in brackets: [::1]:7233)')
     .default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   EKM_TASK_QUEUE: z.string().min(1).default('ekm-runbooks'),

@@ -54,7 +54,9 @@ describe('ekm status while encryption at rest is disabled', () => {
   it('says so on the first line, plain when not a terminal', () => {
     const text = renderProgress(progress({ encryptionAtRestDisabled: { since: SINCE }, waiting }), run, Date.parse(SINCE));
     expect(text.split('\n')[0]).toBe(`!! ENCRYPTION AT REST IS DISABLED on prod-a since ${SINCE} — drives are not locked`);
-    expect(text).toContain('answer with:        ekm answer ekm-setup-prod-a retry|enable-internal|abort ...');
+    expect(text).toContain(
+      'answer with one of:\n    ekm answer ekm-setup-prod-a retry\n    ekm answer ekm-setup-prod-a enable-internal\n',
+    );
     expect(text).toContain('ekm answer ekm-setup-prod-a abort --reason "..." --confirm-unprotected prod-a');
   });
 

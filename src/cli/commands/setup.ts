@@ -196,11 +196,12 @@ export function registerSetup(program: Command): void {
       run(async (ctx, out) => {
         const input = setupInputFromFlags(cluster, flags);
         const handle = await startRunbook(ctx, { runbook: 'setup', input, flags: SETUP_FLAGS });
+        const code = await reportStarted(ctx, handle, flags, out);
         if (!flags.wait && !flags.json) {
           out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
           out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);
         }
-        return reportStarted(ctx, handle, flags, out);
+        return code;
       }),
     );
 }
