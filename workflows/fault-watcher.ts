@@ -1,7 +1,9 @@
 /**
  * The fault watcher: one long-running workflow per cluster (starting it is the opt-in) that polls
  * ListClusterFaults and starts the matching recovery for a new kmipServerFault or
- * sliceServiceUnhealthy, once per fault. A recovery runs as an abandoned child under its own
+ * sliceServiceUnhealthy — and, with its renewal option, a renewal for kmipCertificateFault — once
+ * per fault. Independently it warns (certificate-expiring) about key server certificates that
+ * expire within a horizon, once per certificate and threshold. A recovery runs as an abandoned child under its own
  * per-cluster workflow id, so one already running (started by the watcher or by hand) is never
  * duplicated and outlives the watcher. Notify-only mode tells people and starts nothing. The
  * watcher continues as new every so many polls to keep its history small.
@@ -16,6 +18,7 @@ import {
   ContinueAsNew,
   isCancellation,
   ParentClosePolicy,
+  patched,
   setHandler,
   sleep,
   startChild,
@@ -23,6 +26,7 @@ import {
 } from '@temporalio/workflow';
 import { formatDuration } from '../src/durations';
 import { clusterCalls } from './calls';
+import { certificateWarnings } from './certificate-expiry';
 import { watcherStatusQuery, workflowIds, type FaultSummary, type RecoveryStart, type WatcherStatus } from './contract';
 import { describeFailure } from './failures';
 import { parseInput } from './inputs';
@@ -30,6 +34,7 @@ import { faultWatcherInput, type FaultWatcherInput } from './inputs-recovery';
 import { now, RunbookTracker, type CarriedProgress } from './progress';
 import { recoverKmipServerFault } from './recover-kmip-server-fault';
 import { recoverSliceService } from './recover-slice-service';
+import { renewRunbook } from './renew';
 
 /** Faults found while a recovery was already running: acted on again if still current once it ends. */
 export interface BehindRecovery {
@@ -44,6 +49,8 @@ export interface WatcherCarried {
   /** Current faults already acted on (a fault is acted on once). */
   handled: number[];
   behindRunningRecovery: BehindRecovery[];
+  /** certificate-expiring warnings already sent: `<fingerprint>@<threshold ms>`. */
+  certificateWarned?: string[];
 }
 
 export interface WatcherResult {
@@ -60,6 +67,10 @@ export const FAULT_WATCHER_STEPS = [
 
 const KEEP_FAULTS = 50;
 const KEEP_RECOVERIES = 20;
+const KEEP_WARNED = 200;
+const DAY_MS = 86_400_000;
+/** Watchers recorded before the certificate warnings existed replay without them. */
+const CERTIFICATE_EXPIRY_PATCH = 'watcher-certificate-expiry';
 
 export async function faultWatcher(rawInput: FaultWatcherInput, carried?: WatcherCarried): Promise<WatcherResult> {
   const input = parseInput(faultWatcherInput, rawInput);
@@ -74,11 +85,16 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
   };
   status.notifyOnly = input.notifyOnly;
   status.intervalMs = input.intervalMs;
+  status.renewal = input.renewal !== undefined;
+  const expiry = input.certificateExpiry;
+  if (expiry) status.certificates = { expiring: [], warningsSent: 0, ...status.certificates, horizonMs: expiry.horizonMs };
+  else status.certificates = undefined;
+  const warned = new Set(carried?.certificateWarned ?? []);
   let handled = new Set(carried?.handled ?? []);
   let behind: BehindRecovery[] = carried?.behindRunningRecovery ?? [];
   setHandler(watcherStatusQuery.definition, () => status);
 
-  const { listCurrentFaults, isWorkflowRunning } = clusterCalls({
+  const { listCurrentFaults, isWorkflowRunning, keyServerCertificates } = clusterCalls({
     timeoutMs: 120_000,
     heartbeatTimeoutMs: input.heartbeatTimeoutMs,
     retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 3 },
@@ -88,6 +104,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     kmipServerFault: {
       runbook: 'recover-kmip-server-fault' as const,
       workflowId: workflowIds['recover-kmip-server-fault'](cluster),
+      command: `ekm recover ${cluster} kmip`,
       start: (workflowId: string, requestedBy: string) =>
         startChild(recoverKmipServerFault, {
           ...childOptions(workflowId),
@@ -97,6 +114,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     sliceServiceUnhealthy: {
       runbook: 'recover-slice-service' as const,
       workflowId: workflowIds['recover-slice-service'](cluster),
+      command: `ekm recover ${cluster} slice`,
       start: (workflowId: string, requestedBy: string) =>
         startChild(recoverSliceService, {
           ...childOptions(workflowId),
@@ -105,8 +123,22 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
           args: [{ requestedBy, ifBusy: 'wait' as const, ...rawInput.recovery?.slice, cluster }],
         }),
     },
+    kmipCertificateFault: {
+      runbook: 'renew' as const,
+      workflowId: workflowIds.renew(cluster),
+      command: `ekm renew ${cluster}`,
+      start: (workflowId: string, requestedBy: string) =>
+        startChild(renewRunbook, {
+          ...childOptions(workflowId),
+          // The renewal options name the signer; like a slice recovery it queues behind the cluster lock.
+          args: [{ requestedBy, ifBusy: 'wait' as const, ...rawInput.renewal, cluster }],
+        }),
+    },
   };
-  const codes = Object.keys(recoveries) as (keyof typeof recoveries)[];
+  // kmipCertificateFault is watched when a renewal is configured (the opt-in), or to notify about it.
+  const codes = (Object.keys(recoveries) as (keyof typeof recoveries)[]).filter(
+    (code) => code !== 'kmipCertificateFault' || input.renewal !== undefined || input.notifyOnly,
+  );
 
   function remember(faults: FaultSummary[]): void {
     const at = now();
@@ -166,11 +198,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     };
     const ids = record.faultIDs.join(', ');
     if (input.notifyOnly) {
-      tell(
-        code,
-        fresh,
-        `${code} on ${cluster} (fault ${ids}); notify-only: no recovery started, run: ekm recover ${cluster} ${code === 'kmipServerFault' ? 'kmip' : 'slice'}`,
-      );
+      tell(code, fresh, `${code} on ${cluster} (fault ${ids}); notify-only: no recovery started, run: ${recovery.command}`);
     } else {
       try {
         const child = await recovery.start(
@@ -205,6 +233,38 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
     );
   }
 
+  /**
+   * The key server certificates the cluster uses (GetKeyServerKmip): those within the horizon are
+   * shown in the status, and each is told about once per threshold it crosses.
+   */
+  async function checkCertificates(horizonMs: number): Promise<void> {
+    const certificates = status.certificates!;
+    try {
+      const found = await keyServerCertificates(cluster);
+      const { expiring, due } = certificateWarnings(cluster, found, Date.now(), horizonMs, warned);
+      certificates.expiring = expiring;
+      certificates.lastCheckError = undefined;
+      for (const warning of due) {
+        warned.add(warning.key);
+        certificates.warningsSent += 1;
+        run.note(`certificate-expiring: ${warning.message}`);
+        run.notify('certificate-expiring', warning.message, undefined, {
+          ...warning.certificate,
+          thresholdDays: warning.thresholdMs / DAY_MS,
+        });
+      }
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      certificates.lastCheckError = describeFailure(err);
+    }
+    certificates.lastCheckAt = now();
+  }
+
+  const certificateCheckDue = () =>
+    expiry !== false &&
+    (status.certificates?.lastCheckAt === undefined ||
+      Date.now() >= Date.parse(status.certificates.lastCheckAt) + expiry.checkEveryMs);
+
   try {
     if (!carried) {
       run.begin('poll', false);
@@ -227,6 +287,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
         if (isCancellation(err)) throw err;
         status.lastPollError = describeFailure(err);
       }
+      if (expiry && certificateCheckDue() && patched(CERTIFICATE_EXPIRY_PATCH)) await checkCertificates(expiry.horizonMs);
       status.polls += 1;
       pollsThisRun += 1;
       status.lastPollAt = now();
@@ -245,6 +306,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
           status,
           handled: [...handled],
           behindRunningRecovery: behind,
+          certificateWarned: [...warned].slice(-KEEP_WARNED),
         });
       }
       await sleep(input.intervalMs);

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { clusterName, duration, pollSettings, withMsNames } from './inputs';
+import { renewOptions } from './inputs-renew';
 
 const requestedBy = z.string().max(200).optional();
 
@@ -69,6 +70,24 @@ export const faultWatcherInput = z
     pollsPerRun: z.number().int().min(1).max(10_000).default(200),
     /** Options for the recoveries the watcher starts (validated here, handed on as given). */
     recovery: z.strictObject({ kmip: recoverKmipOptions.optional(), slice: recoverSliceOptions.optional() }).default({}),
+    /**
+     * Opt-in: kmipCertificateFault starts a renewal (`renew`) with these options, the signer among
+     * them (a manual signer makes the renewal wait for a person's certificate). Absent: no renewal.
+     */
+    renewal: renewOptions.optional(),
+    /**
+     * certificate-expiring warnings: a key server certificate the cluster uses (GetKeyServerKmip)
+     * that expires within `horizon` is told about once per certificate and threshold, checked every
+     * `checkEvery`. false: no warnings.
+     */
+    certificateExpiry: z
+      .union([
+        z.literal(false),
+        z
+          .strictObject({ horizon: duration.prefault('60d'), checkEvery: duration.prefault('1h') })
+          .transform((c) => ({ horizonMs: c.horizon, checkEveryMs: c.checkEvery })),
+      ])
+      .prefault({}),
     heartbeatTimeout,
     requestedBy,
   })

@@ -60,7 +60,10 @@ export async function startRunbook<R extends RunbookName>(
   const runbook = runbooks[request.runbook];
   const cluster = (request.input as { cluster: string }).cluster;
   validateInput(runbook.input, request.input, request.flags);
-  const signer = (request.input as { signer?: { type: string; name?: string } }).signer;
+  // A signer named in the clusters file: the runbook's own, or the one the watcher's renewals use.
+  type Signer = { type: string; name?: string };
+  const given = request.input as { signer?: Signer; renewal?: { signer?: Signer } };
+  const signer = given.signer ?? given.renewal?.signer;
   checkKnownCluster(ctx.settings, cluster, signer?.type === 'command' ? signer.name : undefined);
   ctx.doing = `starting the ${request.runbook} runbook on cluster ${cluster}`;
   if (runbook.mutating && (request.input as { ifBusy?: string }).ifBusy !== 'wait') await refuseWhenLocked(ctx, cluster);

@@ -79,8 +79,34 @@ export const recoveryStart = z.strictObject({
 });
 export type RecoveryStart = z.infer<typeof recoveryStart>;
 
+/** A key server certificate the cluster uses that expires within the watcher's horizon. */
+export const expiringCertificate = z.strictObject({
+  keyServerID: z.int(),
+  keyServerName: z.string(),
+  certificate: z.enum(['client', 'ca']),
+  subject: z.string(),
+  issuer: z.string(),
+  notAfter: isoTime,
+  fingerprint: z.string(),
+  /** Whole days left (negative: expired). */
+  daysLeft: z.int(),
+});
+export type ExpiringCertificate = z.infer<typeof expiringCertificate>;
+
 export const watcherStatus = z.strictObject({
   notifyOnly: z.boolean(),
+  /** kmipCertificateFault starts a renewal (the watcher's renewal option); absent in watchers started before renewals existed. */
+  renewal: z.boolean().optional(),
+  /** The certificate-expiring warnings: horizon, last check, what expires within it, warnings sent. */
+  certificates: z
+    .strictObject({
+      horizonMs: z.int().positive(),
+      lastCheckAt: isoTime.optional(),
+      lastCheckError: z.string().optional(),
+      expiring: z.array(expiringCertificate),
+      warningsSent: z.int().nonnegative(),
+    })
+    .optional(),
   intervalMs: z.int().positive(),
   polls: z.int().nonnegative(),
   lastPollAt: isoTime.optional(),

@@ -6,6 +6,7 @@ import { formatDuration } from '../../durations';
 import { CliError, ExitCode } from '../exit-codes';
 import { formatJson, watchReportJson, type WatchReport } from '../json-output';
 import { run } from '../run';
+import { addSignerFlags, signerFromFlags, type SignerFlags } from '../signer-flags';
 import { reportStarted, startRunbook } from '../start';
 
 async function watchReport(client: Client, cluster: string): Promise<WatchReport> {
@@ -29,9 +30,17 @@ export function renderWatch(cluster: string, report: WatchReport): string {
   const w = report.watch;
   if (!w) return `cluster ${cluster} is not watched (the last watcher ${report.workflowId} is ${report.status.toLowerCase()})`;
   const lines = [
-    `watching ${cluster} every ${formatDuration(w.intervalMs)}, ${w.notifyOnly ? 'notify only' : 'starting recoveries'}   ${report.workflowId}`,
+    `watching ${cluster} every ${formatDuration(w.intervalMs)}, ${w.notifyOnly ? 'notify only' : `starting recoveries${w.renewal ? ' and renewals' : ''}`}   ${report.workflowId}`,
     `polls: ${w.polls}, last ${w.lastPollAt ?? 'not yet'}${w.lastPollError ? `, last error: ${w.lastPollError}` : ''}`,
   ];
+  const c = w.certificates;
+  if (c) {
+    lines.push(
+      `certificates: ${c.warningsSent} warning${c.warningsSent === 1 ? '' : 's'} sent; expiring within ${formatDuration(c.horizonMs)}: ${c.expiring.length || 'none'}; last check ${c.lastCheckAt ?? 'not yet'}${c.lastCheckError ? `, last error: ${c.lastCheckError}` : ''}`,
+    );
+    for (const e of c.expiring)
+      lines.push(`  key server ${e.keyServerID} ${e.certificate} ${e.subject}: notAfter ${e.notAfter} (${e.daysLeft} days)`);
+  }
   const current = w.faultsSeen.filter((f) => f.current);
   lines.push(current.length > 0 ? 'current faults:' : 'current faults: none');
   for (const f of current) lines.push(`  ${f.clusterFaultID} ${f.code} ${f.severity} since ${f.firstSeenAt}: ${f.details}`);
@@ -44,23 +53,52 @@ export function renderWatch(cluster: string, report: WatchReport): string {
   return lines.join('\n');
 }
 
+interface WatchStartFlags extends SignerFlags {
+  notifyOnly?: boolean;
+  interval?: string;
+  renew?: boolean;
+  certificateHorizon?: string;
+  /** commander's --no-certificate-warnings: false when given. */
+  certificateWarnings: boolean;
+  by?: string;
+  json?: boolean;
+}
+
 export function registerWatch(program: Command): void {
   const watch = program
     .command('watch')
     .description('the fault watcher: starts the matching recovery when a cluster raises a fault');
 
-  watch
+  const start = watch
     .command('start')
     .description('watch a cluster (the opt-in): poll its faults and start recoveries, or only notify')
-    .argument('<cluster>', 'cluster name from the clusters file')
+    .argument('<cluster>', 'cluster name from the clusters file');
+  addSignerFlags(start)
     .option('--notify-only', 'only notify about new faults; start no recovery')
     .option('--interval <duration>', 'how often to poll ListClusterFaults (default 60s)')
+    .option(
+      '--renew',
+      'start a renewal (ekm renew) on kmipCertificateFault, signed as the signing flags say (manual: it waits for a person)',
+    )
+    .option(
+      '--certificate-horizon <duration>',
+      'warn (certificate-expiring) about key server certificates expiring within this (default 60d)',
+    )
+    .option('--no-certificate-warnings', 'no certificate-expiring warnings')
     .option('--by <name>', 'who asked (recorded)')
     .option('--json', 'machine-readable output')
-    .action((cluster: string, opts: { notifyOnly?: boolean; interval?: string; by?: string; json?: boolean }) =>
+    .action((cluster: string, opts: WatchStartFlags) =>
       run(async (ctx, out) => {
         const input: FaultWatcherInput = { cluster, notifyOnly: Boolean(opts.notifyOnly), requestedBy: opts.by };
         if (opts.interval !== undefined) input.interval = opts.interval;
+        const signer = signerFromFlags(opts);
+        if (signer && !opts.renew) throw new CliError('the signing flags go with --renew', ExitCode.usage);
+        if (opts.renew) input.renewal = { signer: signer ?? { type: 'manual' } };
+        if (!opts.certificateWarnings) {
+          if (opts.certificateHorizon !== undefined)
+            throw new CliError('--certificate-horizon and --no-certificate-warnings exclude each other', ExitCode.usage);
+          input.certificateExpiry = false;
+        } else if (opts.certificateHorizon !== undefined) input.certificateExpiry = { horizon: opts.certificateHorizon };
         const handle = await startRunbook(ctx, {
           runbook: 'fault-watcher',
           input,
