@@ -43,7 +43,7 @@ function windowOnlyWithNewKeyPair(input: Pick<RenewFields, 'newKeyPair' | 'accep
     ctx.addIssue({
       code: 'custom',
       path: ['acceptKeyPairWindow'],
-      message: 'is only for newKeyPair (without a new key pair there is no window)',
+      message: 'is only for a new key pair (newKeyPair, --new-key-pair): without one there is no window',
     });
   }
 }

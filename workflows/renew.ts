@@ -312,7 +312,7 @@ class CertificateInstaller {
    * The previous certificates go back (they still work until they expire) before anyone is asked.
    * Not with a new key pair: the previous certificate is for a key the cluster no longer has.
    */
-  private async putBack(cause: unknown): Promise<void> {
+  private async putBack(cause: unknown, what = `the new certificate failed (${describeFailure(cause)})`): Promise<void> {
     if (this.keyPairReplaced) {
       this.run.note(
         `the tests failed (${describeFailure(cause)}); the previous certificate is not put back: it certifies the replaced key pair. The key-pair window stays open`,
@@ -329,8 +329,8 @@ class CertificateInstaller {
       this.untested = false;
       this.run.note(
         restored.action === 'restored'
-          ? `the new certificate failed (${describeFailure(cause)}): the previous one was put back (valid until ${this.precheck.client.notAfter})`
-          : `the new certificate failed (${describeFailure(cause)}): the key server still holds the previous one (valid until ${this.precheck.client.notAfter})`,
+          ? `${what}: the previous one was put back (valid until ${this.precheck.client.notAfter})`
+          : `${what}: the key server still holds the previous one (valid until ${this.precheck.client.notAfter})`,
       );
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -384,7 +384,7 @@ class CertificateInstaller {
     if (!this.untested || this.keyPairReplaced) return;
     await CancellationScope.nonCancellable(async () => {
       try {
-        await this.putBack('the run was aborted');
+        await this.putBack('the run was aborted', 'the run ended while the key server might hold the new, untested certificate');
       } catch (err) {
         this.run.note(`abort: ${describeFailure(err)}`);
       }

@@ -358,10 +358,10 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     const callsBefore = (await lab.harness.sim.control.calls()).length;
     const window = await runCli(['renew', lab.harness.name, '--accept-key-pair-window'], env);
     expect(window.code).toBe(2);
-    expect(window.stderr).toContain('acceptKeyPairWindow');
+    expect(window.stderr).toContain('--accept-key-pair-window: is only for a new key pair');
     const provider = await runCli(['renew', lab.harness.name, '--provider', '0'], env);
     expect(provider.code).toBe(2);
-    expect(provider.stderr).toContain('provider');
+    expect(provider.stderr).toContain('--provider: must be a positive id');
     const signer = await runCli(['renew', lab.harness.name, '--signer', 'pigeon'], env);
     expect(signer.code).toBe(2);
     expect(signer.stderr).toContain('--signer');

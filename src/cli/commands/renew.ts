@@ -24,6 +24,27 @@ interface RenewFlags extends SignerFlags {
   json?: boolean;
 }
 
+/** The flag of each input field, so a refusal names what the operator typed. */
+const RENEW_FLAGS: Record<string, string> = {
+  provider: '--provider',
+  'provider.id': '--provider',
+  'provider.name': '--provider',
+  kmipCaCertificate: '--kmip-ca',
+  signer: '--signer',
+  'signer.type': '--signer',
+  'signer.url': '--cfssl-url',
+  'signer.profile': '--cfssl-profile',
+  'signer.name': '--signer-name',
+  newKeyPair: '--new-key-pair',
+  acceptKeyPairWindow: '--accept-key-pair-window',
+  signingDeadline: '--signing-deadline',
+  reminderEvery: '--reminder-every',
+  testAttempts: '--test-attempts',
+  testRetryInterval: '--test-interval',
+  ifBusy: '--if-busy',
+  requestedBy: '--by',
+};
+
 const definedOnly = <T extends object>(o: T) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
@@ -100,7 +121,7 @@ export function registerRenew(program: Command): void {
     .action((cluster: string, flags: RenewFlags) =>
       run(async (ctx, out) => {
         const input = renewInputFromFlags(cluster, flags);
-        const handle = await startRunbook(ctx, { runbook: 'renew', input });
+        const handle = await startRunbook(ctx, { runbook: 'renew', input, flags: RENEW_FLAGS });
         if (!flags.wait && !flags.json && (input.signer === undefined || input.signer.type === 'manual')) {
           out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
           out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);
