@@ -81,6 +81,11 @@ describe('replay of recorded workflow histories', () => {
     const kmipRun1 = 'recover-kmip-server-fault-continued-as-new-run1.json';
     expect(eventsOf(kmipRun1).at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
     expect(activities(kmipRun1).filter((name) => name === 'notify')).toHaveLength(1);
+    // The renewal's first certificate failed its test and was put back before the "change" answer.
+    const renewal = activities('renew-rollback-change.json');
+    expect(renewal.filter((name) => name === 'installKeyServerCertificate')).toHaveLength(2);
+    expect(renewal.indexOf('restoreKeyServerCertificate')).toBeGreaterThan(renewal.indexOf('testKeyServer'));
+    expect(updates('renew-rollback-change.json')).toEqual(['accepted', 'accepted']);
   });
 
   it('carries no private key and names no path of the machine it was recorded on (payloads decoded; the certificates are there)', () => {

@@ -4,7 +4,7 @@
  * run of the fast demo (setup, rekey, both recoveries, the cluster lock), plus scenarios driven
  * directly against a simulator (manual certificate with a rejected submission and a "retry"
  * answer, a kmipServerFault recovery and a fault watcher that continue as new, a rekey attaching
- * to a running one). Each
+ * to a running one, a renewal whose certificate is put back before a "change"). Each
  * history is checked for secrets before it is written. `npm run record-histories`.
  *
  * Never re-record to make a replay test pass after a workflow change: that hides exactly the
@@ -22,6 +22,7 @@ import {
   faultWatcherNotifyOnly,
   recoverKmipContinuedAsNew,
   rekeyAttachRunning,
+  renewRollbackChange,
   setupManualCertRetry,
   type ScenarioRuns,
 } from './scenarios';
@@ -58,6 +59,12 @@ async function recordLabScenarios(dir: string, log: (line: string) => void): Pro
     scenarios.push(await rekeyAttachRunning(lab, rekeyCluster));
     log('scenario: notify-only fault watcher continuing as new');
     scenarios.push(await faultWatcherNotifyOnly(lab, rekeyCluster));
+    log('scenario: renewal whose first certificate fails the tests, put back, then a "change"');
+    const renewCluster = await lab.addCluster('renew', {
+      softwareEncryptionAtRest: false,
+      durations: { tickMs: 50, faultRefreshMs: 100 },
+    });
+    scenarios.push(await renewRollbackChange(lab, renewCluster));
     const runs: RecordedRun[] = [];
     for (const { scenario, workflowIds } of scenarios) {
       for (const id of workflowIds) runs.push(...(await fetchRuns(lab.client, id, scenario)));

@@ -4,7 +4,7 @@
  * history is what its file name says.
  */
 import { WorkflowUpdateFailedError, type Workflow, type WorkflowHandle } from '@temporalio/client';
-import { issueCertificate } from '../../src/pki/authority';
+import { createCertificateAuthority, issueCertificate, type CertificateAuthority } from '../../src/pki/authority';
 import { x509 } from '../../src/pki/x509';
 import {
   answerUpdate,
@@ -15,6 +15,7 @@ import {
   type RunbookProgress,
 } from '../../workflows/contract';
 import { runbooks, runbookStart, type RunbookInput, type RunbookResult } from '../../workflows/runbooks';
+import { configureEkmByHand } from '../devenv/ekm-by-hand';
 import type { Lab, LabCluster } from '../devenv/lab';
 
 /** The workflow ids a scenario made, and the scenario name their files get. */
@@ -195,4 +196,56 @@ export async function recoverKmipContinuedAsNew(lab: Lab, cluster: LabCluster): 
     throw new Error(`the recovery did not go as scripted: ${result.outcome} after ${result.retests} re-tests`);
   }
   return { scenario: 'continued-as-new', workflowIds: [id] };
+}
+
+/**
+ * A renewal with manual signing whose first certificate is signed by a CA the key server does not
+ * trust: the cluster stores it (modify-key-server `store`), the tests fail, the previous
+ * certificate is put back, the runbook asks, and a `change` with a certificate from the key
+ * server's CA completes it. Needs a cluster whose client certificate expires in 10 days.
+ */
+export async function renewRollbackChange(lab: Lab, cluster: LabCluster): Promise<ScenarioRuns> {
+  const { kmip } = lab;
+  const kmipForCluster = { host: kmip.host, port: kmip.port, caPem: kmip.pki.ca.certificatePem };
+  const { keyServerID } = await configureEkmByHand(cluster.element, kmipForCluster, kmip.pki.ca, {
+    commonName: `${cluster.name}.example.test`,
+    clientNotAfter: new Date(Date.now() + 10 * DAY_MS),
+  });
+  await cluster.sim.control.setModifyKeyServer('store');
+  const input: RunbookInput<'renew'> = {
+    cluster: cluster.name,
+    signer: { type: 'manual' },
+    testAttempts: 2,
+    testRetryInterval: '200ms',
+    faultPollInterval: '200ms',
+    resolveWindow: '1m',
+    questionReminderEvery: '1h',
+    requestedBy: 'record-histories',
+  };
+  const handle = await start(lab, 'renew', input);
+  const signing = await waitingOn(handle, (p) => p.waiting?.kind === 'signed-certificate' && Boolean(p.waiting.csrPem));
+  const csr = new x509.Pkcs10CertificateRequest(signing.waiting!.csrPem!);
+  const sign = async (ca: CertificateAuthority) =>
+    (await issueCertificate(ca, { subject: csr.subject, publicKey: csr.publicKey, usages: ['client'] })).certificatePem;
+  const stranger = await createCertificateAuthority('a CA the key server does not trust');
+  await handle.executeUpdate(submitCertificateUpdate.definition, {
+    args: [{ certificatePem: await sign(stranger), caChainPem: stranger.certificatePem, by: 'ca-team' }],
+  });
+  await waitingOn(handle, (p) => p.waiting?.step === 'install');
+  await handle.executeUpdate(answerUpdate.definition, {
+    args: [
+      {
+        action: 'change',
+        by: 'on-call',
+        clientCertificate: { certificatePem: await sign(kmip.pki.ca), caChainPem: kmip.pki.ca.certificatePem },
+      },
+    ],
+  });
+  const result = await handle.result();
+  const modifies = (await cluster.sim.control.calls({ method: 'ModifyKeyServerKmip' })).filter((c) => c.executed);
+  if (result.keyServerID !== keyServerID || result.keyPair !== 'kept' || modifies.length !== 3) {
+    throw new Error(`the renewal did not go as scripted: ${modifies.length} modifies, key pair ${result.keyPair}`);
+  }
+  // Its cluster lock run is left out: the setup scenario records a complete one already.
+  return { scenario: 'rollback-change', workflowIds: [handle.workflowId] };
 }
