@@ -63,13 +63,12 @@ export function describeDriveKeys(h: HardwareEncryption): string {
  * (disabled, then enabled with the provider) only when replaceInternalKey asks for it; a
  * provider's key is never replaced here. Enabling (a change under way) is waited out.
  */
-export async function internalKeyToReplace(
-  client: ElementClient,
+export function internalKeyToReplace(
   cluster: string,
   state: string,
+  current: HardwareEncryption,
   input: { keyProviderName: string; replaceInternalKey?: boolean },
-): Promise<true> {
-  const current = await readHardwareEncryption(client);
+): true {
   if (current.keyManagementType === 'internal' && !input.replaceInternalKey) {
     throw refuse(
       Failure.EncryptionAlreadyEnabled,

@@ -224,10 +224,11 @@ export function setupActivities(ctx: ActivityContext) {
         let replacesInternalKey = false;
         if (input.mode === 'hardware') {
           const state = clusterInfo.encryptionAtRestState;
-          const ours = provider?.keyProviderIsActive === true;
-          if ((state === 'enabled' || state === 'enabling') && !ours) {
-            replacesInternalKey = await internalKeyToReplace(client, cluster, state, input);
-          }
+          const on = state === 'enabled' || state === 'enabling';
+          // The provider is active for a software master key too: the drives' key tells whose hardware encryption it is.
+          const drives = on ? await readHardwareEncryption(client) : undefined;
+          const ours = provider?.keyProviderIsActive === true && drives?.keyManagementType !== 'internal';
+          if (on && !ours) replacesInternalKey = internalKeyToReplace(cluster, state, drives!, input);
           if (state === 'disabling')
             throw ApplicationFailure.retryable(
               `hardware encryption at rest is disabling on cluster ${cluster}`,

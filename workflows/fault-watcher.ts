@@ -18,7 +18,6 @@ import {
   ContinueAsNew,
   isCancellation,
   ParentClosePolicy,
-  patched,
   setHandler,
   sleep,
   startChild,
@@ -70,7 +69,6 @@ const KEEP_RECOVERIES = 20;
 const KEEP_WARNED = 200;
 const DAY_MS = 86_400_000;
 /** Watchers recorded before the certificate warnings existed replay without them. */
-const CERTIFICATE_EXPIRY_PATCH = 'watcher-certificate-expiry';
 
 export async function faultWatcher(rawInput: FaultWatcherInput, carried?: WatcherCarried): Promise<WatcherResult> {
   const input = parseInput(faultWatcherInput, rawInput);
@@ -287,7 +285,7 @@ export async function faultWatcher(rawInput: FaultWatcherInput, carried?: Watche
         if (isCancellation(err)) throw err;
         status.lastPollError = describeFailure(err);
       }
-      if (expiry && certificateCheckDue() && patched(CERTIFICATE_EXPIRY_PATCH)) await checkCertificates(expiry.horizonMs);
+      if (expiry && certificateCheckDue()) await checkCertificates(expiry.horizonMs);
       status.polls += 1;
       pollsThisRun += 1;
       status.lastPollAt = now();

@@ -37,13 +37,14 @@ describe('bounded CLI commands (real Temporal, simulator, PyKMIP)', () => {
   });
 
   const env = (taskQueue: string) => ({ EKM_TASK_QUEUE: taskQueue });
-  const setupInput = () => {
+  // A setup that finds its server already holding a certificate for the cluster's key pair does not wait
+  // for a signature: a test that needs the wait names its own provider and server.
+  const setupInput = (names = { keyProviderName: 'bounded-provider', keyServerName: 'bounded-server' }) => {
     const kmip = testEnv().kmip;
     return {
       cluster: harness.name,
       subject: { commonName: `${harness.name}.example.test` },
-      keyProviderName: 'bounded-provider',
-      keyServerName: 'bounded-server',
+      ...names,
       hostnames: [kmip.host],
       port: kmip.port,
       kmipCaCertificate: kmip.caPem,
@@ -142,7 +143,12 @@ describe('bounded CLI commands (real Temporal, simulator, PyKMIP)', () => {
     const registry = harness.registry;
     let worker = await startInProcessWorker({ taskQueue, registry, notifier: { send: async () => undefined } });
     workers.push(worker);
-    const handle = await startRunbook(temporal.client, 'setup', setupInput(), { taskQueue, workflowId: `ekm-two-${Date.now()}` });
+    const handle = await startRunbook(
+      temporal.client,
+      'setup',
+      setupInput({ keyProviderName: 'two-answers-provider', keyServerName: 'two-answers-server' }),
+      { taskQueue, workflowId: `ekm-two-${Date.now()}` },
+    );
     const csrPem = await eventually(async () => {
       const p = await handle.query(progressQuery.definition);
       expect(p.waiting?.kind).toBe('signed-certificate');
