@@ -68,7 +68,6 @@ const KEEP_FAULTS = 50;
 const KEEP_RECOVERIES = 20;
 const KEEP_WARNED = 200;
 const DAY_MS = 86_400_000;
-/** Watchers recorded before the certificate warnings existed replay without them. */
 
 export async function faultWatcher(rawInput: FaultWatcherInput, carried?: WatcherCarried): Promise<WatcherResult> {
   const input = parseInput(faultWatcherInput, rawInput);
