@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { findCluster, readCaBundle, readClusterCredentials } from '../src/config/clusters';
+import { findCluster, readCaBundle, readClusterCredentials, type ClusterRegistry } from '../src/config/clusters';
 import { ConfigError } from '../src/config/zod-errors';
 import { activityInfo } from '@temporalio/activity';
 import type { AuditLog } from '../src/audit/audit-log';
@@ -20,19 +20,7 @@ export async function withElement<T>(
 ): Promise<T> {
   let client: ElementClient;
   try {
-    const entry = findCluster(ctx.registry, cluster);
-    const credentials = readClusterCredentials(cluster, entry);
-    client = new ElementClient({
-      endpoint: entry.mvip,
-      apiVersion: entry.apiVersion,
-      username: credentials.username,
-      password: credentials.password,
-      caPem: readCaBundle(cluster, entry),
-      insecure: entry.insecure,
-      connectTimeoutMs: entry.connectTimeoutMs,
-      responseTimeoutMs: entry.responseTimeoutMs,
-      onCall: ctx.audit && auditRecorder(ctx.audit, cluster),
-    });
+    client = elementClientFor(ctx.registry, cluster, ctx.audit && auditRecorder(ctx.audit, cluster));
   } catch (err) {
     throw asActivityFailure(err);
   }
@@ -46,6 +34,31 @@ export async function withElement<T>(
 }
 
 function auditRecorder(audit: AuditLog, cluster: string): (call: ElementCallRecord) => void {
+/**
+ * An Element client for a registered cluster, its credentials read now from the environment or
+ * secret files the clusters file names (the worker's, or the CLI's for `--plan`). Throws
+ * ConfigError (naming the setting, never the secret) for an unknown cluster or a missing secret.
+ */
+export function elementClientFor(
+  registry: ClusterRegistry,
+  cluster: string,
+  onCall?: (call: ElementCallRecord) => void,
+): ElementClient {
+  const entry = findCluster(registry, cluster);
+  const credentials = readClusterCredentials(cluster, entry);
+  return new ElementClient({
+    endpoint: entry.mvip,
+    apiVersion: entry.apiVersion,
+    username: credentials.username,
+    password: credentials.password,
+    caPem: readCaBundle(cluster, entry),
+    insecure: entry.insecure,
+    connectTimeoutMs: entry.connectTimeoutMs,
+    responseTimeoutMs: entry.responseTimeoutMs,
+    onCall,
+  });
+}
+
   const info = activityInfo();
   return (call) =>
     audit.append({

@@ -1,5 +1,10 @@
 import { ElementApiError, type ElementClient } from '../src/element';
-import { RekeyMasterKeyAsyncResult, type EncryptionKeyInfo, type KeyProviderKmip } from '../src/element/objects';
+import {
+  RekeyMasterKeyAsyncResult,
+  type EncryptionKeyInfo,
+  type KeyProviderKmip,
+  type SoftwareEncryptionAtRestInfo,
+} from '../src/element/objects';
 import { Failure } from '../workflows/failures';
 import { DEFAULT_POLL, isAsyncHandleGone, pollAsyncJobOrGone, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
@@ -116,35 +121,62 @@ async function decideFromInfo(client: ElementClient, handle: number, gone: Eleme
   };
 }
 
+/** What the rekey's precheck reads from the cluster (read-only methods only). */
+export interface RekeyClusterState {
+  softwareEncryption: SoftwareEncryptionAtRestInfo;
+  /** External target only: ListKeyProvidersKmip. */
+  providers?: KeyProviderKmip[];
+  /** The latest rekey (rekeyMasterKeyAsyncResultID) is still running (GetAsyncResult with keepResult: true). */
+  latestRekeyRunning: boolean;
+}
+
+/**
+ * Reads what the rekey's precheck needs, with read-only calls only: GetSoftwareEncryptionAtRestInfo,
+ * ListKeyProvidersKmip (external target), GetAsyncResult of the latest rekey with keepResult: true.
+ */
+export async function readRekeyState(client: ElementClient, target: RekeyTarget): Promise<RekeyClusterState> {
+  const info = await client.call('GetSoftwareEncryptionAtRestInfo');
+  if (info.state !== 'enabled') return { softwareEncryption: info, latestRekeyRunning: false };
+  const providers =
+    target.keyManagement === 'external' ? (await client.call('ListKeyProvidersKmip', {})).kmipKeyProviders : undefined;
+  const handle = info.rekeyMasterKeyAsyncResultID;
+  return { softwareEncryption: info, providers, latestRekeyRunning: handle !== undefined && (await isRunning(client, handle)) };
+}
+
+/**
+ * The rekey's precheck without I/O: software encryption must be enabled
+ * (SoftwareEncryptionNotEnabled); an external target's provider is picked (KeyProviderNotFound,
+ * KeyProviderAmbiguous) and must hold a key server (KeyProviderHasNoServer); a rekey still running
+ * is attached to.
+ */
+export function assessRekey(cluster: string, state: RekeyClusterState, target: RekeyTarget): RekeyPrecheck {
+  const info = state.softwareEncryption;
+  if (info.state !== 'enabled') {
+    throw refuse(
+      Failure.SoftwareEncryptionNotEnabled,
+      `software encryption at rest is ${info.state} on cluster ${cluster}; it can only be enabled when the cluster is created`,
+    );
+  }
+  const precheck: RekeyPrecheck = { masterKey: info.masterKeyInfo, lastHandle: info.rekeyMasterKeyAsyncResultID };
+  if (target.keyManagement === 'external') {
+    const provider = pickProvider(state.providers ?? [], target.provider);
+    if (provider.keyServerIDs.length === 0) {
+      throw refuse(
+        Failure.KeyProviderHasNoServer,
+        `key provider ${provider.keyProviderID} "${provider.keyProviderName}" has no key server`,
+      );
+    }
+    precheck.provider = { id: provider.keyProviderID, name: provider.keyProviderName };
+  }
+  if (state.latestRekeyRunning) precheck.inFlightHandle = info.rekeyMasterKeyAsyncResultID;
+  return precheck;
+}
+
 export function rekeyActivities(ctx: ActivityContext) {
   return {
-    /** Software encryption at rest must be enabled; finds the provider; notices a rekey already in flight. */
+    /** Software encryption at rest must be enabled; finds the provider; notices a rekey already in flight (readRekeyState, then assessRekey). */
     async rekeyPrecheck(cluster: string, target: RekeyTarget): Promise<RekeyPrecheck> {
-      return withElement(ctx, cluster, async (client) => {
-        const info = await client.call('GetSoftwareEncryptionAtRestInfo');
-        if (info.state !== 'enabled') {
-          throw refuse(
-            Failure.SoftwareEncryptionNotEnabled,
-            `software encryption at rest is ${info.state} on cluster ${cluster}; it can only be enabled when the cluster is created`,
-          );
-        }
-        const precheck: RekeyPrecheck = { masterKey: info.masterKeyInfo, lastHandle: info.rekeyMasterKeyAsyncResultID };
-        if (target.keyManagement === 'external') {
-          const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', {});
-          const provider = pickProvider(kmipKeyProviders, target.provider);
-          if (provider.keyServerIDs.length === 0) {
-            throw refuse(
-              Failure.KeyProviderHasNoServer,
-              `key provider ${provider.keyProviderID} "${provider.keyProviderName}" has no key server`,
-            );
-          }
-          precheck.provider = { id: provider.keyProviderID, name: provider.keyProviderName };
-        }
-        if (info.rekeyMasterKeyAsyncResultID !== undefined && (await isRunning(client, info.rekeyMasterKeyAsyncResultID))) {
-          precheck.inFlightHandle = info.rekeyMasterKeyAsyncResultID;
-        }
-        return precheck;
-      });
+      return withElement(ctx, cluster, async (client) => assessRekey(cluster, await readRekeyState(client, target), target));
     },
 
     async testKeyProvider(cluster: string, keyProviderID: number): Promise<void> {

@@ -11,7 +11,7 @@ import { CertificateInputError, normalizeCaBundle, readCertificateInput } from '
 import { ApplicationFailure } from '@temporalio/common';
 import { DEFAULT_POLL, pollUntil, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
-import { describeDriveKeys, internalKeyToReplace, readHardwareEncryption } from './hardware-encryption';
+import { describeDriveKeys, internalKeyToReplace, readHardwareEncryption, type HardwareEncryption } from './hardware-encryption';
 import { refuse, withElement } from './element';
 
 export type SetupMode = 'hardware' | 'software' | 'none';
@@ -164,118 +164,190 @@ async function findServer(client: ElementClient, name: string): Promise<KeyServe
   );
 }
 
+export interface SetupPrecheckInput {
+  mode: SetupMode;
+  keyProviderName: string;
+  keyServerName: string;
+  newKeyPair: boolean;
+  commonName?: string;
+  replaceInternalKey?: boolean;
+}
+
+/** What setup's precheck reads from the cluster (read-only methods only). */
+export interface SetupClusterState {
+  /** The API version the clusters file pins. */
+  apiVersion: string;
+  /** GetAPI supportedVersions. */
+  supportedVersions: string[];
+  /** GetClusterInfo encryptionAtRestState. */
+  encryptionAtRestState: string;
+  providers: KeyProviderKmip[];
+  servers: KeyServerKmip[];
+  /** Software mode on API 12.3+: GetSoftwareEncryptionAtRestInfo. */
+  softwareEncryption?: { state: string; keyManagementType?: string; keyProviderID?: number };
+  /** Hardware mode with encryption enabling or enabled: whose key the drives are under. */
+  drives?: HardwareEncryption;
+  /** The CSR of the cluster's key pair; null when it has none. */
+  csrPem: string | null;
+}
+
+/**
+ * Reads what setup's precheck needs, with read-only methods only (GetAPI, GetClusterInfo,
+ * ListKeyProvidersKmip, ListKeyServersKmip, GetSoftwareEncryptionAtRestInfo for software mode,
+ * ListDrives for hardware mode with encryption on, GetClientCertificateSignRequest).
+ */
+export async function readSetupState(client: ElementClient, input: SetupPrecheckInput): Promise<SetupClusterState> {
+  const api = await client.call('GetAPI');
+  const pinned = client.apiVersion;
+  // A version the precheck refuses: nothing more is read (the methods may not exist there).
+  if (!versionAtLeast(pinned, '11.7') || !api.supportedVersions.includes(pinned))
+    return {
+      apiVersion: pinned,
+      supportedVersions: api.supportedVersions,
+      encryptionAtRestState: 'unknown',
+      providers: [],
+      servers: [],
+      csrPem: null,
+    };
+  const { clusterInfo } = await client.call('GetClusterInfo');
+  const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', {});
+  const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
+  let softwareEncryption: SetupClusterState['softwareEncryption'];
+  if (input.mode === 'software' && versionAtLeast(pinned, '12.3') && api.supportedVersions.includes(pinned)) {
+    const sear = await client.call('GetSoftwareEncryptionAtRestInfo');
+    softwareEncryption = {
+      state: sear.state,
+      keyManagementType: sear.masterKeyInfo?.keyManagementType,
+      keyProviderID: sear.masterKeyInfo?.keyProviderID,
+    };
+  }
+  const state = clusterInfo.encryptionAtRestState;
+  const drives =
+    input.mode === 'hardware' && (state === 'enabled' || state === 'enabling') ? await readHardwareEncryption(client) : undefined;
+  return {
+    apiVersion: pinned,
+    supportedVersions: api.supportedVersions,
+    encryptionAtRestState: state,
+    providers: kmipKeyProviders,
+    servers: kmipKeyServers,
+    softwareEncryption,
+    drives,
+    csrPem: await readCurrentCsr(client),
+  };
+}
+
+/**
+ * Setup's precheck without I/O: what the cluster supports and already has, and the refusals
+ * (UnsupportedVersion, AmbiguousName, KeyProviderHasOtherServer, SoftwareEncryptionNotEnabled,
+ * EncryptionAlreadyEnabled, KeyServersInUse; ClusterBusy, retryable, while encryption is
+ * disabling or enabling), thrown as the ApplicationFailures the activity fails with.
+ */
+export async function assessSetup(cluster: string, s: SetupClusterState, input: SetupPrecheckInput): Promise<SetupPrecheck> {
+  const pinned = s.apiVersion;
+  if (!versionAtLeast(pinned, '11.7')) {
+    throw refuse(
+      Failure.UnsupportedVersion,
+      `external key management needs Element API 11.7 or later; cluster ${cluster} is pinned to ${pinned}`,
+    );
+  }
+  if (input.mode === 'software' && !versionAtLeast(pinned, '12.3')) {
+    throw refuse(
+      Failure.UnsupportedVersion,
+      `the software encryption path needs Element API 12.3 or later; cluster ${cluster} is pinned to ${pinned}`,
+    );
+  }
+  if (!s.supportedVersions.includes(pinned)) {
+    throw refuse(
+      Failure.UnsupportedVersion,
+      `cluster ${cluster} does not serve API ${pinned} (supported: ${s.supportedVersions.join(', ')})`,
+    );
+  }
+  const provider = single(
+    s.providers.filter((p) => p.keyProviderName === input.keyProviderName),
+    'key provider',
+    input.keyProviderName,
+    (p) => p.keyProviderID,
+  );
+  const server = single(
+    s.servers.filter((x) => x.kmipKeyServerName === input.keyServerName),
+    'key server',
+    input.keyServerName,
+    (x) => x.keyServerID,
+  );
+  if (provider) refuseSecondServer(provider, server?.keyServerID, input.keyServerName);
+  const serversInUse = s.servers
+    .filter((x) => x.kmipAssignedProviderIsActive === true)
+    .map((x) => ({ id: x.keyServerID, name: x.kmipKeyServerName, providerId: x.keyProviderID }));
+  let alreadyDone = false;
+  if (input.mode === 'software') {
+    const sear = s.softwareEncryption;
+    if (sear?.state !== 'enabled') {
+      throw refuse(
+        Failure.SoftwareEncryptionNotEnabled,
+        `software encryption at rest is ${sear?.state ?? 'unknown'} on cluster ${cluster}; it can only be enabled when the cluster is created`,
+      );
+    }
+    alreadyDone =
+      provider !== undefined && sear.keyManagementType === 'external' && sear.keyProviderID === provider.keyProviderID;
+  }
+  let replacesInternalKey = false;
+  if (input.mode === 'hardware') {
+    const state = s.encryptionAtRestState;
+    const on = state === 'enabled' || state === 'enabling';
+    // The provider is active for a software master key too: the drives' key tells whose hardware encryption it is.
+    const drives = on ? s.drives : undefined;
+    const ours = provider?.keyProviderIsActive === true && drives?.keyManagementType !== 'internal';
+    if (on && !ours) replacesInternalKey = internalKeyToReplace(cluster, state, drives!, input);
+    if (state === 'disabling')
+      throw ApplicationFailure.retryable(`hardware encryption at rest is disabling on cluster ${cluster}`, Failure.ClusterBusy);
+    alreadyDone = state === 'enabled' && ours;
+  }
+  if (serversInUse.length > 0 && !input.newKeyPair && !alreadyDone) {
+    throw refuse(
+      Failure.KeyServersInUse,
+      `key servers ${serversInUse.map((x) => `${x.id} "${x.name}"`).join(', ')} of an active provider use the cluster's current key pair; ` +
+        'replacing it would break their trust. Start the setup with an explicit request for a new key pair if that is intended',
+    );
+  }
+  const reuse: string[] = [];
+  if (provider)
+    reuse.push(
+      `key provider ${provider.keyProviderID} "${provider.keyProviderName}"${provider.keyProviderIsActive ? ' (active)' : ''}`,
+    );
+  if (server) reuse.push(`key server ${server.keyServerID} "${server.kmipKeyServerName}" (updated if its settings differ)`);
+  const csrPem = s.csrPem;
+  let certificate = server && csrPem && !input.newKeyPair ? await reusableCertificate(csrPem, server) : undefined;
+  // A setup asking for another common name wants a new identity, not the old one.
+  if (certificate && input.commonName && !certificate.summary.subject.split(/,\s*/).includes(`CN=${input.commonName}`))
+    certificate = undefined;
+  if (certificate) {
+    reuse.push(
+      `the cluster's key pair and key server ${server!.keyServerID}'s certificate (${certificate.summary.subject}, valid until ${certificate.summary.notAfter})`,
+    );
+  }
+  return {
+    apiVersion: pinned,
+    keyFingerprint: await keyFingerprintOf(csrPem),
+    reusableCertificate: certificate,
+    existingProvider: provider && {
+      id: provider.keyProviderID,
+      name: provider.keyProviderName,
+      active: provider.keyProviderIsActive,
+    },
+    existingServer: server && { id: server.keyServerID, name: server.kmipKeyServerName, assignedTo: server.keyProviderID },
+    serversInUse,
+    encryptionAtRestState: s.encryptionAtRestState,
+    alreadyDone,
+    replacesInternalKey,
+    reuse,
+  };
+}
+
 export function setupActivities(ctx: ActivityContext) {
   return {
-    /** What the cluster supports and already has; refuses what the procedure must not do. */
-    async setupPrecheck(
-      cluster: string,
-      input: {
-        mode: SetupMode;
-        keyProviderName: string;
-        keyServerName: string;
-        newKeyPair: boolean;
-        commonName?: string;
-        replaceInternalKey?: boolean;
-      },
-    ): Promise<SetupPrecheck> {
-      return withElement(ctx, cluster, async (client) => {
-        const api = await client.call('GetAPI');
-        const pinned = client.apiVersion;
-        if (!versionAtLeast(pinned, '11.7')) {
-          throw refuse(
-            Failure.UnsupportedVersion,
-            `external key management needs Element API 11.7 or later; cluster ${cluster} is pinned to ${pinned}`,
-          );
-        }
-        if (input.mode === 'software' && !versionAtLeast(pinned, '12.3')) {
-          throw refuse(
-            Failure.UnsupportedVersion,
-            `the software encryption path needs Element API 12.3 or later; cluster ${cluster} is pinned to ${pinned}`,
-          );
-        }
-        if (!api.supportedVersions.includes(pinned)) {
-          throw refuse(
-            Failure.UnsupportedVersion,
-            `cluster ${cluster} does not serve API ${pinned} (supported: ${api.supportedVersions.join(', ')})`,
-          );
-        }
-        const { clusterInfo } = await client.call('GetClusterInfo');
-        const provider = await findProvider(client, input.keyProviderName);
-        const server = await findServer(client, input.keyServerName);
-        if (provider) refuseSecondServer(provider, server?.keyServerID, input.keyServerName);
-        const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
-        const serversInUse = kmipKeyServers
-          .filter((s) => s.kmipAssignedProviderIsActive === true)
-          .map((s) => ({ id: s.keyServerID, name: s.kmipKeyServerName, providerId: s.keyProviderID }));
-        let alreadyDone = false;
-        if (input.mode === 'software') {
-          const sear = await client.call('GetSoftwareEncryptionAtRestInfo');
-          if (sear.state !== 'enabled') {
-            throw refuse(
-              Failure.SoftwareEncryptionNotEnabled,
-              `software encryption at rest is ${sear.state} on cluster ${cluster}; it can only be enabled when the cluster is created`,
-            );
-          }
-          alreadyDone =
-            provider !== undefined &&
-            sear.masterKeyInfo?.keyManagementType === 'external' &&
-            sear.masterKeyInfo.keyProviderID === provider.keyProviderID;
-        }
-        let replacesInternalKey = false;
-        if (input.mode === 'hardware') {
-          const state = clusterInfo.encryptionAtRestState;
-          const on = state === 'enabled' || state === 'enabling';
-          // The provider is active for a software master key too: the drives' key tells whose hardware encryption it is.
-          const drives = on ? await readHardwareEncryption(client) : undefined;
-          const ours = provider?.keyProviderIsActive === true && drives?.keyManagementType !== 'internal';
-          if (on && !ours) replacesInternalKey = internalKeyToReplace(cluster, state, drives!, input);
-          if (state === 'disabling')
-            throw ApplicationFailure.retryable(
-              `hardware encryption at rest is disabling on cluster ${cluster}`,
-              Failure.ClusterBusy,
-            );
-          alreadyDone = state === 'enabled' && ours;
-        }
-        if (serversInUse.length > 0 && !input.newKeyPair && !alreadyDone) {
-          throw refuse(
-            Failure.KeyServersInUse,
-            `key servers ${serversInUse.map((s) => `${s.id} "${s.name}"`).join(', ')} of an active provider use the cluster's current key pair; ` +
-              'replacing it would break their trust. Start the setup with an explicit request for a new key pair if that is intended',
-          );
-        }
-        const reuse: string[] = [];
-        if (provider)
-          reuse.push(
-            `key provider ${provider.keyProviderID} "${provider.keyProviderName}"${provider.keyProviderIsActive ? ' (active)' : ''}`,
-          );
-        if (server) reuse.push(`key server ${server.keyServerID} "${server.kmipKeyServerName}" (updated if its settings differ)`);
-        const csrPem = await readCurrentCsr(client);
-        let certificate = server && csrPem && !input.newKeyPair ? await reusableCertificate(csrPem, server) : undefined;
-        // A setup asking for another common name wants a new identity, not the old one.
-        if (certificate && input.commonName && !certificate.summary.subject.split(/,\s*/).includes(`CN=${input.commonName}`))
-          certificate = undefined;
-        if (certificate) {
-          reuse.push(
-            `the cluster's key pair and key server ${server!.keyServerID}'s certificate (${certificate.summary.subject}, valid until ${certificate.summary.notAfter})`,
-          );
-        }
-        return {
-          apiVersion: pinned,
-          keyFingerprint: await keyFingerprintOf(csrPem),
-          reusableCertificate: certificate,
-          existingProvider: provider && {
-            id: provider.keyProviderID,
-            name: provider.keyProviderName,
-            active: provider.keyProviderIsActive,
-          },
-          existingServer: server && { id: server.keyServerID, name: server.kmipKeyServerName, assignedTo: server.keyProviderID },
-          serversInUse,
-          encryptionAtRestState: clusterInfo.encryptionAtRestState,
-          alreadyDone,
-          replacesInternalKey,
-          reuse,
-        };
-      });
+    /** What the cluster supports and already has; refuses what the procedure must not do (readSetupState, then assessSetup). */
+    async setupPrecheck(cluster: string, input: SetupPrecheckInput): Promise<SetupPrecheck> {
+      return withElement(ctx, cluster, async (client) => assessSetup(cluster, await readSetupState(client, input), input));
     },
 
     /**

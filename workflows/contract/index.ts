@@ -12,3 +12,4 @@ export * from './lock';
 export * from './messages';
 export * from './progress';
 export * from './recoveries';
+export * from './plan';
