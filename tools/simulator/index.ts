@@ -61,6 +61,8 @@ export interface SimulatorOptions {
   durations?: DurationsInput;
   /** Extra names for the HTTPS certificate (localhost, 127.0.0.1 and ::1 are always in it). */
   tlsNames?: { dns?: string[]; ips?: string[] };
+  /** An HTTPS identity to use when the state has none yet (a fleet shares one CA and certificate; default: a new one). */
+  tls?: { caPem: string; certPem: string; keyPem: string };
   /** The call log file; default `<stateFile>.calls.jsonl`; false keeps it in memory only. */
   callLogFile?: string | false;
   log?: (line: string) => void;
@@ -148,6 +150,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     const existing = await cluster.run((state) => state.tls);
     const identity =
       existing ??
+      options.tls ??
       (await createTlsIdentity({
         dns: ['localhost', ...(options.tlsNames?.dns ?? [])],
         ips: [
@@ -218,7 +221,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 
 export { kmipKeyIdAttribute, NO_KEY_ID } from './model';
 export { DEMO_NODE_MESSAGE } from './methods/encryption';
-export { DEFAULT_CSR_VERSION, type CsrVersion } from './crypto';
+export { createTlsIdentity, DEFAULT_CSR_VERSION, type CsrVersion } from './crypto';
 export { SimulatorControlClient, ControlApiError } from './control-client';
 export type { CallRecordJson } from './control-client';
 export type { Durations, DurationsInput } from './durations';

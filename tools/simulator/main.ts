@@ -45,9 +45,10 @@ Options:
   --certificate-fault-warning-ms N  kmipCertificateFault this long before a certificate expires (default 30 days; UNCONFIRMED)
   --quiet                       no log lines
   --help
+  Many clusters from one process: ekm simulator --clusters N | --fleet FILE (ekm simulator --clusters 1 --help)
 `;
 
-const DURATION_FLAGS = {
+export const DURATION_FLAGS = {
   'ear-transition-ms': 'earTransitionMs',
   'rekey-ms': 'rekeyMs',
   'drive-add-ms': 'driveAddMs',
@@ -195,6 +196,10 @@ export async function runSimulatorMain(
   argv: string[],
   out: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<void> {
+  if (argv.some((a) => /^--(clusters|fleet)(=|$)/.test(a))) {
+    const { runFleetMain } = await import('./fleet-main');
+    return runFleetMain(argv, out);
+  }
   const parsed = parseSimulatorArgs(argv);
   if (parsed.help) {
     out(SIMULATOR_USAGE);
