@@ -63,6 +63,9 @@ const kmipCheck = z.strictObject({
     .optional(),
 });
 
+/** A label's name, e.g. `site`, `env`, `rack-row`. */
+export const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
 const clusterEntry = z
   .strictObject({
     mvip: z
@@ -79,6 +82,13 @@ const clusterEntry = z
     connectTimeoutMs: z.number().int().positive().default(10_000),
     responseTimeoutMs: z.number().int().positive().default(60_000),
     kmipCheck: kmipCheck.optional(),
+    /** Fleet selection (`ekm fleet ... --label site=ams`): free key/value pairs, e.g. site, env. */
+    labels: z
+      .record(
+        z.string().regex(LABEL_KEY, 'label names are letters, digits, dots, dashes and underscores'),
+        z.union([z.string(), z.number(), z.boolean()], { error: 'must be a text, number or true/false' }).transform(String),
+      )
+      .optional(),
   })
   .superRefine((entry, ctx) => {
     if (!entry.caBundle && !entry.insecure) {
