@@ -16,6 +16,7 @@
  */
 const UNIT = [
   'cli/replace-internal-key',
+  'codec/',
   'config/',
   'deploy/',
   'element/',

@@ -4,11 +4,16 @@
  */
 import fs from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../src/codec/data-converter';
 
 async function main(): Promise<void> {
   const out = process.argv[2];
   if (!out) throw new Error('usage: bundle.js OUTPUT_FILE');
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') });
+  // Failure messages go in encoded attributes, so a worker with EKM_PAYLOAD_KEYS_FILE encrypts them too.
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  });
   fs.writeFileSync(out, code);
   console.error(`workflow bundle written to ${out} (${code.length} bytes)`);
 }

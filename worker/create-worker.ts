@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import fs from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { ekmDataConverter } from '../src/codec/data-converter';
 import { AuditLog } from '../src/audit/audit-log';
 import { loadClusterRegistry, type ClusterRegistry } from '../src/config/clusters';
 import { temporalConnection, type RuntimeSettings } from '../src/config/runtime';
@@ -73,15 +74,17 @@ async function requireSearchAttributes(client: Client, namespace: string): Promi
 export async function createRunbookWorker(settings: RuntimeSettings, overrides: WorkerOverrides = {}): Promise<RunbookWorker> {
   const registry = overrides.registry ? () => overrides.registry! : liveClusterRegistry(settings.EKM_CLUSTERS_FILE);
   registry(); // a clusters file with a mistake stops the worker at start, naming it
+  const dataConverter = ekmDataConverter(settings); // so does a payload keys file with one
   const connectionOptions = temporalConnection(settings);
   const nativeConnection = await NativeConnection.connect(connectionOptions);
   const clientConnection = await Connection.connect(connectionOptions);
-  const temporal = new Client({ connection: clientConnection, namespace: settings.TEMPORAL_NAMESPACE });
+  const temporal = new Client({ connection: clientConnection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter });
   await requireSearchAttributes(temporal, settings.TEMPORAL_NAMESPACE);
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: settings.TEMPORAL_NAMESPACE,
     taskQueue: settings.EKM_TASK_QUEUE,
+    dataConverter,
     ...(settings.EKM_WORKFLOW_BUNDLE && !overrides.workflowsPath
       ? { workflowBundle: { codePath: settings.EKM_WORKFLOW_BUNDLE } }
       : { workflowsPath: overrides.workflowsPath ?? require.resolve('../workflows') }),

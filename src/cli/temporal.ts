@@ -1,4 +1,5 @@
 import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { ekmDataConverter } from '../codec/data-converter';
 import { loadRuntimeSettings, temporalConnection, type RuntimeSettings } from '../config/runtime';
 import { CliError, ExitCode } from './exit-codes';
 
@@ -23,7 +24,7 @@ export function connect(timeoutMs: number): CliContext {
   const connection = Connection.lazy({ ...temporalConnection(settings), connectTimeout: Math.min(5000, timeoutMs) });
   return {
     settings,
-    client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
+    client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: ekmDataConverter(settings) }),
     close: () => connection.close(),
     doing: `talking to Temporal at ${settings.TEMPORAL_ADDRESS}`,
     unbounded: () => undefined,

@@ -47,6 +47,13 @@ const runtimeFields = z.object({
   EKM_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Append one JSON line per Element API call here (for `ekm report`). */
   EKM_AUDIT_LOG: z.string().min(1).optional(),
+  /** Payload encryption keys (src/codec/payload-keys.ts); unset: payloads are not encrypted. */
+  EKM_PAYLOAD_KEYS_FILE: z.string().min(1).optional(),
+  /** host:port where the worker serves Prometheus metrics (worker/metrics.ts); unset: none. */
+  EKM_METRICS_LISTEN: z
+    .string()
+    .regex(/^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):\d+$/, 'must be host:port, e.g. 0.0.0.0:9464')
+    .optional(),
 });
 
 const runtimeSchema = runtimeFields.superRefine((env, ctx) => {
@@ -75,6 +82,7 @@ const PATH_SETTINGS = [
   'EKM_WEBHOOK_TOKEN_FILE',
   'EKM_AUDIT_LOG',
   'EKM_WORKFLOW_BUNDLE',
+  'EKM_PAYLOAD_KEYS_FILE',
 ] as const;
 
 /**

@@ -4,6 +4,7 @@
  * from the worker's audit log. JSON for machines, Markdown for the change record.
  */
 import type { Client } from '@temporalio/client';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import { AuditLog, auditEntry } from '../audit/audit-log';
 import { formatDuration } from '../durations';
@@ -110,7 +111,10 @@ async function activitiesOf(client: Client, workflowId: string, runId: string): 
       activity.outcome = outcome;
       activity.endedAt = iso(event.eventTime);
       const failure = 'failure' in attributes ? attributes.failure : undefined;
-      if (failure?.message) activity.failure = failure.cause?.message ?? failure.message;
+      // Decoded: with payload encryption on, the message is in the failure's encrypted attributes.
+      const error = await decodeOptionalFailureToOptionalError(client.options.loadedDataConverter, failure);
+      const message = (error?.cause as Error | undefined)?.message || error?.message;
+      if (message) activity.failure = message;
     }
   }
   return [...byScheduledId.values()];
