@@ -16,6 +16,7 @@
  */
 const UNIT = [
   'cli/replace-internal-key',
+  'cli/retrying-step',
   'codec/',
   'config/',
   'deploy/',
@@ -33,6 +34,7 @@ const UNIT = [
   'simulator/key-management',
   'simulator/persistence',
   'simulator/protocol',
+  'simulator/transient-faults',
   'worker/',
   'workflows/replay',
 ];

@@ -5,6 +5,7 @@ import { activityInfo } from '@temporalio/activity';
 import type { AuditLog } from '../src/audit/audit-log';
 import { ElementApiError, ElementClient, ElementError, type ElementCallRecord } from '../src/element';
 import type { ActivityContext } from './context';
+import { rerunOnTransient } from './transient';
 import { Failure, type FailureType } from '../workflows/failures';
 
 /**
@@ -25,7 +26,7 @@ export async function withElement<T>(
     throw asActivityFailure(err);
   }
   try {
-    return await fn(client);
+    return await rerunOnTransient(() => fn(client));
   } catch (err) {
     throw asActivityFailure(err, options.retryApiErrors);
   } finally {

@@ -6,8 +6,18 @@ import { proxyActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { PollSettings } from '../activities/async-jobs';
 
-/** Cluster calls: a few quick retries for transport faults (permanent Element errors end them at once). */
-export const CLUSTER_CALL_RETRY: RetryPolicy = { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 10 };
+/**
+ * Cluster calls. Transient faults are retried first where they happen (the client per call, the
+ * activity body again: activities/transient.ts); what still fails an attempt is retried here for
+ * about half an hour (2 s doubling to 1 min, 30 attempts) before the step fails or asks a person.
+ * Permanent Element errors and refusals are non-retryable failures: they end it at once.
+ */
+export const CLUSTER_CALL_RETRY: RetryPolicy = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 30,
+};
 
 /** Activities that make one or a few cluster calls. */
 export function clusterCalls(options: { timeoutMs: number; heartbeatTimeoutMs?: number; retry?: RetryPolicy }) {

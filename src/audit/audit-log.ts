@@ -17,6 +17,8 @@ export const auditEntry = z.strictObject({
   outcome: z.enum(['ok', 'error']),
   errorName: z.string().optional(),
   durationMs: z.number(),
+  /** Requests the client sent for the call (transient faults retried); absent in older lines. */
+  tries: z.number().int().positive().optional(),
 });
 export type AuditEntry = z.infer<typeof auditEntry>;
 

@@ -97,6 +97,17 @@ export const runStatusJson = z.strictObject({
   runId: z.string(),
   status: executionStatus,
   progress: runbookProgress,
+  /** Activities Temporal is retrying after a failure (the step table's attempt and last error). */
+  retries: z
+    .array(
+      z.strictObject({
+        activityType: z.string(),
+        attempt: z.int(),
+        lastError: z.string().optional(),
+        nextAttemptAt: isoTime.optional(),
+      }),
+    )
+    .optional(),
 });
 export const statusOutputJson = z.union([runStatusJson, z.array(runStatusJson)]);
 

@@ -1,5 +1,6 @@
 import type { AnswerAction, RunbookProgress, StepProgress } from '../../workflows/contract';
 import { formatDuration } from '../durations';
+import type { ActivityRetry } from './activity-retries';
 
 const MARK: Record<StepProgress['state'], string> = {
   pending: '·',
@@ -39,12 +40,16 @@ const ANSWER_EXAMPLES: Partial<Record<AnswerAction, string>> = {
   abort: ' --reason "why"',
 };
 
-/** The step table `ekm status` prints; `color` (a terminal) for the encryption-disabled line. */
+/**
+ * The step table `ekm status` prints; `color` (a terminal) for the encryption-disabled line;
+ * `retries` (activityRetries of the run's description): the running step shows the attempt and the
+ * last error of its activity while Temporal retries it.
+ */
 export function renderProgress(
   progress: RunbookProgress,
   run: { workflowId: string; runId?: string },
   now = Date.now(),
-  options: { color?: boolean } = {},
+  options: { color?: boolean; retries?: readonly ActivityRetry[] } = {},
 ): string {
   const lines: string[] = [];
   const banner = encryptionDisabledBanner(progress, options.color);
@@ -53,11 +58,18 @@ export function renderProgress(
   lines.push(`${progress.runbook} on cluster ${progress.cluster}: ${progress.state} (${elapsed})   ${run.workflowId}`);
   const idWidth = Math.max(4, ...progress.steps.map((s) => s.id.length));
   lines.push(`    ${pad('STEP', idWidth)}  ${pad('STATE', 17)}  ${pad('TRIES', 5)}  ${pad('TIME', 8)}  DETAIL`);
+  const retry = progress.state === 'running' ? options.retries?.[0] : undefined;
   for (const step of progress.steps) {
-    const detail =
+    let detail =
       step.state === 'failed' || (step.lastError && step.state !== 'done') ? (step.lastError ?? '') : (step.detail ?? step.title);
+    let tries = String(step.attempts);
+    if (retry && step.state === 'running' && step.id === progress.currentStep) {
+      tries = String(Math.max(step.attempts, retry.attempt));
+      const next = retry.nextAttemptAt ? `, next try at ${retry.nextAttemptAt}` : '';
+      detail = `retrying ${retry.activityType} (attempt ${retry.attempt}${next}): ${retry.lastError ?? 'no error recorded'}`;
+    }
     lines.push(
-      `  ${MARK[step.state]} ${pad(step.id, idWidth)}  ${pad(step.state, 17)}  ${pad(String(step.attempts), 5)}  ${pad(stepDuration(step, now), 8)}  ${detail}`,
+      `  ${MARK[step.state]} ${pad(step.id, idWidth)}  ${pad(step.state, 17)}  ${pad(tries, 5)}  ${pad(stepDuration(step, now), 8)}  ${detail}`,
     );
   }
   if (progress.waiting) {

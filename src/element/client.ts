@@ -23,6 +23,7 @@ import {
   findVersionShortfall,
   isApiVersion,
   isElementMethodName,
+  isRepeatableMethod,
   type ApiVersion,
   type ElementMethodName,
   type ElementMethodSpec,
@@ -47,7 +48,26 @@ export interface ElementClientOptions {
   responseTimeoutMs: number;
   /** Told about every call once it has ended (audit trails). Never given params or credentials. */
   onCall?: (call: ElementCallRecord) => void;
+  /** How a call that meets a transient fault is sent again (CallRetry); default DEFAULT_CALL_RETRY. */
+  retry?: Partial<CallRetry>;
 }
+
+/**
+ * Per-call retry of transient faults (HTTP 5xx, resets, timeouts, the busy xDB… answers), each
+ * time with a fresh request id. A method that changes something is sent again only when the
+ * failure shows the cluster did not execute it (a busy answer, no connection made): when its
+ * answer may have been lost after it ran, the error goes to the caller, whose activity looks at
+ * the cluster (finds the object by name) before trying again.
+ */
+export interface CallRetry {
+  /** Tries in all, the first included (1 = no retry). */
+  attempts: number;
+  /** Pause before the second try; doubles per try up to maxDelayMs, each pause jittered by up to half. */
+  initialDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_CALL_RETRY: CallRetry = { attempts: 6, initialDelayMs: 250, maxDelayMs: 4_000 };
 
 export interface ElementCallRecord {
   method: string;
@@ -55,6 +75,8 @@ export interface ElementCallRecord {
   /** The error class or Element error name (e.g. xInvalidParameter) when outcome is error. */
   errorName?: string;
   durationMs: number;
+  /** Requests sent for this call (more than 1 when transient faults were retried). */
+  tries: number;
 }
 
 export interface CallOptions {
@@ -156,9 +178,12 @@ export class ElementClient {
   readonly #responseTimeoutMs: number;
   readonly #insecure: boolean;
   readonly #onCall: ((call: ElementCallRecord) => void) | undefined;
+  readonly #retry: CallRetry;
 
   constructor(options: ElementClientOptions) {
     this.#onCall = options.onCall;
+    this.#retry = { ...DEFAULT_CALL_RETRY, ...options.retry };
+    if (!Number.isInteger(this.#retry.attempts) || this.#retry.attempts < 1) throw configError('retry.attempts must be a whole number >= 1');
     this.endpoint = normaliseEndpoint(options.endpoint);
     if (!isApiVersion(options.apiVersion)) throw configError('apiVersion must look like "12.3"');
     this.apiVersion = options.apiVersion;
@@ -190,18 +215,27 @@ export class ElementClient {
 
   /**
    * Calls one registered method. Params are validated (and version-checked) before anything is
-   * sent; the result is validated against the method's schema. Throws only ElementError subclasses.
+   * sent; the result is validated against the method's schema. Transient faults are retried here
+   * (CallRetry); what is thrown is the last try's error. Throws only ElementError subclasses.
    */
   async call<M extends ElementMethodName>(method: M, ...args: ElementCallArgs<M>): Promise<ElementResult<M>> {
-    if (!this.#onCall) return this.#call(method, ...args);
     const started = Date.now();
-    try {
-      const result = await this.#call(method, ...args);
-      this.#onCall({ method, outcome: 'ok', durationMs: Date.now() - started });
-      return result;
-    } catch (err) {
-      this.#onCall({ method, outcome: 'error', errorName: (err as Error).name, durationMs: Date.now() - started });
-      throw err;
+    const signal = args[1]?.signal;
+    let tries = 0;
+    for (;;) {
+      tries += 1;
+      try {
+        const result = await this.#call(method, ...args);
+        this.#onCall?.({ method, outcome: 'ok', durationMs: Date.now() - started, tries });
+        return result;
+      } catch (err) {
+        if (tries >= this.#retry.attempts || signal?.aborted || !worthSendingAgain(method, err)) {
+          this.#onCall?.({ method, outcome: 'error', errorName: (err as Error).name, durationMs: Date.now() - started, tries });
+          throw err;
+        }
+      }
+      const backoff = Math.min(this.#retry.initialDelayMs * 2 ** (tries - 1), this.#retry.maxDelayMs);
+      await pause(backoff / 2 + Math.random() * (backoff / 2), signal);
     }
   }
 
@@ -454,6 +488,32 @@ export class ElementClient {
   #context<T extends object>(method: string, extra: T): T & { method: string; endpoint: string } {
     return { ...extra, method, endpoint: this.endpoint };
   }
+}
+
+/** Connection-level codes that mean the request never reached the cluster. */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether to send the call again: a retryable fault, and for a method that changes something only
+ * one that shows it was not executed (a busy xDB… answer, a connection never made).
+ */
+function worthSendingAgain(method: string, err: unknown): boolean {
+  if (!(err instanceof ElementError) || !err.retryable) return false;
+  if (isRepeatableMethod(method)) return true;
+  if (err instanceof ElementApiError) return true;
+  return err instanceof ElementTransportError && err.code !== undefined && NOT_SENT_CODES.has(err.code);
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** A body carrying a JSON-RPC error object (some servers answer those with HTTP 4xx/5xx). */

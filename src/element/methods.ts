@@ -292,6 +292,15 @@ export function isElementMethodName(name: string): name is ElementMethodName {
   return Object.prototype.hasOwnProperty.call(elementMethods, name);
 }
 
+/**
+ * Methods that change nothing on the cluster (reads and tests), so sending one again after an
+ * answer was lost cannot do anything twice. Every other method is retried by the client only when
+ * the failure shows it was not executed (a busy answer, no connection made).
+ */
+export function isRepeatableMethod(name: string): boolean {
+  return /^(Get|List|Test)[A-Z]/.test(name) || name === 'ClearClusterFaults';
+}
+
 // ---------------------------------------------------------------------------------------------
 // API versions
 

@@ -53,6 +53,8 @@ function client(apiVersion = '12.3'): ElementClient {
     caPem,
     connectTimeoutMs: 5_000,
     responseTimeoutMs: 10_000,
+    // One request per call: these tests classify single answers (call-retry.test.ts covers retries).
+    retry: { attempts: 1 },
   });
   clients.push(c);
   return c;

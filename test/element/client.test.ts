@@ -59,6 +59,8 @@ function client(overrides: Partial<ElementClientOptions> = {}): ElementClient {
     caPem: pki.ca.certificatePem,
     connectTimeoutMs: 5_000,
     responseTimeoutMs: 10_000,
+    // One request per call: these tests classify single answers (call-retry.test.ts covers retries).
+    retry: { attempts: 1 },
     ...overrides,
   });
   clients.push(c);

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { DurationsInput } from './durations';
 import { ClusterStateSchema, HttpFaultRule, JobPlan, KeyAccess, type ClusterState } from './state';
+import type { TransientFaults } from './transient-faults';
 
 export const CallRecordSchema = z.looseObject({
   seq: z.int(),
@@ -97,7 +98,12 @@ export class SimulatorControlClient {
     await this.request('DELETE', '/control/calls', z.unknown());
   }
 
-  async setHttpFaults(body: { latencyMs?: number; jitterMs?: number; rules?: HttpFaultRuleInput[] }): Promise<void> {
+  async setHttpFaults(body: {
+    latencyMs?: number;
+    jitterMs?: number;
+    rules?: HttpFaultRuleInput[];
+    transient?: z.input<typeof TransientFaults>;
+  }): Promise<void> {
     await this.request('PUT', '/control/http-faults', z.unknown(), body);
   }
 

@@ -13,6 +13,7 @@ import { durationsPatchSchema } from './durations';
 import { destroyKey, KmipLinkError } from './kmip-link';
 import { serversOfProvider } from './model';
 import { HttpFaultRule, JobPlan, type ClusterState, type KeyRecord } from './state';
+import { TransientFaults, transientFaultRules } from './transient-faults';
 
 class ControlError extends Error {
   constructor(
@@ -29,6 +30,8 @@ const HttpFaultsBody = z.strictObject({
   latencyMs: Int.optional(),
   jitterMs: Int.optional(),
   rules: z.array(HttpFaultRule).optional(),
+  /** N % of calls fail transiently (appended to rules): see transient-faults.ts. */
+  transient: TransientFaults.optional(),
 });
 const HostnamesBody = z.strictObject({ hostnames: z.array(z.string().min(1)).min(1) });
 const KeyRefBody = z.strictObject({
@@ -175,7 +178,8 @@ export class ControlApi {
         return cluster.run((state) => {
           if (patch.latencyMs !== undefined) state.injection.latencyMs = patch.latencyMs;
           if (patch.jitterMs !== undefined) state.injection.jitterMs = patch.jitterMs;
-          if (patch.rules !== undefined) state.injection.rules = patch.rules;
+          if (patch.rules !== undefined || patch.transient !== undefined)
+            state.injection.rules = [...(patch.rules ?? []), ...(patch.transient ? transientFaultRules(patch.transient) : [])];
           return { latencyMs: state.injection.latencyMs, jitterMs: state.injection.jitterMs, rules: state.injection.rules };
         });
       }

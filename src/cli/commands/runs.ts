@@ -16,6 +16,7 @@ import {
 } from '../../../workflows/contract';
 import { clusterName } from '../../../workflows/inputs';
 import { RUNBOOK_WORKFLOW_TYPES } from '../../../workflows/runbooks';
+import { activityRetries } from '../activity-retries';
 import { CliError, ExitCode } from '../exit-codes';
 import { followRun } from '../follow';
 import { followOutputJson, formatJson, listOutputJson, statusOutputJson, type RunSummary } from '../json-output';
@@ -131,10 +132,16 @@ export function registerRunCommands(program: Command): void {
           const description = await reachRun(ctx, handle, 'the step table needs one to answer the progress query');
           ctx.doing = `reading the progress of ${handle.workflowId}`;
           const progress = await progressOf(handle);
-          reports.push({ workflowId: handle.workflowId, runId: description.runId, status: description.status.name, progress });
+          const retries = activityRetries(description.raw.pendingActivities);
+          reports.push({ workflowId: handle.workflowId, runId: description.runId, status: description.status.name, progress, retries });
         }
         if (opts.json) out(formatJson(statusOutputJson, reports.length === 1 ? reports[0]! : reports));
-        else out(reports.map((r) => renderProgress(r.progress, r, Date.now(), { color: process.stdout.isTTY })).join('\n\n'));
+        else
+          out(
+            reports
+              .map((r) => renderProgress(r.progress, r, Date.now(), { color: process.stdout.isTTY, retries: r.retries }))
+              .join('\n\n'),
+          );
         return ExitCode.ok;
       }),
     );
