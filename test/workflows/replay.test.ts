@@ -1,9 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { historyText } from '../../tools/histories/secrets';
+import { ekmDataConverter } from '../../src/codec/data-converter';
+import { encodeHistoryPayloads } from '../support/encrypted-history';
 import * as workflows from '../../workflows';
 
 /**
@@ -101,6 +105,28 @@ describe('replay of recorded workflow histories', () => {
     const results = await replayAll({ workflowsPath: require.resolve('../../workflows') }, histories);
     expect(results.map((r) => r.file)).toEqual(histories.map((h) => h.file));
     expect(results.filter((r) => r.error).map((r) => `${r.file}: ${r.error!.name}: ${r.error!.message}`)).toEqual([]);
+  });
+
+  it('replays a history stored encrypted (payload codec on) through the worker\'s codec; without the key it names the key id', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-replay-keys-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'r1.key'), randomBytes(32).toString('base64'));
+      fs.writeFileSync(path.join(dir, 'keys.yaml'), 'keys:\n  r1: { file: r1.key, current: true }\n');
+      const dataConverter = ekmDataConverter({ EKM_PAYLOAD_KEYS_FILE: path.join(dir, 'keys.yaml') });
+      const original = byFile('setup-manual-cert-retry.json');
+      // A copy, encrypted as the server would hold it; no certificate left readable.
+      const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(HISTORIES, original.file), 'utf8')));
+      expect(await encodeHistoryPayloads(history, dataConverter.payloadCodecs![0]!)).toBeGreaterThan(10);
+      expect(historyText(history)).not.toContain('BEGIN CERTIFICATE');
+      const encrypted = { ...original, history };
+      const [withKey] = await replayAll({ workflowsPath: require.resolve('../../workflows'), dataConverter }, [encrypted]);
+      expect(withKey).toEqual({ file: original.file });
+      // A worker without the keys file refuses its payloads in words naming the key they need.
+      const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!;
+      await expect(ekmDataConverter({}).payloadCodecs![0]!.decode(input)).rejects.toThrow(/key id "r1": payload encryption is off here/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails on a rekey runbook changed without patched() (an activity call inserted before the first)', async () => {
