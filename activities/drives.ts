@@ -4,7 +4,7 @@
  */
 import type { ElementClient } from '../src/element';
 import { Failure } from '../workflows/failures';
-import { DriveAddAsyncResult, EkmFaultCode, type Drive } from '../src/element/objects';
+import { DriveAddAsyncResult, EkmFaultCode, type AsyncHandleInfo, type Drive } from '../src/element/objects';
 import { DEFAULT_POLL, pollAsyncJob, type PollSettings } from './async-jobs';
 import type { ActivityContext } from './context';
 import { refuse, withElement } from './element';
@@ -94,6 +94,11 @@ function belongs(fault: FaultSummary, driveIDs: number[], nodeIDs: number[]): bo
 
 async function runningDriveAdd(client: ElementClient, driveIDs: number[]): Promise<number | undefined> {
   const { asyncHandles } = await client.call('ListAsyncResults', { asyncResultTypes: ['DriveAdd'] });
+  return runningDriveAddFor(asyncHandles, driveIDs);
+}
+
+/** The DriveAdd still running for any of these drives (ListAsyncResults), to wait for instead of adding again. */
+export function runningDriveAddFor(asyncHandles: AsyncHandleInfo[], driveIDs: number[]): number | undefined {
   const running = asyncHandles.filter((h) => !h.completed && h.resultType === 'DriveAdd');
   const ours = running.find((h) => {
     const ids = h.data.driveIDs;
@@ -101,6 +106,23 @@ async function runningDriveAdd(client: ElementClient, driveIDs: number[]): Promi
     return !Array.isArray(ids) || ids.some((id) => typeof id === 'number' && driveIDs.includes(id));
   });
   return ours?.asyncResultID;
+}
+
+/** What the sliceServiceUnhealthy recovery reads before it adds drives (read-only methods only). */
+export interface SliceRecoveryState {
+  faults: FaultSummary[];
+  drives: Drive[];
+  /** ListAsyncResults DriveAdd (a DriveAdd still running is waited for, not repeated). */
+  asyncHandles: AsyncHandleInfo[];
+}
+
+/** ListClusterFaults; with a sliceServiceUnhealthy fault current, ListDrives and ListAsyncResults (DriveAdd). */
+export async function readSliceRecoveryState(client: ElementClient): Promise<SliceRecoveryState> {
+  const faults = await currentFaults(client, [EkmFaultCode.sliceServiceUnhealthy]);
+  if (faults.length === 0) return { faults, drives: [], asyncHandles: [] };
+  const { drives } = await client.call('ListDrives');
+  const { asyncHandles } = await client.call('ListAsyncResults', { asyncResultTypes: ['DriveAdd'] });
+  return { faults, drives, asyncHandles };
 }
 
 export function driveActivities(ctx: ActivityContext) {

@@ -6,7 +6,14 @@ import { Context } from '@temporalio/activity';
 import { Failure } from '../workflows/failures';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { ElementApiError, type ElementClient } from '../src/element';
-import { EkmFaultCode, hasFaultCode, type ClusterFault, type JsonObject } from '../src/element/objects';
+import {
+  EkmFaultCode,
+  hasFaultCode,
+  type ClusterFault,
+  type JsonObject,
+  type KeyProviderKmip,
+  type KeyServerKmip,
+} from '../src/element/objects';
 import type { ActivityContext } from './context';
 import { refuse, withElement } from './element';
 
@@ -132,6 +139,59 @@ async function testServer(client: ElementClient, server: KeyServerRef): Promise<
   }
 }
 
+/**
+ * The key servers whose keys the cluster cannot fetch (no I/O): those of the provider the fault
+ * names, else of every active provider; refuses (NoActiveKeyProvider) when there is none.
+ */
+export function kmipKeyServersOf(
+  cluster: string,
+  fault: FaultSummary,
+  kmipKeyProviders: KeyProviderKmip[],
+  kmipKeyServers: KeyServerKmip[],
+): KmipKeyServers {
+  const named = numberIn(fault.data, 'keyProviderID');
+  const providers = kmipKeyProviders.filter((p) => (named !== undefined ? p.keyProviderID === named : p.keyProviderIsActive));
+  if (providers.length === 0) {
+    const known = kmipKeyProviders.map((p) => `${p.keyProviderID}${p.keyProviderIsActive ? ' (active)' : ''}`).join(', ');
+    throw refuse(
+      Failure.NoActiveKeyProvider,
+      named !== undefined
+        ? `the fault names key provider ${named}, which the cluster does not list (providers: ${known || 'none'})`
+        : `no active key provider on cluster ${cluster} (providers: ${known || 'none'}); this fault needs a person`,
+    );
+  }
+  const servers: KeyServerRef[] = [];
+  for (const provider of providers) {
+    for (const s of kmipKeyServers.filter((k) => k.keyProviderID === provider.keyProviderID)) {
+      servers.push({
+        keyServerID: s.keyServerID,
+        name: s.kmipKeyServerName,
+        hostnames: s.kmipKeyServerHostnames,
+        port: s.kmipKeyServerPort,
+        keyProviderID: provider.keyProviderID,
+      });
+    }
+  }
+  return { providers: providers.map((p) => ({ keyProviderID: p.keyProviderID, name: p.keyProviderName })), servers };
+}
+
+/** What the kmipServerFault recovery reads before its tests (read-only methods only). */
+export interface KmipRecoveryState {
+  /** The current kmipServerFault, if any. */
+  fault?: FaultSummary;
+  providers: KeyProviderKmip[];
+  servers: KeyServerKmip[];
+}
+
+/** ListClusterFaults; with a kmipServerFault current, ListKeyProvidersKmip and ListKeyServersKmip. */
+export async function readKmipRecoveryState(client: ElementClient): Promise<KmipRecoveryState> {
+  const [fault] = await currentFaults(client, [EkmFaultCode.kmipServerFault]);
+  if (!fault) return { providers: [], servers: [] };
+  const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', {});
+  const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
+  return { fault, providers: kmipKeyProviders, servers: kmipKeyServers };
+}
+
 export function faultActivities(ctx: ActivityContext) {
   return {
     /** Current (unresolved) faults with one of the codes, compared case-insensitively. */
@@ -147,33 +207,8 @@ export function faultActivities(ctx: ActivityContext) {
       return keepAlive(() =>
         withElement(ctx, cluster, async (client) => {
           const { kmipKeyProviders } = await client.call('ListKeyProvidersKmip', {});
-          const named = numberIn(fault.data, 'keyProviderID');
-          const providers = kmipKeyProviders.filter((p) =>
-            named !== undefined ? p.keyProviderID === named : p.keyProviderIsActive,
-          );
-          if (providers.length === 0) {
-            const known = kmipKeyProviders.map((p) => `${p.keyProviderID}${p.keyProviderIsActive ? ' (active)' : ''}`).join(', ');
-            throw refuse(
-              Failure.NoActiveKeyProvider,
-              named !== undefined
-                ? `the fault names key provider ${named}, which the cluster does not list (providers: ${known || 'none'})`
-                : `no active key provider on cluster ${cluster} (providers: ${known || 'none'}); this fault needs a person`,
-            );
-          }
-          const servers: KeyServerRef[] = [];
-          for (const provider of providers) {
-            const { kmipKeyServers } = await client.call('ListKeyServersKmip', { keyProviderID: provider.keyProviderID });
-            for (const s of kmipKeyServers) {
-              servers.push({
-                keyServerID: s.keyServerID,
-                name: s.kmipKeyServerName,
-                hostnames: s.kmipKeyServerHostnames,
-                port: s.kmipKeyServerPort,
-                keyProviderID: provider.keyProviderID,
-              });
-            }
-          }
-          return { providers: providers.map((p) => ({ keyProviderID: p.keyProviderID, name: p.keyProviderName })), servers };
+          const { kmipKeyServers } = await client.call('ListKeyServersKmip', {});
+          return kmipKeyServersOf(cluster, fault, kmipKeyProviders, kmipKeyServers);
         }),
       );
     },
