@@ -108,14 +108,13 @@ export async function checkCertificate(
   mustOutlive?: MustOutlive,
 ): Promise<AcceptedCertificate> {
   const verdict = await calls.checkSignedCertificate({ csrPem, ...candidate, ...(mustOutlive ? { mustOutlive } : {}) });
-  if (verdict.problems.length > 0 || !verdict.summary) {
+  if (verdict.problems.length > 0 || !verdict.summary || !verdict.certificatePem) {
     throw ApplicationFailure.nonRetryable(verdict.problems.join('; '), Failure.CertificateRejected);
   }
-  // The check's clean PEM, not what was given: one client certificate block, LF only. (A verdict
-  // recorded before the check returned it has none: the key server activity cleans it then.)
+  // The check's clean PEM, not what was given: one client certificate block, LF only.
   return {
-    certificatePem: verdict.certificatePem ?? candidate.certificatePem,
-    caChainPem: verdict.caChainPem ?? candidate.caChainPem,
+    certificatePem: verdict.certificatePem,
+    caChainPem: verdict.caChainPem ?? '',
     summary: verdict.summary,
     notes: verdict.notes,
   };
