@@ -70,12 +70,16 @@ export class EncryptionCodec implements PayloadCodec {
       const keyId = encryptedWith(payload);
       if (keyId === undefined) return payload;
       if (!this.keys) {
-        throw new PayloadDecryptionError(keyId, 'payload encryption is off here (set EKM_PAYLOAD_KEYS_FILE to a keys file holding that key)');
+        throw new PayloadDecryptionError(
+          keyId,
+          'payload encryption is off here (set EKM_PAYLOAD_KEYS_FILE to a keys file holding that key)',
+        );
       }
       const key = this.keys.keys.get(keyId);
       if (!key) throw new PayloadDecryptionError(keyId, `${this.keys.source} has no key with that id`);
       const data = Buffer.from(payload.data ?? new Uint8Array());
-      if (data.length < IV_BYTES + TAG_BYTES) throw new PayloadDecryptionError(keyId, 'the payload is too short to be one this codec made');
+      if (data.length < IV_BYTES + TAG_BYTES)
+        throw new PayloadDecryptionError(keyId, 'the payload is too short to be one this codec made');
       try {
         const decipher = createDecipheriv(CIPHER, key, data.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
         decipher.setAAD(utf8(keyId));

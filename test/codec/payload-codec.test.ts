@@ -35,7 +35,8 @@ describe('payload encryption (AES-256-GCM codec and its keys file)', () => {
     const [encrypted] = await codec.encode([plainPayload()]);
     expect(Buffer.from(encrypted!.metadata![KEY_ID_METADATA]!).toString()).toBe('2026-11');
     expect(Buffer.from(encrypted!.metadata!.encoding!).toString()).toBe('binary/encrypted');
-    for (const secret of ['BEGIN CERTIFICATE', 'kmip.example.test', 'prod-a', 'json/plain']) expect(text(encrypted!)).not.toContain(secret);
+    for (const secret of ['BEGIN CERTIFICATE', 'kmip.example.test', 'prod-a', 'json/plain'])
+      expect(text(encrypted!)).not.toContain(secret);
     const [decoded] = await codec.decode([encrypted!]);
     expect(defaultPayloadConverter.fromPayload(decoded!)).toEqual(value);
     // A fresh IV each time: the same value never encrypts to the same bytes.
@@ -54,7 +55,9 @@ describe('payload encryption (AES-256-GCM codec and its keys file)', () => {
     const [byK1] = await new EncryptionCodec(loadPayloadKeys(first)).encode([plainPayload()]);
     // Rotation: k2 added and marked current, k1 kept (same key file) without `current`.
     const k1Text = fs.readFileSync(path.join(dir, 'k1.key'), 'utf8');
-    const rotated = new EncryptionCodec(loadPayloadKeys(keysFile(dir, { k1: { text: k1Text }, k2: { current: true } }, 'rotated.yaml')));
+    const rotated = new EncryptionCodec(
+      loadPayloadKeys(keysFile(dir, { k1: { text: k1Text }, k2: { current: true } }, 'rotated.yaml')),
+    );
     expect(defaultPayloadConverter.fromPayload((await rotated.decode([byK1!]))[0]!)).toEqual(value);
     const [byK2] = await rotated.encode([plainPayload()]);
     expect(Buffer.from(byK2!.metadata![KEY_ID_METADATA]!).toString()).toBe('k2');
@@ -66,7 +69,9 @@ describe('payload encryption (AES-256-GCM codec and its keys file)', () => {
   });
 
   it('a different key under the same id, or an altered payload, is refused naming the key id', async () => {
-    const [encrypted] = await new EncryptionCodec(loadPayloadKeys(keysFile(dir, { k1: { current: true } }))).encode([plainPayload()]);
+    const [encrypted] = await new EncryptionCodec(loadPayloadKeys(keysFile(dir, { k1: { current: true } }))).encode([
+      plainPayload(),
+    ]);
     const other = new EncryptionCodec(loadPayloadKeys(keysFile(dir, { k1: { current: true } }, 'other.yaml')));
     await expect(other.decode([encrypted!])).rejects.toThrow(/key id "k1": the key with that id in .* does not decrypt it/);
 
@@ -77,7 +82,9 @@ describe('payload encryption (AES-256-GCM codec and its keys file)', () => {
     await expect(same.decode([{ ...mine!, data: altered }])).rejects.toThrow(/key id "k1"/);
     // Relabelled to another key id holding the very same key: the key id is authenticated, so refused.
     const k1Text = fs.readFileSync(path.join(dir, 'k1.key'), 'utf8');
-    const twins = new EncryptionCodec(loadPayloadKeys(keysFile(dir, { k1: { text: k1Text, current: true }, k9: { text: k1Text } }, 'twins.yaml')));
+    const twins = new EncryptionCodec(
+      loadPayloadKeys(keysFile(dir, { k1: { text: k1Text, current: true }, k9: { text: k1Text } }, 'twins.yaml')),
+    );
     const [byTwin] = await twins.encode([plainPayload()]);
     expect(defaultPayloadConverter.fromPayload((await twins.decode([byTwin!]))[0]!)).toEqual(value);
     const relabelled = { ...byTwin!, metadata: { ...byTwin!.metadata, [KEY_ID_METADATA]: Buffer.from('k9') } };
@@ -88,8 +95,12 @@ describe('payload encryption (AES-256-GCM codec and its keys file)', () => {
     const off = new EncryptionCodec(undefined);
     const plain = plainPayload();
     expect(await off.encode([plain])).toEqual([plain]);
-    const [encrypted] = await new EncryptionCodec(loadPayloadKeys(keysFile(dir, { 'k-2026': { current: true } }))).encode([plain]);
-    await expect(off.decode([encrypted!])).rejects.toThrow(/key id "k-2026": payload encryption is off here \(set EKM_PAYLOAD_KEYS_FILE/);
+    const [encrypted] = await new EncryptionCodec(loadPayloadKeys(keysFile(dir, { 'k-2026': { current: true } }))).encode([
+      plain,
+    ]);
+    await expect(off.decode([encrypted!])).rejects.toThrow(
+      /key id "k-2026": payload encryption is off here \(set EKM_PAYLOAD_KEYS_FILE/,
+    );
   });
 
   describe('keys file mistakes name the field', () => {
@@ -100,7 +111,10 @@ describe('payload encryption (AES-256-GCM codec and its keys file)', () => {
     };
     it.each([
       ['keys:\n  a: { file: a.key }\n', /keys: no key is marked current: true/],
-      ['keys:\n  a: { file: a.key, current: true }\n  b: { file: b.key, current: true }\n', /keys: exactly one key may be marked current: true, not a, b/],
+      [
+        'keys:\n  a: { file: a.key, current: true }\n  b: { file: b.key, current: true }\n',
+        /keys: exactly one key may be marked current: true, not a, b/,
+      ],
       ['keys: {}\n', /keys: must name at least one key/],
       ['keys:\n  a: { file: a.key, current: true, cipher: des }\n', /keys\.a: .*cipher/],
       ['keys:\n  "bad id!": { file: a.key, current: true }\n', /a key id is 1-64 letters/],
@@ -112,9 +126,13 @@ describe('payload encryption (AES-256-GCM codec and its keys file)', () => {
     });
 
     it('a key file that is missing, or not 32 bytes in base64, is named by its field, without its content', () => {
-      expect(load('keys:\n  a: { file: missing.key, current: true }\n')).toThrow(/keys\.a\.file: cannot read .*missing\.key: ENOENT/);
+      expect(load('keys:\n  a: { file: missing.key, current: true }\n')).toThrow(
+        /keys\.a\.file: cannot read .*missing\.key: ENOENT/,
+      );
       fs.writeFileSync(path.join(dir, 'short.key'), randomBytes(16).toString('base64'));
-      expect(load('keys:\n  a: { file: short.key, current: true }\n')).toThrow(/keys\.a\.file: .*short\.key must hold a 32-byte key in base64/);
+      expect(load('keys:\n  a: { file: short.key, current: true }\n')).toThrow(
+        /keys\.a\.file: .*short\.key must hold a 32-byte key in base64/,
+      );
       fs.writeFileSync(path.join(dir, 'hex.key'), 'zz'.repeat(32));
       expect(load('keys:\n  a: { file: hex.key, current: true }\n')).toThrow(/keys\.a\.file: .*must hold a 32-byte key/);
       try {

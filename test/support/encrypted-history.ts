@@ -3,7 +3,9 @@ import type { History } from '@temporalio/common/lib/proto-utils';
 
 function isPayload(value: unknown): value is Payload {
   const metadata = (value as { metadata?: Record<string, unknown> } | null)?.metadata;
-  return typeof value === 'object' && value !== null && typeof metadata === 'object' && metadata !== null && 'encoding' in metadata;
+  return (
+    typeof value === 'object' && value !== null && typeof metadata === 'object' && metadata !== null && 'encoding' in metadata
+  );
 }
 
 /**

@@ -107,7 +107,7 @@ describe('replay of recorded workflow histories', () => {
     expect(results.filter((r) => r.error).map((r) => `${r.file}: ${r.error!.name}: ${r.error!.message}`)).toEqual([]);
   });
 
-  it('replays a history stored encrypted (payload codec on) through the worker\'s codec; without the key it names the key id', async () => {
+  it("replays a history stored encrypted (payload codec on) through the worker's codec; without the key it names the key id", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-replay-keys-'));
     try {
       fs.writeFileSync(path.join(dir, 'r1.key'), randomBytes(32).toString('base64'));
@@ -123,7 +123,9 @@ describe('replay of recorded workflow histories', () => {
       expect(withKey).toEqual({ file: original.file });
       // A worker without the keys file refuses its payloads in words naming the key they need.
       const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!;
-      await expect(ekmDataConverter({}).payloadCodecs![0]!.decode(input)).rejects.toThrow(/key id "r1": payload encryption is off here/);
+      await expect(ekmDataConverter({}).payloadCodecs![0]!.decode(input)).rejects.toThrow(
+        /key id "r1": payload encryption is off here/,
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
