@@ -19,6 +19,7 @@ const UNIT = [
   'cli/retrying-step',
   'codec/',
   'config/',
+  'console/console-offline',
   'deploy/',
   'element/',
   'kmip/client-failures',

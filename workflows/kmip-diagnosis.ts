@@ -4,7 +4,7 @@
  */
 import type { KmipDiagnosis, KmipFailureClass } from './contract';
 
-const WHAT_TO_DO: Record<KmipFailureClass, string> = {
+export const WHAT_TO_DO: Record<KmipFailureClass, string> = {
   unreachable: 'restore network reachability of the key server (host, port, firewall) or bring it back up',
   'tls-rejected': "check the key server's CA and the cluster's client certificate (trust, expiry, key pair)",
   'key-missing': "make the cluster's key available on the key server again (restore it from backup)",

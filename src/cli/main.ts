@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes';
 import { registerCert } from './commands/cert';
+import { registerConsole } from './commands/console';
 import { registerLocalCommands, runSimulatorCommand } from './commands/local';
 import { registerRecover } from './commands/recover';
 import { registerRekey } from './commands/rekey';
@@ -44,6 +45,7 @@ registerSchedule(program);
 registerRecover(program);
 registerWatch(program);
 registerReport(program);
+registerConsole(program);
 registerLocalCommands(program);
 
 const WORKER_USAGE = `Usage: ekm worker

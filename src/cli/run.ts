@@ -58,7 +58,7 @@ export async function run(body: (ctx: CliContext, out: (line: string) => void) =
 }
 
 /** Temporal (or whatever answers at its address) refused a call: in words, with what to do when we know it. */
-function temporalRefusal(ctx: CliContext, err: ServiceError): string {
+export function temporalRefusal(ctx: CliContext, err: ServiceError): string {
   const detail = (err.cause as { details?: string } | undefined)?.details || err.message;
   const namespace = ctx.settings.TEMPORAL_NAMESPACE;
   if (/search attribute/i.test(detail)) {

@@ -1,4 +1,4 @@
-import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ekmDataConverter } from '../codec/data-converter';
 import { loadRuntimeSettings, temporalConnection, type RuntimeSettings } from '../config/runtime';
 import { CliError, ExitCode } from './exit-codes';
@@ -85,6 +85,23 @@ export async function describeRun(ctx: CliContext, handle: WorkflowHandle) {
     return await handle.describe();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
+    throw err;
+  }
+}
+
+/**
+ * Sends an Update and maps its refusal to the runbook's own words (exit 4), a missing run to exit 3.
+ */
+export async function update<T>(fn: () => Promise<T>, handle: WorkflowHandle): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new CliError(`refused: ${err.cause?.message ?? err.message}`, ExitCode.refused);
+    }
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no running run ${handle.workflowId}`, ExitCode.notFound);
+    const message = (err as Error).message;
+    if (/rejected|validator/i.test(message)) throw new CliError(`refused: ${message}`, ExitCode.refused);
     throw err;
   }
 }

@@ -1,30 +1,27 @@
-import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { Command } from 'commander';
 import {
-  ACCEPTED_CERTIFICATE_MEMO,
-  acceptedCertificateMemo,
   answerAction,
   answerUpdate,
   runbookName,
   runbookState,
   progressQuery,
-  submitCertificateUpdate,
   type OperatorAnswer,
   type RunbookProgress,
 } from '../../../workflows/contract';
 import { clusterName } from '../../../workflows/inputs';
 import { RUNBOOK_WORKFLOW_TYPES } from '../../../workflows/runbooks';
-import { activityRetries } from '../activity-retries';
 import { CliError, ExitCode } from '../exit-codes';
 import { followRun } from '../follow';
 import { followOutputJson, formatJson, listOutputJson, statusOutputJson, type RunSummary } from '../json-output';
 import { readCertificateFile } from '../certificate-files';
+import { activityRetries } from '../activity-retries';
 import { renderProgress } from '../render';
 import { run } from '../run';
 import { whoIsActing } from '../who';
-import { describeRun, reachRun, requireWorker } from '../temporal';
+import { describeRun, reachRun, update } from '../temporal';
+import { submitSignedCertificate } from '../submit-certificate';
 
 export type { RunSummary };
 
@@ -64,18 +61,6 @@ export async function listRuns(
   return runs;
 }
 
-/** SHA-256 of each certificate in a PEM file, as the runbook reports fingerprints (hex pairs, colons). */
-function certificateFingerprints(pem: string): string[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.flatMap((block) => {
-    try {
-      return [new X509Certificate(block).fingerprint256.toUpperCase()];
-    } catch {
-      return [];
-    }
-  });
-}
-
 /** A workflow id, or a cluster name: then its running runbooks (or the latest one). */
 async function resolveRuns(client: Client, target: string): Promise<WorkflowHandle[]> {
   if (target.startsWith('ekm-')) return [client.workflow.getHandle(target)];
@@ -87,26 +72,12 @@ async function resolveRuns(client: Client, target: string): Promise<WorkflowHand
   return [client.workflow.getHandle(latest[0]!.workflowId, latest[0]!.runId)];
 }
 
-async function progressOf(handle: WorkflowHandle): Promise<RunbookProgress> {
+export async function progressOf(handle: WorkflowHandle): Promise<RunbookProgress> {
   try {
     return await handle.query(progressQuery.definition);
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
     throw new CliError(`cannot read the progress of ${handle.workflowId}: ${(err as Error).message}`, ExitCode.unavailable);
-  }
-}
-
-async function update<T>(fn: () => Promise<T>, handle: WorkflowHandle): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw new CliError(`refused: ${err.cause?.message ?? err.message}`, ExitCode.refused);
-    }
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no running run ${handle.workflowId}`, ExitCode.notFound);
-    const message = (err as Error).message;
-    if (/rejected|validator/i.test(message)) throw new CliError(`refused: ${message}`, ExitCode.refused);
-    throw err;
   }
 }
 
@@ -240,28 +211,14 @@ export function registerRunCommands(program: Command): void {
         const cert = readCertificateFile(opts.cert, '--cert');
         const ca = readCertificateFile(opts.ca, '--ca');
         const submission = { certificatePem: cert.pem, caChainPem: ca.pem, by: opts.by };
-        const handle = ctx.client.workflow.getHandle(workflowId);
-        const description = await describeRun(ctx, handle);
-        const already = acceptedCertificateMemo.safeParse(description.memo?.[ACCEPTED_CERTIFICATE_MEMO]).data;
-        if (already) {
-          const same = certificateFingerprints(submission.certificatePem).includes(already.fingerprint.toUpperCase());
-          if (!same) {
-            throw new CliError(
-              `refused: a certificate was already accepted at ${already.at} for this run: ${already.subject}, valid until ${already.notAfter}, SHA-256 ${already.fingerprint}`,
-              ExitCode.refused,
-            );
-          }
+        const outcome = await submitSignedCertificate(ctx, workflowId, submission);
+        if (outcome.kind === 'already-accepted') {
           out(
-            `already accepted at ${already.at}: ${already.subject}, valid until ${already.notAfter}, SHA-256 ${already.fingerprint}`,
+            `already accepted at ${outcome.at}: ${outcome.subject}, valid until ${outcome.notAfter}, SHA-256 ${outcome.fingerprint}`,
           );
           return ExitCode.ok;
         }
-        await requireWorker(ctx, description.taskQueue, 'nothing was sent; start a worker and submit again');
-        ctx.sent = { what: 'the certificate', workflowId };
-        const accepted = await update(
-          () => handle.executeUpdate(submitCertificateUpdate.definition, { args: [submission] }),
-          handle,
-        );
+        const { accepted } = outcome;
         for (const note of [...cert.notes, ...(accepted.notes ?? [])]) out(note);
         out(`accepted: ${accepted.subject}, valid until ${accepted.notAfter}, SHA-256 ${accepted.fingerprint}`);
         return ExitCode.ok;

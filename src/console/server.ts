@@ -1,0 +1,500 @@
+/**
+ * `ekm console`: the operations console, a fastify server rendering HTML from the runbook
+ * contract through the CLI's Temporal client and helpers. Every page that needs Temporal is
+ * bounded (ConsoleTemporal.run); every mutating request needs the signed-in user's CSRF token and
+ * records that user as `by`. See README, "The console".
+ */
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { answerUpdate, kmipDiagnosisQuery, progressQuery, runbookName, runbookState } from '../../workflows/contract';
+import { clusterName } from '../../workflows/inputs';
+import { runbookOfType, runbooks } from '../../workflows/runbooks';
+import { certificateVerdict } from '../cli/commands/cert';
+import { listRuns } from '../cli/commands/runs';
+import { readCertificateText } from '../cli/certificate-files';
+import { CliError, ExitCode } from '../cli/exit-codes';
+import { checkKnownCluster } from '../cli/registry-check';
+import { startRunbook, validateInput } from '../cli/start';
+import { submitSignedCertificate } from '../cli/submit-certificate';
+import { describeRun, reachRun, requireWorker, update, type CliContext } from '../cli/temporal';
+import { loadClusterRegistry } from '../config/clusters';
+import type { RuntimeSettings } from '../config/runtime';
+import { buildRunReport, renderRunReportMarkdown } from '../report/run-report';
+import { CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, type Authenticator, type Identity } from './auth';
+import { ASSETS } from './assets';
+import { answerFromForm, fileField, textField, UPLOAD_LIMIT_BYTES, type FormBody } from './forms';
+import { page, type Html, type PageFrame } from './html';
+import { ConsoleProblem, ConsoleTemporal } from './temporal-access';
+import {
+  listView,
+  loginView,
+  problemView,
+  reportView,
+  runView,
+  signView,
+  startView,
+  STARTABLE,
+  type ListedRun,
+  type RunPageData,
+  type SignPageData,
+  type Startable,
+} from './views';
+
+export interface ConsoleOptions {
+  settings: RuntimeSettings;
+  auth: Authenticator;
+  /** The bound on every request that talks to Temporal (default 15 s). */
+  timeoutMs?: number;
+  /** The Temporal web UI's base URL, for a link on every run (e.g. http://localhost:8080). */
+  temporalUiUrl?: string;
+  /** The worker's Element call log, for reports (EKM_AUDIT_LOG). */
+  auditLogFile?: string;
+  /** Serve HTTPS with these. */
+  https?: { cert: Buffer; key: Buffer };
+}
+
+/** How long a progress query for the runbooks list may take per run (a run with no worker is left unexplained). */
+const LIST_QUERY_MS = 3000;
+/** The largest request body: a form with three certificate uploads and pasted text. */
+const BODY_LIMIT_BYTES = 6 * UPLOAD_LIMIT_BYTES;
+
+const UPLOAD_TOO_LARGE = `The upload is too large: each file may be at most ${UPLOAD_LIMIT_BYTES} bytes (${UPLOAD_LIMIT_BYTES / 1024} KiB; a certificate with its chain is a few kilobytes), a whole form at most ${BODY_LIMIT_BYTES} bytes. Nothing was sent.`;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    identity?: Identity;
+  }
+}
+
+const PUBLIC = [/^\/login$/, /^\/assets\//, /^\/healthz$/];
+
+export async function buildConsole(options: ConsoleOptions): Promise<{ app: FastifyInstance; temporal: ConsoleTemporal }> {
+  const { auth, settings } = options;
+  const temporal = new ConsoleTemporal(settings, options.timeoutMs ?? 15_000);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
+  await app.register(cookie);
+  await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 4, fields: 20, fieldSize: 4 * UPLOAD_LIMIT_BYTES, parts: 30 },
+  });
+  app.addHook('onClose', () => temporal.close());
+
+  // -------------------------------------------------------------------------------------------
+  // Rendering and errors
+
+  const frame = (request: FastifyRequest, title: string, extra: Partial<PageFrame> = {}): PageFrame => ({
+    title,
+    user: request.identity?.user,
+    csrf: request.identity ? auth.csrfToken(request.identity) : undefined,
+    ...extra,
+  });
+  const send = (reply: FastifyReply, status: number, f: PageFrame, body: Html) =>
+    reply.code(status).type('text/html; charset=utf-8').send(page(f, body));
+  const csrfOf = (request: FastifyRequest) => auth.csrfToken(request.identity!);
+  const user = (request: FastifyRequest) => request.identity!.user;
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, request, reply) => {
+    if (err instanceof ConsoleProblem) return send(reply, err.status, frame(request, 'Not done'), problemView(err.status, err.message, back(request)));
+    if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
+      return send(reply, 413, frame(request, 'Too large'), problemView(413, UPLOAD_TOO_LARGE, back(request)));
+    if (err.statusCode && err.statusCode < 500)
+      return send(reply, err.statusCode, frame(request, 'Not done'), problemView(err.statusCode, `The request could not be read (${err.code ?? 'malformed'}); nothing was changed.`, back(request)));
+    return send(reply, 500, frame(request, 'Error'), problemView(500, 'Unexpected error in the console; nothing was changed.', back(request)));
+  });
+  app.setNotFoundHandler((request, reply) => send(reply, 404, frame(request, 'Not found'), problemView(404, `No page ${request.url.split('?')[0]}`, '/')));
+
+  // -------------------------------------------------------------------------------------------
+  // Authentication: who (onRequest, before any body is read), then the CSRF token (preHandler)
+
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0]!;
+    request.identity = auth.identify({ headers: request.headers, cookies: request.cookies });
+    if (request.identity || PUBLIC.some((p) => p.test(path))) return;
+    if (request.method === 'GET' && (request.headers.accept ?? '').includes('text/html'))
+      return send(reply.header('www-authenticate', 'Bearer'), 401, { title: 'Sign in' }, loginView());
+    return reply.code(401).header('www-authenticate', 'Bearer').type('text/plain; charset=utf-8').send('sign in first: POST /login\n');
+  });
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || !request.identity) return;
+    const body = (request.body ?? {}) as FormBody;
+    const token = request.headers[CSRF_HEADER] ?? body[CSRF_FIELD];
+    if (!auth.checkCsrf(request.identity, token))
+      return send(
+        reply,
+        403,
+        frame(request, 'Refused'),
+        problemView(403, 'Refused: the form’s security token (CSRF) is missing or stale. Reload the page and try again; nothing was changed.', back(request)),
+      );
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Login
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/assets/:name', async (request, reply) => {
+    const asset = ASSETS[(request.params as { name: string }).name];
+    if (!asset) return reply.callNotFound();
+    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  });
+  app.get('/login', async (request, reply) => {
+    if (request.identity) return reply.redirect('/', 303);
+    if (!auth.loginEnabled) return send(reply, 401, { title: 'Sign in' }, problemView(401, 'Sign in through the proxy in front of this console.'));
+    return send(reply, 200, { title: 'Sign in' }, loginView());
+  });
+  app.post('/login', async (request, reply) => {
+    const body = (request.body ?? {}) as FormBody;
+    const name = typeof body.user === 'string' ? body.user.trim() : '';
+    const token = typeof body.token === 'string' ? body.token : '';
+    const who = auth.loginEnabled ? auth.checkLogin(name, token) : undefined;
+    if (!who) return send(reply, 401, { title: 'Sign in' }, loginView('User or token not accepted.'));
+    const session = auth.startSession(who);
+    reply.setCookie(SESSION_COOKIE, session.id, auth.cookieOptions());
+    return reply.redirect('/', 303);
+  });
+  app.post('/logout', async (request, reply) => {
+    if (request.identity?.via === 'session') auth.endSession(request.identity.session.id);
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return reply.redirect('/login', 303);
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Runbooks list
+
+  app.get('/', async (request, reply) => {
+    const query = request.query as Record<string, string | undefined>;
+    const filters = {
+      cluster: query.cluster || undefined,
+      runbook: query.runbook || undefined,
+      state: query.state || undefined,
+      all: query.all === '1',
+    };
+    const problems = [
+      filters.cluster && !clusterName.safeParse(filters.cluster).success && `Cluster: "${filters.cluster}" is not a cluster name`,
+      filters.runbook && !runbookName.safeParse(filters.runbook).success && `Runbook: "${filters.runbook}" is not a runbook`,
+      filters.state && !runbookState.safeParse(filters.state).success && `State: "${filters.state}" is not a state`,
+    ].filter(Boolean) as string[];
+    if (problems.length) throw new ConsoleProblem(400, problems.join('; '));
+    const runs = await temporal.run('listing the runbooks', async (ctx) => {
+      const listed: ListedRun[] = await listRuns(ctx.client, filters, 200);
+      await Promise.all(
+        listed
+          .filter((r) => r.state === 'waiting-for-input' && r.status === 'RUNNING')
+          .slice(0, 30)
+          .map(async (r) => {
+            try {
+              const p = await ctx.client.withDeadline(Date.now() + LIST_QUERY_MS, () =>
+                ctx.client.workflow.getHandle(r.workflowId, r.runId).query(progressQuery.definition),
+              );
+              if (p.waiting) r.waiting = { since: p.waiting.since, prompt: p.waiting.prompt, kind: p.waiting.kind };
+            } catch {
+              // No worker answered: the row says so.
+            }
+          }),
+      );
+      return listed;
+    });
+    return send(
+      reply,
+      200,
+      frame(request, 'Runbooks', { refreshUrl: request.url, flash: flashOf(query) }),
+      listView(runs, filters, { runbooks: runbookName.options, states: runbookState.options }),
+    );
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // A run
+
+  async function runPageData(ctx: CliContext, workflowId: string, csrf: string): Promise<RunPageData> {
+    const handle = ctx.client.workflow.getHandle(workflowId);
+    const description = await describeRun(ctx, handle);
+    const data: RunPageData = {
+      workflowId,
+      runId: description.runId,
+      status: description.status.name,
+      workflowType: description.type,
+      taskQueue: description.taskQueue,
+      csrf,
+      temporalUiUrl: options.temporalUiUrl
+        ? `${options.temporalUiUrl.replace(/\/$/, '')}/namespaces/${encodeURIComponent(settings.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(description.runId)}/history`
+        : undefined,
+    };
+    try {
+      await requireWorker(ctx, description.taskQueue, 'the step table needs one to answer the progress query');
+      ctx.doing = `reading the progress of ${workflowId}`;
+      const deadline = Date.now() + Math.max(1000, temporal.timeoutMs - 2000);
+      data.progress = await ctx.client.withDeadline(deadline, () => handle.query(progressQuery.definition));
+      if (runbookOfType(description.type) === 'recover-kmip-server-fault')
+        data.diagnosis = await ctx.client.withDeadline(deadline, () => handle.query(kmipDiagnosisQuery.definition));
+    } catch (err) {
+      if (err instanceof CliError) data.progressProblem = err.message;
+      else data.progressProblem = `the run did not answer its progress query: ${(err as Error).message}`;
+    }
+    return data;
+  }
+
+  const idOf = (request: FastifyRequest) => (request.params as { id: string }).id;
+
+  app.get('/runs/:id', async (request, reply) => {
+    const id = idOf(request);
+    const data = await temporal.run(`looking up ${id}`, (ctx) => runPageData(ctx, id, csrfOf(request)));
+    const query = request.query as Record<string, string | undefined>;
+    return send(reply, 200, frame(request, id, { refreshUrl: request.url, flash: flashOf(query) }), runView(data));
+  });
+
+  app.post('/runs/:id/answer', async (request, reply) => {
+    const id = idOf(request);
+    const body = request.body as FormBody;
+    const action = textField(body, 'action', 'Answer') ?? '';
+    let message: string;
+    try {
+      const answer = answerFromForm(body, user(request));
+      message = await temporal.run(`answering ${id}`, async (ctx) => {
+        const handle = ctx.client.workflow.getHandle(id);
+        await reachRun(ctx, handle, 'nothing was sent; start a worker and answer again');
+        ctx.sent = { what: `the answer "${answer.action}"`, workflowId: id };
+        const accepted = await update(() => handle.executeUpdate(answerUpdate.definition, { args: [answer] }), handle);
+        return accepted.message;
+      });
+    } catch (err) {
+      if (!(err instanceof ConsoleProblem) || err.status >= 500) throw err;
+      // Refused (bad form, not accepted now, no such run): the run's page with the refusal next to the form.
+      const data = await temporal.run(`looking up ${id}`, (ctx) => runPageData(ctx, id, csrfOf(request)));
+      data.refusal = { action, text: err.message };
+      return send(reply, err.status, frame(request, id), runView(data));
+    }
+    return reply.redirect(`/runs/${encodeURIComponent(id)}?ok=${encodeURIComponent(`${action}: ${message}`)}`, 303);
+  });
+
+  async function csrOf(ctx: CliContext, id: string) {
+    const handle = ctx.client.workflow.getHandle(id);
+    await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
+    ctx.doing = `reading the CSR of ${id}`;
+    const progress = await handle.query(progressQuery.definition);
+    return { progress, csrPem: progress.waiting?.csrPem ?? progress.csrPem };
+  }
+
+  app.get('/runs/:id/csr', async (request, reply) => {
+    const id = idOf(request);
+    const { progress, csrPem } = await temporal.run(`reading the CSR of ${id}`, (ctx) => csrOf(ctx, id));
+    if (!csrPem) throw new ConsoleProblem(404, `${id} has no CSR yet (step: ${progress.currentStep ?? 'none'})`);
+    return reply
+      .type('application/pkcs10')
+      .header('content-disposition', `attachment; filename="${progress.cluster.replace(/[^A-Za-z0-9._-]/g, '_')}.csr"`)
+      .send(csrPem);
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Signing
+
+  async function signData(ctx: CliContext, id: string, csrf: string): Promise<SignPageData> {
+    const { progress, csrPem } = await csrOf(ctx, id);
+    return { workflowId: id, csrPem, waitingForCertificate: progress.waiting?.kind === 'signed-certificate', csrf };
+  }
+
+  /** The offline verdict on the form's certificate and CA chain (the CLI's `cert check`), and what would be sent. */
+  async function verdictFor(data: SignPageData, body: FormBody, fromHidden: boolean) {
+    if (!data.csrPem) throw new ConsoleProblem(404, `${data.workflowId} has no CSR yet`);
+    const pick = (text: string, file: string, label: string) => {
+      const t = textField(body, text, label);
+      const f = fromHidden ? undefined : fileField(body, file);
+      if (t !== undefined && f) throw new ConsoleProblem(400, `${label}: paste it or upload a file, not both`);
+      return t !== undefined ? Buffer.from(t) : f;
+    };
+    const cert = pick('certificatePem', 'certificateFile', 'Signed certificate');
+    const ca = pick('caChainPem', 'caChainFile', 'CA chain');
+    if (!cert) throw new ConsoleProblem(400, 'Signed certificate: paste the certificate or upload its file');
+    if (!ca) throw new ConsoleProblem(400, 'CA chain: paste the CA certificate(s) that issued it or upload their file');
+    const verdict = await certificateVerdict(data.csrPem, `run ${data.workflowId}`, { cert, ca });
+    const accepted = verdict.accepted
+      ? { certificatePem: readCertificateText(cert, 'Signed certificate').pem, caChainPem: readCertificateText(ca, 'CA chain').pem }
+      : undefined;
+    return { verdict, accepted };
+  }
+
+  app.get('/runs/:id/sign', async (request, reply) => {
+    const id = idOf(request);
+    const data = await temporal.run(`reading the CSR of ${id}`, (ctx) => signData(ctx, id, csrfOf(request)));
+    return send(reply, 200, frame(request, `Signing ${id}`), signView(data));
+  });
+
+  app.post('/runs/:id/sign/check', async (request, reply) => {
+    const id = idOf(request);
+    const data = await temporal.run(`reading the CSR of ${id}`, (ctx) => signData(ctx, id, csrfOf(request)));
+    try {
+      Object.assign(data, await verdictFor(data, request.body as FormBody, false));
+    } catch (err) {
+      if (!(err instanceof ConsoleProblem)) throw err;
+      return send(reply, err.status, frame(request, `Signing ${id}`), signView({ ...data, problem: err.message }));
+    }
+    return send(reply, data.verdict!.accepted ? 200 : 422, frame(request, `Signing ${id}`), signView(data));
+  });
+
+  app.post('/runs/:id/sign/submit', async (request, reply) => {
+    const id = idOf(request);
+    const data = await temporal.run(`reading the CSR of ${id}`, (ctx) => signData(ctx, id, csrfOf(request)));
+    try {
+      // The same offline checks again: what reaches the runbook is what the verdict accepted.
+      const { verdict, accepted } = await verdictFor(data, request.body as FormBody, true);
+      if (!accepted) return send(reply, 422, frame(request, `Signing ${id}`), signView({ ...data, verdict }));
+      const outcome = await temporal.run(`submitting the certificate to ${id}`, (ctx) =>
+        submitSignedCertificate(ctx, id, { ...accepted, by: user(request) }),
+      );
+      const c = outcome.kind === 'accepted' ? outcome.accepted : outcome;
+      const result = `${outcome.kind === 'accepted' ? 'Accepted by the runbook' : `Already accepted at ${outcome.at}`}: ${c.subject}, valid until ${c.notAfter}, SHA-256 ${c.fingerprint}`;
+      return send(reply, 200, frame(request, `Signing ${id}`), signView({ ...data, waitingForCertificate: false, result }));
+    } catch (err) {
+      if (!(err instanceof ConsoleProblem)) throw err;
+      return send(reply, err.status, frame(request, `Signing ${id}`), signView({ ...data, problem: err.message }));
+    }
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Report
+
+  async function report(id: string) {
+    return temporal.run(`building the report of ${id}`, async (ctx) => {
+      try {
+        const deadline = Date.now() + Math.max(1000, temporal.timeoutMs - 2000);
+        return await ctx.client.withDeadline(deadline, () => buildRunReport(ctx.client, id, options.auditLogFile ?? settings.EKM_AUDIT_LOG));
+      } catch (err) {
+        if (/^no run /.test((err as Error).message)) throw new CliError((err as Error).message, ExitCode.notFound);
+        throw err;
+      }
+    });
+  }
+  app.get('/runs/:id/report', async (request, reply) => {
+    const r = await report(idOf(request));
+    return send(reply, 200, frame(request, `Report ${r.workflowId}`), reportView(r));
+  });
+  app.get('/runs/:id/report.md', async (request, reply) => {
+    const r = await report(idOf(request));
+    return reply
+      .type('text/markdown; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${r.workflowId}.md"`)
+      .send(renderRunReportMarkdown(r));
+  });
+  app.get('/runs/:id/report.json', async (request, reply) => {
+    const r = await report(idOf(request));
+    return reply
+      .type('application/json; charset=utf-8')
+      .header('content-disposition', `attachment; filename="${r.workflowId}.json"`)
+      .send(`${JSON.stringify(r, null, 2)}\n`);
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Start
+
+  function clusters(): { clusters: string[]; clustersProblem?: string } {
+    try {
+      return { clusters: Object.keys(loadClusterRegistry(settings.EKM_CLUSTERS_FILE).clusters).sort() };
+    } catch (err) {
+      return { clusters: [], clustersProblem: `The clusters file could not be read (${(err as Error).message}): type the cluster's name.` };
+    }
+  }
+
+  /** The start form -> the runbook and its input, checked with the runbook's own schema and the clusters file. */
+  function startInput(body: FormBody, by: string): { runbook: Startable; cluster: string; input: Record<string, unknown> } {
+    const runbook = textField(body, 'runbook', 'Runbook');
+    if (!STARTABLE.includes(runbook as Startable))
+      throw new ConsoleProblem(400, `Runbook: "${runbook ?? ''}" cannot be started here (${STARTABLE.join(', ')})`);
+    const cluster = textField(body, 'cluster', 'Cluster') ?? '';
+    const ifBusy = textField(body, 'ifBusy') === 'wait' ? { ifBusy: 'wait' } : {};
+    let input: Record<string, unknown>;
+    if (runbook === 'rekey') input = { cluster, keyManagement: textField(body, 'keyManagement') ?? 'external', ...ifBusy };
+    else if (runbook === 'renew') {
+      const signer = textField(body, 'signer') ?? 'manual';
+      input = {
+        cluster,
+        signer: signer === 'cfssl' ? { type: 'cfssl', url: textField(body, 'cfsslUrl', 'cfssl URL') ?? '' } : { type: signer },
+        ...(textField(body, 'newKeyPair') === 'yes' ? { newKeyPair: true } : {}),
+        ...ifBusy,
+      };
+    } else input = { cluster };
+    input.requestedBy = `${by} (console)`;
+    return { runbook: runbook as Startable, cluster, input };
+  }
+
+  function checkStart(start: { runbook: Startable; cluster: string; input: Record<string, unknown> }): void {
+    try {
+      validateInput(runbooks[start.runbook].input, start.input, { cfssl: 'cfssl URL', 'signer.url': 'cfssl URL' });
+      checkKnownCluster(settings, start.cluster);
+    } catch (err) {
+      if (err instanceof CliError) throw new ConsoleProblem(400, err.message.replace(/^invalid input: /, ''));
+      throw err;
+    }
+  }
+
+  app.get('/start', async (request, reply) => send(reply, 200, frame(request, 'Start'), startView({ csrf: csrfOf(request), ...clusters() })));
+
+  app.post('/start/review', async (request, reply) => {
+    const base = { csrf: csrfOf(request), ...clusters() };
+    try {
+      const start = startInput(request.body as FormBody, user(request));
+      checkStart(start);
+      const inputJson = JSON.stringify(start.input);
+      return send(reply, 200, frame(request, 'Start'), startView({ ...base, review: { ...start, inputJson } }));
+    } catch (err) {
+      if (!(err instanceof ConsoleProblem)) throw err;
+      return send(reply, err.status, frame(request, 'Start'), startView({ ...base, problem: err.message }));
+    }
+  });
+
+  app.post('/start/go', async (request, reply) => {
+    const body = request.body as FormBody;
+    const base = { csrf: csrfOf(request), ...clusters() };
+    const runbook = textField(body, 'runbook') as Startable;
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(textField(body, 'input') ?? '') as Record<string, unknown>;
+    } catch {
+      throw new ConsoleProblem(400, 'The reviewed input is missing or malformed: start again from the Start page; nothing was started.');
+    }
+    const start = { runbook, cluster: String(input?.cluster ?? ''), input: { ...input, requestedBy: `${user(request)} (console)` } };
+    try {
+      if (!STARTABLE.includes(runbook)) throw new ConsoleProblem(400, `Runbook: "${runbook}" cannot be started here`);
+      checkStart(start);
+      if (textField(body, 'confirm') !== 'yes')
+        throw new ConsoleProblem(400, 'Tick the confirmation to start the runbook; nothing was started.');
+      const handle = await temporal.run(`starting ${runbook} on ${start.cluster}`, (ctx) =>
+        startRunbook(ctx, { runbook, input: start.input as never }),
+      );
+      return reply.redirect(`/runs/${encodeURIComponent(handle.workflowId)}?ok=${encodeURIComponent(`started ${handle.workflowId}`)}`, 303);
+    } catch (err) {
+      if (!(err instanceof ConsoleProblem) || err.status >= 500) throw err;
+      const review = STARTABLE.includes(runbook) ? { ...start, inputJson: JSON.stringify(start.input) } : undefined;
+      return send(reply, err.status, frame(request, 'Start'), startView({ ...base, review, problem: err.message }));
+    }
+  });
+
+  return { app, temporal };
+}
+
+function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
+  return query.ok ? { kind: 'ok', text: query.ok.slice(0, 500) } : undefined;
+}
+
+/** Where "Back" goes from an error page: the run the request was about, else the list. */
+function back(request: FastifyRequest): string {
+  const match = /^\/runs\/([^/?]+)/.exec(request.url);
+  return match ? `/runs/${match[1]}` : '/';
+}
+
