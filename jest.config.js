@@ -28,6 +28,7 @@ const UNIT = [
   'notify/',
   'pki/',
   'runbooks/recover-classify',
+  'plan/plans',
   'runbooks/renew-precheck',
   'simulator/async-drives-faults',
   'simulator/certificate-renewal',

@@ -34,7 +34,6 @@ export async function withElement<T>(
   }
 }
 
-function auditRecorder(audit: AuditLog, cluster: string): (call: ElementCallRecord) => void {
 /**
  * An Element client for a registered cluster, its credentials read now from the environment or
  * secret files the clusters file names (the worker's, or the CLI's for `--plan`). Throws
@@ -60,6 +59,7 @@ export function elementClientFor(
   });
 }
 
+function auditRecorder(audit: AuditLog, cluster: string): (call: ElementCallRecord) => void {
   const info = activityInfo();
   return (call) =>
     audit.append({

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { RecoverKmipInput, RecoverSliceInput } from '../../../workflows/inputs-recovery';
 import { CliError, ExitCode } from '../exit-codes';
+import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
 import { reportStarted, startRunbook, type StartRequest } from '../start';
 
@@ -13,6 +14,7 @@ interface RecoverOptions {
   by?: string;
   wait?: boolean;
   json?: boolean;
+  plan?: boolean;
 }
 
 function onlyFor(fault: string, opts: RecoverOptions, names: (keyof RecoverOptions)[]): void {
@@ -77,9 +79,13 @@ export function registerRecover(program: Command): void {
     .option('--by <name>', 'who asked (recorded in the run)')
     .option('--wait', 'follow progress until the recovery ends')
     .option('--json', 'machine-readable output')
+    .option(...PLAN_OPTION)
     .action((cluster: string, fault: string, opts: RecoverOptions) =>
       run(async (ctx, out) => {
-        const handle = await startRunbook(ctx, recoverRequest(cluster, fault, opts));
+        const request = recoverRequest(cluster, fault, opts);
+        if (opts.plan) refuseWithPlan(opts);
+        if (opts.plan) return printPlan(ctx, out, { ...request, json: opts.json } as Parameters<typeof printPlan>[2]);
+        const handle = await startRunbook(ctx, request);
         return reportStarted(ctx, handle, opts, out);
       }),
     );

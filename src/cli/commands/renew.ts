@@ -3,6 +3,7 @@ import type { RenewInput } from '../../../workflows/inputs-renew';
 import { certificateText, readCertificateFile } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
 import { renewResultJson } from '../json-output';
+import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
 import { addSignerFlags, signerFromFlags, type SignerFlags } from '../signer-flags';
 import { reportStarted, startRunbook } from '../start';
@@ -111,6 +112,7 @@ export function registerRenew(program: Command): void {
     .option('--by <name>', 'who asked (recorded)')
     .option('--wait', 'follow progress until the renewal ends')
     .option('--json', 'machine-readable output')
+    .option(...PLAN_OPTION)
     .addHelpText(
       'after',
       '\nThe key pair is kept: the CA signs the CSR the current certificate was issued for. A certificate that fails the\n' +
@@ -118,9 +120,11 @@ export function registerRenew(program: Command): void {
         'retry, change or abort. With --new-key-pair the cluster could not fetch its keys after a restart until the new\n' +
         'certificate is in: use an automatic signer (--cfssl-url, --signer-name) to keep that window to minutes.',
     )
-    .action((cluster: string, flags: RenewFlags) =>
+    .action((cluster: string, flags: RenewFlags & { plan?: boolean }) =>
       run(async (ctx, out) => {
         const input = renewInputFromFlags(cluster, flags);
+        if (flags.plan) refuseWithPlan(flags);
+        if (flags.plan) return printPlan(ctx, out, { runbook: 'renew', input, flags: RENEW_FLAGS, json: flags.json });
         const handle = await startRunbook(ctx, { runbook: 'renew', input, flags: RENEW_FLAGS });
         if (!flags.wait && !flags.json && (input.signer === undefined || input.signer.type === 'manual')) {
           out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);

@@ -4,6 +4,7 @@ import YAML, { YAMLError } from 'yaml';
 import type { SetupInput } from '../../../workflows/inputs';
 import { certificateText, readCertificateFile } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
+import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
 import { reportStarted, startRunbook } from '../start';
 
@@ -192,9 +193,12 @@ export function registerSetup(program: Command): void {
     .option('--by <name>', 'who asked (recorded)')
     .option('--wait', 'follow progress until the setup ends')
     .option('--json', 'machine-readable output')
-    .action((cluster: string, flags: SetupFlags) =>
+    .option(...PLAN_OPTION)
+    .action((cluster: string, flags: SetupFlags & { plan?: boolean }) =>
       run(async (ctx, out) => {
         const input = setupInputFromFlags(cluster, flags);
+        if (flags.plan) refuseWithPlan(flags);
+        if (flags.plan) return printPlan(ctx, out, { runbook: 'setup', input, flags: SETUP_FLAGS, json: flags.json });
         const handle = await startRunbook(ctx, { runbook: 'setup', input, flags: SETUP_FLAGS });
         const code = await reportStarted(ctx, handle, flags, out);
         if (!flags.wait && !flags.json) {
