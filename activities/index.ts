@@ -2,6 +2,7 @@ import type { ActivityContext } from './context';
 import { certificateActivities } from './certificates';
 import { driveActivities } from './drives';
 import { faultActivities } from './faults';
+import { fleetActivities } from './fleet';
 import { hardwareEncryptionActivities } from './hardware-encryption';
 import { kmipCheckActivities } from './kmip-check';
 import { lockActivities } from './lock';
@@ -25,6 +26,7 @@ export function createActivities(ctx: ActivityContext) {
     ...faultActivities(ctx),
     ...driveActivities(ctx),
     ...kmipCheckActivities(ctx),
+    ...fleetActivities(ctx),
   };
 }
 

@@ -6,3 +6,4 @@ export { recoverSliceService } from './recover-slice-service';
 export { rekeyRunbook } from './rekey';
 export { renewRunbook } from './renew';
 export { setupRunbook } from './setup';
+export { fleetRunbook } from './fleet';

@@ -13,3 +13,4 @@ export * from './messages';
 export * from './progress';
 export * from './recoveries';
 export * from './plan';
+export * from './fleet';
