@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { Failure } from '../workflows/failures';
 import { ElementApiError, type ElementClient } from '../src/element';
 import type { JsonObject } from '../src/element/objects';
@@ -16,22 +16,32 @@ export function isAsyncHandleGone(err: unknown): err is ElementApiError {
 }
 
 export interface PollSettings {
-  /** First pause between polls; it doubles up to maxIntervalMs. */
+  /** Pause after the first look; it doubles per look up to maxIntervalMs. */
   initialIntervalMs: number;
   maxIntervalMs: number;
   /**
-   * How long one activity attempt polls before handing back with a retryable "still running".
-   * The retry is not written to history, so a job of hours costs the events of a job of seconds.
+   * Accepted for older inputs; no longer used: each activity attempt looks once (pollUntil).
+   * @deprecated
    */
   attemptWindowMs: number;
 }
 
 export const DEFAULT_POLL: PollSettings = { initialIntervalMs: 1000, maxIntervalMs: 30_000, attemptWindowMs: 5 * 60_000 };
 
+/** The pause before look `attempt` + 1 (attempt 1 is the first look): doubling from initialIntervalMs up to maxIntervalMs. */
+export function nextPollDelayMs(settings: Pick<PollSettings, 'initialIntervalMs' | 'maxIntervalMs'>, attempt: number): number {
+  const doublings = Math.min(Math.max(0, attempt - 1), 30);
+  return Math.min(settings.initialIntervalMs * 2 ** doublings, settings.maxIntervalMs);
+}
+
 /**
- * Polls `check` until it returns a value, heartbeating each poll and doubling the pause up to
- * maxIntervalMs. After attemptWindowMs it hands back a retryable "still running" failure: the
- * activity's retry policy (flat, not recorded in history) brings it back.
+ * One look per activity attempt: `check` runs once (heartbeating every second meanwhile, so a
+ * worker that dies during the call is noticed within the activity's short heartbeatTimeout); a
+ * value is returned, else a retryable "still running" failure whose nextRetryDelay is the next
+ * pause (nextPollDelayMs of the attempt number). Temporal keeps the pause on its side, so between
+ * looks no activity sits on any worker: a killed or restarted worker costs nothing, and the next
+ * look goes to whichever worker is alive. Retries are not written to history, so a job of hours
+ * costs the events of a job of seconds.
  */
 export async function pollUntil<T>(
   settings: PollSettings,
@@ -39,18 +49,23 @@ export async function pollUntil<T>(
   check: (signal: AbortSignal) => Promise<{ done: true; value: T } | { done: false; progress?: unknown }>,
 ): Promise<T> {
   const context = Context.current();
-  const started = Date.now();
-  let interval = settings.initialIntervalMs;
-  for (let poll = 1; ; poll++) {
-    const outcome = await check(context.cancellationSignal);
-    if (outcome.done) return outcome.value;
-    context.heartbeat({ poll, progress: outcome.progress });
-    if (Date.now() - started + interval > settings.attemptWindowMs) {
-      throw ApplicationFailure.create({ type: Failure.StillRunning, message: stillRunning, nextRetryDelay: interval });
-    }
-    await context.sleep(interval);
-    interval = Math.min(interval * 2, settings.maxIntervalMs);
+  context.heartbeat();
+  const beat = setInterval(() => context.heartbeat(), 1000);
+  let outcome;
+  try {
+    outcome = await check(context.cancellationSignal);
+  } finally {
+    clearInterval(beat);
   }
+  if (outcome.done) return outcome.value;
+  const delayMs = nextPollDelayMs(settings, context.info.attempt);
+  throw ApplicationFailure.create({
+    type: Failure.StillRunning,
+    message: stillRunning,
+    nextRetryDelay: delayMs,
+    details: outcome.progress === undefined ? [] : [outcome.progress],
+    category: ApplicationFailureCategory.BENIGN,
+  });
 }
 
 /**

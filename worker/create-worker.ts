@@ -71,6 +71,21 @@ async function requireSearchAttributes(client: Client, namespace: string): Promi
   }
 }
 
+/**
+ * Chosen, not defaulted (README, Configuration: worker sizing; numbers from npm run bench:resume
+ * and bench:waiting). Runbooks mostly wait: few tasks run at once, so small slot counts; the
+ * cache is bounded by EKM_WORKER_CACHED_WORKFLOWS instead of the SDK's heap-derived default
+ * (thousands), which is what held a worker at ~1 GB with a few hundred waiting runs.
+ */
+export const WORKER_TUNING = {
+  maxConcurrentWorkflowTaskExecutions: 10,
+  maxConcurrentActivityTaskExecutions: 50,
+  // A workflow task for a dead worker's sticky queue moves to the shared queue after this (SDK default 10 s).
+  stickyQueueScheduleToStartTimeout: '2 seconds',
+  // SIGTERM: activities still running after this are cancelled and handed back (they are all retry-safe).
+  shutdownGraceTime: '1 second',
+} as const;
+
 export async function createRunbookWorker(settings: RuntimeSettings, overrides: WorkerOverrides = {}): Promise<RunbookWorker> {
   const registry = overrides.registry ? () => overrides.registry! : liveClusterRegistry(settings.EKM_CLUSTERS_FILE);
   registry(); // a clusters file with a mistake stops the worker at start, naming it
@@ -98,7 +113,8 @@ export async function createRunbookWorker(settings: RuntimeSettings, overrides: 
       lockTiming: overrides.lockTiming,
       audit: settings.EKM_AUDIT_LOG ? new AuditLog(settings.EKM_AUDIT_LOG) : undefined,
     }),
-    shutdownGraceTime: '10 seconds',
+    ...WORKER_TUNING,
+    maxCachedWorkflows: settings.EKM_WORKER_CACHED_WORKFLOWS,
   });
   return {
     worker,

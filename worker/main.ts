@@ -1,7 +1,7 @@
 /**
  * The worker process: `node dist/worker/main.js`. Settings come from the environment (see
- * README, Configuration). SIGINT/SIGTERM stop polling, let running tasks finish (10 s grace),
- * then exit; interrupted activities are retried by another worker or after a restart.
+ * README, Configuration). SIGINT/SIGTERM stop polling, let running tasks finish (1 s grace),
+ * then exit; interrupted activities are handed back and retried by another worker at once.
  */
 import { Runtime } from '@temporalio/worker';
 import { loadRuntimeSettings } from '../src/config/runtime';

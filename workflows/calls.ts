@@ -29,15 +29,22 @@ export function clusterCalls(options: { timeoutMs: number; heartbeatTimeoutMs?: 
 }
 
 /**
- * Activities that wait for the cluster (an async job, a state change): each attempt polls for up
- * to `attemptWindowMs`, heartbeating, then hands back a retryable "still running" that the flat
- * retry policy brings back without a history event; `deadlineMs` bounds the whole wait.
+ * How long a wait's activity may go without a heartbeat before Temporal hands it to another
+ * worker: waits look once per attempt (pollUntil) and heartbeat every second during the look, so
+ * a worker killed during a look is replaced within this; between looks nothing runs on a worker.
+ */
+export const WAIT_HEARTBEAT_TIMEOUT_MS = 5_000;
+
+/**
+ * Activities that wait for the cluster (an async job, a state change): each attempt looks once and
+ * hands back a retryable "still running" whose nextRetryDelay is the next pause; the retry is not
+ * written to history, and between looks no activity sits on a worker (a worker killed or restarted
+ * during the wait costs nothing: the next look goes to a live one). `deadlineMs` bounds the wait.
  */
 export function pollingCalls(polling: PollSettings, options: { deadlineMs: number; heartbeatTimeoutMs?: number }) {
   return proxyActivities<Activities>({
-    startToCloseTimeout: polling.attemptWindowMs + 60_000,
-    // A poll heartbeats at least every maxInterval; a dead worker is noticed after three missed ones.
-    heartbeatTimeout: options.heartbeatTimeoutMs ?? Math.max(10_000, 3 * polling.maxIntervalMs),
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: options.heartbeatTimeoutMs ?? WAIT_HEARTBEAT_TIMEOUT_MS,
     scheduleToCloseTimeout: options.deadlineMs,
     retry: { initialInterval: polling.initialIntervalMs, backoffCoefficient: 1 },
   });

@@ -10,9 +10,10 @@ const requestedBy = z.string().max(200).optional();
 
 /**
  * How long an activity may go without a heartbeat before Temporal gives it to another worker:
- * the time it takes to notice that a worker died in the middle of a cluster call.
+ * the time it takes to notice that a worker died in the middle of a cluster call (the calls
+ * heartbeat every second). Short, so a wait resumes within seconds of a worker's death.
  */
-const heartbeatTimeout = duration.prefault('30s');
+const heartbeatTimeout = duration.prefault('5s');
 
 const kmipFields = {
   /** Notify "escalated" when the fault is not fixed this long after the runbook started (it keeps waiting). */

@@ -47,6 +47,11 @@ const runtimeFields = z.object({
   EKM_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Append one JSON line per Element API call here (for `ekm report`). */
   EKM_AUDIT_LOG: z.string().min(1).optional(),
+  /**
+   * Runbook runs the worker keeps in memory between their tasks (each ~1-2 MB); the others are
+   * replayed from history when they wake (README, Configuration: worker sizing).
+   */
+  EKM_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(100),
   /** Payload encryption keys (src/codec/payload-keys.ts); unset: payloads are not encrypted. */
   EKM_PAYLOAD_KEYS_FILE: z.string().min(1).optional(),
   /** host:port where the worker serves Prometheus metrics (worker/metrics.ts); unset: none. */

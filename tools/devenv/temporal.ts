@@ -33,6 +33,8 @@ export interface TemporalDevServerOptions {
   persist?: boolean;
   /** Serve the web UI on this loopback port; headless when absent. */
   uiPort?: number;
+  /** Serve the server's Prometheus metrics (/metrics) on this loopback port (benchmarks). */
+  metricsPort?: number;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function startTemporalDevServer(options: TemporalDevServerOptions):
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   if (dbFile) args.push('--db-filename', dbFile);
+  if (options.metricsPort) args.push('--metrics-port', String(options.metricsPort));
   if (options.uiPort) args.push('--ui-ip', '127.0.0.1', '--ui-port', String(options.uiPort));
   else args.push('--headless');
   const logFile = path.join(options.dir, 'temporal.log');

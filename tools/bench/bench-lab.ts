@@ -1,0 +1,148 @@
+/**
+ * What the resume and waiting benchmarks share: a Temporal dev server with its /metrics port,
+ * PyKMIP, simulated clusters, the workflow bundle made once, and the real worker as its own
+ * process (dist/worker/main.js) that a benchmark can SIGKILL, SIGTERM and start again.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { ClusterRegistry } from '../../src/config/clusters';
+import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
+import { startProcess, type ManagedProcess } from '../devenv/child';
+import { freePort } from '../devenv/ports';
+import { startPyKmip, type PyKmipServer } from '../devenv/pykmip';
+import { startSimulatedCluster, type SimulatedCluster, type SimulatedClusterOptions } from '../devenv/simulated-cluster';
+import { startTemporalDevServer, type TemporalDevServer } from '../devenv/temporal';
+
+const root = path.resolve(__dirname, '../../..');
+
+export interface BenchLab {
+  dir: string;
+  taskQueue: string;
+  temporal: TemporalDevServer;
+  client: Client;
+  kmip: PyKmipServer;
+  clustersFile: string;
+  addCluster(name: string, options: Omit<SimulatedClusterOptions, 'name' | 'dir'>): Promise<SimulatedCluster>;
+  /** Starts the worker process and waits for its "started" line; resolves with when that was. */
+  startWorker(env?: Record<string, string>): Promise<{ worker: ManagedProcess; readyAt: number }>;
+  /** The Temporal server's frontend requests so far (its service_requests counter). */
+  frontendRequests(): Promise<number>;
+  /** Resident memory of a process in bytes (/proc/PID/status VmRSS). */
+  rssBytes(pid: number): number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchLab(dir: string, options: { taskQueue: string; log: (line: string) => void }): Promise<BenchLab> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
+  };
+  try {
+    options.log('starting a Temporal dev server, PyKMIP, and bundling the workflows');
+    const metricsPort = await freePort();
+    const bundleFile = path.join(dir, 'workflow-bundle.js');
+    const [temporal, kmip] = await Promise.all([
+      startTemporalDevServer({ dir: path.join(dir, 'temporal'), metricsPort }),
+      startPyKmip({ dir: path.join(dir, 'pykmip') }),
+      bundleWorkflowCode({
+        workflowsPath: path.join(root, 'dist/workflows/index.js'),
+        failureConverterPath: FAILURE_CONVERTER_PATH,
+        logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: (m) => options.log(m), log: () => {} },
+      }).then(({ code }) => fs.writeFileSync(bundleFile, code)),
+    ]);
+    stops.push(
+      () => temporal.stop(),
+      () => kmip.stop(),
+    );
+    const connection = await Connection.connect({ address: temporal.address });
+    stops.push(() => connection.close());
+    const registry: ClusterRegistry = { clusters: {}, signers: {} };
+    const clustersFile = path.join(dir, 'clusters.yaml');
+    const workers: ManagedProcess[] = [];
+    stops.push(async () => {
+      for (const w of workers) await w.kill();
+    });
+    const lab: BenchLab = {
+      dir,
+      taskQueue: options.taskQueue,
+      temporal,
+      client: new Client({ connection, namespace: temporal.namespace }),
+      kmip,
+      clustersFile,
+      stop,
+      async addCluster(name, clusterOptions) {
+        const cluster = await startSimulatedCluster({ name, dir: path.join(dir, 'clusters', name), ...clusterOptions });
+        stops.push(() => cluster.stop());
+        registry.clusters[name] = cluster.entry;
+        fs.writeFileSync(clustersFile, YAML.stringify(registry));
+        return cluster;
+      },
+      async startWorker(env = {}) {
+        const logFile = path.join(dir, `worker-${Date.now()}.log`);
+        const worker = startProcess('worker', process.execPath, [path.join(root, 'dist/worker/main.js')], {
+          logFile,
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: temporal.address,
+            TEMPORAL_NAMESPACE: temporal.namespace,
+            EKM_TASK_QUEUE: options.taskQueue,
+            EKM_CLUSTERS_FILE: clustersFile,
+            EKM_WORKFLOW_BUNDLE: bundleFile,
+            EKM_LOG_LEVEL: 'INFO',
+            ...env,
+          },
+        });
+        workers.push(worker);
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          if (fs.existsSync(logFile) && /ekm worker started/.test(fs.readFileSync(logFile, 'utf8'))) break;
+          if (!worker.isAlive()) throw new Error(`the worker exited at start: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
+          if (Date.now() > deadline) throw new Error('the worker did not start within 60 s');
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        return { worker, readyAt: Date.now() };
+      },
+      async frontendRequests() {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        let total = 0;
+        for (const line of text.split('\n')) {
+          if (!line.startsWith('service_requests{') || !line.includes('service_name="frontend"')) continue;
+          total += Number(line.slice(line.lastIndexOf(' ') + 1));
+        }
+        return total;
+      },
+      rssBytes(pid) {
+        const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+        return kb === undefined ? NaN : Number(kb) * 1024;
+      },
+    };
+    return lab;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** min / median / p95 / max of the values, rounded to ms. */
+export function distribution(values: number[]): { n: number; min: number; median: number; p95: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? NaN;
+  return { n: sorted.length, min: sorted[0] ?? NaN, median: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? NaN };
+}
+
+/** A table with aligned columns. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('   ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
