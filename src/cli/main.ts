@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes';
 import { registerCert } from './commands/cert';
+import { registerFleet } from './commands/fleet';
 import { registerConsole } from './commands/console';
 import { registerLocalCommands, runSimulatorCommand } from './commands/local';
 import { registerRecover } from './commands/recover';
@@ -45,6 +46,7 @@ registerSchedule(program);
 registerRecover(program);
 registerWatch(program);
 registerReport(program);
+registerFleet(program);
 registerConsole(program);
 registerLocalCommands(program);
 

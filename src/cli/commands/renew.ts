@@ -9,7 +9,7 @@ import { addSignerFlags, signerFromFlags, type SignerFlags } from '../signer-fla
 import { reportStarted, startRunbook } from '../start';
 import { parseInputFile } from './setup';
 
-interface RenewFlags extends SignerFlags {
+export interface RenewFlags extends SignerFlags {
   input?: string;
   provider?: string;
   kmipCa?: string;
@@ -26,7 +26,7 @@ interface RenewFlags extends SignerFlags {
 }
 
 /** The flag of each input field, so a refusal names what the operator typed. */
-const RENEW_FLAGS: Record<string, string> = {
+export const RENEW_FLAGS: Record<string, string> = {
   provider: '--provider',
   'provider.id': '--provider',
   'provider.name': '--provider',
@@ -85,17 +85,14 @@ export function renewInputFromFlags(cluster: string, f: RenewFlags): RenewInput 
   } as RenewInput;
 }
 
-export function registerRenew(program: Command): void {
-  const command = program
-    .command('renew')
-    .description(
-      "renew the key server's certificates: a new CA signature for the cluster's CSR, installed with ModifyKeyServerKmip and tested (procedure 5; kmipCertificateFault)",
-    )
-    .argument('<cluster>', 'cluster name from the clusters file')
-    .option('--input <file>', 'YAML/JSON file with the input (flags override it)')
-    .option('--provider <id|name>', 'the key provider whose key server is renewed (default: the active provider)')
-    .option('--kmip-ca <file>', "the key server's renewed CA certificate(s), when its CA rotated (PEM, DER or PKCS#7)");
-  addSignerFlags(command)
+/** Renew's input flags (also `ekm fleet renew`'s). */
+export function addRenewOptions(command: Command): Command {
+  addSignerFlags(
+    command
+      .option('--input <file>', 'YAML/JSON file with the input (flags override it)')
+      .option('--provider <id|name>', 'the key provider whose key server is renewed (default: the active provider)')
+      .option('--kmip-ca <file>', "the key server's renewed CA certificate(s), when its CA rotated (PEM, DER or PKCS#7)"),
+  )
     .option(
       '--new-key-pair',
       "also replace the cluster's key pair: opens a window until the new certificate is installed (see --accept-key-pair-window)",
@@ -109,7 +106,19 @@ export function registerRenew(program: Command): void {
     .option('--test-attempts <n>', 'tries of a failing modify or test before asking (default 5)')
     .option('--test-interval <duration>', 'first pause between tries (default 10s)')
     .option('--if-busy <fail|wait>', 'when another runbook is changing the cluster (default fail)')
-    .option('--by <name>', 'who asked (recorded)')
+    .option('--by <name>', 'who asked (recorded)');
+  return command;
+}
+
+export function registerRenew(program: Command): void {
+  addRenewOptions(
+    program
+      .command('renew')
+      .description(
+        "renew the key server's certificates: a new CA signature for the cluster's CSR, installed with ModifyKeyServerKmip and tested (procedure 5; kmipCertificateFault)",
+      )
+      .argument('<cluster>', 'cluster name from the clusters file'),
+  )
     .option('--wait', 'follow progress until the renewal ends')
     .option('--json', 'machine-readable output')
     .option(...PLAN_OPTION)

@@ -8,7 +8,7 @@ import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
 import { reportStarted, startRunbook } from '../start';
 
-interface SetupFlags {
+export interface SetupFlags {
   input?: string;
   cn?: string;
   org?: string;
@@ -67,7 +67,7 @@ export function parseInputFile(file: string): unknown {
 }
 
 /** The flag of each input field, for refusals in the operator's words. */
-const SETUP_FLAGS: Record<string, string> = {
+export const SETUP_FLAGS: Record<string, string> = {
   'subject.commonName': '--cn',
   'subject.organization': '--org',
   'subject.organizationalUnit': '--ou',
@@ -152,11 +152,9 @@ export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput 
   } as SetupInput;
 }
 
-export function registerSetup(program: Command): void {
-  program
-    .command('setup')
-    .description('set up external key management on a cluster (procedure 1)')
-    .argument('<cluster>', 'cluster name from the clusters file')
+/** Setup's input flags (also `ekm fleet setup`'s). */
+export function addSetupOptions(command: Command): Command {
+  return command
     .option('--input <file>', 'YAML/JSON file with the input (flags override it)')
     .option('--cn <name>', 'certificate subject common name')
     .option('--org <name>', 'subject organization')
@@ -190,7 +188,16 @@ export function registerSetup(program: Command): void {
     .option('--test-attempts <n>', 'tries of a failing test before asking (default 5)')
     .option('--test-interval <duration>', 'first pause between tries (default 10s)')
     .option('--if-busy <fail|wait>', 'when another runbook is changing the cluster (default fail)')
-    .option('--by <name>', 'who asked (recorded)')
+    .option('--by <name>', 'who asked (recorded)');
+}
+
+export function registerSetup(program: Command): void {
+  addSetupOptions(
+    program
+      .command('setup')
+      .description('set up external key management on a cluster (procedure 1)')
+      .argument('<cluster>', 'cluster name from the clusters file'),
+  )
     .option('--wait', 'follow progress until the setup ends')
     .option('--json', 'machine-readable output')
     .option(...PLAN_OPTION)
