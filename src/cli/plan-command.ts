@@ -8,7 +8,7 @@ import { ConfigError } from '../config/zod-errors';
 import { loadClusterRegistry } from '../config/clusters';
 import { ElementError } from '../element/errors';
 import { formatDuration } from '../durations';
-import { PlanInputError, planFor, validatePlanInput, type PlanInputs, type PlannableRunbook } from '../plan';
+import type { PlanInputs, PlannableRunbook } from '../plan';
 import { runbookPlan, type PlannedStep, type RunbookPlan } from '../../workflows/contract/plan';
 import { CliError, ExitCode } from './exit-codes';
 import { formatJson } from './json-output';
@@ -85,6 +85,8 @@ export async function printPlan<R extends PlannableRunbook>(
 ): Promise<number> {
   const cluster = (request.input as { cluster: string }).cluster;
   const signer = (request.input as { signer?: { type: string; name?: string } }).signer;
+  // Loaded only for a plan: the readers bring in the activity modules, which other commands do not need.
+  const { PlanInputError, planFor, validatePlanInput } = await import('../plan');
   let plan: RunbookPlan;
   try {
     // Checked before anything is read: bad input exits 2 naming the flag.
