@@ -23,7 +23,7 @@ program
   .showHelpAfterError()
   .addHelpText(
     'after',
-    '\nTemporal connection and the clusters file come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,\nEKM_TASK_QUEUE, EKM_CLUSTERS_FILE, TEMPORAL_TLS_* (see README).\n\nExit codes: 0 ok, 1 runbook failed, 2 bad input (nothing started), 3 not found, 4 refused/busy, 5 Temporal unreachable.',
+    '\nTemporal connection and the clusters file come from the environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,\nEKM_TASK_QUEUE, EKM_CLUSTERS_FILE, TEMPORAL_TLS_* (see README).\n\nsetup, rekey, renew and recover take --plan: what the run would do, read from the cluster without changing it\n(exit 0: it could start, 4: its precheck would refuse).\n\nExit codes: 0 ok, 1 runbook failed, 2 bad input (nothing started), 3 not found, 4 refused/busy, 5 Temporal unreachable.',
   );
 program.option('--timeout <duration>', 'longest a command waits for Temporal and the worker (default 30s)');
 program.hook('preAction', (command) => setCommandTimeout(command.optsWithGlobals<{ timeout?: string }>().timeout));

@@ -254,7 +254,8 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
           'hardware',
           '--plan',
         ],
-        env,
+        // No Temporal there: a plan does not need it.
+        { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' },
       );
       expect(refused.code).toBe(4);
       expect(refused.stdout).toContain('the precheck would REFUSE the run');
