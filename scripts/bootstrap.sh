@@ -3,6 +3,7 @@
 #   - node modules (npm ci, re-run when package-lock.json changes)
 #   - the `temporal` CLI (dev server), built from its Go module into $EKM_TOOLS/bin
 #   - PyKMIP (Debian python3-pykmip) and cfssl (Debian golang-cfssl)
+#   - Chromium (Debian chromium) for the console's browser tests
 #   - the TypeScript build in dist/
 # Safe to run any number of times. Prints where each tool is.
 set -euo pipefail
@@ -33,6 +34,8 @@ ensure_debian_tools() {
   [ -x /usr/bin/pykmip-server ] || missing+=(python3-pykmip)
   command -v cfssl >/dev/null || missing+=(golang-cfssl)
   command -v openssl >/dev/null || missing+=(openssl)
+  # The console's browser tests drive Debian's Chromium (playwright-core, no browser download).
+  command -v chromium >/dev/null || missing+=(chromium fonts-liberation)
   if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
   # PyKMIP 0.10 breaks on Python >= 3.12; Debian bookworm's /usr/bin/python3 is 3.11.
   head -1 /usr/bin/pykmip-server | grep -q '/usr/bin/python3' || { log "unexpected pykmip-server interpreter"; exit 1; }
@@ -91,3 +94,4 @@ ensure_build
 log "temporal: $TEMPORAL_BIN ($("$TEMPORAL_BIN" --version | head -1))"
 log "pykmip:   /usr/bin/pykmip-server"
 log "cfssl:    $(command -v cfssl)"
+log "chromium: $(command -v chromium)"

@@ -4,6 +4,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import YAML from 'yaml';
 import { parseClusterRegistry } from '../../src/config/clusters';
 import { loadRuntimeSettings } from '../../src/config/runtime';
+import { usersFileSchema } from '../../src/console/auth';
 import { composeSchemaFile } from '../../tools/devenv/tools';
 
 const root = path.resolve(__dirname, '../..');
@@ -92,6 +93,23 @@ describe('docker-compose.yml', () => {
         const secret = path.basename(entry.password.file);
         expect([name, Object.keys(compose.secrets ?? {})]).toEqual([name, expect.arrayContaining([secret])]);
       }
+    }
+  });
+
+  it('runs the console from the same image with its users file and each token as secrets, over TLS beyond loopback', () => {
+    const console_ = compose.services.console as Service & { command?: string[]; image?: string; secrets?: string[] };
+    expect(console_.image).toBe((compose.services.worker as { image?: string }).image);
+    const command = console_.command ?? [];
+    expect(command.slice(0, 2)).toEqual(['ekm', 'console']);
+    const flag = (name: string) => command[command.indexOf(name) + 1];
+    expect(flag('--listen')).toBe('0.0.0.0:8090');
+    expect(flag('--tls-cert')).toBeDefined();
+    expect(flag('--tls-key')).toMatch(/^\/run\/secrets\//);
+    const usersSecret = path.basename(flag('--users')!);
+    const users = usersFileSchema.parse(YAML.parse(fs.readFileSync(path.resolve(root, compose.secrets![usersSecret]!.file!), 'utf8')));
+    for (const [name, user] of Object.entries(users.users)) {
+      expect(user.tokenFile).toMatch(/^\/run\/secrets\//);
+      expect([name, console_.secrets]).toEqual([name, expect.arrayContaining([usersSecret, path.basename(user.tokenFile)])]);
     }
   });
 

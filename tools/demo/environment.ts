@@ -11,7 +11,9 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import type { ClusterRegistry } from '../../src/config/clusters';
 import { issueKeyAndCertificate } from '../../src/pki/authority';
-import { loadRuntimeSettings } from '../../src/config/runtime';
+import { loadRuntimeSettings, type RuntimeSettings } from '../../src/config/runtime';
+import { Authenticator, loadUsersFile } from '../../src/console/auth';
+import { buildConsole } from '../../src/console/server';
 import { startLocalStack, type LocalStack } from '../devenv/stack';
 import { freePort } from '../devenv/ports';
 import type { RunbookEvent } from '../../src/notify/notifier';
@@ -78,6 +80,8 @@ export interface DemoEnvironment {
   cluster: SimulatedCluster;
   registry: ClusterRegistry;
   uiUrl: string;
+  /** The operations console (ekm console) on loopback, and the demo user's login token. */
+  console: { url: string; user: string; token: string };
   events: RunbookEvent[];
   stop(): Promise<void>;
 }
@@ -142,9 +146,30 @@ export async function startDemoEnvironment(
     log('starting a worker');
     const worker = await startLocalWorker(settings, { registry, notifier: { send: async (event) => void events.push(event) } });
     stops.push(() => worker.stop());
-    return { dataDir, stack, cluster, registry, uiUrl: `http://127.0.0.1:${ports.temporalUi}`, events, stop };
+    const uiUrl = `http://127.0.0.1:${ports.temporalUi}`;
+    log('starting the console');
+    const consoleServer = await startDemoConsole(dataDir, settings, uiUrl);
+    stops.push(() => consoleServer.close());
+    return { dataDir, stack, cluster, registry, uiUrl, console: consoleServer.login, events, stop };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/**
+ * The console for the demo: one user, `demo`, whose token is made once and kept in the demo's
+ * secrets folder (so a resumed demo keeps it); on loopback, on a free port.
+ */
+async function startDemoConsole(dataDir: string, settings: RuntimeSettings, temporalUiUrl: string) {
+  const secrets = path.join(dataDir, 'secrets');
+  fs.mkdirSync(secrets, { recursive: true });
+  const tokenFile = path.join(secrets, 'console-demo.token');
+  if (!fs.existsSync(tokenFile)) fs.writeFileSync(tokenFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+  const usersFile = path.join(dataDir, 'console-users.yaml');
+  fs.writeFileSync(usersFile, YAML.stringify({ users: { demo: { tokenFile } } }));
+  const auth = new Authenticator({ users: loadUsersFile(usersFile), secure: false });
+  const { app } = await buildConsole({ settings, auth, temporalUiUrl, auditLogFile: settings.EKM_AUDIT_LOG });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { login: { url, user: 'demo', token: fs.readFileSync(tokenFile, 'utf8').trim() }, close: () => app.close() };
 }

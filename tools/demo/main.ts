@@ -65,6 +65,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       `  Temporal address: ${env.stack.temporal.address}   (ekm status|list|answer work with TEMPORAL_ADDRESS=${env.stack.temporal.address} EKM_TASK_QUEUE=ekm-demo)`,
     );
     log(`  Simulated cluster ${env.cluster.sim.url}, KMIP server 127.0.0.1:${env.stack.kmip.port}, CA ${env.stack.cfssl.url}`);
+    log(`  Console:          ${env.console.url}   (sign in as ${env.console.user} with token ${env.console.token})`);
     const scenario = new DemoScenario(env, new Client({ connection }), options.speed, log);
     const summaries = await scenario.run(() => stopping);
     if (stopping) return 130;
