@@ -21,6 +21,7 @@ import { submitSignedCertificate } from '../cli/submit-certificate';
 import { describeRun, reachRun, requireWorker, update, type CliContext } from '../cli/temporal';
 import { loadClusterRegistry } from '../config/clusters';
 import type { RuntimeSettings } from '../config/runtime';
+import { planFor, type PlanInputs } from '../plan';
 import { buildRunReport, renderRunReportMarkdown } from '../report/run-report';
 import { CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, type Authenticator, type Identity } from './auth';
 import { ASSETS } from './assets';
@@ -345,7 +346,8 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       if (!(err instanceof ConsoleProblem)) throw err;
       return send(reply, err.status, frame(request, `Signing ${id}`), signView({ ...data, problem: err.message }));
     }
-    return send(reply, data.verdict!.accepted ? 200 : 422, frame(request, `Signing ${id}`), signView(data));
+    // A verdict, accepted or not, is the check succeeding: 200 (a refused submission is 422).
+    return send(reply, 200, frame(request, `Signing ${id}`), signView(data));
   });
 
   app.post('/runs/:id/sign/submit', async (request, reply) => {
@@ -443,6 +445,29 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     }
   }
 
+  /**
+   * The runbook's plan (src/plan: the cluster read with the runbook's own reader, read-only), bounded
+   * like a request; a plan that cannot be made (the cluster does not answer, the console cannot read
+   * its credentials) is said in words, and the start can still be confirmed.
+   */
+  async function planOf(start: { runbook: Startable; input: Record<string, unknown> }) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const registry = loadClusterRegistry(settings.EKM_CLUSTERS_FILE);
+      const plan = await Promise.race([
+        planFor(start.runbook, start.input as unknown as PlanInputs[Startable], { registry }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the cluster did not answer within ${temporal.timeoutMs / 1000} s`)), temporal.timeoutMs);
+        }),
+      ]);
+      return { plan };
+    } catch (err) {
+      return { planProblem: `The plan could not be made: ${(err as Error).message}` };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   app.get('/start', async (request, reply) => send(reply, 200, frame(request, 'Start'), startView({ csrf: csrfOf(request), ...clusters() })));
 
   app.post('/start/review', async (request, reply) => {
@@ -451,7 +476,8 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       const start = startInput(request.body as FormBody, user(request));
       checkStart(start);
       const inputJson = JSON.stringify(start.input);
-      return send(reply, 200, frame(request, 'Start'), startView({ ...base, review: { ...start, inputJson } }));
+      const { plan, planProblem } = await planOf(start);
+      return send(reply, 200, frame(request, 'Start'), startView({ ...base, review: { ...start, inputJson, plan, planProblem } }));
     } catch (err) {
       if (!(err instanceof ConsoleProblem)) throw err;
       return send(reply, err.status, frame(request, 'Start'), startView({ ...base, problem: err.message }));

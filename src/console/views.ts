@@ -5,7 +5,7 @@
  * (progress, diagnosis), the CLI's certificate verdict and the audit report.
  */
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
-import type { AnswerAction, KmipDiagnosis, RunbookProgress } from '../../workflows/contract';
+import type { AnswerAction, KmipDiagnosis, RunbookPlan, RunbookProgress } from '../../workflows/contract';
 import { WHAT_TO_DO } from '../../workflows/kmip-diagnosis';
 import type { CertificateVerdictJson } from '../cli/json-output';
 import type { RunSummary } from '../cli/json-output';
@@ -75,7 +75,7 @@ export function listView(
     )}</select>`;
   const rows = orderRuns(runs).map((r) => {
     const waiting = r.state === 'waiting-for-input';
-    return html`<tr class="${waiting ? 'waiting' : ''}" data-workflow-id="${r.workflowId}">
+    return html`<tr class="${waiting ? 'waiting' : ''}" data-workflow-id="${r.workflowId}" data-cluster="${r.cluster}" data-state="${r.state ?? r.status.toLowerCase()}">
       <td><a href="/runs/${encodeURIComponent(r.workflowId)}">${r.workflowId}</a></td>
       <td>${r.cluster}</td>
       <td>${r.runbook}</td>
@@ -235,7 +235,7 @@ export function runView(data: RunPageData, now = Date.now()): Html {
   return html`${head}
     <div id="run" data-live>
       ${p.encryptionAtRestDisabled ? html`<p class="banner">ENCRYPTION AT REST IS DISABLED on ${p.cluster} since ${p.encryptionAtRestDisabled.since} — drives are not locked</p>` : ''}
-      <p>Started ${p.startedAt} · ${p.endedAt ? `ended ${p.endedAt}` : 'running'} · ${elapsed}</p>
+      <p id="run-state">State: ${stateCell(p.state)}${p.currentStep ? ` at step ${p.currentStep}` : ''} · started ${p.startedAt} · ${p.endedAt ? `ended ${p.endedAt}` : 'running'} · ${elapsed}</p>
       ${p.error ? html`<p class="flash error">Error: ${p.error}</p>` : ''}
       ${question}
       ${data.diagnosis ? diagnosisView(data.diagnosis, now) : ''}
@@ -385,7 +385,28 @@ export interface StartPageData {
   clustersProblem?: string;
   problem?: string;
   /** The reviewed start: what will be sent, waiting for the confirmation. */
-  review?: { runbook: Startable; cluster: string; input: unknown; inputJson: string; plan?: string };
+  review?: { runbook: Startable; cluster: string; input: unknown; inputJson: string; plan?: RunbookPlan; planProblem?: string };
+}
+
+const PLAN_ACTION_CLASS: Record<string, string> = { refuse: 'state-failed', skip: 'muted', maybe: 'state-waiting-for-input' };
+
+/** The plan document (src/plan): what the run would do on the cluster as it is now. */
+function planView(plan: RunbookPlan): Html {
+  return html`<section id="plan" class="card">
+    <h2>The runbook's plan (the cluster as read at ${plan.readAt})</h2>
+    ${plan.couldStart
+      ? html`<p class="state-completed">The precheck would let it start${plan.takesLock ? '; it takes the cluster lock' : ''}.</p>`
+      : html`<div class="refusal" role="alert"><strong>The precheck would refuse:</strong><ul>${plan.refusals.map((r) => html`<li>${r.type}: ${r.message}${r.retryable ? ' (retried a while first)' : ''}</li>`)}</ul></div>`}
+    ${plan.facts.length ? html`<p>Found on the cluster:</p><ul>${plan.facts.map((f) => html`<li>${f}</li>`)}</ul>` : ''}
+    ${plan.window ? html`<p class="banner">Window (${plan.window.kind}, from ${plan.window.opensAt} to ${plan.window.closesAt}): ${plan.window.description}</p>` : ''}
+    <table><thead><tr><th>Step</th><th>Action</th><th>What</th><th>Element calls</th><th>Waits and questions</th></tr></thead><tbody>${plan.steps.map(
+      (s) => html`<tr data-plan-step="${s.id}"><td>${s.id}</td><td class="${PLAN_ACTION_CLASS[s.action] ?? ''}">${s.action}${s.fields?.length ? ` (${s.fields.join(', ')})` : ''}</td>
+        <td>${s.detail}${s.why && !s.detail.includes(s.why) ? html`<br /><span class="hint">${s.why}</span>` : ''}</td>
+        <td>${s.calls.map((c) => html`<code>${c.method}</code> <span class="hint">${c.effect}${c.when ? `, ${c.when}` : ''}</span><br />`)}</td>
+        <td>${s.waits.map((w) => html`${w.what}${w.forMs !== undefined ? ` up to ${formatDuration(w.forMs)}` : ''}${w.everyMs !== undefined ? `, every ${formatDuration(w.everyMs)}` : ''}<br />`)}${s.asks.map((a) => html`asks: ${a.when} (${a.answers.join(', ')})<br />`)}</td></tr>`,
+    )}</tbody></table>
+    <p class="hint">Read with ${plan.readWith.join(', ') || 'nothing'} (reads only); nothing was changed.</p>
+  </section>`;
 }
 
 export function startView(d: StartPageData): Html {
@@ -393,9 +414,7 @@ export function startView(d: StartPageData): Html {
     const r = d.review;
     return html`<h1>Start ${r.runbook} on ${r.cluster}?</h1>
       ${d.problem ? html`<p class="flash error" role="alert">${d.problem}</p>` : ''}
-      ${r.plan
-        ? html`<h2>The runbook's plan</h2><pre id="plan">${r.plan}</pre>`
-        : html`<p class="hint" id="no-plan">The runbook's plan (what it would do, read-only) is not available in this version: this is the input it will start with.</p>`}
+      ${r.plan ? planView(r.plan) : html`<p class="flash error" id="no-plan">${r.planProblem ?? 'No plan.'}</p>`}
       <h2>Input</h2><pre id="input">${JSON.stringify(r.input, null, 2)}</pre>
       <form method="post" action="/start/go" enctype="multipart/form-data" class="card">
         ${csrfField(d.csrf)}<input type="hidden" name="runbook" value="${r.runbook}" /><input type="hidden" name="input" value="${r.inputJson}" />

@@ -1,0 +1,360 @@
+/**
+ * The console against the real thing: the Temporal dev server, an in-process worker, the simulator
+ * (its call log), PyKMIP. A setup waits for its signed certificate (manual signer) and a
+ * kmipServerFault recovery waits for its fix. First over plain HTTP (no browser): an answer is
+ * recorded with the signed-in user's name, an answer the run does not take now is refused in the
+ * runbook's words, a refused certificate leaves the run waiting with no cluster call, a run whose
+ * task queue has no worker says so and sends nothing. Then in a real headless Chromium (the system's,
+ * driven by playwright-core): log in, the setup at the top, download its CSR, a bad certificate
+ * refused, a good one uploaded, its verdict, submitted, the run completes; the recovery's diagnosis
+ * and `fixed`; the report with its timeline; the start page's plan. Each page is screenshotted into
+ * this file's test folder (kept with EKM_KEEP_TEST_DIR=1) and no page logs a console error.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import YAML from 'yaml';
+import type { FastifyInstance } from 'fastify';
+import { Authenticator, loadUsersFile } from '../../src/console/auth';
+import { buildConsole } from '../../src/console/server';
+import type { ClusterRegistry } from '../../src/config/clusters';
+import { loadRuntimeSettings } from '../../src/config/runtime';
+import { loadCertificateAuthority } from '../../src/pki/authority';
+import { generateRsaKeyPair } from '../../src/pki/keys';
+import { x509 } from '../../src/pki/x509';
+import { progressQuery, workflowIds, type RunbookProgress } from '../../workflows/contract';
+import type { RecoverKmipInput } from '../../workflows/inputs-recovery';
+import type { SetupInput } from '../../workflows/inputs';
+import { issueClient, type TestCa } from '../support/certificates';
+import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
+import { csrfOf, multipartBody, send } from '../support/console-http';
+import { eventually } from '../support/eventually';
+import { startRunbook } from '../support/start';
+import { testEnv } from '../support/test-env';
+import { testFileDir } from '../support/test-log';
+import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
+
+const TOKEN = 'console-integration-token-0123456789';
+const USER = 'oncall-1';
+const CHROMIUM = process.env.EKM_CHROMIUM ?? '/usr/bin/chromium';
+
+describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)', () => {
+  const taskQueue = uniqueTaskQueue('console');
+  const registry: ClusterRegistry = { clusters: {}, signers: {} };
+  let setupCluster: ClusterHarness;
+  let kmipCluster: ClusterHarness;
+  let worker: InProcessWorker;
+  let temporal: Awaited<ReturnType<typeof connectClient>>;
+  let app: FastifyInstance;
+  let base: string;
+  let dir: string;
+  let kmipCa: TestCa;
+  let setup: WorkflowHandle;
+  let recovery: WorkflowHandle;
+
+  const progress = (h: WorkflowHandle): Promise<RunbookProgress> => h.query(progressQuery.definition);
+  const waitingAt = (h: WorkflowHandle, step: string) =>
+    eventually(
+      async () => {
+        const p = await progress(h);
+        expect(p.waiting?.step).toBe(step);
+        return p;
+      },
+      60_000,
+      200,
+    );
+  const kmipHost = () => testEnv().kmip.host;
+
+  beforeAll(async () => {
+    dir = testFileDir();
+    const kmip = testEnv().kmip;
+    const ca = await loadCertificateAuthority(kmip.caPem, kmip.caKeyPem);
+    kmipCa = { name: 'kmip', kind: 'rsa', certificate: ca.certificate, certificatePem: ca.certificatePem, keys: ca.keys };
+    setupCluster = await startClusterHarness('con-setup', { durations: { tickMs: 50 } });
+    kmipCluster = await startClusterHarness('con-kmip', { durations: { earTransitionMs: 300, kmipRetryMs: 400, tickMs: 50 } });
+    Object.assign(registry.clusters, setupCluster.registry.clusters, kmipCluster.registry.clusters);
+    const clustersFile = path.join(dir, 'clusters.yaml');
+    fs.writeFileSync(clustersFile, YAML.stringify(registry));
+    const auditLog = path.join(dir, 'audit.jsonl');
+    temporal = await connectClient();
+    worker = await startInProcessWorker({ taskQueue, registry, auditLog });
+
+    // The kmip cluster: encryption at rest on the provider, then a restart with the key server unreachable.
+    const client = kmipCluster.client();
+    const ekm = await configureEkmByHand(client, { commonName: 'con-kmip.example.test' });
+    await client.call('EnableEncryptionAtRest', { keyProviderID: ekm.keyProviderID });
+    await eventually(async () => expect((await client.call('GetClusterInfo')).clusterInfo.encryptionAtRestState).toBe('enabled'));
+    await client.close();
+
+    // The setup starts first, so it has waited longest.
+    const setupInput: SetupInput = {
+      cluster: setupCluster.name,
+      subject: { commonName: 'con-setup.example.test', organization: 'EKM tests', country: 'US' },
+      keyProviderName: 'kmip-provider',
+      keyServerName: 'kmip-server',
+      hostnames: [kmip.host],
+      port: kmip.port,
+      kmipCaCertificate: kmip.caPem,
+      mode: 'none',
+      signer: { type: 'manual' },
+      testAttempts: 2,
+      testRetryInterval: '200ms',
+    };
+    setup = await startRunbook(temporal.client, 'setup', setupInput, { taskQueue });
+    await waitingAt(setup, 'signing');
+
+    await kmipCluster.sim.control.makeUnreachable(kmipHost());
+    await kmipCluster.sim.control.restartCluster();
+    const faults = async () =>
+      (await kmipCluster.client().call('ListClusterFaults', { faultTypes: 'current' })).faults.filter((f) => f.code === 'kmipServerFault');
+    await eventually(async () => expect(await faults()).toHaveLength(1), 10_000, 50);
+    const fast: RecoverKmipInput = {
+      cluster: kmipCluster.name,
+      retest: { initialInterval: 300, maxInterval: 600 },
+      faultPollInterval: 200,
+      resolveWindow: 10_000,
+      heartbeatTimeout: 5000,
+    };
+    recovery = await startRunbook(temporal.client, 'recover-kmip-server-fault', fast, { taskQueue });
+    await waitingAt(recovery, 'wait-for-fix');
+
+    fs.writeFileSync(path.join(dir, 'oncall-1.token'), TOKEN, { mode: 0o600 });
+    fs.writeFileSync(path.join(dir, 'users.yaml'), `users:\n  ${USER}:\n    tokenFile: oncall-1.token\n`);
+    const settings = loadRuntimeSettings({
+      TEMPORAL_ADDRESS: testEnv().temporal.address,
+      TEMPORAL_NAMESPACE: testEnv().temporal.namespace,
+      EKM_TASK_QUEUE: taskQueue,
+      EKM_CLUSTERS_FILE: clustersFile,
+      EKM_AUDIT_LOG: auditLog,
+    });
+    const auth = new Authenticator({ users: loadUsersFile(path.join(dir, 'users.yaml')), secure: false });
+    ({ app } = await buildConsole({ settings, auth, timeoutMs: 15_000, temporalUiUrl: 'http://localhost:8233' }));
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+  }, 180_000);
+
+  afterAll(async () => {
+    await app?.close();
+    for (const handle of [setup, recovery]) {
+      if ((await handle?.describe().catch(() => undefined))?.status.name === 'RUNNING') await handle.terminate('test over');
+    }
+    await worker?.stop();
+    await temporal?.close();
+    await kmipCluster?.sim.control.makeReachable(kmipHost()).catch(() => undefined);
+    await Promise.all([setupCluster?.stop(), kmipCluster?.stop()]);
+  });
+
+  async function login(): Promise<{ cookie: string; csrf: string }> {
+    const res = await send(base, 'POST', '/login', { form: { user: USER, token: TOKEN } });
+    const cookie = /^ekm_session=([^;]+)/.exec(res.setCookie)![1]!;
+    return { cookie, csrf: csrfOf((await send(base, 'GET', '/start', { cookie })).body) };
+  }
+
+  /** A client certificate for the setup's CSR (or, with `otherKey`, for a key that is not the cluster's). */
+  async function certificateFor(p: RunbookProgress, otherKey = false): Promise<string> {
+    const csr = new x509.Pkcs10CertificateRequest(p.waiting!.csrPem!);
+    const key = otherKey ? (await generateRsaKeyPair()).publicKey : csr.publicKey;
+    return issueClient(kmipCa, key, { subject: csr.subject });
+  }
+
+  describe('over HTTP, without a browser', () => {
+    it("records an answer with the signed-in user's name; an answer the run does not take now is refused in the runbook's words", async () => {
+      const { cookie, csrf } = await login();
+      const id = recovery.workflowId;
+      const before = (await progress(recovery)).answers.length;
+      const res = await send(base, 'POST', `/runs/${id}/answer`, {
+        cookie,
+        multipart: multipartBody({ _csrf: csrf, action: 'retry', comment: 'firewall ticket 4711' }),
+      });
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toMatch(new RegExp(`^/runs/${id}\\?ok=retry`));
+      const answers = (await progress(recovery)).answers.slice(before);
+      expect(answers).toEqual([expect.objectContaining({ action: 'retry', by: USER, outcome: 'accepted', comment: 'firewall ticket 4711' })]);
+      await waitingAt(recovery, 'wait-for-fix');
+
+      // The setup waits for its certificate: it takes abort only.
+      const refused = await send(base, 'POST', `/runs/${setup.workflowId}/answer`, {
+        cookie,
+        multipart: multipartBody({ _csrf: csrf, action: 'retry' }),
+      });
+      expect(refused.status).toBe(409);
+      expect(refused.body).toMatch(/class="refusal" role="alert">refused: [^<]*retry/);
+      expect((await progress(setup)).waiting?.step).toBe('signing');
+
+      // A malformed form: named, nothing sent.
+      const malformed = await send(base, 'POST', `/runs/${id}/answer`, {
+        cookie,
+        multipart: multipartBody({ _csrf: csrf, action: 'abort', reason: '' }),
+      });
+      expect(malformed.status).toBe(400);
+      expect(malformed.body).toContain('abort: Reason');
+      expect((await progress(recovery)).answers.slice(before)).toHaveLength(1);
+    });
+
+    it('a certificate that fails the checks is refused with the verdict: the run keeps waiting and the cluster gets no call', async () => {
+      const { cookie, csrf } = await login();
+      const waiting = await progress(setup);
+      const mark = (await setupCluster.sim.control.calls()).at(-1)?.seq ?? 0;
+      const wrongKey = await certificateFor(waiting, true);
+      const form = { _csrf: csrf, certificatePem: wrongKey, caChainPem: kmipCa.certificatePem };
+      const check = await send(base, 'POST', `/runs/${setup.workflowId}/sign/check`, { cookie, multipart: multipartBody(form) });
+      expect(check.status).toBe(200);
+      expect(check.body).toContain('Verdict: refused');
+      expect(check.body).not.toContain('id="submit-form"');
+      // Posted straight to submit (no verdict page in between): checked again, refused, nothing sent.
+      const submit = await send(base, 'POST', `/runs/${setup.workflowId}/sign/submit`, { cookie, multipart: multipartBody(form) });
+      expect(submit.status).toBe(422);
+      expect(submit.body).toContain('Verdict: refused');
+      expect((await progress(setup)).waiting?.step).toBe('signing');
+      expect(await setupCluster.sim.control.calls({ afterSeq: mark })).toEqual([]);
+    });
+
+    it('a run whose task queue has no worker: the page says so, and an answer is not sent', async () => {
+      const { cookie, csrf } = await login();
+      const orphan = await startRunbook(
+        temporal.client,
+        'recover-kmip-server-fault',
+        { cluster: kmipCluster.name },
+        { taskQueue: uniqueTaskQueue('console-no-worker'), workflowId: `ekm-console-orphan-${Date.now()}` },
+      );
+      try {
+        const page = await send(base, 'GET', `/runs/${orphan.workflowId}`, { cookie });
+        expect(page.status).toBe(200);
+        expect(page.body).toMatch(/no worker is serving task queue console-no-worker-\w+; the step table needs one/);
+        const answer = await send(base, 'POST', `/runs/${orphan.workflowId}/answer`, {
+          cookie,
+          multipart: multipartBody({ _csrf: csrf, action: 'fixed' }),
+        });
+        expect(answer.status).toBe(503);
+        expect(answer.body).toContain('nothing was sent; start a worker and answer again');
+      } finally {
+        await orphan.terminate('test over');
+      }
+    });
+  });
+
+  describe('in a real headless Chromium', () => {
+    let browser: Browser;
+    let page: Page;
+    const consoleErrors: string[] = [];
+    let shots: string;
+
+    beforeAll(async () => {
+      if (!fs.existsSync(CHROMIUM))
+        throw new Error(`no Chromium at ${CHROMIUM}: scripts/bootstrap.sh installs Debian's chromium (or set EKM_CHROMIUM)`);
+      shots = path.join(dir, 'screenshots');
+      fs.mkdirSync(shots, { recursive: true });
+      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+      const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+      page = await context.newPage();
+      page.on('console', (message) => {
+        if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
+      });
+      page.on('pageerror', (err) => consoleErrors.push(`${page.url()}: ${err.message}`));
+    });
+    afterAll(async () => {
+      await browser?.close();
+    });
+    const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+    it('logs in and sees the setup waiting for its certificate at the top', async () => {
+      await page.goto(`${base}/login`);
+      await shot('01-login');
+      await page.fill('#user', USER);
+      await page.fill('#token', TOKEN);
+      await page.click('button[type=submit]');
+      await page.waitForSelector('#runs table');
+      expect(await page.textContent('header')).toContain(`signed in as ${USER}`);
+      const rows = await page.$$eval('#runs tbody tr[data-workflow-id]', (trs) =>
+        trs.map((tr) => ({ id: tr.getAttribute('data-workflow-id'), cluster: tr.getAttribute('data-cluster'), state: tr.getAttribute('data-state') })),
+      );
+      const ours = rows.filter((r) => r.cluster === 'con-setup' || r.cluster === 'con-kmip');
+      expect(ours.map((r) => r.id)).toEqual([setup.workflowId, recovery.workflowId]);
+      // Every run waiting for a person comes before every other.
+      const firstOther = rows.findIndex((r) => r.state !== 'waiting-for-input');
+      expect(firstOther === -1 || rows.slice(firstOther).every((r) => r.state !== 'waiting-for-input')).toBe(true);
+      expect(await page.textContent(`tr[data-workflow-id="${setup.workflowId}"]`)).toMatch(/waiting \d/);
+      await shot('02-runbooks');
+    });
+
+    it("downloads the CSR, sees a bad certificate refused, uploads a good one, sees the verdict, submits, and the run completes", async () => {
+      await page.click(`a[href="/runs/${setup.workflowId}"]`);
+      await page.waitForSelector('#question');
+      await shot('03-run-waiting-for-certificate');
+      await page.click(`a[href="/runs/${setup.workflowId}/sign"] >> nth=0`);
+      await page.waitForSelector('#csr');
+      await shot('04-signing');
+      const waiting = await progress(setup);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csr-download')]);
+      expect(fs.readFileSync((await download.path())!, 'utf8')).toBe(waiting.waiting!.csrPem);
+
+      await page.fill('#certificatePem', await certificateFor(waiting, true));
+      await page.fill('#caChainPem', kmipCa.certificatePem);
+      await page.click('#check');
+      await page.waitForSelector('#verdict.refused');
+      expect(await page.textContent('#verdict')).toContain('Verdict: refused');
+      expect(await page.$('#submit-form')).toBeNull();
+      await shot('05-verdict-refused');
+
+      const certFile = path.join(dir, 'signed.pem');
+      const caFile = path.join(dir, 'ca.pem');
+      fs.writeFileSync(certFile, await certificateFor(waiting));
+      fs.writeFileSync(caFile, kmipCa.certificatePem);
+      await page.setInputFiles('#certificateFile', certFile);
+      await page.setInputFiles('#caChainFile', caFile);
+      await page.click('#check');
+      await page.waitForSelector('#verdict.accepted');
+      expect(await page.textContent('#verdict')).toContain('Verdict: would be accepted');
+      await shot('06-verdict-accepted');
+      await page.click('#submit');
+      await page.waitForSelector('#result');
+      expect(await page.textContent('#result')).toContain('Accepted by the runbook: ');
+      await shot('07-submitted');
+
+      await page.goto(`${base}/runs/${setup.workflowId}`);
+      // The page updates itself (no reload) until the run has completed.
+      await page.waitForSelector('#run-state .state-completed', { timeout: 90_000 });
+      const submitted = (await progress(setup)).answers.find((a) => a.action === 'submit-certificate');
+      expect(submitted).toEqual(expect.objectContaining({ by: USER, outcome: 'accepted' }));
+      await shot('08-run-completed');
+    });
+
+    it("shows the kmip recovery's diagnosis and takes its `fixed`", async () => {
+      await page.goto(`${base}/runs/${recovery.workflowId}`);
+      await page.waitForSelector('#diagnosis');
+      expect(await page.textContent('#diagnosis')).toContain('unreachable');
+      expect(await page.textContent('#diagnosis')).toContain('restore network reachability');
+      await shot('09-kmip-diagnosis');
+      await kmipCluster.sim.control.makeReachable(kmipHost());
+      await page.fill('form[data-answer="fixed"] input[name=comment]', 'link restored');
+      await page.click('form[data-answer="fixed"] button[type=submit]');
+      await page.waitForSelector('.flash.ok');
+      expect(await page.textContent('.flash.ok')).toMatch(/^fixed: /);
+      await page.waitForSelector('#run-state .state-completed', { timeout: 60_000 });
+      expect(await page.textContent('#answers')).toMatch(new RegExp(`fixed\\s*${USER}\\s*accepted\\s*link restored`));
+      await shot('10-kmip-recovered');
+    });
+
+    it('opens the report with its timeline, and the start page shows the plan before a confirmation', async () => {
+      await page.goto(`${base}/runs/${setup.workflowId}/report`);
+      await page.waitForSelector('svg.timeline');
+      const bars = await page.$$eval('svg.timeline rect[rx]', (rects) => rects.length);
+      expect(bars).toBeGreaterThanOrEqual((await progress(setup)).steps.filter((s) => s.startedAt).length);
+      expect(await page.textContent('#summary')).toContain('COMPLETED');
+      await shot('11-report');
+
+      await page.goto(`${base}/start`);
+      await page.selectOption('#runbook', 'rekey');
+      await page.selectOption('#cluster', kmipCluster.name);
+      await shot('12-start');
+      await page.click('#review');
+      await page.waitForSelector('#input');
+      expect(await page.textContent('h1')).toBe(`Start rekey on ${kmipCluster.name}?`);
+      // The plan, made read-only from the cluster, comes before the confirmation.
+      expect(await page.textContent('#plan h2')).toContain("The runbook's plan");
+      expect(await page.$('#plan tr[data-plan-step="precheck"]')).not.toBeNull();
+      await shot('13-start-review');
+      expect(consoleErrors).toEqual([]);
+    });
+  });
+});
