@@ -3,7 +3,9 @@
  * may have been lost after the cluster ran it, or a fault that outlasted the client's tries).
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { isRetryableElementError } from '../src/element';
+import { Failure } from '../workflows/failures';
 
 /** Runs of an activity body after its first, within one activity attempt. */
 export const TRANSIENT_RERUNS = 4;
@@ -36,6 +38,7 @@ export async function rerunOnTransient<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
+      if (context?.cancellationDetails?.workerShutdown) throw handedBack(context);
       const pauseMs = FIRST_PAUSE_MS * 2 ** rerun;
       const tooLate = Date.now() - started + pauseMs > budgetMs;
       if (!context || rerun >= TRANSIENT_RERUNS || tooLate || !isRetryableElementError(err)) throw err;
@@ -43,4 +46,18 @@ export async function rerunOnTransient<T>(fn: () => Promise<T>): Promise<T> {
       await context.sleep(pauseMs);
     }
   }
+}
+
+/**
+ * The worker is stopping (SIGTERM) and cancelled this activity: a retryable failure with a short
+ * nextRetryDelay, so another worker takes it up at once instead of after the retry policy's
+ * interval (a cancellation would wait for it).
+ */
+export function handedBack(context: Context): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: Failure.WorkerStopping,
+    message: `${context.info.activityType} handed back: the worker is stopping`,
+    nextRetryDelay: 100,
+    category: ApplicationFailureCategory.BENIGN,
+  });
 }

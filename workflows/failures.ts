@@ -76,6 +76,8 @@ export const Failure = {
   StillRunning: 'AsyncJobStillRunning',
   /** The fault is still current (the infrequent-poll "not yet"). */
   FaultStillPresent: 'FaultStillPresent',
+  /** The worker is stopping (SIGTERM): the activity is handed back to be retried at once by another. */
+  WorkerStopping: 'WorkerStopping',
   /** encryptionAtRestState left the enabling path while the runbook waited for enabled. */
   EncryptionNotEnabling: 'EncryptionNotEnabling',
   /** encryptionAtRestState left the disabling path while the runbook waited for disabled (replaceInternalKey). */

@@ -24,7 +24,7 @@ interface PendingActivity {
 }
 
 /** "Not yet" answers of the waits: a poll's next look, not an error worth showing. */
-const EXPECTED_RETRIES: ReadonlySet<string> = new Set([Failure.StillRunning, Failure.FaultStillPresent]);
+const EXPECTED_RETRIES: ReadonlySet<string> = new Set([Failure.StillRunning, Failure.FaultStillPresent, Failure.WorkerStopping]);
 
 function isoOf(ts: PendingActivity['nextAttemptScheduleTime']): string | undefined {
   if (!ts?.seconds) return undefined;
