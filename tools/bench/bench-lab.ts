@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { ClusterRegistry } from '../../src/config/clusters';
 import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
+import { startCfssl, type CfsslCa } from '../devenv/cfssl';
 import { startProcess, type ManagedProcess } from '../devenv/child';
 import { freePort } from '../devenv/ports';
 import { startPyKmip, type PyKmipServer } from '../devenv/pykmip';
@@ -24,8 +25,14 @@ export interface BenchLab {
   temporal: TemporalDevServer;
   client: Client;
   kmip: PyKmipServer;
+  /** A cfssl CA PyKMIP trusts (with the cfssl option). */
+  cfssl?: CfsslCa;
   clustersFile: string;
-  addCluster(name: string, options: Omit<SimulatedClusterOptions, 'name' | 'dir'>): Promise<SimulatedCluster>;
+  /** `entry` changes the cluster's clusters-file entry (e.g. a shorter responseTimeoutMs). */
+  addCluster(
+    name: string,
+    options: Omit<SimulatedClusterOptions, 'name' | 'dir'> & { entry?: { responseTimeoutMs?: number } },
+  ): Promise<SimulatedCluster>;
   /** Starts the worker process and waits for its "started" line; resolves with when that was. */
   startWorker(env?: Record<string, string>): Promise<{ worker: ManagedProcess; readyAt: number }>;
   /** The Temporal server's frontend requests so far (its service_requests counter). */
@@ -35,7 +42,10 @@ export interface BenchLab {
   stop(): Promise<void>;
 }
 
-export async function startBenchLab(dir: string, options: { taskQueue: string; log: (line: string) => void }): Promise<BenchLab> {
+export async function startBenchLab(
+  dir: string,
+  options: { taskQueue: string; log: (line: string) => void; cfssl?: boolean },
+): Promise<BenchLab> {
   const stops: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const s of stops.splice(0).reverse()) await s().catch(() => undefined);
@@ -44,9 +54,11 @@ export async function startBenchLab(dir: string, options: { taskQueue: string; l
     options.log('starting a Temporal dev server, PyKMIP, and bundling the workflows');
     const metricsPort = await freePort();
     const bundleFile = path.join(dir, 'workflow-bundle.js');
+    const cfssl = options.cfssl ? await startCfssl({ dir: path.join(dir, 'cfssl') }) : undefined;
+    if (cfssl) stops.push(() => cfssl.stop());
     const [temporal, kmip] = await Promise.all([
       startTemporalDevServer({ dir: path.join(dir, 'temporal'), metricsPort }),
-      startPyKmip({ dir: path.join(dir, 'pykmip') }),
+      startPyKmip({ dir: path.join(dir, 'pykmip'), trustedClientCaPems: cfssl ? [cfssl.caPem] : [] }),
       bundleWorkflowCode({
         workflowsPath: path.join(root, 'dist/workflows/index.js'),
         failureConverterPath: FAILURE_CONVERTER_PATH,
@@ -71,16 +83,22 @@ export async function startBenchLab(dir: string, options: { taskQueue: string; l
       temporal,
       client: new Client({ connection, namespace: temporal.namespace }),
       kmip,
+      cfssl,
       clustersFile,
       stop,
-      async addCluster(name, clusterOptions) {
+      async addCluster(name, { entry, ...clusterOptions }) {
         const cluster = await startSimulatedCluster({ name, dir: path.join(dir, 'clusters', name), ...clusterOptions });
         stops.push(() => cluster.stop());
-        registry.clusters[name] = cluster.entry;
+        registry.clusters[name] = { ...cluster.entry, ...entry };
         fs.writeFileSync(clustersFile, YAML.stringify(registry));
         return cluster;
       },
       async startWorker(env = {}) {
+        // The worker needs its clusters file at start (it is written with the first cluster).
+        for (let waited = 0; !fs.existsSync(clustersFile); waited += 100) {
+          if (waited > 120_000) throw new Error('no cluster was added within 2 minutes: the worker has no clusters file');
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
         const logFile = path.join(dir, `worker-${Date.now()}.log`);
         const worker = startProcess('worker', process.execPath, [path.join(root, 'dist/worker/main.js')], {
           logFile,
