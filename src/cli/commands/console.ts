@@ -8,8 +8,7 @@ import type { Command } from 'commander';
 import { loadRuntimeSettings } from '../../config/runtime';
 import { ConfigError } from '../../config/zod-errors';
 import { parseDurationText } from '../../durations';
-import { Authenticator, listenProblem, loadUsersFile } from '../../console/auth';
-import { buildConsole } from '../../console/server';
+import { listenProblem } from '../../console/auth';
 import { CliError, ExitCode } from '../exit-codes';
 
 interface ConsoleFlags {
@@ -79,6 +78,9 @@ async function serve(flags: ConsoleFlags): Promise<void> {
   if ('problem' in timeout) throw new CliError(`--request-timeout: ${timeout.problem}`);
   if (!/^https?:\/\//.test(flags.temporalUi)) throw new CliError(`--temporal-ui: "${flags.temporalUi}" must be an http(s) URL`);
   const settings = loadRuntimeSettings();
+  // The server (fastify, the plan module and through it the activity readers) loads only for this command.
+  const { Authenticator, loadUsersFile } = await import('../../console/auth');
+  const { buildConsole } = await import('../../console/server');
   const https = flags.tlsCert ? { cert: readFile(flags.tlsCert, '--tls-cert'), key: readFile(flags.tlsKey!, '--tls-key') } : undefined;
   const auth = new Authenticator({
     users: flags.users ? loadUsersFile(flags.users) : undefined,
@@ -93,14 +95,14 @@ async function serve(flags: ConsoleFlags): Promise<void> {
     temporalUiUrl: flags.temporalUi,
     auditLogFile: settings.EKM_AUDIT_LOG,
   });
+  let url: string;
   try {
-    await app.listen({ host, port });
+    url = await app.listen({ host, port });
   } catch (err) {
     throw new CliError(`--listen ${flags.listen}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.usage);
   }
-  const address = host.includes(':') ? `[${host}]` : host;
   process.stdout.write(
-    `ekm console on ${https ? 'https' : 'http'}://${address}:${port} (Temporal ${settings.TEMPORAL_ADDRESS}, namespace ${settings.TEMPORAL_NAMESPACE}, task queue ${settings.EKM_TASK_QUEUE})\n`,
+    `ekm console on ${url} (Temporal ${settings.TEMPORAL_ADDRESS}, namespace ${settings.TEMPORAL_NAMESPACE}, task queue ${settings.EKM_TASK_QUEUE})\n`,
   );
   const stop = () => {
     void app.close().then(() => process.exit(0));
