@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadClusterRegistry, readClusterCredentials } from '../../src/config/clusters';
 import { ElementClient } from '../../src/element';
-import { startSimulatorFleet, type RunningFleet } from '../../tools/simulator/fleet';
+import { startSimulatorFleet, type FleetClusterSpec, type RunningFleet } from '../../tools/simulator/fleet';
 
 /** The multi-cluster simulator in process: separate clusters, and a clusters file the product reads. */
 describe('multi-cluster simulator and its clusters file', () => {
@@ -18,7 +18,7 @@ describe('multi-cluster simulator and its clusters file', () => {
   });
 
   it('serves each cluster with its own state, credentials and call log at its own MVIP; restarts on the same ports', async () => {
-    const clusters = [
+    const clusters: FleetClusterSpec[] = [
       { name: 'ams-1', labels: { site: 'ams' } },
       { name: 'ams-2', labels: { site: 'ams' }, softwareEncryption: false },
       { name: 'fra-1', labels: { site: 'fra', env: 'prod' } },
