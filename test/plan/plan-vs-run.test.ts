@@ -8,6 +8,8 @@
  * Also: the readable output, exit 4 naming the refusal, exit 2 naming a bad flag.
  */
 import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { ClusterRegistry } from '../../src/config/clusters';
@@ -284,5 +286,42 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
     await handle.result();
     const changes = await expectRunAsPlanned(h, document, await progressOf(handle.workflowId), afterPlan);
     expect(changes).toEqual(['AddDrives']);
+  });
+
+  it('is bounded by --timeout when the cluster does not answer (exit 5)', async () => {
+    // A management address that accepts connections and never answers.
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-plan-silent-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'password'), 'not-a-real-password');
+      const port = (silent.address() as net.AddressInfo).port;
+      const clusters = {
+        clusters: {
+          silent: {
+            mvip: `https://127.0.0.1:${port}`,
+            apiVersion: '12.3',
+            username: 'admin',
+            password: { file: 'password' },
+            insecure: true,
+          },
+        },
+      };
+      fs.writeFileSync(path.join(dir, 'clusters.yaml'), YAML.stringify(clusters));
+      const cli = await runCli(
+        ['--timeout', '2s', 'recover', 'silent', 'kmip', '--plan'],
+        { EKM_CLUSTERS_FILE: path.join(dir, 'clusters.yaml') },
+        30_000,
+      );
+      expect(cli.code).toBe(5);
+      expect(cli.stderr).toContain('(--timeout)');
+      expect(cli.stderr).toContain('reading cluster silent for the plan');
+      expect(cli.stderr).not.toContain('not-a-real-password');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      fs.rmSync(dir, { recursive: true, force: true });
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
