@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { AuditLog } from '../src/audit/audit-log';
+import type { ActivityMetrics } from '../src/metrics/activity-metrics';
 import type { ClusterRegistry } from '../src/config/clusters';
 import type { Notifier } from '../src/notify/notifier';
 import type { LockTiming } from '../workflows/cluster-lock';
@@ -14,4 +15,6 @@ export interface ActivityContext {
   lockTiming?: LockTiming;
   /** Where every Element call is recorded (EKM_AUDIT_LOG), for `ekm report`. */
   audit?: AuditLog;
+  /** Element calls counted and timed (Prometheus, EKM_METRICS_LISTEN). */
+  metrics?: ActivityMetrics;
 }

@@ -21,7 +21,11 @@ export async function withElement<T>(
 ): Promise<T> {
   let client: ElementClient;
   try {
-    client = elementClientFor(ctx.registry, cluster, ctx.audit && auditRecorder(ctx.audit, cluster));
+    const audit = ctx.audit && auditRecorder(ctx.audit, cluster);
+    client = elementClientFor(ctx.registry, cluster, (call) => {
+      audit?.(call);
+      ctx.metrics?.elementCall(cluster, call);
+    });
   } catch (err) {
     throw asActivityFailure(err);
   }

@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
     failureConverterPath: FAILURE_CONVERTER_PATH,
+    workflowInterceptorModules: [require.resolve('../workflows/interceptors')],
   });
   fs.writeFileSync(out, code);
   console.error(`workflow bundle written to ${out} (${code.length} bytes)`);

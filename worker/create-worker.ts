@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import fs from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { ActivityMetrics } from '../src/metrics/activity-metrics';
 import { ekmDataConverter } from '../src/codec/data-converter';
 import { AuditLog } from '../src/audit/audit-log';
 import { loadClusterRegistry, type ClusterRegistry } from '../src/config/clusters';
@@ -9,6 +10,11 @@ import { temporalConnection, type RuntimeSettings } from '../src/config/runtime'
 import { notifierFromSettings, type Notifier } from '../src/notify/notifier';
 import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
 import type { LockTiming } from '../workflows/cluster-lock';
+import { activityTelemetry } from './activity-telemetry';
+import { startWaitingGauge } from './metrics';
+
+/** Bundled with the workflows (worker/bundle.ts does the same): log fields and activity headers. */
+export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/interceptors')];
 
 export interface RunbookWorker {
   worker: Worker;
@@ -95,6 +101,8 @@ export async function createRunbookWorker(settings: RuntimeSettings, overrides: 
   const clientConnection = await Connection.connect(connectionOptions);
   const temporal = new Client({ connection: clientConnection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter });
   await requireSearchAttributes(temporal, settings.TEMPORAL_NAMESPACE);
+  // The runtime's meter: exported when the process installed the Runtime with metrics (worker/main.ts).
+  const metrics = new ActivityMetrics(Runtime.instance().metricMeter);
   const worker = await Worker.create({
     connection: nativeConnection,
     namespace: settings.TEMPORAL_NAMESPACE,
@@ -103,6 +111,11 @@ export async function createRunbookWorker(settings: RuntimeSettings, overrides: 
     ...(settings.EKM_WORKFLOW_BUNDLE && !overrides.workflowsPath
       ? { workflowBundle: { codePath: settings.EKM_WORKFLOW_BUNDLE } }
       : { workflowsPath: overrides.workflowsPath ?? require.resolve('../workflows') }),
+    interceptors: {
+      activity: [activityTelemetry(metrics)],
+      // A pre-built bundle has them already (and the SDK warns when they are given with one).
+      ...(!(settings.EKM_WORKFLOW_BUNDLE && !overrides.workflowsPath) && { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+    },
     activities: createActivities({
       get registry() {
         return registry();
@@ -112,13 +125,18 @@ export async function createRunbookWorker(settings: RuntimeSettings, overrides: 
       taskQueue: settings.EKM_TASK_QUEUE,
       lockTiming: overrides.lockTiming,
       audit: settings.EKM_AUDIT_LOG ? new AuditLog(settings.EKM_AUDIT_LOG) : undefined,
+      metrics,
     }),
     ...WORKER_TUNING,
     maxCachedWorkflows: settings.EKM_WORKER_CACHED_WORKFLOWS,
   });
+  const stopWaitingGauge = settings.EKM_METRICS_LISTEN
+    ? startWaitingGauge(temporal, Runtime.instance().metricMeter, settings.EKM_TASK_QUEUE)
+    : () => undefined;
   return {
     worker,
     async close() {
+      stopWaitingGauge();
       await clientConnection.close();
       await nativeConnection.close();
     },

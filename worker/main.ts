@@ -7,11 +7,15 @@ import { Runtime } from '@temporalio/worker';
 import { loadRuntimeSettings } from '../src/config/runtime';
 import { createRunbookWorker } from './create-worker';
 import { WorkerLogger } from './logging';
+import { metricsTelemetry } from './metrics';
 
 async function main(): Promise<void> {
   const settings = loadRuntimeSettings();
   const logger = new WorkerLogger(settings.EKM_LOG_LEVEL);
-  Runtime.install({ logger });
+  Runtime.install({
+    logger,
+    ...(settings.EKM_METRICS_LISTEN && { telemetryOptions: { metrics: metricsTelemetry(settings.EKM_METRICS_LISTEN) } }),
+  });
   const { worker, close } = await createRunbookWorker(settings);
   logger.info('ekm worker started', {
     address: settings.TEMPORAL_ADDRESS,

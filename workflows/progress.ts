@@ -20,6 +20,7 @@ import {
 } from './contract';
 import { describeFailure, Failure, isUnchangeableRefusal } from './failures';
 import { abortedBy, OperatorChannel, type AskOnFailure, type AskOptions, type NotificationKind } from './operator';
+import { runMetrics } from './telemetry';
 
 export type { AskOnFailure };
 
@@ -60,6 +61,7 @@ export class RunbookTracker<Id extends string> {
       { key: EkmRunbook, value: runbook },
       { key: EkmState, value: 'running' },
     ]);
+    if (!carried) runMetrics.started(runbook, cluster);
   }
 
   get runbook(): RunbookName {
@@ -156,6 +158,7 @@ export class RunbookTracker<Id extends string> {
     step.state = 'done';
     step.endedAt = now();
     if (detail) step.detail = detail;
+    runMetrics.stepEnded(this.runbook, id, 'done', step.startedAt, step.endedAt);
     this.publish();
   }
 
@@ -165,6 +168,7 @@ export class RunbookTracker<Id extends string> {
     step.state = 'failed';
     step.lastError = typeof error === 'string' ? error : describeFailure(error);
     step.endedAt = now();
+    runMetrics.stepEnded(this.runbook, id, 'failed', step.startedAt, step.endedAt);
     this.publish();
   }
 
@@ -173,6 +177,7 @@ export class RunbookTracker<Id extends string> {
     step.state = 'skipped';
     step.detail = why;
     step.endedAt = now();
+    runMetrics.stepEnded(this.runbook, id, 'skipped', step.startedAt, step.endedAt);
     this.publish();
   }
 
@@ -279,6 +284,8 @@ export class RunbookTracker<Id extends string> {
   }
 
   setWaiting(waiting: WaitingFor | undefined): void {
+    const previous = this.progress.waiting;
+    if (previous && previous !== waiting) runMetrics.waitEnded(this.runbook, previous, now());
     this.progress.waiting = waiting;
     if (waiting) this.mutable(waiting.step as Id).state = 'waiting-for-input';
     else if (this.progress.currentStep) {
@@ -292,6 +299,8 @@ export class RunbookTracker<Id extends string> {
 
   /** The run ended: no step is left running or waiting, and a completed run's unused steps say so. */
   finish(state: Extract<RunbookState, 'completed' | 'failed' | 'cancelled'>, error?: unknown): void {
+    if (this.progress.waiting) runMetrics.waitEnded(this.runbook, this.progress.waiting, now());
+    if (this.progress.endedAt === undefined) runMetrics.ended(this.runbook, this.cluster, state);
     this.progress.waiting = undefined;
     this.progress.endedAt = this.progress.endedAt ?? now();
     if (error !== undefined) this.progress.error = describeFailure(error);

@@ -17,6 +17,7 @@ export default async function globalSetup(): Promise<void> {
   const bundle = await bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     failureConverterPath: FAILURE_CONVERTER_PATH, // as worker/bundle.ts: ready for an encrypting worker
+    workflowInterceptorModules: [require.resolve('../../workflows/interceptors')],
     logger: quietBundlerLogger,
   });
   const workflowBundle = path.join(dir, 'workflow-bundle.js');
