@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { CliError, ExitCode } from './exit-codes';
 import { registerCert } from './commands/cert';
 import { registerFleet } from './commands/fleet';
+import { registerCodecServer } from './commands/codec-server';
 import { registerConsole } from './commands/console';
 import { registerLocalCommands, runSimulatorCommand } from './commands/local';
 import { registerRecover } from './commands/recover';
@@ -48,6 +49,7 @@ registerWatch(program);
 registerReport(program);
 registerFleet(program);
 registerConsole(program);
+registerCodecServer(program);
 registerLocalCommands(program);
 
 const WORKER_USAGE = `Usage: ekm worker

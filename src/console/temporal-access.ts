@@ -5,6 +5,7 @@
  * unchanged, and a bound on every request: an answer within `timeoutMs` or a page that says what
  * was being done and whether anything was sent.
  */
+import { ekmDataConverter } from '../codec/data-converter';
 import { Client, Connection, ServiceError } from '@temporalio/client';
 import { temporalConnection, type RuntimeSettings } from '../config/runtime';
 import { ConfigError } from '../config/zod-errors';
@@ -42,7 +43,12 @@ export class ConsoleTemporal {
     readonly timeoutMs: number,
   ) {
     this.connection = Connection.lazy({ ...temporalConnection(this.settings), connectTimeout: Math.min(5000, timeoutMs / 2) });
-    this.client = new Client({ connection: this.connection, namespace: this.settings.TEMPORAL_NAMESPACE });
+    // Payloads encrypted by the worker (EKM_PAYLOAD_KEYS_FILE) are decoded here as in the CLI.
+    this.client = new Client({
+      connection: this.connection,
+      namespace: this.settings.TEMPORAL_NAMESPACE,
+      dataConverter: ekmDataConverter(this.settings),
+    });
   }
 
   /**

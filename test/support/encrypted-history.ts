@@ -1,5 +1,7 @@
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import type { History } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
+
+type History = temporal.api.history.v1.IHistory;
 
 function isPayload(value: unknown): value is Payload {
   const metadata = (value as { metadata?: Record<string, unknown> } | null)?.metadata;
@@ -9,22 +11,41 @@ function isPayload(value: unknown): value is Payload {
 }
 
 /**
- * The history as a server would store it had the worker encoded with `codec`: every payload in
- * it (inputs, results, update arguments, heartbeat details, failure details) replaced, in place,
- * by its encoding; search attributes stay as they are, as a codec never sees them. Returns the number of payloads encoded.
+ * Replaces, in place, every payload of a history (inputs, results, update arguments, heartbeat
+ * details, failure details) by `transform(payload)`; search attributes stay as they are, as a
+ * codec never sees them. `field` is the name the payload sits under. Returns the number of payloads transformed.
  */
-export async function encodeHistoryPayloads(history: History, codec: PayloadCodec): Promise<number> {
+export async function transformHistoryPayloads(
+  history: History,
+  transform: (p: Payload, field: string) => Promise<Payload>,
+): Promise<number> {
   let count = 0;
   const visit = async (node: unknown): Promise<void> => {
     if (typeof node !== 'object' || node === null || ArrayBuffer.isView(node)) return;
     for (const [key, value] of Object.entries(node)) {
       if (key === 'searchAttributes') continue; // the server indexes them: never encoded
       if (isPayload(value)) {
-        (node as Record<string, unknown>)[key] = (await codec.encode([value]))[0];
+        (node as Record<string, unknown>)[key] = await transform(value, key);
         count += 1;
       } else await visit(value);
     }
   };
   await visit(history);
   return count;
+}
+
+/** The history as a server would store it had the worker encoded with `codec`. */
+export function encodeHistoryPayloads(history: History, codec: PayloadCodec): Promise<number> {
+  return transformHistoryPayloads(history, async (p) => (await codec.encode([p]))[0]!);
+}
+
+/** Every string and every byte field (read as UTF-8) of a protobuf object: what a reader of the server's store sees. */
+export function rawText(node: unknown): string {
+  if (typeof node === 'string') return node;
+  if (ArrayBuffer.isView(node)) return Buffer.from(node.buffer, node.byteOffset, node.byteLength).toString('utf8');
+  if (typeof node !== 'object' || node === null) return '';
+  return Object.values(node)
+    .map((value) => rawText(value))
+    .filter(Boolean)
+    .join('\n');
 }
