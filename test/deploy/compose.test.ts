@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Ajv2020 from 'ajv/dist/2020';
 import YAML from 'yaml';
+import { loadPayloadKeys } from '../../src/codec/payload-keys';
 import { parseClusterRegistry } from '../../src/config/clusters';
 import { loadRuntimeSettings } from '../../src/config/runtime';
 import { usersFileSchema } from '../../src/console/auth';
@@ -106,11 +109,52 @@ describe('docker-compose.yml', () => {
     expect(flag('--tls-cert')).toBeDefined();
     expect(flag('--tls-key')).toMatch(/^\/run\/secrets\//);
     const usersSecret = path.basename(flag('--users')!);
-    const users = usersFileSchema.parse(YAML.parse(fs.readFileSync(path.resolve(root, compose.secrets![usersSecret]!.file!), 'utf8')));
+    const users = usersFileSchema.parse(
+      YAML.parse(fs.readFileSync(path.resolve(root, compose.secrets![usersSecret]!.file!), 'utf8')),
+    );
     for (const [name, user] of Object.entries(users.users)) {
       expect(user.tokenFile).toMatch(/^\/run\/secrets\//);
       expect([name, console_.secrets]).toEqual([name, expect.arrayContaining([usersSecret, path.basename(user.tokenFile)])]);
     }
+  });
+
+  it('encrypts payloads: the worker, the console and the codec server read one keys file whose key files are their secrets', () => {
+    const keysFiles = new Set<string>();
+    for (const name of ['worker', 'console', 'codec-server']) {
+      const service = compose.services[name] as Service & { secrets?: string[] };
+      const file = service.environment?.EKM_PAYLOAD_KEYS_FILE;
+      expect([name, file]).toEqual([name, expect.stringMatching(/^\/etc\/ekm\//)]);
+      const mounted = (service.volumes ?? []).find((v) => v.split(':')[1] === file)!;
+      expect([name, mounted]).toEqual([name, expect.stringMatching(/:ro$/)]);
+      const source = path.resolve(root, mounted.split(':')[0]!);
+      keysFiles.add(source);
+      // The keys file as the worker reads it, with the secrets where compose puts them (here: a scratch folder).
+      const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-compose-keys-'));
+      try {
+        const text = fs.readFileSync(source, 'utf8');
+        for (const [, secret] of text.matchAll(/\/run\/secrets\/([\w.-]+)/g)) {
+          expect([name, service.secrets]).toEqual([name, expect.arrayContaining([secret])]);
+          expect(compose.secrets?.[secret!]?.environment).toMatch(/^EKM_PAYLOAD_KEY_/);
+          fs.writeFileSync(path.join(scratch, secret!), randomBytes(32).toString('base64'));
+        }
+        fs.writeFileSync(path.join(scratch, 'keys.yaml'), text.replaceAll('/run/secrets/', `${scratch}/`));
+        expect(loadPayloadKeys(path.join(scratch, 'keys.yaml')).currentKeyId).toBeTruthy();
+      } finally {
+        fs.rmSync(scratch, { recursive: true, force: true });
+      }
+    }
+    expect(keysFiles.size).toBe(1);
+    const codec = compose.services['codec-server'] as Service & { command?: string[]; image?: string };
+    expect(codec.image).toBe((compose.services.worker as { image?: string }).image);
+    expect(codec.command?.slice(0, 2)).toEqual(['ekm', 'codec-server']);
+    for (const flag of ['--users', '--ui-origin', '--tls-cert', '--tls-key']) expect(codec.command).toContain(flag);
+  });
+
+  it('documents the worker metrics port without publishing it', () => {
+    const worker = compose.services.worker as Service & { expose?: string[]; ports?: string[] };
+    const listen = loadRuntimeSettings({ EKM_METRICS_LISTEN: worker.environment?.EKM_METRICS_LISTEN }).EKM_METRICS_LISTEN!;
+    expect(worker.expose).toContain(listen.split(':').pop());
+    expect(worker.ports ?? []).toEqual([]);
   });
 
   it('builds a worker image that runs as a non-root user from pre-bundled workflows', () => {
