@@ -56,6 +56,7 @@ export function page(frame: PageFrame, body: Html): string {
   const nav = frame.user
     ? html`<nav>
         <a href="/">Runbooks</a>
+        <a href="/fleets">Fleets</a>
         <a href="/start">Start</a>
         <span class="who">signed in as <strong>${frame.user}</strong></span>
         <form method="post" action="/logout" class="inline">

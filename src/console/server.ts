@@ -8,11 +8,12 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { answerUpdate, kmipDiagnosisQuery, progressQuery, runbookName, runbookState } from '../../workflows/contract';
+import { answerUpdate, fleetStatusQuery, kmipDiagnosisQuery, progressQuery, runbookName, runbookState, type FleetStatus } from '../../workflows/contract';
 import { clusterName } from '../../workflows/inputs';
 import { runbookOfType, runbooks } from '../../workflows/runbooks';
 import { certificateVerdict } from '../cli/commands/cert';
 import { listRuns } from '../cli/commands/runs';
+import { listFleets } from '../cli/fleet-list';
 import { readCertificateText } from '../cli/certificate-files';
 import { CliError, ExitCode } from '../cli/exit-codes';
 import { checkKnownCluster } from '../cli/registry-check';
@@ -29,6 +30,8 @@ import { answerFromForm, fileField, textField, UPLOAD_LIMIT_BYTES, type FormBody
 import { page, type Html, type PageFrame } from './html';
 import { ConsoleProblem, ConsoleTemporal } from './temporal-access';
 import {
+  fleetListView,
+  fleetView,
   listView,
   loginView,
   problemView,
@@ -400,6 +403,30 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       .type('application/json; charset=utf-8')
       .header('content-disposition', `attachment; filename="${r.workflowId}.json"`)
       .send(`${JSON.stringify(r, null, 2)}\n`);
+  });
+
+  // -------------------------------------------------------------------------------------------
+  // Fleets (read-only: `ekm fleet` starts, cancels and resumes them)
+
+  app.get('/fleets', async (request, reply) => {
+    const all = (request.query as Record<string, string | undefined>).all === '1';
+    const fleets = await temporal.run('listing the fleets', (ctx) => listFleets(ctx.client, { all }, 200));
+    return send(reply, 200, frame(request, 'Fleets', { refreshUrl: request.url }), fleetListView(fleets, all));
+  });
+
+  app.get('/fleets/:id', async (request, reply) => {
+    const id = idOf(request);
+    const { status, problem } = await temporal.run(`reading the status of ${id}`, async (ctx) => {
+      const handle = ctx.client.workflow.getHandle(id);
+      const description = await describeRun(ctx, handle);
+      try {
+        await requireWorker(ctx, description.taskQueue, 'the fleet status is a query, which needs one');
+        return { status: (await handle.query(fleetStatusQuery.definition)) as FleetStatus, problem: undefined };
+      } catch (err) {
+        return { status: undefined, problem: err instanceof CliError ? err.message : `the fleet did not answer its status query: ${(err as Error).message}` };
+      }
+    });
+    return send(reply, 200, frame(request, id, { refreshUrl: request.url }), fleetView(id, status, problem));
   });
 
   // -------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * The timeline picture of a run: one row per step that started, a bar from its start to its end
- * (or now) on a shared time axis, coloured by state; a wait for a person is drawn hatched from the
- * moment the question was asked, and each answer is a mark at its time. Inline SVG, no script.
+ * (or now) on a shared time axis, coloured by state; a wait for a person is drawn hatched (the
+ * current one from the moment the question was asked, a past one until its accepted answer), and
+ * each answer is a mark at its time. Inline SVG, no script.
  */
 import type { AnswerRecord, StepProgress, WaitingFor } from '../../workflows/contract';
 import { formatDuration } from '../durations';
@@ -59,16 +60,23 @@ export function timelineSvg(input: TimelineInput, now = Date.now()): string {
     const e = step.endedAt ? Date.parse(step.endedAt) : input.endedAt ? Date.parse(input.endedAt) : now;
     const title = `${step.id}: ${step.state}, ${formatDuration(e - s)}`;
     parts.push(`<text x="4" y="${y + 15}" font-size="12" fill="#1d2330">${escapeHtml(step.id)}</text>`);
-    const waitSince =
-      input.waiting?.step === step.id && step.state === 'waiting-for-input' ? Math.max(s, Date.parse(input.waiting.since)) : undefined;
-    const solidEnd = waitSince ?? e;
-    parts.push(
-      `<rect x="${x(s)}" y="${y + 4}" width="${Math.max(2, x(solidEnd) - x(s))}" height="${ROW - 8}" fill="${FILL[step.state === 'waiting-for-input' ? 'running' : step.state]}" rx="2"><title>${escapeHtml(title)}</title></rect>`,
-    );
-    if (waitSince !== undefined) {
-      parts.push(
-        `<rect x="${x(waitSince)}" y="${y + 4}" width="${Math.max(2, x(e) - x(waitSince))}" height="${ROW - 8}" fill="url(#wait-hatch)" stroke="#a15c00" rx="2" data-wait="${escapeHtml(step.id)}"><title>${escapeHtml(`waiting for a person since ${input.waiting!.since}`)}</title></rect>`,
-      );
+    // A wait for a person: the current one from when it was asked until now; a past one (a step that
+    // ended with an accepted answer) from the step's start until that answer.
+    const answered = input.answers.filter((a) => a.step === step.id && a.outcome === 'accepted').map((a) => Date.parse(a.at));
+    const current = input.waiting?.step === step.id && step.state === 'waiting-for-input';
+    const wait = current
+      ? { from: Math.max(s, Date.parse(input.waiting!.since)), to: e, text: `waiting for a person since ${input.waiting!.since}` }
+      : answered.length > 0
+        ? { from: s, to: Math.min(e, Math.max(...answered)), text: `waited for a person until ${new Date(Math.max(...answered)).toISOString()}` }
+        : undefined;
+    const fill = FILL[step.state === 'waiting-for-input' ? 'running' : step.state];
+    const bar = (from: number, to: number, extra: string) =>
+      `<rect x="${x(from)}" y="${y + 4}" width="${Math.max(2, x(to) - x(from))}" height="${ROW - 8}" rx="2" ${extra}</rect>`;
+    if (!wait) parts.push(bar(s, e, `fill="${fill}"><title>${escapeHtml(title)}</title>`));
+    else {
+      if (wait.from > s) parts.push(bar(s, wait.from, `fill="${fill}"><title>${escapeHtml(title)}</title>`));
+      parts.push(bar(wait.from, wait.to, `fill="url(#wait-hatch)" stroke="#a15c00" data-wait="${escapeHtml(step.id)}"><title>${escapeHtml(wait.text)}</title>`));
+      if (wait.to < e) parts.push(bar(wait.to, e, `fill="${fill}"><title>${escapeHtml(title)}</title>`));
     }
     for (const answer of input.answers.filter((a) => a.step === step.id)) {
       const ax = x(Date.parse(answer.at));

@@ -5,7 +5,8 @@
  * (progress, diagnosis), the CLI's certificate verdict and the audit report.
  */
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
-import type { AnswerAction, KmipDiagnosis, RunbookPlan, RunbookProgress } from '../../workflows/contract';
+import type { AnswerAction, FleetStatus, KmipDiagnosis, RunbookPlan, RunbookProgress } from '../../workflows/contract';
+import type { FleetSummary } from '../cli/fleet-list';
 import { WHAT_TO_DO } from '../../workflows/kmip-diagnosis';
 import type { CertificateVerdictJson } from '../cli/json-output';
 import type { RunSummary } from '../cli/json-output';
@@ -451,4 +452,44 @@ export function startView(d: StartPageData): Html {
       <label><input type="checkbox" name="ifBusy" value="wait" /> queue behind another runbook changing the cluster (instead of refusing)</label>
       <p><button type="submit" id="review">Review</button></p>
     </form>`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleets
+
+export function fleetListView(fleets: FleetSummary[], all: boolean, now = Date.now()): Html {
+  return html`<h1>Fleets</h1>
+    <p>${all ? html`<a href="/fleets">Running only</a>` : html`<a href="/fleets?all=1">Include ended fleets</a>`}</p>
+    <div id="fleets" data-live>
+      <table><thead><tr><th>Fleet</th><th>Runbook</th><th>Status</th><th>Started</th><th>Ended</th></tr></thead>
+      <tbody>${fleets.length
+        ? fleets.map(
+            (f) => html`<tr data-fleet="${f.workflowId}"><td><a href="/fleets/${encodeURIComponent(f.workflowId)}">${f.workflowId}</a></td><td>${f.runbook}</td>
+              <td>${f.status}</td><td title="${f.startTime}">${ago(f.startTime, now)} ago</td><td>${f.closeTime}</td></tr>`,
+          )
+        : html`<tr><td colspan="5" class="muted">no fleets ${all ? '' : 'running'}</td></tr>`}</tbody></table>
+    </div>`;
+}
+
+/** A fleet run: its progress and one row per cluster, each linking to its run (from the fleet's status query). */
+export function fleetView(workflowId: string, status: FleetStatus | undefined, problem: string | undefined, now = Date.now()): Html {
+  if (!status) return html`<h1>${workflowId}</h1><p class="flash error" role="alert">${problem ?? 'no status'}</p>`;
+  const total = status.clusters.length;
+  const count = (state: string) => status.clusters.filter((c) => c.state === state).length;
+  const ended = count('completed') + count('failed') + count('cancelled');
+  return html`<h1>Fleet ${status.runbook} over ${total} cluster${total === 1 ? '' : 's'}: ${stateCell(status.state)}</h1>
+    <p class="muted">${workflowId} · selector ${status.selector} · started ${status.startedAt}${status.endedAt ? ` · ended ${status.endedAt}` : ''}</p>
+    <div id="fleet" data-live>
+      <p><progress max="${total}" value="${ended}"></progress>
+        ${ended} of ${total} ended: ${count('completed')} completed, ${count('failed')} failed (budget ${status.maxErrors}), ${count('cancelled')} cancelled;
+        ${count('running') + count('attached')} running (at most ${status.maxConcurrency} at once), ${count('not-started')} not started</p>
+      <table id="fleet-clusters"><thead><tr><th>Cluster</th><th>State</th><th>Run</th><th>Started</th><th>Time</th><th>Error</th></tr></thead>
+      <tbody>${status.clusters.map(
+        (c) => html`<tr data-cluster="${c.cluster}"><td>${c.cluster}</td><td>${stateCell(c.state)}</td>
+          <td>${c.state === 'not-started' ? c.workflowId : html`<a href="/runs/${encodeURIComponent(c.workflowId)}">${c.workflowId}</a>`}</td>
+          <td>${c.startedAt}</td><td>${c.startedAt ? formatDuration((c.endedAt ? Date.parse(c.endedAt) : now) - Date.parse(c.startedAt)) : ''}</td>
+          <td>${c.error ? `${c.error.name}: ${c.error.message}` : ''}</td></tr>`,
+      )}</tbody></table>
+      ${status.notes.length ? html`<h2>Notes</h2><ul>${status.notes.map((n) => html`<li>${n}</li>`)}</ul>` : ''}
+    </div>`;
 }

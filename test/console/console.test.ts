@@ -23,7 +23,8 @@ import { loadRuntimeSettings } from '../../src/config/runtime';
 import { loadCertificateAuthority } from '../../src/pki/authority';
 import { generateRsaKeyPair } from '../../src/pki/keys';
 import { x509 } from '../../src/pki/x509';
-import { progressQuery, workflowIds, type RunbookProgress } from '../../workflows/contract';
+import { fleetWorkflowId, progressQuery, type RunbookProgress } from '../../workflows/contract';
+import { fleetRunbook } from '../../workflows/fleet';
 import type { RecoverKmipInput } from '../../workflows/inputs-recovery';
 import type { SetupInput } from '../../workflows/inputs';
 import { issueClient, type TestCa } from '../support/certificates';
@@ -341,6 +342,8 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       const bars = await page.$$eval('svg.timeline rect[rx]', (rects) => rects.length);
       expect(bars).toBeGreaterThanOrEqual((await progress(setup)).steps.filter((s) => s.startedAt).length);
       expect(await page.textContent('#summary')).toContain('COMPLETED');
+      // The wait for the certificate is drawn as a wait, up to the submission.
+      expect(await page.$('svg.timeline rect[data-wait="signing"]')).not.toBeNull();
       await shot('11-report');
 
       await page.goto(`${base}/start`);
@@ -355,6 +358,35 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       expect(await page.$('#plan tr[data-plan-step="precheck"]')).not.toBeNull();
       await shot('13-start-review');
       expect(consoleErrors).toEqual([]);
+    });
+  });
+  describe('fleets', () => {
+    it("shows a fleet's progress and one row per cluster with its run and why it failed", async () => {
+      const { cookie } = await login();
+      // A rekey over the setup's cluster, which has no software encryption at rest: the precheck refuses it.
+      const fleet = await temporal.client.workflow.start(fleetRunbook, {
+        workflowId: fleetWorkflowId('rekey', `console-${Date.now()}`),
+        taskQueue,
+        args: [
+          {
+            runbook: 'rekey',
+            clusters: [setupCluster.name],
+            selector: `--clusters ${setupCluster.name}`,
+            input: {},
+            maxConcurrency: { count: 1 },
+            maxErrors: { count: 1 },
+            followEveryMs: 300,
+          },
+        ],
+      });
+      await fleet.result().catch(() => undefined);
+      const list = await send(base, 'GET', '/fleets?all=1', { cookie });
+      expect(list.body).toContain(`data-fleet="${fleet.workflowId}"`);
+      const page = await send(base, 'GET', `/fleets/${fleet.workflowId}`, { cookie });
+      expect(page.status).toBe(200);
+      expect(page.body).toMatch(/<progress max="1" value="1">/);
+      expect(page.body).toContain(`<tr data-cluster="${setupCluster.name}">`);
+      expect(page.body).toMatch(/class="state-failed">failed<\/span>[\s\S]*SoftwareEncryptionNotEnabled/);
     });
   });
 });

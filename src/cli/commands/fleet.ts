@@ -32,6 +32,7 @@ import { loadClusterRegistry, type ClusterRegistry } from '../../config/clusters
 import { ConfigError } from '../../config/zod-errors';
 import { formatDuration } from '../../durations';
 import { readCertificateFile } from '../certificate-files';
+import { listFleets } from '../fleet-list';
 import { CliError, ExitCode } from '../exit-codes';
 import {
   fleetListJson,
@@ -489,19 +490,7 @@ export function registerFleet(program: Command): void {
     .action((opts: { all?: boolean; json?: boolean }) =>
       run(async (ctx, out) => {
         ctx.doing = 'listing fleets';
-        const query = `WorkflowType = '${fleetRunbook.name}'${opts.all ? '' : ` AND ExecutionStatus = 'Running'`}`;
-        const rows: z.input<typeof fleetListJson> = [];
-        for await (const info of ctx.client.workflow.list({ query })) {
-          const runbook = fleetRunbookName.options.find((r) => info.workflowId.startsWith(`ekm-fleet-${r}-`));
-          rows.push({
-            workflowId: info.workflowId,
-            runbook,
-            status: info.status.name,
-            startTime: info.startTime.toISOString(),
-            closeTime: info.closeTime?.toISOString(),
-          });
-          if (rows.length >= 500) break;
-        }
+        const rows = await listFleets(ctx.client, opts);
         if (opts.json) out(formatJson(fleetListJson, rows));
         else if (rows.length === 0) out('no fleets match');
         else for (const r of rows) out(`${r.workflowId.padEnd(48)} ${r.status.padEnd(16)} ${r.startTime}`);
