@@ -90,6 +90,11 @@ describe('replay of recorded workflow histories', () => {
     expect(renewal.filter((name) => name === 'installKeyServerCertificate')).toHaveLength(2);
     expect(renewal.indexOf('restoreKeyServerCertificate')).toBeGreaterThan(renewal.indexOf('testKeyServer'));
     expect(updates('renew-rollback-change.json')).toEqual(['accepted', 'accepted']);
+    // The fleet started one rekey per cluster, the second only after the first ended (concurrency 1).
+    const children = eventsOf('fleet-one-at-a-time.json').flatMap((e) =>
+      e.startChildWorkflowExecutionInitiatedEventAttributes ? ['start'] : e.childWorkflowExecutionCompletedEventAttributes ? ['end'] : [],
+    );
+    expect(children).toEqual(['start', 'end', 'start', 'end']);
   });
 
   it('carries no private key and names no path of the machine it was recorded on (payloads decoded; the certificates are there)', () => {

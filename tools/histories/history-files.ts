@@ -9,13 +9,16 @@ import path from 'node:path';
 import type { Client, WorkflowExecutionStatusName } from '@temporalio/client';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
 import { clusterLock } from '../../workflows/cluster-lock';
+import { fleetRunbook } from '../../workflows/fleet';
 import { runbookOfType } from '../../workflows/runbooks';
 
 export type { History };
 
 /** File name stem per workflow type: the runbook's name, or cluster-lock. */
 function fileStemOfType(workflowType: string): string | undefined {
-  return runbookOfType(workflowType) ?? (workflowType === clusterLock.name ? 'cluster-lock' : undefined);
+  if (workflowType === clusterLock.name) return 'cluster-lock';
+  if (workflowType === fleetRunbook.name) return 'fleet';
+  return runbookOfType(workflowType);
 }
 
 export interface RecordedRun {

@@ -4,7 +4,8 @@
  * run of the fast demo (setup, rekey, both recoveries, the cluster lock), plus scenarios driven
  * directly against a simulator (manual certificate with a rejected submission and a "retry"
  * answer, a kmipServerFault recovery and a fault watcher that continue as new, a rekey attaching
- * to a running one, a renewal whose certificate is put back before a "change"). Each
+ * to a running one, a renewal whose certificate is put back before a "change", a fleet rekey over
+ * two clusters one at a time). Each
  * history is checked for secrets before it is written. `npm run record-histories`.
  *
  * Never re-record to make a replay test pass after a workflow change: that hides exactly the
@@ -20,6 +21,7 @@ import { fetchRuns, writeHistories, type RecordedRun } from './history-files';
 import { startLab } from '../devenv/lab';
 import {
   faultWatcherNotifyOnly,
+  fleetRekeyOneAtATime,
   recoverKmipContinuedAsNew,
   rekeyAttachRunning,
   renewRollbackChange,
@@ -65,6 +67,11 @@ async function recordLabScenarios(dir: string, log: (line: string) => void): Pro
       durations: { tickMs: 50, faultRefreshMs: 100 },
     });
     scenarios.push(await renewRollbackChange(lab, renewCluster));
+    log('scenario: a fleet rekey over two clusters, one at a time');
+    const fleetClusters = [];
+    for (const name of ['fleet-a', 'fleet-b'])
+      fleetClusters.push(await lab.addCluster(name, { softwareEncryptionAtRest: true, durations: { tickMs: 50, faultRefreshMs: 100 } }));
+    scenarios.push(await fleetRekeyOneAtATime(lab, fleetClusters));
     const runs: RecordedRun[] = [];
     for (const { scenario, workflowIds } of scenarios) {
       for (const id of workflowIds) runs.push(...(await fetchRuns(lab.client, id, scenario)));

@@ -14,6 +14,8 @@ import {
   type RunbookName,
   type RunbookProgress,
 } from '../../workflows/contract';
+import { fleetWorkflowId, type FleetInput } from '../../workflows/contract';
+import { fleetRunbook } from '../../workflows/fleet';
 import { runbooks, runbookStart, type RunbookInput, type RunbookResult } from '../../workflows/runbooks';
 import { configureEkmByHand } from '../devenv/ekm-by-hand';
 import type { Lab, LabCluster } from '../devenv/lab';
@@ -248,4 +250,30 @@ export async function renewRollbackChange(lab: Lab, cluster: LabCluster): Promis
   }
   // Its cluster lock run is left out: the setup scenario records a complete one already.
   return { scenario: 'rollback-change', workflowIds: [handle.workflowId] };
+}
+
+/** A fleet rekey over two clusters, one at a time: each child rekeys its cluster and the fleet completes. */
+export async function fleetRekeyOneAtATime(lab: Lab, clusters: LabCluster[]): Promise<ScenarioRuns> {
+  for (const cluster of clusters) await cluster.configureEkm(`${cluster.name}.example.test`);
+  const names = clusters.map((c) => c.name);
+  const input: FleetInput = {
+    runbook: 'rekey',
+    clusters: names,
+    selector: names.join(','),
+    input: { keyManagement: 'external', polling: FAST_POLL, requestedBy: 'record-histories' },
+    maxConcurrency: { count: 1 },
+    maxErrors: { count: 1 },
+    followEveryMs: 500,
+    requestedBy: 'record-histories',
+  };
+  const handle = await lab.client.workflow.start(fleetRunbook, {
+    workflowId: fleetWorkflowId('rekey', 'record'),
+    taskQueue: lab.taskQueue,
+    args: [input],
+  });
+  const result = await handle.result();
+  if (result.state !== 'completed' || result.status.clusters.some((c) => c.state !== 'completed')) {
+    throw new Error(`the fleet rekey did not complete every cluster: ${JSON.stringify(result.status.clusters)}`);
+  }
+  return { scenario: 'one-at-a-time', workflowIds: [handle.workflowId] };
 }
