@@ -178,8 +178,9 @@ describe('sections 1 and 2 with software encryption at rest: rekey to external',
       15_000,
       10,
     );
-    expect(seen[0]).toBe('Ready');
+    // Polled on a loaded machine the first look may come after Ready: the states seen are known and in order.
     const order = ['Ready', 'CreateNewMasterKey', 'RewrapDataEncryptionKeys', 'DecommissionOldMasterKey'];
+    expect(seen.filter((s) => !order.includes(s))).toEqual([]);
     expect(seen.map((s) => order.indexOf(s))).toEqual([...seen.map((s) => order.indexOf(s))].sort());
     expect(seen).toContain('RewrapDataEncryptionKeys');
 
