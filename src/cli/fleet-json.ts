@@ -21,6 +21,13 @@ export const fleetStartedJson = z.strictObject({
   exitCode: z.number().int().optional(),
 });
 
+export const fleetResumedJson = z.strictObject({
+  workflowId: z.string(),
+  runId: z.string(),
+  /** The clusters the resumed fleet will start. */
+  notStarted: z.array(z.string()),
+});
+
 /** A cluster's running runbook as its progress query shows it (status adds it to the fleet's own view). */
 export const fleetChildView = z.strictObject({
   cluster: z.string(),

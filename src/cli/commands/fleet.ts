@@ -37,6 +37,7 @@ import { CliError, ExitCode } from '../exit-codes';
 import {
   fleetListJson,
   fleetPlanJson,
+  fleetResumedJson,
   fleetStartedJson,
   fleetStatusJson,
   fleetSubmissionsJson,
@@ -573,7 +574,7 @@ export function registerFleet(program: Command): void {
         ctx.sent = undefined;
         if (!opts.json) out(`resumed ${workflowId}: ${notStarted.length} clusters not started yet: ${notStarted.join(', ')}`);
         if (!opts.wait) {
-          if (opts.json) out(JSON.stringify({ workflowId, runId: next.firstExecutionRunId, notStarted }, null, 2));
+          if (opts.json) out(formatJson(fleetResumedJson, { workflowId, runId: next.firstExecutionRunId, notStarted }));
           return ExitCode.ok;
         }
         const result = await followFleet(ctx, next, opts.json ? undefined : out);
