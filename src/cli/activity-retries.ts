@@ -2,6 +2,8 @@
  * What Temporal knows and the progress query cannot: an activity of the current step being retried
  * (its attempt and the error of the last one), read from the run's description (pendingActivities).
  */
+import type { LoadedDataConverter } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { Failure } from '../../workflows/failures';
 
 /** One pending activity past its first attempt. */
@@ -48,4 +50,23 @@ export function activityRetries(pending: readonly PendingActivity[] | null | und
     });
   }
   return out;
+}
+
+/**
+ * The pending activities with each last failure's message readable: with payload encryption on
+ * (EKM_PAYLOAD_KEYS_FILE) the message travels encrypted in the failure's encoded attributes, and
+ * the description holds only "Encoded failure"; decoded here with the client's data converter.
+ */
+export async function withDecodedFailures<P extends PendingActivity>(
+  pending: readonly P[] | null | undefined,
+  converter: LoadedDataConverter,
+): Promise<P[]> {
+  return Promise.all(
+    (pending ?? []).map(async (activity) => {
+      const failure = activity.lastFailure as Parameters<typeof decodeOptionalFailureToOptionalError>[1];
+      if (!failure?.encodedAttributes) return activity;
+      const error = await decodeOptionalFailureToOptionalError(converter, failure);
+      return { ...activity, lastFailure: { ...activity.lastFailure, message: error?.message } };
+    }),
+  );
 }

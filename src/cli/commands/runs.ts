@@ -16,7 +16,7 @@ import { CliError, ExitCode } from '../exit-codes';
 import { followRun } from '../follow';
 import { followOutputJson, formatJson, listOutputJson, statusOutputJson, type RunSummary } from '../json-output';
 import { readCertificateFile } from '../certificate-files';
-import { activityRetries } from '../activity-retries';
+import { activityRetries, withDecodedFailures } from '../activity-retries';
 import { renderProgress } from '../render';
 import { run } from '../run';
 import { whoIsActing } from '../who';
@@ -103,8 +103,15 @@ export function registerRunCommands(program: Command): void {
           const description = await reachRun(ctx, handle, 'the step table needs one to answer the progress query');
           ctx.doing = `reading the progress of ${handle.workflowId}`;
           const progress = await progressOf(handle);
-          const retries = activityRetries(description.raw.pendingActivities);
-          reports.push({ workflowId: handle.workflowId, runId: description.runId, status: description.status.name, progress, retries });
+          const pending = await withDecodedFailures(description.raw.pendingActivities, ctx.client.options.loadedDataConverter);
+          const retries = activityRetries(pending);
+          reports.push({
+            workflowId: handle.workflowId,
+            runId: description.runId,
+            status: description.status.name,
+            progress,
+            retries,
+          });
         }
         if (opts.json) out(formatJson(statusOutputJson, reports.length === 1 ? reports[0]! : reports));
         else
