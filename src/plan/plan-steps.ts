@@ -4,6 +4,7 @@
  * signature, polled encryption state), and a precheck refusal caught as a plan's refusal. No I/O.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { formatDuration } from '../durations';
 import type { ElementMethodName } from '../element/methods';
 import {
   methodEffectOf,
@@ -100,7 +101,7 @@ export function encryptionStateWait(
   polling: { initialIntervalMs: number; maxIntervalMs: number; attemptWindowMs: number },
 ): PlannedWait {
   return {
-    what: `encryptionAtRestState ${target} (GetClusterInfo polled, the pause doubling up to ${polling.maxIntervalMs} ms; 24h at most)`,
+    what: `encryptionAtRestState ${target} (GetClusterInfo polled, the pause doubling up to ${formatDuration(polling.maxIntervalMs)}; 24h at most)`,
     forMs: 24 * 3_600_000,
     everyMs: polling.initialIntervalMs,
     setting: 'polling',

@@ -6,6 +6,7 @@ import { assessRekey, type RekeyClusterState, type RekeyPrecheck, type RekeyTarg
 import type { RunbookPlan } from '../../workflows/contract/plan';
 import type { RekeyOptions } from '../../workflows/inputs';
 import { REKEY_STEPS } from '../../workflows/rekey';
+import { formatDuration } from '../durations';
 import { asRefusal, call, lockStep, planStep, skipFrom, skipStep } from './plan-steps';
 
 const T = REKEY_STEPS;
@@ -56,7 +57,7 @@ export function planRekey(
     `the new key comes from ${goal}`,
   ];
   const job = {
-    what: `the rekey job (GetAsyncResult polled, the pause doubling from ${input.polling.initialIntervalMs} ms up to ${input.polling.maxIntervalMs} ms)`,
+    what: `the rekey job (GetAsyncResult polled, the pause doubling from ${formatDuration(input.polling.initialIntervalMs)} up to ${formatDuration(input.polling.maxIntervalMs)})`,
     forMs: input.jobDeadlineMs,
     everyMs: input.polling.initialIntervalMs,
     setting: 'jobDeadline, polling',

@@ -230,7 +230,7 @@ function enableStep(input: SetupOptions): PlannedStep {
       waits: [
         testBudget(input, 'RekeySoftwareEncryptionAtRestMasterKey'),
         {
-          what: `the rekey job (GetAsyncResult polled, the pause doubling up to ${input.polling.maxIntervalMs} ms)`,
+          what: `the rekey job (GetAsyncResult polled, the pause doubling up to ${formatDuration(input.polling.maxIntervalMs)})`,
           forMs: 24 * 3_600_000,
           everyMs: input.polling.initialIntervalMs,
           setting: 'polling',
@@ -330,7 +330,6 @@ export async function planSetup(
         `with the provider, the drives are not locked (each wait up to ${formatDuration(24 * 3_600_000)}, polled); ` +
         'a failure in between notifies escalated and asks retry, enable-internal or abort (abort only with --confirm-unprotected <cluster>)',
     };
-    facts.push(window.description);
   }
   return { ...base, couldStart: true, refusals: [], facts, steps, ...(window ? { window } : {}) };
 }

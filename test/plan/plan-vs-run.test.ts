@@ -95,10 +95,9 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
 
   const progressOf = (workflowId: string) => temporal.client.workflow.getHandle(workflowId).query(progressQuery.definition);
 
-  it('setup (hardware, cfssl) on a new cluster; then the same plan again finds it set up', async () => {
-    const h = await cluster('plan-setup', { durations: { earTransitionMs: 200, tickMs: 50 } });
+  function setupInput(h: ClusterHarness, overrides: Partial<SetupInput> = {}): SetupInput {
     const kmip = testEnv().kmip;
-    const input: SetupInput = {
+    return {
       cluster: h.name,
       subject: { commonName: `${h.name}.example.test` },
       keyProviderName: 'kmip-provider',
@@ -111,7 +110,13 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
       testAttempts: 2,
       testRetryInterval: '200ms',
       polling: FAST_POLL,
+      ...overrides,
     };
+  }
+
+  it('setup (hardware, cfssl) on a new cluster; then the same plan again finds it set up', async () => {
+    const h = await cluster('plan-setup', { durations: { earTransitionMs: 200, tickMs: 50 } });
+    const input = setupInput(h);
     const file = path.join(h.dir, 'setup.yaml');
     fs.writeFileSync(file, YAML.stringify(input));
     const { document, afterPlan } = await plan(h, ['setup', h.name, '--input', file]);
@@ -134,6 +139,35 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
     expect(readable.stdout).toContain(`plan: setup on ${h.name}`);
     expect(readable.stdout).toMatch(/key-pair\s+will skip: already set up with provider \d+/);
     expect(readable.stdout).toContain('read-only; nothing was changed');
+  });
+
+  it("setup --replace-internal-key on hardware encryption with the cluster's internal keys: the window, disable then enable", async () => {
+    const h = await cluster('plan-ril', {
+      hardwareEncryptionAtRest: 'internal',
+      durations: { earTransitionMs: 200, tickMs: 50 },
+    });
+    const input = setupInput(h, { replaceInternalKey: true });
+    const file = path.join(h.dir, 'setup.yaml');
+    const withoutFlag: Partial<SetupInput> = { ...input };
+    delete withoutFlag.replaceInternalKey;
+    fs.writeFileSync(file, YAML.stringify(withoutFlag));
+    // Without the flag the precheck refuses: exit 4, naming it.
+    const refused = await plan(h, ['setup', h.name, '--input', file], 4);
+    expect(refused.document.refusals[0]!.message).toContain('--replace-internal-key');
+    const { document, afterPlan } = await plan(h, ['setup', h.name, '--input', file, '--replace-internal-key']);
+    expect(document.window).toMatchObject({ kind: 'drives-not-locked', opensAt: 'disable', closesAt: 'await-enabled' });
+
+    const handle = await startRunbook(temporal.client, 'setup', input, { taskQueue, workflowId: `plan-ril-${Date.now()}` });
+    await handle.result();
+    const changes = await expectRunAsPlanned(h, document, await progressOf(handle.workflowId), afterPlan);
+    expect(changes).toEqual([
+      'CreatePublicPrivateKeyPair',
+      'CreateKeyProviderKmip',
+      'CreateKeyServerKmip',
+      'AddKeyServerToProviderKmip',
+      'DisableEncryptionAtRest',
+      'EnableEncryptionAtRest',
+    ]);
   });
 
   it('rekey (software, to the active provider)', async () => {
