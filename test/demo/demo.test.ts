@@ -65,6 +65,11 @@ describe('the demo (ekm demo --fast, its own servers and simulated cluster)', ()
 
     const second = await runDemo(dataDir, summaryFile);
     expect(second.output).toContain(`Resuming the demo kept in ${dataDir}`);
+    // The console's URL and the demo user's token, printed while it runs; a resumed demo keeps the token.
+    const consoleLine = /Console: +http:\/\/127\.0\.0\.1:\d+ +\(sign in as demo with token (\S{20,})\)/;
+    const token = consoleLine.exec(first.output)?.[1];
+    expect(token).toBeDefined();
+    expect(consoleLine.exec(second.output)?.[1]).toBe(token);
     expect(second.output).toContain('completed in an earlier run');
     expect(second.code).toBe(0);
     const summary = summarySchema.parse(JSON.parse(fs.readFileSync(summaryFile, 'utf8')));
