@@ -247,6 +247,7 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       fs.mkdirSync(shots, { recursive: true });
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
       const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+      await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
       page = await context.newPage();
       page.on('console', (message) => {
         if (message.type() === 'error') consoleErrors.push(`${page.url()}: ${message.text()}`);
@@ -288,6 +289,10 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       const waiting = await progress(setup);
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#csr-download')]);
       expect(fs.readFileSync((await download.path())!, 'utf8')).toBe(waiting.waiting!.csrPem);
+      // The copy button (the page's script): the CSR on the clipboard.
+      await page.click('button[data-copy="csr"]');
+      await page.waitForSelector('button[data-copy="csr"]:has-text("Copied")');
+      expect(await page.evaluate('navigator.clipboard.readText()')).toBe(waiting.waiting!.csrPem);
 
       await page.fill('#certificatePem', await certificateFor(waiting, true));
       await page.fill('#caChainPem', kmipCa.certificatePem);
