@@ -12,10 +12,16 @@ import { metricsTelemetry } from './metrics';
 async function main(): Promise<void> {
   const settings = loadRuntimeSettings();
   const logger = new WorkerLogger(settings.EKM_LOG_LEVEL);
-  Runtime.install({
-    logger,
-    ...(settings.EKM_METRICS_LISTEN && { telemetryOptions: { metrics: metricsTelemetry(settings.EKM_METRICS_LISTEN) } }),
-  });
+  try {
+    Runtime.install({
+      logger,
+      ...(settings.EKM_METRICS_LISTEN && { telemetryOptions: { metrics: metricsTelemetry(settings.EKM_METRICS_LISTEN) } }),
+    });
+  } catch (err) {
+    // The runtime binds the metrics port at once: a port in use is a setting to change, said as such.
+    if (!settings.EKM_METRICS_LISTEN) throw err;
+    throw new Error(`EKM_METRICS_LISTEN ${settings.EKM_METRICS_LISTEN}: cannot serve metrics there: ${(err as Error).message}`);
+  }
   const { worker, close } = await createRunbookWorker(settings);
   logger.info('ekm worker started', {
     address: settings.TEMPORAL_ADDRESS,
