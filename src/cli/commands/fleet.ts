@@ -45,7 +45,6 @@ import {
 } from '../fleet-json';
 import { selectClusters, type Selection, type SelectorFlags } from '../fleet-selection';
 import { formatJson } from '../json-output';
-import { PlanInputError, planFor } from '../../plan';
 import type { RunbookPlan } from '../../../workflows/contract/plan';
 import { run } from '../run';
 import { validateInput } from '../start';
@@ -715,6 +714,8 @@ async function planFleet(
 ): Promise<number> {
   if (flags.wait) throw new CliError('--wait: a plan starts nothing to wait for; leave out --wait or --plan', ExitCode.usage);
   const registry = readRegistry(ctx);
+  // Loaded only for a plan: it brings the activities' cluster readers (as `ekm rekey --plan` does).
+  const { PlanInputError, planFor } = await import('../../plan');
   ctx.doing = `reading ${selection.names.length} clusters for their plans`;
   const rows = await bounded(selection.names, PLAN_CONCURRENCY, async (cluster) => {
     try {
