@@ -214,9 +214,9 @@ export function runView(data: RunPageData, now = Date.now()): Html {
     p?.waiting?.kind === 'signed-certificate' ? html`<a href="/runs/${id}/sign"><strong>Sign: hand over the certificate</strong></a>` : '',
     p?.waiting?.csrPem ?? p?.csrPem ? html`<a href="/runs/${id}/csr" download>Download the CSR</a>` : '',
   ];
-  const head = html`<h1>${p ? html`${p.runbook} on cluster ${p.cluster}: ${stateCell(p.state)}` : data.workflowId}</h1>
+  const head = html`<div id="run-head" data-live><h1>${p ? html`${p.runbook} on cluster ${p.cluster}: ${stateCell(p.state)}` : data.workflowId}</h1>
     <p class="muted">${data.workflowId} · run ${data.runId} · Temporal status ${data.status} · task queue ${data.taskQueue}</p>
-    <p class="row-links">${links.map((l) => html`${l} `)}</p>`;
+    <p class="row-links">${links.map((l) => html`${l} `)}</p></div>`;
   if (!p) return html`${head}<p class="flash error" role="alert">${data.progressProblem ?? 'no progress'}</p>`;
   const elapsed = formatDuration((p.endedAt ? Date.parse(p.endedAt) : now) - Date.parse(p.startedAt));
   const w = p.waiting;

@@ -320,6 +320,8 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       await page.goto(`${base}/runs/${setup.workflowId}`);
       // The page updates itself (no reload) until the run has completed.
       await page.waitForSelector('#run-state .state-completed', { timeout: 90_000 });
+      // The heading too: the whole page is current without a reload.
+      await page.waitForSelector('h1 .state-completed', { timeout: 10_000 });
       const submitted = (await progress(setup)).answers.find((a) => a.action === 'submit-certificate');
       expect(submitted).toEqual(expect.objectContaining({ by: USER, outcome: 'accepted' }));
       await shot('08-run-completed');
