@@ -13,7 +13,9 @@ import { Authenticator, listenProblem, loadUsersFile, MIN_TOKEN_LENGTH, SESSION_
 import { UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
 import { buildConsole } from '../../src/console/server';
 import { loadRuntimeSettings } from '../../src/config/runtime';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { parseListen } from '../../src/cli/commands/console';
+import { createCertificateAuthority, issueKeyAndCertificate } from '../../src/pki/authority';
 import { csrfOf, multipartBody, send } from '../support/console-http';
 
 const TOKEN = 'console-offline-token-0123456789';
@@ -121,6 +123,34 @@ describe('console without Temporal', () => {
       // Refused connections are retried by the client until the bound: 504 with what it was doing, or 503 if it gave up first.
       expect([url, [503, 504].includes(res.status)]).toEqual([url, true]);
       expect(res.body).toMatch(/nothing was changed.*Temporal at 127\.0\.0\.1:1|Temporal at 127\.0\.0\.1:1; nothing was changed/);
+    }
+  });
+
+  it('over TLS: serves HTTPS and the login cookie is Secure', async () => {
+    const ca = await createCertificateAuthority('EKM console test CA');
+    const server = await issueKeyAndCertificate(ca, { subject: 'CN=127.0.0.1', usages: ['server'], ipAddresses: ['127.0.0.1'] });
+    const settings = loadRuntimeSettings({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const auth = new Authenticator({ users: loadUsersFile(usersFile), secure: true });
+    const https = { cert: Buffer.from(server.certificatePem), key: Buffer.from(server.privateKeyPem) };
+    const { app: tls } = await buildConsole({ settings, auth, timeoutMs: 3000, https });
+    const url = await tls.listen({ host: '127.0.0.1', port: 0 });
+    const dispatcher = new Agent({ connect: { ca: ca.certificatePem } });
+    try {
+      expect(url).toMatch(/^https:\/\//);
+      const res = await undiciFetch(`${url}/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ user: 'oncall-1', token: TOKEN }),
+        redirect: 'manual',
+        dispatcher,
+      });
+      expect(res.status).toBe(303);
+      const cookie = res.headers.getSetCookie().join('\n');
+      expect(cookie).toContain('Secure');
+      expect(cookie).toContain('HttpOnly');
+      expect(cookie).toContain('SameSite=Strict');
+    } finally {
+      await dispatcher.close();
+      await tls.close();
     }
   });
 
