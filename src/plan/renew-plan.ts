@@ -153,5 +153,7 @@ export async function planRenew(
       ],
     }),
   );
-  return { ...base, couldStart: true, refusals: [], facts: precheck.notes, steps, ...(window ? { window } : {}) };
+  // The window is the plan's own line; the precheck's note of it (which the run records) is not repeated as a fact.
+  const facts = precheck.notes.filter((note) => note !== precheck.window);
+  return { ...base, couldStart: true, refusals: [], facts, steps, ...(window ? { window } : {}) };
 }

@@ -325,6 +325,8 @@ describe('renew plan', () => {
     const asked = await planRenew('prod-a', state, undefined, renew({ newKeyPair: true }), [], new Date());
     expect(asked.window).toMatchObject({ kind: 'key-pair-mismatch', opensAt: 'key-pair', closesAt: 'install' });
     expect(asked.window!.description).toContain('could not fetch its keys');
+    // Stated once: as the plan's window, not again among the facts.
+    expect(asked.facts.filter((f) => f.includes('could not fetch its keys'))).toEqual([]);
     expect(step(asked, 'window').asks.map((a) => a.answers)).toEqual([
       ['retry', 'abort'],
       ['confirm', 'abort'],
