@@ -15,6 +15,7 @@
  * is integration, so a new test file gets the servers until someone lists it here.
  */
 const UNIT = [
+  'cli/answer-examples',
   'cli/replace-internal-key',
   'cli/retrying-step',
   'codec/',

@@ -41,6 +41,20 @@ const ANSWER_EXAMPLES: Partial<Record<AnswerAction, string>> = {
 };
 
 /**
+ * `change` takes what the runbook can change: a renewal only the key server's certificates (it
+ * ignores host names and port), a slice recovery only the drives to add back.
+ */
+const CHANGE_EXAMPLES: Partial<Record<RunbookProgress['runbook'], string>> = {
+  renew: ' [--client-cert c.pem --client-ca ca.pem] [--kmip-ca ca.pem]',
+  'recover-slice-service': ' --drives 12,13',
+};
+
+/** The flags after `ekm answer <run> <action>` in the commands `ekm status` lists. */
+export function answerExample(action: AnswerAction, runbook: RunbookProgress['runbook']): string {
+  return (action === 'change' ? CHANGE_EXAMPLES[runbook] : undefined) ?? ANSWER_EXAMPLES[action] ?? '';
+}
+
+/**
  * The step table `ekm status` prints; `color` (a terminal) for the encryption-disabled line;
  * `retries` (activityRetries of the run's description): the running step shows the attempt and the
  * last error of its activity while Temporal retries it.
@@ -87,7 +101,7 @@ export function renderProgress(
       for (const action of w.answers) {
         // An abort that needs a confirmation gets its own line below.
         if (!(action === 'abort' && confirmed))
-          lines.push(`    ekm answer ${run.workflowId} ${action}${ANSWER_EXAMPLES[action] ?? ''}`);
+          lines.push(`    ekm answer ${run.workflowId} ${action}${answerExample(action, progress.runbook)}`);
       }
     }
     const confirm = w.abortRequires?.confirmUnprotected;

@@ -48,10 +48,11 @@ const runtimeFields = z.object({
   /** Append one JSON line per Element API call here (for `ekm report`). */
   EKM_AUDIT_LOG: z.string().min(1).optional(),
   /**
-   * Runbook runs the worker keeps in memory between their tasks (each ~1-2 MB); the others are
-   * replayed from history when they wake (README, Configuration: worker sizing).
+   * Runbook runs the worker keeps in memory between their tasks (each about 5 MB of worker RSS as
+   * measured by npm run bench:waiting); the others are replayed from history when they wake
+   * (README, Configuration: worker sizing).
    */
-  EKM_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(100),
+  EKM_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(20),
   /** Payload encryption keys (src/codec/payload-keys.ts); unset: payloads are not encrypted. */
   EKM_PAYLOAD_KEYS_FILE: z.string().min(1).optional(),
   /** host:port where the worker serves Prometheus metrics (worker/metrics.ts); unset: none. */
