@@ -16,6 +16,7 @@
  */
 const UNIT = [
   'cli/answer-examples',
+  'cli/input-file-bounded',
   'cli/replace-internal-key',
   'cli/retrying-step',
   'codec/',

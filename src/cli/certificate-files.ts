@@ -17,21 +17,49 @@ export interface CertificateText {
   notes: string[];
 }
 
-/** A file's bytes; an unreadable file or one over the size limit is refused naming the flag. */
+/**
+ * A file's bytes; an unreadable file or one over the size limit is refused naming the flag. At most
+ * limitBytes + 1 bytes are read, so a device or pipe named by mistake (`/dev/zero`, `/dev/urandom`),
+ * whose size stat cannot tell, is refused as too large instead of being read for ever.
+ */
 export function readInputFile(file: string, flag: string, limitBytes = CERTIFICATE_INPUT_LIMIT_BYTES): Buffer {
-  let size: number;
+  const cannotRead = (err: unknown) =>
+    new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  let fd: number;
   try {
-    size = fs.statSync(file).size;
+    fd = fs.openSync(file, 'r');
   } catch (err) {
-    throw new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw cannotRead(err);
   }
-  // Checked before reading, so the wrong (huge) file is refused at once.
-  const tooLarge = certificateInputTooLarge(size, limitBytes);
-  if (tooLarge) throw new CliError(`${flag}: ${file} is ${tooLarge}`, ExitCode.usage);
   try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    let size: number;
+    try {
+      size = fs.fstatSync(fd).size;
+    } catch (err) {
+      throw cannotRead(err);
+    }
+    // Checked before reading, so the wrong (huge) file is refused at once.
+    const tooLarge = certificateInputTooLarge(size, limitBytes);
+    if (tooLarge) throw new CliError(`${flag}: ${file} is ${tooLarge}`, ExitCode.usage);
+    const buffer = Buffer.alloc(limitBytes + 1);
+    let length = 0;
+    try {
+      while (length < buffer.length) {
+        const n = fs.readSync(fd, buffer, length, buffer.length - length, null);
+        if (n === 0) break;
+        length += n;
+      }
+    } catch (err) {
+      throw cannotRead(err);
+    }
+    if (length > limitBytes)
+      throw new CliError(
+        `${flag}: ${file} is ${certificateInputTooLarge(length, limitBytes)!.replace(`(${length} bytes;`, `(more than ${limitBytes} bytes;`)}`,
+        ExitCode.usage,
+      );
+    return buffer.subarray(0, length);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
