@@ -19,6 +19,7 @@ const UNIT = [
   'cli/input-file-bounded',
   'cli/replace-internal-key',
   'cli/retrying-step',
+  'cli/watch-flags',
   'codec/',
   'config/',
   'console/console-offline',

@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { progressQuery, watcherStatusQuery, workflowIds } from '../../../workflows/contract';
+import { describeIssues, duration } from '../../../workflows/inputs';
 import type { FaultWatcherInput } from '../../../workflows/inputs-recovery';
 import { formatDuration } from '../../durations';
 import { CliError, ExitCode } from '../exit-codes';
@@ -53,6 +54,27 @@ export function renderWatch(cluster: string, report: WatchReport): string {
   return lines.join('\n');
 }
 
+/**
+ * --certificate-horizon / --no-certificate-warnings -> the watcher's certificateExpiry input
+ * (undefined: the default). The horizon is checked here, naming the flag: inside the input's
+ * union (false or an object) a bad duration was reported as `certificateExpiry: Invalid input`.
+ * Throws CliError (exit 2).
+ */
+export function certificateExpiryFromFlags(
+  opts: Pick<WatchStartFlags, 'certificateHorizon' | 'certificateWarnings'>,
+): FaultWatcherInput['certificateExpiry'] {
+  if (!opts.certificateWarnings) {
+    if (opts.certificateHorizon !== undefined)
+      throw new CliError('--certificate-horizon and --no-certificate-warnings exclude each other', ExitCode.usage);
+    return false;
+  }
+  if (opts.certificateHorizon === undefined) return undefined;
+  const horizon = duration.safeParse(opts.certificateHorizon);
+  if (!horizon.success)
+    throw new CliError(`invalid input: ${describeIssues(horizon.error, { '': '--certificate-horizon' })}`, ExitCode.usage);
+  return { horizon: opts.certificateHorizon };
+}
+
 interface WatchStartFlags extends SignerFlags {
   notifyOnly?: boolean;
   interval?: string;
@@ -94,11 +116,8 @@ export function registerWatch(program: Command): void {
         const signer = signerFromFlags(opts);
         if (signer && !opts.renew) throw new CliError('the signing flags go with --renew', ExitCode.usage);
         if (opts.renew) input.renewal = { signer: signer ?? { type: 'manual' } };
-        if (!opts.certificateWarnings) {
-          if (opts.certificateHorizon !== undefined)
-            throw new CliError('--certificate-horizon and --no-certificate-warnings exclude each other', ExitCode.usage);
-          input.certificateExpiry = false;
-        } else if (opts.certificateHorizon !== undefined) input.certificateExpiry = { horizon: opts.certificateHorizon };
+        const certificateExpiry = certificateExpiryFromFlags(opts);
+        if (certificateExpiry !== undefined) input.certificateExpiry = certificateExpiry;
         const handle = await startRunbook(ctx, {
           runbook: 'fault-watcher',
           input,
