@@ -17,6 +17,7 @@
 const UNIT = [
   'cli/answer-examples',
   'cli/input-file-bounded',
+  'cli/renew-flags',
   'cli/replace-internal-key',
   'cli/retrying-step',
   'cli/watch-flags',

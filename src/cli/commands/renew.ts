@@ -49,11 +49,21 @@ export const RENEW_FLAGS: Record<string, string> = {
 const definedOnly = <T extends object>(o: T) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 
+/** `--provider 7` or `--provider kp1` (or the same scalar in an --input file) -> the input's selector. */
+function providerSelector(value: string): NonNullable<RenewInput['provider']> {
+  // A number is an id (refused unless positive, by the input's schema); anything else a name.
+  return /^[-+]?\d+$/.test(value.trim()) ? { id: Number(value) } : { name: value };
+}
+
 /** Flags (and an optional --input file, flags winning) -> the runbook's input. */
 export function renewInputFromFlags(cluster: string, f: RenewFlags): RenewInput {
   const base = (f.input ? parseInputFile(f.input) : {}) as Partial<RenewInput>;
   if (f.input && typeof base?.kmipCaCertificate === 'string')
     base.kmipCaCertificate = certificateText(base.kmipCaCertificate, `${f.input}: kmipCaCertificate`).pem;
+  // `provider: kp1` in the file means what --provider kp1 means (it was refused as "Invalid input").
+  const fileProvider: unknown = base?.provider;
+  if (typeof fileProvider === 'string' || typeof fileProvider === 'number')
+    base.provider = providerSelector(String(fileProvider));
   let testAttempts: number | undefined;
   if (f.testAttempts !== undefined) {
     if (!/^\d+$/.test(f.testAttempts))
@@ -64,13 +74,7 @@ export function renewInputFromFlags(cluster: string, f: RenewFlags): RenewInput 
     ...base,
     ...definedOnly({
       cluster,
-      // A number is an id (refused unless positive, by the input's schema); anything else a name.
-      provider:
-        f.provider === undefined
-          ? undefined
-          : /^[-+]?\d+$/.test(f.provider.trim())
-            ? { id: Number(f.provider) }
-            : { name: f.provider },
+      provider: f.provider === undefined ? undefined : providerSelector(f.provider),
       kmipCaCertificate: f.kmipCa ? readCertificateFile(f.kmipCa, '--kmip-ca').pem : undefined,
       signer: signerFromFlags(f),
       newKeyPair: f.newKeyPair,

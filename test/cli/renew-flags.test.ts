@@ -1,0 +1,40 @@
+/**
+ * `ekm renew --input renew.yaml`: the file's `provider` may be written as the flag takes it (a name
+ * or an id), not only as the input's selector object; `provider: kp1` was refused as
+ * `--provider: Invalid input`. A --provider flag still wins over the file.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { renewInputFromFlags } from '../../src/cli/commands/renew';
+import { renewInput } from '../../workflows/inputs-renew';
+
+describe('renew --input: provider as the flag takes it', () => {
+  let dir: string;
+  const inputFile = (text: string) => {
+    const file = path.join(dir, `renew-${Math.random().toString(36).slice(2)}.yaml`);
+    fs.writeFileSync(file, text);
+    return file;
+  };
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-renew-flags-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['provider: kp1\n', { name: 'kp1' }],
+    ['provider: 7\n', { id: 7 }],
+    ['provider: "12"\n', { id: 12 }],
+    ['provider: { name: kp1 }\n', { name: 'kp1' }],
+  ])('%j selects %j, and the input schema accepts it', (text, selector) => {
+    const input = renewInputFromFlags('prod-a', { input: inputFile(text) });
+    expect(input.provider).toEqual(selector);
+    const parsed = renewInput.safeParse(input);
+    expect(parsed.success).toBe(true);
+  });
+
+  it('--provider wins over the file', () => {
+    expect(renewInputFromFlags('prod-a', { input: inputFile('provider: kp1\n'), provider: '9' }).provider).toEqual({ id: 9 });
+  });
+});
