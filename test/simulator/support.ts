@@ -56,6 +56,7 @@ export async function startTestSimulator(name: string, options: Partial<Simulato
   });
 }
 
+/** A client that sends each call once: these tests look at the simulator's own answers, faults included. */
 export function clientFor(
   sim: RunningSimulator,
   options: { apiVersion?: string; password?: string; responseTimeoutMs?: number } = {},
@@ -68,6 +69,7 @@ export function clientFor(
     caPem: sim.caPem,
     connectTimeoutMs: 5_000,
     responseTimeoutMs: options.responseTimeoutMs ?? 15_000,
+    retry: { attempts: 1 },
   });
 }
 
