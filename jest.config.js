@@ -20,6 +20,7 @@ const UNIT = [
   'cli/renew-flags',
   'cli/replace-internal-key',
   'cli/retrying-step',
+  'cli/run-failure-message',
   'cli/watch-flags',
   'codec/',
   'config/',

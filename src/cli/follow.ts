@@ -1,4 +1,10 @@
-import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { progressQuery, type RunbookProgress } from '../../workflows/contract';
 import { Failure } from '../../workflows/failures';
 import { ExitCode } from './exit-codes';
@@ -18,6 +24,21 @@ function failureExitCode(err: unknown): number {
   if (cause instanceof ApplicationFailure && cause.type === Failure.ClusterBusy) return ExitCode.refused;
   if (cause instanceof ApplicationFailure && cause.type === Failure.InvalidInput) return ExitCode.usage;
   return ExitCode.runbookFailed;
+}
+
+/**
+ * What ended a failed run, in the runbook's words: the innermost failure with its type
+ * (`KeyPairMismatch: key server 21 ...`). A failure an activity raised reaches the client wrapped
+ * in an ActivityFailure whose own message is the SDK's "Activity task failed", which `--wait`
+ * printed as the reason.
+ */
+export function runFailureMessage(err: unknown): string {
+  if (!(err instanceof WorkflowFailedError)) return (err as Error).message;
+  let failure: Error | undefined = err.cause;
+  while ((failure instanceof ActivityFailure || failure instanceof ChildWorkflowFailure) && failure.cause)
+    failure = failure.cause;
+  if (!failure) return err.message;
+  return failure instanceof ApplicationFailure && failure.type ? `${failure.type}: ${failure.message}` : failure.message;
 }
 
 async function queryProgress(handle: WorkflowHandle): Promise<RunbookProgress | undefined> {
@@ -53,8 +74,7 @@ export async function followRun(
       outcome = { exitCode: ExitCode.ok, result };
     })
     .catch((err: unknown) => {
-      const message = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
-      outcome = { exitCode: failureExitCode(err), error: message };
+      outcome = { exitCode: failureExitCode(err), error: runFailureMessage(err) };
     })
     .finally(() => {
       done = true;
