@@ -50,9 +50,9 @@ export function renderPlan(plan: RunbookPlan): string[] {
   lines.push('steps:');
   for (const step of plan.steps) {
     const fields = step.fields?.length ? ` (${step.fields.join(', ')})` : '';
-    lines.push(
-      `  ${step.id.padEnd(16)} ${ACTION_WORDS[step.action]}${fields}: ${step.action === 'skip' ? step.why : step.detail}`,
-    );
+    // A refusing step's detail starts "refuses: " (it stands alone in --json); after REFUSES that is said twice.
+    const detail = step.action === 'refuse' ? step.detail.replace(/^refuses: /, '') : step.detail;
+    lines.push(`  ${step.id.padEnd(16)} ${ACTION_WORDS[step.action]}${fields}: ${step.action === 'skip' ? step.why : detail}`);
     if (step.action === 'maybe' && step.why) lines.push(`  ${''.padEnd(16)}   ${step.why}`);
     if (step.action === 'skip') continue;
     if (step.calls.length)

@@ -21,6 +21,7 @@ import {
   readOnlyClient,
 } from '../../src/plan';
 import { refuse } from '../../activities/element';
+import { renderPlan } from '../../src/cli/plan-command';
 import { Failure } from '../../workflows/failures';
 import { runbookPlan, type RunbookPlan } from '../../workflows/contract';
 import { rekeyInput, setupInput, type SetupInput } from '../../workflows/inputs';
@@ -366,6 +367,10 @@ describe('renew plan', () => {
     const other = await makeCsr({ subject: 'CN=prod-a.example.test', version: 2 });
     const mismatch = await planRenew('prod-a', { ...state, csrPem: other.csrPem }, undefined, renew(), [], new Date());
     expect(mismatch.refusals.map((r) => r.type)).toEqual([Failure.KeyPairMismatch]);
+    // In words: the refusing step says REFUSES once, then the refusal.
+    const precheckLine = renderPlan(mismatch).find((l) => l.trimStart().startsWith('precheck'));
+    expect(precheckLine).toMatch(/^ {2}precheck +REFUSES: key server /);
+    expect(precheckLine).not.toContain('REFUSES: refuses');
   });
 });
 
