@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { renewInputFromFlags } from '../../src/cli/commands/renew';
+import { manualSigningHints } from '../../src/cli/commands/setup';
 import { renewInput } from '../../workflows/inputs-renew';
 
 describe('renew --input: provider as the flag takes it', () => {
@@ -36,5 +37,17 @@ describe('renew --input: provider as the flag takes it', () => {
 
   it('--provider wins over the file', () => {
     expect(renewInputFromFlags('prod-a', { input: inputFile('provider: kp1\n'), provider: '9' }).provider).toEqual({ id: 9 });
+  });
+});
+
+describe('the CA hints after "started" (setup and renew)', () => {
+  it('only for the manual signer: a cfssl or command signer signs by itself', () => {
+    expect(manualSigningHints('ekm-renew-prod-a', 'prod-a', undefined)).toEqual([
+      'when it waits for the CA:  ekm csr ekm-renew-prod-a --out prod-a.csr',
+      'then:                      ekm submit-cert ekm-renew-prod-a --cert signed.pem --ca ca-chain.pem',
+    ]);
+    expect(manualSigningHints('ekm-setup-prod-a', 'prod-a', { type: 'manual' })).toHaveLength(2);
+    expect(manualSigningHints('ekm-setup-prod-a', 'prod-a', { type: 'cfssl' })).toEqual([]);
+    expect(manualSigningHints('ekm-setup-prod-a', 'prod-a', { type: 'command' })).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
 import { addSignerFlags, signerFromFlags, type SignerFlags } from '../signer-flags';
 import { reportStarted, startRunbook } from '../start';
-import { parseInputFile } from './setup';
+import { manualSigningHints, parseInputFile } from './setup';
 
 export interface RenewFlags extends SignerFlags {
   input?: string;
@@ -139,11 +139,10 @@ export function registerRenew(program: Command): void {
         if (flags.plan) refuseWithPlan(flags);
         if (flags.plan) return printPlan(ctx, out, { runbook: 'renew', input, flags: RENEW_FLAGS, json: flags.json });
         const handle = await startRunbook(ctx, { runbook: 'renew', input, flags: RENEW_FLAGS });
-        if (!flags.wait && !flags.json && (input.signer === undefined || input.signer.type === 'manual')) {
-          out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
-          out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);
-        }
-        return reportStarted(ctx, handle, flags, out, renewResultJson);
+        // The hints after the "started" line, as setup prints them.
+        const code = await reportStarted(ctx, handle, flags, out, renewResultJson);
+        if (!flags.wait && !flags.json) manualSigningHints(handle.workflowId, cluster, input.signer).forEach((l) => out(l));
+        return code;
       }),
     );
 }

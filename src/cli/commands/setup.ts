@@ -96,6 +96,18 @@ export const SETUP_FLAGS: Record<string, string> = {
 };
 
 /** Flags (and an optional --input file, flags winning) -> the runbook's input. */
+/**
+ * After "started …": how to get the CSR signed by hand, for a run whose signer is manual (the
+ * default). A cfssl or command signer signs by itself, so the hints are left out there.
+ */
+export function manualSigningHints(workflowId: string, cluster: string, signer: { type: string } | undefined): string[] {
+  if (signer !== undefined && signer.type !== 'manual') return [];
+  return [
+    `when it waits for the CA:  ekm csr ${workflowId} --out ${cluster}.csr`,
+    `then:                      ekm submit-cert ${workflowId} --cert signed.pem --ca ca-chain.pem`,
+  ];
+}
+
 export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput {
   const base = (f.input ? parseInputFile(f.input) : {}) as Partial<SetupInput>;
   if (typeof base !== 'object' || base === null || Array.isArray(base))
@@ -208,10 +220,7 @@ export function registerSetup(program: Command): void {
         if (flags.plan) return printPlan(ctx, out, { runbook: 'setup', input, flags: SETUP_FLAGS, json: flags.json });
         const handle = await startRunbook(ctx, { runbook: 'setup', input, flags: SETUP_FLAGS });
         const code = await reportStarted(ctx, handle, flags, out);
-        if (!flags.wait && !flags.json) {
-          out(`when it waits for the CA:  ekm csr ${handle.workflowId} --out ${cluster}.csr`);
-          out(`then:                      ekm submit-cert ${handle.workflowId} --cert signed.pem --ca ca-chain.pem`);
-        }
+        if (!flags.wait && !flags.json) manualSigningHints(handle.workflowId, cluster, input.signer).forEach((l) => out(l));
         return code;
       }),
     );
