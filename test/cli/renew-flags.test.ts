@@ -1,13 +1,16 @@
 /**
- * `ekm renew --input renew.yaml`: the file's `provider` may be written as the flag takes it (a name
- * or an id), not only as the input's selector object; `provider: kp1` was refused as
- * `--provider: Invalid input`. A --provider flag still wins over the file.
+ * The renewal's command line, in process: `ekm renew --input renew.yaml` takes the file's
+ * `provider` as the flag takes it (a name or an id; `provider: kp1` was refused as
+ * `--provider: Invalid input`), a --provider flag winning; the CA hints after "started" only for
+ * the manual signer; `ekm csr --out` names the flag when the file cannot be written.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { renewInputFromFlags } from '../../src/cli/commands/renew';
+import { writeCsrFile } from '../../src/cli/commands/runs';
 import { manualSigningHints } from '../../src/cli/commands/setup';
+import { CliError, ExitCode } from '../../src/cli/exit-codes';
 import { renewInput } from '../../workflows/inputs-renew';
 
 describe('renew --input: provider as the flag takes it', () => {
@@ -49,5 +52,26 @@ describe('the CA hints after "started" (setup and renew)', () => {
     expect(manualSigningHints('ekm-setup-prod-a', 'prod-a', { type: 'manual' })).toHaveLength(2);
     expect(manualSigningHints('ekm-setup-prod-a', 'prod-a', { type: 'cfssl' })).toEqual([]);
     expect(manualSigningHints('ekm-setup-prod-a', 'prod-a', { type: 'command' })).toEqual([]);
+  });
+});
+
+describe('ekm csr --out', () => {
+  it('a file that cannot be written is named with the flag (exit 2); one that can holds the CSR', () => {
+    let refused: unknown;
+    try {
+      writeCsrFile('/nonexistent-ekm-dir/prod-a.csr', 'CSR');
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toBeInstanceOf(CliError);
+    expect((refused as CliError).message).toBe('--out: cannot write /nonexistent-ekm-dir/prod-a.csr: ENOENT');
+    expect((refused as CliError).exitCode).toBe(ExitCode.usage);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-csr-out-'));
+    try {
+      writeCsrFile(path.join(dir, 'prod-a.csr'), '-----BEGIN CERTIFICATE REQUEST-----\n');
+      expect(fs.readFileSync(path.join(dir, 'prod-a.csr'), 'utf8')).toBe('-----BEGIN CERTIFICATE REQUEST-----\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -81,6 +81,18 @@ export async function progressOf(handle: WorkflowHandle): Promise<RunbookProgres
   }
 }
 
+/** `ekm csr --out FILE`: a file that cannot be written is named with the flag (exit 2), not as Node's ENOENT message. */
+export function writeCsrFile(file: string, csrPem: string): void {
+  try {
+    fs.writeFileSync(file, csrPem);
+  } catch (err) {
+    throw new CliError(
+      `--out: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      ExitCode.usage,
+    );
+  }
+}
+
 export function registerRunCommands(program: Command): void {
   program
     .command('status')
@@ -187,7 +199,7 @@ export function registerRunCommands(program: Command): void {
 
   program
     .command('csr')
-    .description("print (or save) the cluster's certificate signing request a setup runbook waits on")
+    .description("print (or save) the cluster's certificate signing request a setup or renew runbook waits on")
     .argument('<run>', 'workflow id')
     .option('--out <file>', 'write the CSR here instead of stdout')
     .action((workflowId: string, opts: { out?: string }) =>
@@ -199,7 +211,7 @@ export function registerRunCommands(program: Command): void {
         const csr = progress.waiting?.csrPem ?? progress.csrPem;
         if (!csr) throw new CliError(`${workflowId} has no CSR yet (step: ${progress.currentStep ?? 'none'})`, ExitCode.notFound);
         if (opts.out) {
-          fs.writeFileSync(opts.out, csr);
+          writeCsrFile(opts.out, csr);
           out(`CSR written to ${opts.out}`);
         } else out(csr.trimEnd());
         return ExitCode.ok;
@@ -208,7 +220,7 @@ export function registerRunCommands(program: Command): void {
 
   program
     .command('submit-cert')
-    .description('hand the CA-signed client certificate to a waiting setup runbook')
+    .description('hand the CA-signed client certificate to a waiting setup or renew runbook')
     .argument('<run>', 'workflow id')
     .requiredOption('--cert <file>', 'the signed certificate (PEM, DER or PKCS#7; may hold its chain too)')
     .requiredOption('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7)')
