@@ -122,6 +122,11 @@ describe('bad input is refused before anything starts (real Temporal, simulator)
     await refused(['rekey', 'no-such-cluster'], 3, 'no-such-cluster');
   });
 
+  it('a fleet that does not exist: cancel and resume say so (exit 3), not the SDK message', async () => {
+    await refused(['fleet', 'cancel', 'ekm-fleet-rekey-no-such'], 3, 'no run ekm-fleet-rekey-no-such');
+    await refused(['fleet', 'resume', 'ekm-fleet-rekey-no-such', '--max-errors', '1'], 3, 'no run ekm-fleet-rekey-no-such');
+  });
+
   it('a clusters file with an unquoted apiVersion says to quote it (exit 2)', async () => {
     const unquoted = path.join(harness.dir, 'unquoted.yaml');
     fs.writeFileSync(unquoted, fs.readFileSync(clustersFile, 'utf8').replace(/apiVersion: "?([\d.]+)"?/, 'apiVersion: 12.0'));

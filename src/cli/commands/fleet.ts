@@ -48,7 +48,7 @@ import { formatJson } from '../json-output';
 import type { RunbookPlan } from '../../../workflows/contract/plan';
 import { run } from '../run';
 import { validateInput } from '../start';
-import { reachRun, type CliContext } from '../temporal';
+import { describeRun, reachRun, type CliContext } from '../temporal';
 import { whoIsActing } from '../who';
 import { certificateVerdict } from './cert';
 import { recoverRequest } from './recover';
@@ -508,7 +508,7 @@ export function registerFleet(program: Command): void {
       run(async (ctx, out) => {
         const workflowId = await resolveFleetId(ctx, target);
         const handle = ctx.client.workflow.getHandle(workflowId);
-        const { status } = await handle.describe();
+        const { status } = await describeRun(ctx, handle);
         if (status.name !== 'RUNNING')
           throw new CliError(`${workflowId} has already ended (${status.name.toLowerCase()})`, ExitCode.notFound);
         ctx.sent = { what: 'the cancellation', workflowId };
@@ -535,7 +535,7 @@ export function registerFleet(program: Command): void {
           opts.maxConcurrency === undefined ? undefined : parseLimit(opts.maxConcurrency, '--max-concurrency');
         const workflowId = await resolveFleetId(ctx, target);
         const handle = ctx.client.workflow.getHandle(workflowId);
-        const description = await handle.describe();
+        const description = await describeRun(ctx, handle);
         if (description.status.name === 'RUNNING')
           throw new CliError(
             `${workflowId} is still running: resume is for a fleet that stopped (ekm fleet status ${workflowId})`,
