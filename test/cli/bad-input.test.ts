@@ -127,6 +127,13 @@ describe('bad input is refused before anything starts (real Temporal, simulator)
     await refused(['fleet', 'resume', 'ekm-fleet-rekey-no-such', '--max-errors', '1'], 3, 'no run ekm-fleet-rekey-no-such');
   });
 
+  it('fleet csr --out where a file is in the way (exit 2, naming --out), before asking Temporal', async () => {
+    const file = path.join(harness.dir, 'a-file');
+    fs.writeFileSync(file, '');
+    await refused(['fleet', 'csr', 'ekm-fleet-setup-no-such', '--out', file], 2, `--out ${file}`, 'a file is in the way');
+    await refused(['fleet', 'csr', 'ekm-fleet-setup-no-such', '--out', path.join(file, 'csrs')], 2, '--out', 'a file is in the way');
+  });
+
   it('a clusters file with an unquoted apiVersion says to quote it (exit 2)', async () => {
     const unquoted = path.join(harness.dir, 'unquoted.yaml');
     fs.writeFileSync(unquoted, fs.readFileSync(clustersFile, 'utf8').replace(/apiVersion: "?([\d.]+)"?/, 'apiVersion: 12.0'));

@@ -589,9 +589,15 @@ export function registerFleet(program: Command): void {
     .requiredOption('--out <dir>', 'the folder to write the CSRs into')
     .action((target: string, opts: { out: string }) =>
       run(async (ctx, out) => {
+        try {
+          fs.mkdirSync(opts.out, { recursive: true });
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code ?? '';
+          const why = ['EEXIST', 'ENOTDIR'].includes(code) ? 'a file is in the way (it needs a folder)' : code || (err as Error).message;
+          throw new CliError(`--out ${opts.out}: cannot create the folder for the CSRs: ${why}`, ExitCode.usage);
+        }
         const workflowId = await resolveFleetId(ctx, target);
         const view = await fleetView(ctx, workflowId);
-        fs.mkdirSync(opts.out, { recursive: true });
         let written = 0;
         for (const c of view.status.clusters) {
           const p = view.progress.get(c.cluster);
