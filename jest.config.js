@@ -16,6 +16,7 @@
  */
 const UNIT = [
   'cli/answer-examples',
+  'cli/fleet-cert-files',
   'cli/input-file-bounded',
   'cli/renew-flags',
   'cli/replace-internal-key',

@@ -32,6 +32,7 @@ import { loadClusterRegistry, type ClusterRegistry } from '../../config/clusters
 import { ConfigError } from '../../config/zod-errors';
 import { formatDuration } from '../../durations';
 import { readCertificateFile } from '../certificate-files';
+import { certificateFileGaps } from '../fleet-cert-files';
 import { listFleets } from '../fleet-list';
 import { CliError, ExitCode } from '../exit-codes';
 import {
@@ -593,7 +594,9 @@ export function registerFleet(program: Command): void {
           fs.mkdirSync(opts.out, { recursive: true });
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code ?? '';
-          const why = ['EEXIST', 'ENOTDIR'].includes(code) ? 'a file is in the way (it needs a folder)' : code || (err as Error).message;
+          const why = ['EEXIST', 'ENOTDIR'].includes(code)
+            ? 'a file is in the way (it needs a folder)'
+            : code || (err as Error).message;
           throw new CliError(`--out ${opts.out}: cannot create the folder for the CSRs: ${why}`, ExitCode.usage);
         }
         const workflowId = await resolveFleetId(ctx, target);
@@ -637,7 +640,23 @@ export function registerFleet(program: Command): void {
         }
         const accepted = rows.filter((r) => r.outcome === 'accepted' || r.outcome === 'already-accepted').length;
         const refused = rows.filter((r) => r.outcome === 'refused').length;
-        if (!opts.json) out(`${accepted} accepted, ${refused} refused`);
+        if (!opts.json) {
+          out(`${accepted} accepted, ${refused} refused`);
+          const gaps = certificateFileGaps(
+            fs.readdirSync(dir),
+            view.status.clusters.map((c) => c.cluster),
+            view.status.clusters
+              .filter(
+                (c) =>
+                  !rows.some((r) => r.cluster === c.cluster) &&
+                  view.progress.get(c.cluster)?.waiting?.kind === 'signed-certificate',
+              )
+              .map((c) => c.cluster),
+          );
+          if (gaps.missing.length > 0)
+            out(`still waiting for a certificate, no <cluster>.crt in ${dir}: ${gaps.missing.join(', ')}`);
+          if (gaps.stray.length > 0) out(`ignored, not a cluster of this fleet: ${gaps.stray.join(', ')}`);
+        }
         return refused > 0 ? ExitCode.refused : ExitCode.ok;
       }),
     );

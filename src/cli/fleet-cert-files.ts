@@ -1,0 +1,26 @@
+/**
+ * `ekm fleet submit-certs DIR`: which files in DIR name no cluster of the fleet, and which clusters
+ * still wait for a certificate with no file, so a misnamed file (`prod-fra1.crt`) is not passed
+ * over in silence while that cluster's runbook keeps waiting.
+ */
+
+/**
+ * @param fileNames the names in DIR (not paths)
+ * @param fleetClusters every cluster of the fleet
+ * @param waitingClusters the clusters whose runbook waits for a signed certificate now
+ * @returns `stray`: `*.crt` names that are no `<cluster>.crt` of the fleet (sorted);
+ *   `missing`: waiting clusters without `<cluster>.crt` (in the fleet's order)
+ */
+export function certificateFileGaps(
+  fileNames: readonly string[],
+  fleetClusters: readonly string[],
+  waitingClusters: readonly string[],
+): { stray: string[]; missing: string[] } {
+  const clusters = new Set(fleetClusters);
+  const certs = fileNames.filter((f) => f.endsWith('.crt'));
+  const named = new Set(certs.map((f) => f.slice(0, -'.crt'.length)));
+  return {
+    stray: certs.filter((f) => !clusters.has(f.slice(0, -'.crt'.length))).sort(),
+    missing: waitingClusters.filter((c) => !named.has(c)),
+  };
+}
