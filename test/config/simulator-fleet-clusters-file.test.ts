@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadClusterRegistry, readClusterCredentials } from '../../src/config/clusters';
 import { ElementClient } from '../../src/element';
-import { startSimulatorFleet, type FleetClusterSpec, type RunningFleet } from '../../tools/simulator/fleet';
+import { readFleetFile, startSimulatorFleet, type FleetClusterSpec, type RunningFleet } from '../../tools/simulator/fleet';
 
 /** The multi-cluster simulator in process: separate clusters, and a clusters file the product reads. */
 describe('multi-cluster simulator and its clusters file', () => {
@@ -68,4 +68,12 @@ describe('multi-cluster simulator and its clusters file', () => {
     expect(fleet.members.map((m) => m.sim.url)).toEqual(before);
     expect(fleet.members.every((m) => m.sim.created === false)).toBe(true);
   }, 60_000);
+
+  it('a --fleet file that is missing or not YAML: the file named in words, not the library message', () => {
+    const missing = path.join(dir, 'no-such-fleet.yaml');
+    expect(() => readFleetFile(missing)).toThrow(`${missing}: cannot read it: no such file`);
+    const broken = path.join(dir, 'broken-fleet.yaml');
+    fs.writeFileSync(broken, 'nope: :\n  - [');
+    expect(() => readFleetFile(broken)).toThrow(`${broken}: not YAML or JSON: `);
+  });
 });

@@ -184,7 +184,20 @@ export async function startSimulatorFleet(options: SimulatorFleetOptions): Promi
 
 /** Reads a fleet file (YAML or JSON); a mistake names the file and the field. */
 export function readFleetFile(file: string): FleetClusterSpec[] {
-  const parsed = fleetFileSchema.safeParse(YAML.parse(fs.readFileSync(file, 'utf8')));
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`${file}: cannot read it${code === 'ENOENT' ? ': no such file' : code ? ` (${code})` : ''}`);
+  }
+  let document: unknown;
+  try {
+    document = YAML.parse(text);
+  } catch (err) {
+    throw new Error(`${file}: not YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const parsed = fleetFileSchema.safeParse(document);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new Error(`${file}: ${issue.path.join('.') || '(file)'}: ${issue.message}`);
