@@ -32,9 +32,10 @@ program.exitOverride((err) => {
   process.exit(err.exitCode === 0 ? 0 : 2);
 });
 
-// Output to a closed pipe (`ekm list --json | head`) ends the command quietly, as Unix tools do.
+// Output to a closed pipe (`ekm list --json | head`) ends the command quietly, as Unix tools do,
+// with the exit code the command already knew (a plan's refusal), else 0.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(ExitCode.ok);
+  if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok);
   throw err;
 });
 

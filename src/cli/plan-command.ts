@@ -104,7 +104,10 @@ export async function printPlan<R extends PlannableRunbook>(
       );
     throw err;
   }
+  const code = plan.couldStart ? ExitCode.ok : ExitCode.refused;
+  // Known before printing: a reader that closes the pipe early (`--plan | head`) does not turn a refusal into 0.
+  process.exitCode = code;
   if (request.json) out(formatJson(runbookPlan, plan));
   else for (const line of renderPlan(plan)) out(line);
-  return plan.couldStart ? ExitCode.ok : ExitCode.refused;
+  return code;
 }

@@ -7,6 +7,7 @@
  * itself made only read calls (the call log between before and after it) and printed no secret.
  * Also: the readable output, exit 4 naming the refusal, exit 2 naming a bad flag.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -272,28 +273,42 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
 
       // Hardware encryption is on with another provider: a setup naming a new one is refused by its precheck.
       fs.writeFileSync(path.join(h.dir, 'kmip-ca.pem'), testEnv().kmip.caPem);
-      const refused = await runCli(
-        [
-          'setup',
-          h.name,
-          '--cn',
-          'other.example.test',
-          '--provider-name',
-          'other-provider',
-          '--server-name',
-          'other-server',
-          '--hostname',
-          testEnv().kmip.host,
-          '--kmip-ca',
-          path.join(h.dir, 'kmip-ca.pem'),
-          '--mode',
-          'hardware',
-          '--plan',
-        ],
-        // No Temporal there: a plan does not need it.
-        { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' },
-      );
+      const refusingArgs = [
+        'setup',
+        h.name,
+        '--cn',
+        'other.example.test',
+        '--provider-name',
+        'other-provider',
+        '--server-name',
+        'other-server',
+        '--hostname',
+        testEnv().kmip.host,
+        '--kmip-ca',
+        path.join(h.dir, 'kmip-ca.pem'),
+        '--mode',
+        'hardware',
+        '--plan',
+      ];
+      // No Temporal there: a plan does not need it.
+      const refused = await runCli(refusingArgs, { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
       expect(refused.code).toBe(4);
+      // Into a pipe whose reader is gone before the plan is printed (`--plan | true`): still exit 4.
+      // (Spawned, not spawnSync: the simulator answering the plan's reads runs in this process.)
+      const piped = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const child = spawn('bash', ['-c', 'set -o pipefail; "$0" "$EKM_CLI" "$@" | true', process.execPath, ...refusingArgs], {
+          env: {
+            ...process.env,
+            ...env,
+            TEMPORAL_ADDRESS: '127.0.0.1:1',
+            EKM_CLI: path.resolve(__dirname, '../../dist/src/cli/main.js'),
+          },
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (status) => resolve({ status, stderr }));
+      });
+      expect([piped.status, piped.stderr]).toEqual([4, '']);
       expect(refused.stdout).toContain('the precheck would REFUSE the run');
       expect(refused.stdout).toMatch(/refused: EncryptionAlreadyEnabled: /);
       const calls = await h.sim.control.calls({ afterSeq: before });
