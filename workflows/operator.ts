@@ -15,6 +15,9 @@ import {
 import type { Activities } from '../activities';
 import {
   answerUpdate,
+  changeField,
+  changeFieldFlags,
+  type ChangeField,
   type AnswerAction,
   type AnswerRecord,
   type OperatorAnswer,
@@ -46,6 +49,8 @@ export interface AskOptions {
   csrPem?: string;
   /** `abort` only with this confirmation (setup --replace-internal-key: abort leaves the drives unprotected). */
   abortRequires?: WaitingFor['abortRequires'];
+  /** `change` may carry only these fields (the others would be ignored, so they are refused). */
+  changeFields?: WaitingFor['changeFields'];
   /**
    * The same question was open in the run before a continue-as-new: keep when it was first asked
    * and how many reminders went out, and do not announce it again.
@@ -59,6 +64,8 @@ export interface AskOnFailure {
   prompt: (stepTitle: string) => string;
   answers: AnswerAction[];
   remindEveryMs?: number;
+  /** `change` may carry only these fields. */
+  changeFields?: WaitingFor['changeFields'];
   /** Applies an answer other than retry and abort (e.g. `change`) before the step runs again. */
   onAnswer?: (answer: OperatorAnswer) => Promise<void>;
 }
@@ -149,6 +156,7 @@ export class OperatorChannel {
       problem: options.problem,
       csrPem: options.csrPem,
       abortRequires: options.abortRequires,
+      changeFields: options.changeFields,
     };
     this.answer = undefined;
     this.takenBy = undefined;
@@ -221,6 +229,17 @@ function validateAnswer(raw: unknown, waiting: WaitingFor | undefined): void {
     const issue = parsed.error.issues[0]!;
     const field = issue.path.filter((p) => p !== 'action').join('.');
     throw new Error(`${action}: ${field ? `${field} ` : ''}${issue.message}`);
+  }
+  const allowed = waiting.changeFields;
+  if (parsed.data.action === 'change' && allowed) {
+    const data = parsed.data;
+    const given = changeField.options.filter((f) => data[f] !== undefined);
+    const ignored = given.filter((f) => !allowed.includes(f));
+    const named = (fields: ChangeField[]) => fields.map((f) => `${f} (${changeFieldFlags[f]})`).join(', ');
+    if (ignored.length > 0 || given.length === 0)
+      throw new Error(
+        `change: at step ${waiting.step} only ${named(allowed)} can be changed${ignored.length > 0 ? `, not ${named(ignored)}` : ''}`,
+      );
   }
   const confirm = waiting.abortRequires?.confirmUnprotected;
   if (parsed.data.action === 'abort' && confirm !== undefined && parsed.data.confirmUnprotected !== confirm) {

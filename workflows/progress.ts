@@ -134,6 +134,7 @@ export class RunbookTracker<Id extends string> {
           answers: ask.answers,
           problem: describeFailure(err),
           remindEveryMs: ask.remindEveryMs,
+          changeFields: ask.changeFields,
         });
         if (answer?.action === 'abort') throw abortedBy(answer);
         if (answer && answer.action !== 'retry') await ask.onAnswer?.(answer);

@@ -52,6 +52,7 @@ export class CertificateInstaller {
       prompt: (title) =>
         `${title} failed. ${this.stateInWords()} Fix the cause and retry, change the client certificate or the KMIP CA, or abort`,
       answers: ['retry', 'change', 'abort'],
+      changeFields: ['clientCertificate', 'kmipCaCertificate'],
       remindEveryMs: input.questionReminderEveryMs,
       onAnswer: (answer) => this.change(answer),
     };
@@ -155,10 +156,6 @@ export class CertificateInstaller {
   private async change(answer: OperatorAnswer): Promise<void> {
     if (answer.action !== 'change') return;
     const by = answer.by ?? 'an operator';
-    if (answer.hostnames || answer.port !== undefined || answer.driveIDs)
-      this.run.note(
-        `${by}: hostnames, port and drives are not changed by a renewal (it changes the key server's certificates only)`,
-      );
     if (answer.kmipCaCertificate) {
       this.kmipCaCertificate = answer.kmipCaCertificate;
       this.run.note(`KMIP CA certificate to install changed by ${by}`);

@@ -273,6 +273,21 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(samePem(modified[1]!.client, lab.before.kmipClientCertificate)).toBe(true);
     await lab.client.call('TestKeyServerKmip', { keyServerID: lab.ids.keyServerID });
 
+    // A renewal changes certificates only: hostnames or a port would be ignored, so they are refused.
+    expect(asking.waiting!.changeFields).toEqual(['clientCertificate', 'kmipCaCertificate']);
+    const ignored = await handle
+      .executeUpdate(answerUpdate.definition, {
+        args: [{ action: 'change', by: 'oncall', hostnames: ['kmip.example.test'], port: 5697 }],
+      })
+      .then(
+        () => 'accepted',
+        (err: Error) => `${err.message} ${(err.cause as Error | undefined)?.message ?? ''}`,
+      );
+    expect(ignored).toContain(
+      'only clientCertificate (--client-cert/--client-ca), kmipCaCertificate (--kmip-ca) can be changed, not hostnames (--hostnames), port (--port)',
+    );
+    expect(await modifies(lab)).toHaveLength(2);
+
     // change: a certificate signed by the CA the key server trusts.
     const good = await sign(waiting!.csrPem!);
     await handle.executeUpdate(answerUpdate.definition, {

@@ -24,6 +24,18 @@ export type StepProgress = z.infer<typeof stepProgress>;
 export const answerAction = z.enum(['retry', 'fixed', 'change', 'extend', 'abort', 'confirm', 'enable-internal']);
 export type AnswerAction = z.infer<typeof answerAction>;
 
+/** The fields of a `change` answer. */
+export const changeField = z.enum(['hostnames', 'port', 'kmipCaCertificate', 'clientCertificate', 'driveIDs']);
+export type ChangeField = z.infer<typeof changeField>;
+/** How `ekm answer … change` names each field (what an operator types). */
+export const changeFieldFlags: Record<ChangeField, string> = {
+  hostnames: '--hostnames',
+  port: '--port',
+  kmipCaCertificate: '--kmip-ca',
+  clientCertificate: '--client-cert/--client-ca',
+  driveIDs: '--drives',
+};
+
 /** What a waiting runbook needs from a person. */
 export const waitingFor = z.strictObject({
   kind: z.enum(['signed-certificate', 'operator-decision', 'cluster-lock']),
@@ -44,6 +56,8 @@ export const waitingFor = z.strictObject({
    * the run now leaves hardware encryption at rest disabled (setup --replace-internal-key).
    */
   abortRequires: z.strictObject({ confirmUnprotected: z.string() }).optional(),
+  /** What a `change` answer may carry here, when not every field applies (a renewal changes certificates only). */
+  changeFields: z.array(changeField).optional(),
 });
 export type WaitingFor = z.infer<typeof waitingFor>;
 
