@@ -32,6 +32,8 @@ const STATUS_OF_EXIT: Record<number, number> = {
   [ExitCode.unavailable]: 503,
 };
 
+const GRPC_DEADLINE_SLACK_MS = 1000;
+
 export class ConsoleTemporal {
   private readonly connection: Connection;
   private readonly client: Client;
@@ -69,8 +71,10 @@ export class ConsoleTemporal {
       timer = setTimeout(() => reject(new ConsoleProblem(504, this.timeoutMessage(ctx))), this.timeoutMs);
     });
     try {
-      // The deadline ends the gRPC calls (and the client's retries of them) with the bound.
-      const deadline = Date.now() + this.timeoutMs;
+      // The deadline ends the gRPC calls (and the client's retries of them) with the bound, a little
+      // after the timer: the timer's page (which says whether something was sent) wins the race, not
+      // the SDK's bare 'Call cancelled'.
+      const deadline = Date.now() + this.timeoutMs + GRPC_DEADLINE_SLACK_MS;
       const call = this.client.withDeadline(deadline, () => body(ctx));
       const settled: Promise<boolean> = call.then(
         () => this.inflight.delete(settled),
@@ -94,6 +98,11 @@ export class ConsoleTemporal {
       return new ConsoleProblem(503, `cannot reach Temporal at ${this.settings.TEMPORAL_ADDRESS}${sent}`);
     }
     if (err instanceof ServiceError) return new ConsoleProblem(503, temporalRefusal(ctx, err));
+    if (ctx.sent)
+      return new ConsoleProblem(
+        500,
+        `${ctx.sent.what} was sent to ${ctx.sent.workflowId}, then: ${(err as Error).message}; it may still be applied: reload the run's page to see before sending it again`,
+      );
     return new ConsoleProblem(500, `unexpected error while ${ctx.doing}: ${(err as Error).message}`);
   }
 

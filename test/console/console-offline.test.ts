@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Authenticator, listenProblem, loadUsersFile, MIN_TOKEN_LENGTH, SESSION_COOKIE } from '../../src/console/auth';
 import { UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
+import { ConsoleTemporal } from '../../src/console/temporal-access';
 import { buildConsole } from '../../src/console/server';
 import { loadRuntimeSettings } from '../../src/config/runtime';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -160,6 +161,20 @@ describe('console without Temporal', () => {
     const { app: proxied } = await buildConsole({ settings, auth, timeoutMs: 3000 });
     const url = await proxied.listen({ host: '127.0.0.1', port: 0 });
     try {
+  it('an error after an answer was sent says it was sent and may still be applied, not only the SDK message', async () => {
+    const temporal = new ConsoleTemporal(loadRuntimeSettings({ TEMPORAL_ADDRESS: '127.0.0.1:1' }), 3000);
+    const failure = await temporal
+      .run('answering ekm-setup-a', async (ctx) => {
+        ctx.doing = 'checking that a worker serves task queue q';
+        ctx.sent = { what: 'the answer "retry"', workflowId: 'ekm-setup-a' };
+        throw new Error('Call cancelled');
+      })
+      .catch((err: Error) => err);
+    expect(failure.message).toContain('the answer "retry" was sent to ekm-setup-a');
+    expect(failure.message).toContain('may still be applied');
+    await temporal.close();
+  });
+
       expect((await send(url, 'GET', '/start')).status).toBe(401);
       const alice = { 'x-forwarded-user': 'alice@example.com' };
       const start = await send(url, 'GET', '/start', { headers: alice });
