@@ -34,6 +34,13 @@ const STATUS_OF_EXIT: Record<number, number> = {
 
 const GRPC_DEADLINE_SLACK_MS = 1000;
 
+/** gRPC DEADLINE_EXCEEDED anywhere in the cause chain: a bound that ran out, not a refusal by Temporal. */
+function isDeadlineExceeded(err: unknown): boolean {
+  for (let current = err as { code?: unknown; cause?: unknown } | undefined; current; current = current.cause as typeof current)
+    if (current.code === 4) return true;
+  return false;
+}
+
 export class ConsoleTemporal {
   private readonly connection: Connection;
   private readonly client: Client;
@@ -97,6 +104,7 @@ export class ConsoleTemporal {
       const sent = ctx.sent ? `; ${ctx.sent.what} may not have reached ${ctx.sent.workflowId}` : '; nothing was changed';
       return new ConsoleProblem(503, `cannot reach Temporal at ${this.settings.TEMPORAL_ADDRESS}${sent}`);
     }
+    if (isDeadlineExceeded(err)) return new ConsoleProblem(504, this.timeoutMessage(ctx));
     if (err instanceof ServiceError) return new ConsoleProblem(503, temporalRefusal(ctx, err));
     if (ctx.sent)
       return new ConsoleProblem(

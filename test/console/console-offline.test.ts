@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ServiceError } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { Authenticator, listenProblem, loadUsersFile, MIN_TOKEN_LENGTH, SESSION_COOKIE } from '../../src/console/auth';
 import { UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
@@ -155,12 +156,6 @@ describe('console without Temporal', () => {
     }
   });
 
-  it('behind a proxy: the trusted header names the user, and a mutating request still needs the CSRF token', async () => {
-    const settings = loadRuntimeSettings({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    const auth = new Authenticator({ proxyUserHeader: 'x-forwarded-user', secure: false });
-    const { app: proxied } = await buildConsole({ settings, auth, timeoutMs: 3000 });
-    const url = await proxied.listen({ host: '127.0.0.1', port: 0 });
-    try {
   it('an error after an answer was sent says it was sent and may still be applied, not only the SDK message', async () => {
     const temporal = new ConsoleTemporal(loadRuntimeSettings({ TEMPORAL_ADDRESS: '127.0.0.1:1' }), 3000);
     const failure = await temporal
@@ -175,6 +170,25 @@ describe('console without Temporal', () => {
     await temporal.close();
   });
 
+  it('a Temporal call that ran out of its deadline reads as no answer in time, not as a refusal by Temporal', async () => {
+    const temporal = new ConsoleTemporal(loadRuntimeSettings({ TEMPORAL_ADDRESS: '127.0.0.1:1' }), 3000);
+    const deadline = Object.assign(new Error('Deadline exceeded after 0.000s,waiting for metadata filters'), { code: 4 });
+    const failure = await temporal
+      .run('building the report of ekm-setup-a', async () => {
+        throw new ServiceError('Failed to list workflows: Deadline exceeded', { cause: deadline });
+      })
+      .catch((err: Error & { status?: number }) => err);
+    expect(failure.status).toBe(504);
+    expect(failure.message).toContain('no answer within 3s while building the report of ekm-setup-a; nothing was changed');
+    await temporal.close();
+  });
+
+  it('behind a proxy: the trusted header names the user, and a mutating request still needs the CSRF token', async () => {
+    const settings = loadRuntimeSettings({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const auth = new Authenticator({ proxyUserHeader: 'x-forwarded-user', secure: false });
+    const { app: proxied } = await buildConsole({ settings, auth, timeoutMs: 3000 });
+    const url = await proxied.listen({ host: '127.0.0.1', port: 0 });
+    try {
       expect((await send(url, 'GET', '/start')).status).toBe(401);
       const alice = { 'x-forwarded-user': 'alice@example.com' };
       const start = await send(url, 'GET', '/start', { headers: alice });
