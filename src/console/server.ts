@@ -416,17 +416,35 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
 
   app.get('/fleets/:id', async (request, reply) => {
     const id = idOf(request);
-    const { status, problem } = await temporal.run(`reading the status of ${id}`, async (ctx) => {
+    const { status, waiting, problem } = await temporal.run(`reading the status of ${id}`, async (ctx) => {
       const handle = ctx.client.workflow.getHandle(id);
       const description = await describeRun(ctx, handle);
       try {
         await requireWorker(ctx, description.taskQueue, 'the fleet status is a query, which needs one');
-        return { status: (await handle.query(fleetStatusQuery.definition)) as FleetStatus, problem: undefined };
+        const fleetStatus = (await handle.query(fleetStatusQuery.definition)) as FleetStatus;
+        // The fleet knows its children as running; which of them wait for a person is in their progress.
+        const waiting = new Map<string, string>();
+        await Promise.all(
+          fleetStatus.clusters
+            .filter((c) => c.state === 'running' || c.state === 'attached')
+            .slice(0, 30)
+            .map(async (c) => {
+              try {
+                const p = await ctx.client.withDeadline(Date.now() + LIST_QUERY_MS, () =>
+                  ctx.client.workflow.getHandle(c.workflowId, c.runId).query(progressQuery.definition),
+                );
+                if (p.waiting) waiting.set(c.cluster, `${p.waiting.kind}: ${p.waiting.prompt}`);
+              } catch {
+                // Not started by a worker yet, or just ended: the fleet's own state stands.
+              }
+            }),
+        );
+        return { status: fleetStatus, waiting, problem: undefined };
       } catch (err) {
-        return { status: undefined, problem: err instanceof CliError ? err.message : `the fleet did not answer its status query: ${(err as Error).message}` };
+        return { status: undefined, waiting: undefined, problem: err instanceof CliError ? err.message : `the fleet did not answer its status query: ${(err as Error).message}` };
       }
     });
-    return send(reply, 200, frame(request, id, { refreshUrl: request.url }), fleetView(id, status, problem));
+    return send(reply, 200, frame(request, id, { refreshUrl: request.url }), fleetView(id, status, problem, Date.now(), waiting));
   });
 
   // -------------------------------------------------------------------------------------------

@@ -472,7 +472,17 @@ export function fleetListView(fleets: FleetSummary[], all: boolean, now = Date.n
 }
 
 /** A fleet run: its progress and one row per cluster, each linking to its run (from the fleet's status query). */
-export function fleetView(workflowId: string, status: FleetStatus | undefined, problem: string | undefined, now = Date.now()): Html {
+/**
+ * A fleet's page. `waiting`: cluster -> what its runbook waits for (`kind: prompt`), from the
+ * running children's progress queries; those rows read waiting-for-input instead of running.
+ */
+export function fleetView(
+  workflowId: string,
+  status: FleetStatus | undefined,
+  problem: string | undefined,
+  now = Date.now(),
+  waiting: ReadonlyMap<string, string> = new Map(),
+): Html {
   if (!status) return html`<h1>${workflowId}</h1><p class="flash error" role="alert">${problem ?? 'no status'}</p>`;
   const total = status.clusters.length;
   const count = (state: string) => status.clusters.filter((c) => c.state === state).length;
@@ -482,13 +492,13 @@ export function fleetView(workflowId: string, status: FleetStatus | undefined, p
     <div id="fleet" data-live>
       <p><progress max="${total}" value="${ended}"></progress>
         ${ended} of ${total} ended: ${count('completed')} completed, ${count('failed')} failed (budget ${status.maxErrors}), ${count('cancelled')} cancelled;
-        ${count('running') + count('attached')} running (at most ${status.maxConcurrency} at once), ${count('not-started')} not started</p>
-      <table id="fleet-clusters"><thead><tr><th>Cluster</th><th>State</th><th>Run</th><th>Started</th><th>Time</th><th>Error</th></tr></thead>
+        ${count('running') + count('attached') - waiting.size} running, ${waiting.size} waiting for a person (at most ${status.maxConcurrency} at once), ${count('not-started')} not started</p>
+      <table id="fleet-clusters"><thead><tr><th>Cluster</th><th>State</th><th>Run</th><th>Started</th><th>Time</th><th>Waiting for / error</th></tr></thead>
       <tbody>${status.clusters.map(
-        (c) => html`<tr data-cluster="${c.cluster}"><td>${c.cluster}</td><td>${stateCell(c.state)}</td>
+        (c) => html`<tr data-cluster="${c.cluster}"><td>${c.cluster}</td><td>${stateCell(waiting.has(c.cluster) ? 'waiting-for-input' : c.state)}</td>
           <td>${c.state === 'not-started' ? c.workflowId : html`<a href="/runs/${encodeURIComponent(c.workflowId)}">${c.workflowId}</a>`}</td>
           <td>${c.startedAt}</td><td>${c.startedAt ? formatDuration((c.endedAt ? Date.parse(c.endedAt) : now) - Date.parse(c.startedAt)) : ''}</td>
-          <td>${c.error ? `${c.error.name}: ${c.error.message}` : ''}</td></tr>`,
+          <td>${c.error ? `${c.error.name}: ${c.error.message}` : (waiting.get(c.cluster) ?? '')}</td></tr>`,
       )}</tbody></table>
       ${status.notes.length ? html`<h2>Notes</h2><ul>${status.notes.map((n) => html`<li>${n}</li>`)}</ul>` : ''}
     </div>`;

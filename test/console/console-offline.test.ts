@@ -14,6 +14,7 @@ import { Authenticator, listenProblem, loadUsersFile, MIN_TOKEN_LENGTH, SESSION_
 import { UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
 import { ConsoleTemporal } from '../../src/console/temporal-access';
 import { buildConsole } from '../../src/console/server';
+import { fleetView } from '../../src/console/views';
 import { loadRuntimeSettings } from '../../src/config/runtime';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { parseListen } from '../../src/cli/commands/console';
@@ -181,6 +182,34 @@ describe('console without Temporal', () => {
     expect(failure.status).toBe(504);
     expect(failure.message).toContain('no answer within 3s while building the report of ekm-setup-a; nothing was changed');
     await temporal.close();
+  });
+
+  it("a fleet's page shows a child that waits for a person as waiting-for-input, with what it waits for", () => {
+    const cluster = (name: string, state: 'running' | 'completed') => ({
+      cluster: name,
+      state,
+      workflowId: `ekm-setup-${name}`,
+      startedAt: '2026-12-01T01:00:00.000Z',
+    });
+    const status = {
+      runbook: 'setup' as const,
+      selector: '--label env=prod',
+      state: 'running' as const,
+      startedAt: '2026-12-01T01:00:00.000Z',
+      maxConcurrency: 3,
+      maxErrors: 1,
+      failed: 0,
+      clusters: [cluster('prod-a', 'running'), cluster('prod-b', 'running'), cluster('prod-c', 'completed')],
+      executions: 1,
+      notes: [],
+    };
+    const waiting = new Map([['prod-a', 'signed-certificate: have the CSR signed']]);
+    const text = fleetView('ekm-fleet-setup-x', status, undefined, Date.parse('2026-12-01T01:05:00.000Z'), waiting).toString();
+    const row = (name: string) => text.slice(text.indexOf(`data-cluster="${name}"`), text.indexOf('</tr>', text.indexOf(`data-cluster="${name}"`)));
+    expect(row('prod-a')).toContain('waiting-for-input');
+    expect(row('prod-a')).toContain('signed-certificate: have the CSR signed');
+    expect(row('prod-b')).toContain('>running<');
+    expect(text).toContain('1 running, 1 waiting for a person');
   });
 
   it('behind a proxy: the trusted header names the user, and a mutating request still needs the CSRF token', async () => {
