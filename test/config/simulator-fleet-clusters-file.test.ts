@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadClusterRegistry, readClusterCredentials } from '../../src/config/clusters';
 import { ElementClient } from '../../src/element';
+import { runFleetMain } from '../../tools/simulator/fleet-main';
 import { readFleetFile, startSimulatorFleet, type FleetClusterSpec, type RunningFleet } from '../../tools/simulator/fleet';
 
 /** The multi-cluster simulator in process: separate clusters, and a clusters file the product reads. */
@@ -75,5 +76,12 @@ describe('multi-cluster simulator and its clusters file', () => {
     const broken = path.join(dir, 'broken-fleet.yaml');
     fs.writeFileSync(broken, 'nope: :\n  - [');
     expect(() => readFleetFile(broken)).toThrow(`${broken}: not YAML or JSON: `);
+  });
+
+  it('--clusters N with a --prefix that makes no cluster name: refused naming --prefix, nothing started', async () => {
+    await expect(runFleetMain(['--clusters', '2', '--prefix', 'BAD_', '--dir', path.join(dir, 'never')], () => undefined)).rejects.toThrow(
+      '--prefix "BAD_": cluster names are lowercase letters, digits and dashes',
+    );
+    expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
   });
 });

@@ -67,6 +67,11 @@ export async function runFleetMain(argv: string[], out: (text: string) => void):
     const n = count.safeParse(str('clusters'));
     if (!n.success) throw new SimulatorUsageError(`--clusters must be a whole number from 1 to 5000 (got "${str('clusters')}")`);
     specs = numberedClusters(n.data, str('prefix') ?? 'sim-');
+    const bad = specs.find((c) => !/^[a-z0-9][a-z0-9-]{0,62}$/.test(c.name));
+    if (bad)
+      throw new SimulatorUsageError(
+        `--prefix "${str('prefix')}": cluster names are lowercase letters, digits and dashes, at most 63 (would make "${bad.name}")`,
+      );
   } else {
     try {
       specs = readFleetFile(str('fleet')!);
