@@ -17,7 +17,7 @@ import { buildConsole } from '../../src/console/server';
 import { fleetView } from '../../src/console/views';
 import { loadRuntimeSettings } from '../../src/config/runtime';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { parseListen } from '../../src/cli/commands/console';
+import { checkTlsPair, parseListen } from '../../src/cli/commands/console';
 import { createCertificateAuthority, issueKeyAndCertificate } from '../../src/pki/authority';
 import { csrfOf, multipartBody, send } from '../support/console-http';
 
@@ -155,6 +155,17 @@ describe('console without Temporal', () => {
       await dispatcher.close();
       await tls.close();
     }
+  });
+
+  it('--tls-cert/--tls-key that are swapped, or do not belong together: exit 2 naming the flag, not an OpenSSL decoder error', async () => {
+    const ca = await createCertificateAuthority('EKM console pair test CA');
+    const a = await issueKeyAndCertificate(ca, { subject: 'CN=127.0.0.1', usages: ['server'], ipAddresses: ['127.0.0.1'] });
+    const b = await issueKeyAndCertificate(ca, { subject: 'CN=127.0.0.1', usages: ['server'], ipAddresses: ['127.0.0.1'] });
+    const pem = (text: string) => Buffer.from(text);
+    expect(() => checkTlsPair(pem(a.certificatePem), pem(a.privateKeyPem))).not.toThrow();
+    expect(() => checkTlsPair(pem(a.certificatePem), pem(a.certificatePem))).toThrow('--tls-key: is not a PEM private key');
+    expect(() => checkTlsPair(pem(a.privateKeyPem), pem(a.privateKeyPem))).toThrow('--tls-cert: is not a PEM certificate');
+    expect(() => checkTlsPair(pem(a.certificatePem), pem(b.privateKeyPem))).toThrow('--tls-key: is not the private key of the --tls-cert');
   });
 
   it('an error after an answer was sent says it was sent and may still be applied, not only the SDK message', async () => {

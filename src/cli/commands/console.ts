@@ -3,6 +3,7 @@
  * the CLI (Temporal address, namespace, TLS, task queue, clusters file); its own flags say where it
  * listens and who may use it. Runs until SIGINT/SIGTERM.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadRuntimeSettings } from '../../config/runtime';
@@ -28,6 +29,28 @@ export function parseListen(text: string): { host: string; port: number } {
   const port = match ? Number(match[2]) : NaN;
   if (!match || port > 65535) throw new CliError(`--listen: "${text}" must be host:port, e.g. 127.0.0.1:8090 ([::1]:8090 for IPv6)`);
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * The --tls-cert/--tls-key pair as Node's TLS will load it: a PEM certificate, a PEM private key,
+ * and the key the certificate's. Throws CliError (exit 2) naming the flag, instead of OpenSSL's
+ * 'error:1E08010C:DECODER routines::unsupported' when the server starts.
+ */
+export function checkTlsPair(cert: Buffer, key: Buffer): void {
+  let certificate: crypto.X509Certificate;
+  try {
+    certificate = new crypto.X509Certificate(cert);
+  } catch {
+    throw new CliError('--tls-cert: is not a PEM certificate');
+  }
+  let privateKey: crypto.KeyObject;
+  try {
+    privateKey = crypto.createPrivateKey(key);
+  } catch {
+    throw new CliError('--tls-key: is not a PEM private key (unencrypted)');
+  }
+  if (!certificate.checkPrivateKey(privateKey))
+    throw new CliError('--tls-key: is not the private key of the --tls-cert certificate');
 }
 
 function readFile(file: string, flag: string): Buffer {
@@ -82,6 +105,7 @@ async function serve(flags: ConsoleFlags): Promise<void> {
   const { Authenticator, loadUsersFile } = await import('../../console/auth');
   const { buildConsole } = await import('../../console/server');
   const https = flags.tlsCert ? { cert: readFile(flags.tlsCert, '--tls-cert'), key: readFile(flags.tlsKey!, '--tls-key') } : undefined;
+  if (https) checkTlsPair(https.cert, https.key);
   const auth = new Authenticator({
     users: flags.users ? loadUsersFile(flags.users) : undefined,
     proxyUserHeader: flags.userHeader?.toLowerCase(),
