@@ -118,8 +118,10 @@ export class FanOutNotifier implements Notifier {
  */
 export function notifierFromSettings(
   settings: Pick<RuntimeSettings, 'EKM_WEBHOOK_URL' | 'EKM_WEBHOOK_KINDS' | 'EKM_WEBHOOK_TOKEN_FILE'>,
+  /** Where the log line goes (stderr unless given). */
+  writeLogLine?: (line: string) => void,
 ): Notifier {
-  const notifiers: Notifier[] = [new LogNotifier()];
+  const notifiers: Notifier[] = [new LogNotifier(writeLogLine)];
   if (settings.EKM_WEBHOOK_URL) {
     const bearerToken = settings.EKM_WEBHOOK_TOKEN_FILE
       ? readConfigFile('EKM_WEBHOOK_TOKEN_FILE', settings.EKM_WEBHOOK_TOKEN_FILE).trim()

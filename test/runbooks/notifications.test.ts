@@ -32,6 +32,8 @@ describe('notifications that cannot be delivered (real Temporal, simulator, PyKM
   let worker: InProcessWorker;
   let temporal: Awaited<ReturnType<typeof connectClient>>;
   let webhook: string;
+  /** The notifier's log line, which is written even when the webhook is down. */
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     harness = await startClusterHarness('notify-down', {
@@ -44,11 +46,10 @@ describe('notifications that cannot be delivered (real Temporal, simulator, PyKM
     worker = await startInProcessWorker({
       taskQueue,
       registry: harness.registry,
-      notifier: notifierFromSettings({
-        EKM_WEBHOOK_URL: webhook,
-        EKM_WEBHOOK_KINDS: undefined,
-        EKM_WEBHOOK_TOKEN_FILE: undefined,
-      }),
+      notifier: notifierFromSettings(
+        { EKM_WEBHOOK_URL: webhook, EKM_WEBHOOK_KINDS: undefined, EKM_WEBHOOK_TOKEN_FILE: undefined },
+        (line) => logLines.push(line),
+      ),
     });
   });
   afterAll(async () => {
@@ -71,6 +72,8 @@ describe('notifications that cannot be delivered (real Temporal, simulator, PyKM
     expect(failedNotes(progress)).toEqual([
       expect.stringMatching(/notification failed: the completed notification could not be sent: .*did not take the notification/),
     ]);
+    const logged = logLines.map((l) => JSON.parse(l) as { kind: string; workflowId: string });
+    expect(logged.filter((e) => e.workflowId === workflowId).map((e) => e.kind)).toContain('completed');
   });
 
   it('a setup waiting for its certificate keeps waiting through failed waiting, reminder and escalation notices, and takes its answer', async () => {
