@@ -21,6 +21,7 @@ const UNIT = [
   'cli/renew-flags',
   'cli/replace-internal-key',
   'cli/retrying-step',
+  'cli/signer-input',
   'cli/run-failure-message',
   'cli/watch-flags',
   'codec/',

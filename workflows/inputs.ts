@@ -135,9 +135,15 @@ export const setupInput = z
     signer: z
       .discriminatedUnion('type', [
         z.strictObject({ type: z.literal('manual') }),
-        z.strictObject({ type: z.literal('cfssl'), url: z.string().url(), profile: z.string().min(1).default('kmip-client') }),
+        z.strictObject({
+          type: z.literal('cfssl'),
+          url: z
+            .string()
+            .regex(/^https?:\/\/[^\s/]+/i, 'must be an http:// or https:// URL of the cfssl server, e.g. http://127.0.0.1:8888'),
+          profile: z.string().min(1, 'must not be empty').default('kmip-client'),
+        }),
         /** A signer named in the worker's clusters file (signers section). */
-        z.strictObject({ type: z.literal('command'), name: z.string().min(1) }),
+        z.strictObject({ type: z.literal('command'), name: z.string().min(1, "must name a signer of the clusters file's signers") }),
       ])
       .default({ type: 'manual' }),
     /** Replace the key pair even though key servers of an active provider use it. */
