@@ -523,7 +523,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       200,
     );
     expect(pastDeadline.notes.some((n) => n.includes('reminder'))).toBe(true);
-    expect(events.some((e) => e.kind === 'escalated' && e.cluster === harness.name)).toBe(true);
+    await eventually(async () => expect(events.some((e) => e.kind === 'escalated' && e.cluster === harness.name)).toBe(true));
     await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'extend', extendBy: '1h', by: 'ops' }] });
     const extended = await waitingFor(handle, 'signing');
     expect(extended.waiting?.answers).toEqual(['abort']);
