@@ -11,7 +11,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -21,6 +20,7 @@ import { runbooks, runbookStart, type RunbookInput } from '../../workflows/runbo
 import { configureEkmByHand } from '../devenv/ekm-by-hand';
 import type { SimulatedCluster } from '../devenv/simulated-cluster';
 import { startBenchLab, table, type BenchLab } from './bench-lab';
+import { parseBenchFlags } from './bench-flags';
 
 const USAGE = `Usage: node dist/tools/bench/faults.js [--percent 30] [--dir DIR] [--keep] [--json]
 
@@ -214,38 +214,25 @@ async function pass(lab: BenchLab, label: string, percent: number, log: (line: s
 }
 
 async function main(): Promise<number> {
-  let parsedArgs;
-  try {
-    parsedArgs = parseArgs({
-      options: {
-        percent: { type: 'string' },
-        dir: { type: 'string' },
-        keep: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsedArgs.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const options = flags.safeParse(parsedArgs);
-  if (!options.success) {
-    process.stderr.write(`${describeIssues(options.error)}\n${USAGE}`);
-    return 2;
-  }
-  const { percent, keep, json } = options.data;
-  const dir = options.data.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-faults-'));
+  const options = parseBenchFlags(
+    {
+      percent: { type: 'string' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    flags,
+    USAGE,
+  );
+  if (typeof options === 'number') return options;
+  const { percent, keep, json } = options;
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-faults-'));
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString()}] ${line}\n`);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const lab = await startBenchLab(dir, { taskQueue: 'ekm-bench-faults', log, cfssl: true });
   const stop = async () => {
     await lab.stop();
-    if (!keep && !options.data.dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep && !options.dir) fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {

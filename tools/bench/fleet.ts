@@ -11,7 +11,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
@@ -28,6 +27,7 @@ import { startLocalWorker } from '../devenv/local-worker';
 import { startPyKmip } from '../devenv/pykmip';
 import { startFleetSimulatorProcess, type FleetSimulatorMember } from '../devenv/simulator-fleet';
 import { startTemporalDevServer } from '../devenv/temporal';
+import { parseBenchFlags } from './bench-flags';
 
 const USAGE = `Usage: npm run bench:fleet -- [--clusters 500] [--concurrency 50] [--rekey-ms 2000] [--sample 5] [--dir DIR] [--keep] [--json]
 
@@ -81,34 +81,21 @@ async function historyTotals(
 }
 
 async function main(): Promise<number> {
-  let raw;
-  try {
-    raw = parseArgs({
-      options: {
-        clusters: { type: 'string' },
-        concurrency: { type: 'string' },
-        'rekey-ms': { type: 'string' },
-        sample: { type: 'string' },
-        dir: { type: 'string' },
-        keep: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (raw.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const parsed = flags.safeParse(raw);
-  if (!parsed.success) {
-    process.stderr.write(`${describeIssues(parsed.error)}\n${USAGE}`);
-    return 2;
-  }
-  const o = parsed.data;
+  const flagValues = parseBenchFlags(
+    {
+      clusters: { type: 'string' },
+      concurrency: { type: 'string' },
+      'rekey-ms': { type: 'string' },
+      sample: { type: 'string' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    flags,
+    USAGE,
+  );
+  if (typeof flagValues === 'number') return flagValues;
+  const o = flagValues;
   const n = o.clusters;
   const rekeyMs = o['rekey-ms'];
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-fleet-'));

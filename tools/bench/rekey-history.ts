@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { z } from 'zod';
@@ -17,6 +16,7 @@ import { describeIssues, duration } from '../../workflows/inputs';
 import type { RekeyResult } from '../../workflows/rekey';
 import { runbooks, runbookStart } from '../../workflows/runbooks';
 import { startLab, type Lab, type LabCluster } from '../devenv/lab';
+import { parseBenchFlags } from './bench-flags';
 
 const USAGE = `Usage: node dist/tools/bench/rekey-history.js [--short 2s] [--long 10m] [--dir DIR] [--keep] [--json]
 
@@ -116,40 +116,27 @@ function table(rows: Measurement[]): string {
 }
 
 async function main(): Promise<number> {
-  let parsedArgs;
-  try {
-    parsedArgs = parseArgs({
-      options: {
-        short: { type: 'string' },
-        long: { type: 'string' },
-        dir: { type: 'string' },
-        keep: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsedArgs.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const options = flags.safeParse(parsedArgs);
-  if (!options.success) {
-    process.stderr.write(`${describeIssues(options.error)}\n${USAGE}`);
-    return 2;
-  }
-  const { short, long, keep, json } = options.data;
-  const dir = options.data.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-'));
+  const options = parseBenchFlags(
+    {
+      short: { type: 'string' },
+      long: { type: 'string' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    flags,
+    USAGE,
+  );
+  if (typeof options === 'number') return options;
+  const { short, long, keep, json } = options;
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-'));
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString()}] ${line}\n`);
   Runtime.install({ logger: new DefaultLogger('WARN') });
 
   const lab = await startLab(dir, { taskQueue: 'ekm-bench', log });
   const stop = async () => {
     await lab.stop();
-    if (!keep && !options.data.dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep && !options.dir) fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {

@@ -14,7 +14,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ElementClient } from '../../src/element';
@@ -23,6 +22,7 @@ import { runbooks, runbookStart, type RunbookInput } from '../../workflows/runbo
 import type { RunbookName } from '../../workflows/contract';
 import { configureEkmByHand } from '../devenv/ekm-by-hand';
 import type { SimulatedCluster } from '../devenv/simulated-cluster';
+import { parseBenchFlags } from './bench-flags';
 import { distribution, startBenchLab, table, type BenchLab } from './bench-lab';
 
 const USAGE = `Usage: node dist/tools/bench/resume.js [--kills 5] [--interval 5s] [--dir DIR] [--keep] [--json]
@@ -133,39 +133,26 @@ async function prepare(lab: BenchLab, intervalMs: number, log: (line: string) =>
 }
 
 async function main(): Promise<number> {
-  let parsedArgs;
-  try {
-    parsedArgs = parseArgs({
-      options: {
-        kills: { type: 'string' },
-        interval: { type: 'string' },
-        dir: { type: 'string' },
-        keep: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsedArgs.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const options = flags.safeParse(parsedArgs);
-  if (!options.success) {
-    process.stderr.write(`${describeIssues(options.error)}\n${USAGE}`);
-    return 2;
-  }
-  const { kills, interval, keep, json } = options.data;
-  const dir = options.data.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-resume-'));
+  const options = parseBenchFlags(
+    {
+      kills: { type: 'string' },
+      interval: { type: 'string' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    flags,
+    USAGE,
+  );
+  if (typeof options === 'number') return options;
+  const { kills, interval, keep, json } = options;
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-resume-'));
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString()}] ${line}\n`);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const lab = await startBenchLab(dir, { taskQueue: 'ekm-bench-resume', log });
   const stop = async () => {
     await lab.stop();
-    if (!keep && !options.data.dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep && !options.dir) fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {

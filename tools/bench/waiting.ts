@@ -12,7 +12,6 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { answerUpdate } from '../../workflows/contract';
@@ -20,6 +19,7 @@ import { describeIssues, duration } from '../../workflows/inputs';
 import { runbooks, runbookStart } from '../../workflows/runbooks';
 import { configureEkmByHand } from '../devenv/ekm-by-hand';
 import type { SimulatedCluster } from '../devenv/simulated-cluster';
+import { parseBenchFlags } from './bench-flags';
 import { distribution, startBenchLab, table, type BenchLab } from './bench-lab';
 
 const USAGE = `Usage: node dist/tools/bench/waiting.js [--runs 1000] [--clusters 4] [--retest 10m] [--window 60s] [--cache N] [--dir DIR] [--keep] [--json]
@@ -95,49 +95,36 @@ async function countState(lab: BenchLab, state: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  let parsedArgs;
-  try {
-    parsedArgs = parseArgs({
-      options: {
-        runs: { type: 'string' },
-        clusters: { type: 'string' },
-        retest: { type: 'string' },
-        window: { type: 'string' },
-        cache: { type: 'string' },
-        dir: { type: 'string' },
-        keep: { type: 'boolean' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (parsedArgs.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  const options = flags.safeParse(parsedArgs);
-  if (!options.success) {
-    process.stderr.write(`${describeIssues(options.error)}\n${USAGE}`);
-    return 2;
-  }
-  const { runs, retest, window: windowMs, keep, json } = options.data;
-  const dir = options.data.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-waiting-'));
+  const options = parseBenchFlags(
+    {
+      runs: { type: 'string' },
+      clusters: { type: 'string' },
+      retest: { type: 'string' },
+      window: { type: 'string' },
+      cache: { type: 'string' },
+      dir: { type: 'string' },
+      keep: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    flags,
+    USAGE,
+  );
+  if (typeof options === 'number') return options;
+  const { runs, retest, window: windowMs, keep, json } = options;
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-bench-waiting-'));
   const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString()}] ${line}\n`);
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const lab = await startBenchLab(dir, { taskQueue: 'ekm-bench-waiting', log });
   const stop = async () => {
     await lab.stop();
-    if (!keep && !options.data.dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep && !options.dir) fs.rmSync(dir, { recursive: true, force: true });
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
     const kmipFor = { host: lab.kmip.host, port: lab.kmip.port, caPem: lab.kmip.pki.ca.certificatePem };
     const clusters: SimulatedCluster[] = [];
-    log(`${options.data.clusters} clusters: EKM set up by hand, encryption on, then the key server unreachable`);
-    for (let i = 1; i <= options.data.clusters; i++) {
+    log(`${options.clusters} clusters: EKM set up by hand, encryption on, then the key server unreachable`);
+    for (let i = 1; i <= options.clusters; i++) {
       const cluster = await lab.addCluster(`wait-${i}`, {
         durations: { tickMs: 250, faultRefreshMs: 500, earTransitionMs: 200, kmipRetryMs: 2000 },
       });
@@ -152,9 +139,7 @@ async function main(): Promise<number> {
     }
     await sleep(1500);
 
-    const { worker } = await lab.startWorker(
-      options.data.cache ? { EKM_WORKER_CACHED_WORKFLOWS: String(options.data.cache) } : {},
-    );
+    const { worker } = await lab.startWorker(options.cache ? { EKM_WORKER_CACHED_WORKFLOWS: String(options.cache) } : {});
     await sleep(5000);
     const idleRss = lab.rssBytes(worker.pid);
     log(`worker idle: ${(idleRss / MiB).toFixed(0)} MB RSS`);
@@ -244,7 +229,7 @@ async function main(): Promise<number> {
       runs,
       clusters: clusters.length,
       retestMs: retest,
-      cachedWorkflows: options.data.cache ?? 'worker default',
+      cachedWorkflows: options.cache ?? 'worker default',
       startToAllWaitingMs: allWaitingMs,
       workerIdleRssMb: Math.round(idleRss / MiB),
       workerWaitingRssMb: rss,
