@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { DurationsInput } from './durations';
 import { numberedClusters, readFleetFile, startSimulatorFleet } from './fleet';
 import { DURATION_FLAGS, SimulatorUsageError } from './main';
+import { untilStopSignal } from './stop-signal';
 
 export const FLEET_USAGE = `Usage: ekm simulator --clusters N | --fleet FILE [options]
 
@@ -109,15 +110,7 @@ export async function runFleetMain(argv: string[], out: (text: string) => void):
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await fleet.stop();
   out('Element cluster simulator stopped; state saved.\n');
 }

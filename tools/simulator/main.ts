@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { DurationsInput } from './durations';
 import { startSimulator, type RunningSimulator, type SimulatorOptions } from './index';
+import { untilStopSignal } from './stop-signal';
 
 export const SIMULATOR_USAGE = `Usage: ekm simulator [options]
 
@@ -217,15 +218,7 @@ export async function runSimulatorMain(
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   await sim.stop();
   out('Element cluster simulator stopped; state saved.\n');
 }
