@@ -39,6 +39,7 @@ const UNIT = [
   'runbooks/renew-precheck',
   'simulator/async-drives-faults',
   'simulator/certificate-renewal',
+  'simulator/fleet-dir-lock',
   'simulator/hardware-encryption',
   'simulator/key-management',
   'simulator/persistence',

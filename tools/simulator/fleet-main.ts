@@ -21,7 +21,8 @@ Options:
   --clusters N              N clusters named <prefix>1..N, software encryption at rest enabled
   --prefix P                name prefix with --clusters (default sim-)
   --fleet FILE              YAML/JSON: clusters: [{ name, labels: { site: ams }, softwareEncryption }]
-  --dir DIR                 where the clusters live (default .data/fleet)
+  --dir DIR                 where the clusters live (default .data/fleet); one simulator per DIR
+                            (DIR/simulator.lock: a second one is refused while the first runs)
   --clusters-file FILE      the clusters file to write (default <dir>/clusters.yaml)
   --host ADDR               listen address (default 127.0.0.1)
   --api-version V           Element API version (default 12.3)

@@ -10,6 +10,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { createTlsIdentity } from './crypto';
+import { lockSimulatorDir } from './dir-lock';
 import type { DurationsInput } from './durations';
 import { startSimulator, type RunningSimulator } from './index';
 
@@ -89,7 +90,11 @@ function secret(file: string): string {
   return fs.readFileSync(file, 'utf8').trim();
 }
 
-/** Starts every cluster of the fleet (a few at a time); on a failure stops the ones started. */
+/**
+ * Starts every cluster of the fleet (a few at a time); on a failure stops the ones started. Holds
+ * `<dir>/simulator.lock` until stop(): a second fleet on the same folder is refused with
+ * SimulatorDirBusyError (tools/simulator/dir-lock.ts).
+ */
 export async function startSimulatorFleet(options: SimulatorFleetOptions): Promise<RunningFleet> {
   const specs = options.clusters.map((c) => fleetClusterSpec.parse(c));
   const names = new Set<string>();
@@ -97,7 +102,21 @@ export async function startSimulatorFleet(options: SimulatorFleetOptions): Promi
     if (names.has(s.name)) throw new Error(`cluster ${s.name} is named twice`);
     names.add(s.name);
   }
-  fs.mkdirSync(options.dir, { recursive: true });
+  // Refused (SimulatorDirBusyError) while another simulator serves this folder.
+  const lock = lockSimulatorDir(options.dir);
+  try {
+    return await startMembers(options, specs, lock.release);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startMembers(
+  options: SimulatorFleetOptions,
+  specs: z.output<typeof fleetClusterSpec>[],
+  releaseLock: () => void,
+): Promise<RunningFleet> {
   const tlsFile = path.join(options.dir, 'tls.json');
   const tls =
     readJson<{ caPem: string; certPem: string; keyPem: string }>(tlsFile) ??
@@ -178,6 +197,7 @@ export async function startSimulatorFleet(options: SimulatorFleetOptions): Promi
     },
     async stop() {
       await Promise.all(members.map((m) => m.sim.stop()));
+      releaseLock();
     },
   };
 }
