@@ -17,6 +17,7 @@
 const UNIT = [
   'cli/answer-examples',
   'cli/fleet-cert-files',
+  'cli/fleet-outcome',
   'cli/input-file-bounded',
   'cli/renew-flags',
   'cli/replace-internal-key',

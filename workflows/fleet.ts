@@ -2,7 +2,8 @@
  * A fleet run: one runbook over many clusters (`ekm-fleet-<runbook>-<id>`). It starts one child
  * runbook per cluster, through the runbook table, never more than the concurrency at once; each
  * child takes its own cluster lock. A run that ends failed counts against the error budget (a
- * transient failure retried inside a run does not); once the budget is reached it starts no more,
+ * transient failure retried inside a run does not); once more runs failed than the budget tolerates
+ * it starts no more,
  * lets the running ones finish and ends `stopped-error-budget`, naming what was not started.
  * Children are abandoned on close, so they outlive a restart or a continue-as-new; runs it did not
  * start in this execution (already running when it came to them, or started before a
@@ -31,6 +32,7 @@ import {
   fleetCancelSignal,
   fleetInput,
   fleetStatusQuery,
+  resolveErrorBudget,
   resolveLimit,
   type FleetCluster,
   type FleetInput,
@@ -73,7 +75,7 @@ export async function fleetRunbook(rawInput: FleetInput, carried?: FleetCarried)
   status.executions += 1;
   status.state = 'running';
   status.maxConcurrency = resolveLimit(input.maxConcurrency, total);
-  status.maxErrors = resolveLimit(input.maxErrors, total);
+  status.maxErrors = resolveErrorBudget(input.maxErrors, total);
   const budgetBase = carried?.budgetBase ?? 0;
   let cancel = carried?.cancel;
   let cancelSent = false;
@@ -102,7 +104,8 @@ export async function fleetRunbook(rawInput: FleetInput, carried?: FleetCarried)
     if (c.state === 'running' || c.state === 'attached') followed.set(c.cluster, { workflowId: c.workflowId, runId: c.runId });
   let following: CancellationScope | undefined;
 
-  const budgetReached = () => status.failed - budgetBase >= status.maxErrors;
+  // The budget is the failures tolerated: the one after them stops the starting.
+  const budgetReached = () => status.failed - budgetBase > status.maxErrors;
   const active = () => children.size + followed.size;
   const byCluster = new Map(status.clusters.map((c) => [c.cluster, c]));
 
@@ -219,7 +222,7 @@ export async function fleetRunbook(rawInput: FleetInput, carried?: FleetCarried)
   const notStarted = status.clusters.filter((c) => c.state === 'not-started').map((c) => c.cluster);
   if (status.state === 'stopped-error-budget')
     status.notes.push(
-      `${now()}: stopped: error budget (${status.failed - budgetBase} failed, budget ${status.maxErrors}); not started: ${notStarted.join(', ')}`,
+      `${now()}: stopped: error budget (${status.failed - budgetBase} failed, ${status.maxErrors} tolerated); not started: ${notStarted.join(', ')}`,
     );
   await condition(allHandlersFinished);
   return { state: status.state, notStarted, status, input: rawInput as Record<string, unknown> };

@@ -11,6 +11,8 @@ export const ExitCode = {
   refused: 4,
   /** Temporal could not be reached. */
   unavailable: 5,
+  /** A fleet has not ended yet (`ekm fleet status` of a running fleet, or --watch that reached --timeout). */
+  stillRunning: 6,
 } as const;
 
 export class CliError extends Error {

@@ -58,7 +58,20 @@ export const fleetListJson = z.array(
   z.strictObject({
     workflowId: z.string(),
     runbook: fleetRunbookName.optional(),
+    /** Temporal's execution status (RUNNING, COMPLETED, FAILED, TERMINATED …). */
     status: z.string(),
+    /** The fleet's own outcome: running, done, ended: N failed, stopped: error budget, cancelled, failed … */
+    outcome: z.string().optional(),
+    /** An ended fleet's clusters by state (from its result). */
+    clusters: z
+      .strictObject({
+        total: z.number().int(),
+        done: z.number().int(),
+        failed: z.number().int(),
+        cancelled: z.number().int(),
+        notStarted: z.number().int(),
+      })
+      .optional(),
     startTime: z.string(),
     closeTime: z.string().optional(),
   }),

@@ -9,6 +9,11 @@ import { connect, isUnreachable, type CliContext } from './temporal';
 export const DEFAULT_TIMEOUT_MS = 30_000;
 let timeoutMs = DEFAULT_TIMEOUT_MS;
 
+/** The bound of this command, ms (`--timeout`, default 30 s); a bounded watch stops within it. */
+export function commandTimeoutMs(): number {
+  return timeoutMs;
+}
+
 /** From the global `--timeout` flag; a bad value is refused naming the flag. */
 export function setCommandTimeout(text: string | undefined): void {
   if (text === undefined) return;

@@ -25,6 +25,23 @@ export function resolveLimit(limit: FleetLimit, total: number): number {
   return 'count' in limit ? limit.count : Math.max(1, Math.ceil((total * limit.percent) / 100));
 }
 
+/**
+ * The error budget: how many runs may end failed (a count, or a percentage of the selected
+ * clusters). The fleet stops starting runbooks once more than this many have failed, so 0 (or 0%)
+ * stops it at the first failure (as AWS Systems Manager's MaxErrors and Ansible's
+ * max_fail_percentage count).
+ */
+export const fleetErrorBudget = z.union([
+  z.strictObject({ count: z.number().int().min(0).max(100_000) }),
+  z.strictObject({ percent: z.number().min(0).max(100) }),
+]);
+export type FleetErrorBudget = z.infer<typeof fleetErrorBudget>;
+
+/** The failures a budget tolerates over `total` clusters: a percentage rounds down (10% of 12: 1). */
+export function resolveErrorBudget(budget: FleetErrorBudget, total: number): number {
+  return 'count' in budget ? budget.count : Math.floor((total * budget.percent) / 100 + 1e-9);
+}
+
 export const fleetClusterState = z.enum([
   'not-started',
   'running',
@@ -60,7 +77,7 @@ export const fleetInput = z.strictObject({
   /** Every cluster's runbook input but `cluster` (no secrets: what a single start would carry). */
   input: z.record(z.string(), z.unknown()),
   maxConcurrency: fleetLimit,
-  maxErrors: fleetLimit,
+  maxErrors: fleetErrorBudget,
   /** Continue as new after this many history events (default 4,000). */
   continueAsNewAfterEvents: z.number().int().min(50).default(4000),
   /** How often runs not started by this execution (attached, or from before a continue-as-new) are looked at. */
@@ -77,6 +94,7 @@ export const fleetStatus = z.strictObject({
   startedAt: isoTime,
   endedAt: isoTime.optional(),
   maxConcurrency: z.number().int(),
+  /** Failed runs tolerated: once more than this many have failed, no more runbooks start. */
   maxErrors: z.number().int(),
   /** Runs that ended failed (transient failures retried inside a run do not count). */
   failed: z.number().int(),

@@ -16,10 +16,10 @@ import {
   fleetStatusQuery,
   fleetWorkflowId,
   progressQuery,
+  resolveErrorBudget,
   resolveLimit,
   submitCertificateUpdate,
   type FleetInput,
-  type FleetLimit,
   type FleetResult,
   type FleetRunbookName,
   type FleetStatus,
@@ -34,6 +34,15 @@ import { formatDuration } from '../../durations';
 import { readCertificateFile } from '../certificate-files';
 import { certificateFileGaps } from '../fleet-cert-files';
 import { listFleets } from '../fleet-list';
+import {
+  count,
+  describeCounts,
+  describeLimits,
+  fleetExitCode,
+  fleetOutcome,
+  parseConcurrency,
+  parseErrorBudget,
+} from '../fleet-outcome';
 import { CliError, ExitCode } from '../exit-codes';
 import {
   fleetListJson,
@@ -47,7 +56,7 @@ import {
 import { selectClusters, type Selection, type SelectorFlags } from '../fleet-selection';
 import { formatJson } from '../json-output';
 import type { RunbookPlan } from '../../../workflows/contract/plan';
-import { run } from '../run';
+import { commandTimeoutMs, run } from '../run';
 import { validateInput } from '../start';
 import { describeRun, reachRun, type CliContext } from '../temporal';
 import { whoIsActing } from '../who';
@@ -66,18 +75,6 @@ interface FleetFlags extends SelectorFlags {
   plan?: boolean;
 }
 
-/** `50` or `10%`; anything else is refused naming the flag. */
-export function parseLimit(text: string, flag: string): FleetLimit {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(text);
-  const value = m ? Number(m[1]) : NaN;
-  if (m && m[2] === '%' && value > 0 && value <= 100) return { percent: value };
-  if (m && !m[2] && Number.isInteger(value) && value >= 1 && value <= 100_000) return { count: value };
-  throw new CliError(
-    `${flag}: "${text}" must be a whole number of clusters (at least 1) or a percentage (e.g. 10%)`,
-    ExitCode.usage,
-  );
-}
-
 function addFleetOptions(command: Command): Command {
   return command
     .option('--clusters <names>', "cluster names and globs, comma-separated (e.g. 'prod-*,lab-3')")
@@ -90,7 +87,11 @@ function addFleetOptions(command: Command): Command {
     .option('--all', 'every cluster of the clusters file')
     .option('--order <name|label:KEY>', 'the order runbooks start in (default name)')
     .option('--max-concurrency <n|p%>', 'at most this many runbooks at once', '1')
-    .option('--max-errors <n|p%>', 'stop starting runbooks once this many have ended failed', '1')
+    .option(
+      '--max-errors <n|p%>',
+      'failed runs tolerated: once more have failed, no more runbooks start (0: stop at the first failure)',
+      '0',
+    )
     .option('--id <id>', 'the fleet id (ekm-fleet-<runbook>-<id>; default: the time now)')
     .option('--plan', 'only say, per cluster, what the runbook would do (read-only)')
     .option('--wait', 'follow the fleet until it ends')
@@ -129,8 +130,8 @@ async function startFleet(
 ): Promise<number> {
   const registry = readRegistry(ctx);
   const selection = selectClusters(registry, flags, flags.order, ctx.settings.EKM_CLUSTERS_FILE);
-  const maxConcurrency = parseLimit(flags.maxConcurrency, '--max-concurrency');
-  const maxErrors = parseLimit(flags.maxErrors, '--max-errors');
+  const maxConcurrency = parseConcurrency(flags.maxConcurrency);
+  const maxErrors = parseErrorBudget(flags.maxErrors);
   const id = flags.id ?? defaultFleetId();
   if (!fleetId.safeParse(id).success)
     throw new CliError(`--id: "${id}" must be lowercase letters, digits and dashes`, ExitCode.usage);
@@ -140,7 +141,7 @@ async function startFleet(
   if (signer?.type === 'command' && signer.name && !registry.signers[signer.name])
     throw new CliError(`--signer-name: no signer "${signer.name}" in ${ctx.settings.EKM_CLUSTERS_FILE}`, ExitCode.usage);
   const total = selection.names.length;
-  const limits = { maxConcurrency: resolveLimit(maxConcurrency, total), maxErrors: resolveLimit(maxErrors, total) };
+  const limits = { maxConcurrency: resolveLimit(maxConcurrency, total), maxErrors: resolveErrorBudget(maxErrors, total) };
   if (!flags.json) out(describeSelection(request.runbook, selection, limits));
   if (flags.plan) return planFleet(ctx, out, request, selection, flags);
 
@@ -184,21 +185,16 @@ async function startFleet(
   }
   if (!flags.json) out(`started ${workflowId}`);
   const result = await followFleet(ctx, handle, flags.json ? undefined : out);
-  const exitCode = fleetExitCode(result);
+  const exitCode = fleetExitCode(result.status);
   if (flags.json) out(formatJson(fleetStartedJson, { ...started, result, exitCode }));
   return exitCode;
 }
 
 function describeSelection(runbook: string, selection: Selection, limits: { maxConcurrency: number; maxErrors: number }): string {
-  const n = selection.names.length;
   return (
-    `fleet ${runbook} on ${n} cluster${n === 1 ? '' : 's'} (${selection.selector}), ` +
-    `at most ${limits.maxConcurrency} at once, stop after ${limits.maxErrors} failed:\n  ${selection.names.join(', ')}`
+    `fleet ${runbook} on ${count(selection.names.length, 'cluster')} (${selection.selector}), ` +
+    `${describeLimits(limits)}:\n  ${selection.names.join(', ')}`
   );
-}
-
-function fleetExitCode(result: FleetResult): number {
-  return result.state === 'completed' && result.status.failed === 0 ? ExitCode.ok : ExitCode.runbookFailed;
 }
 
 /** Follows a fleet to its end: the summary line whenever it changes. */
@@ -285,6 +281,17 @@ async function bounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise
 }
 
 const CHILD_QUERY_DEADLINE_MS = 5000;
+const WATCH_EVERY_MS = 2000;
+/** A watch ends this long before --timeout (at most a quarter of it), so the last refresh fits. */
+const WATCH_MARGIN_MS = 3000;
+
+const FLEET_STATUS_EXIT_CODES = `
+Exit codes (status, status --watch, and a fleet start or resume with --wait):
+  0  the fleet ended and every cluster is done
+  1  the fleet ended otherwise: a cluster failed or was cancelled, the error budget stopped it, or it was cancelled
+  3  no such fleet
+  5  Temporal or a worker did not answer
+  6  the fleet has not ended yet (still running; with --watch: --timeout came first)`;
 
 /** A fleet's status and the progress of each running child (what it waits for); needs a worker. */
 async function fleetView(ctx: CliContext, workflowId: string) {
@@ -293,7 +300,7 @@ async function fleetView(ctx: CliContext, workflowId: string) {
   ctx.doing = `reading the status of ${workflowId}`;
   const status = await handle.query(fleetStatusQuery.definition);
   const running = status.clusters.filter((c) => c.state === 'running' || c.state === 'attached');
-  ctx.doing = `reading the progress of ${running.length} running runbooks of ${workflowId}`;
+  ctx.doing = `reading the progress of ${count(running.length, 'running runbook')} of ${workflowId}`;
   const progress = new Map<string, RunbookProgress>();
   const children = await bounded(running, 8, async (c) => {
     let p: RunbookProgress | undefined;
@@ -319,8 +326,8 @@ function renderFleet(view: Awaited<ReturnType<typeof fleetView>>, workflowId: st
   const { status, children } = view;
   const child = new Map(children.map((c) => [c.cluster, c]));
   const lines = [
-    `${workflowId}: ${status.runbook} on ${status.clusters.length} clusters (${status.selector}); ${status.state}` +
-      `; at most ${status.maxConcurrency} at once, stop after ${status.maxErrors} failed`,
+    `${workflowId}: ${status.runbook} on ${count(status.clusters.length, 'cluster')} (${status.selector}); ${status.state}` +
+      `; ${describeLimits(status)}`,
     summaryLine(view.summary),
     '',
     `${'CLUSTER'.padEnd(20)} ${'STATE'.padEnd(18)} ${'STEP'.padEnd(16)} WAITING FOR / ERROR`,
@@ -459,8 +466,9 @@ export function registerFleet(program: Command): void {
     .command('status')
     .description('where a fleet stands: a summary line (progress, time left) and a table per cluster')
     .argument('<fleet>', 'fleet workflow id (ekm-fleet-...) or its id')
-    .option('--watch', 'refresh until the fleet ends')
+    .option('--watch', 'refresh until the fleet ends or --timeout passes (then say which)')
     .option('--json', 'machine-readable output')
+    .addHelpText('after', FLEET_STATUS_EXIT_CODES)
     .action((target: string, opts: { watch?: boolean; json?: boolean }) =>
       run(async (ctx, out) => {
         const workflowId = await resolveFleetId(ctx, target);
@@ -472,14 +480,24 @@ export function registerFleet(program: Command): void {
           return view;
         };
         let view = await show();
-        if (!opts.watch) return view.status.endedAt && view.status.failed > 0 ? ExitCode.runbookFailed : ExitCode.ok;
-        ctx.unbounded();
-        while (!view.status.endedAt) {
-          await new Promise((r) => setTimeout(r, 2000));
+        if (!opts.watch) return fleetExitCode(view.status);
+        // Bounded by --timeout like every command: it stops a little before the bound and says so.
+        const timeoutMs = commandTimeoutMs();
+        const deadline = Date.now() + timeoutMs - Math.min(WATCH_MARGIN_MS, timeoutMs / 4);
+        while (!view.status.endedAt && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, Math.max(0, Math.min(WATCH_EVERY_MS, deadline - Date.now()))));
+          if (Date.now() >= deadline) break;
           if (process.stdout.isTTY && !opts.json) process.stdout.write('\x1b[2J\x1b[H');
           view = await show();
         }
-        return view.status.state === 'completed' && view.status.failed === 0 ? ExitCode.ok : ExitCode.runbookFailed;
+        const why = view.status.endedAt
+          ? `the fleet ended: ${fleetOutcome('ENDED', { state: view.status.state, status: view.status })}`
+          : `--timeout ${formatDuration(timeoutMs)} reached; the fleet is still ${view.status.state} ` +
+            `(watch longer: ekm fleet status ${workflowId} --watch --timeout 2h)`;
+        // With --json, stdout holds the status documents only.
+        if (opts.json) process.stderr.write(`watch ended: ${why}\n`);
+        else out(`watch ended: ${why}`);
+        return fleetExitCode(view.status);
       }),
     );
 
@@ -491,10 +509,17 @@ export function registerFleet(program: Command): void {
     .action((opts: { all?: boolean; json?: boolean }) =>
       run(async (ctx, out) => {
         ctx.doing = 'listing fleets';
-        const rows = await listFleets(ctx.client, opts);
+        const rows = await listFleets(ctx.client, { all: opts.all, outcomes: true });
         if (opts.json) out(formatJson(fleetListJson, rows));
-        else if (rows.length === 0) out('no fleets match');
-        else for (const r of rows) out(`${r.workflowId.padEnd(48)} ${r.status.padEnd(16)} ${r.startTime}`);
+        else if (rows.length === 0) out(opts.all ? 'no fleets' : 'no fleets running (--all shows the ended ones)');
+        else {
+          out(`${'FLEET'.padEnd(44)} ${'OUTCOME'.padEnd(22)} ${'CLUSTERS'.padEnd(34)} ${'STARTED'.padEnd(24)} ENDED`);
+          for (const r of rows)
+            out(
+              `${r.workflowId.padEnd(44)} ${(r.outcome ?? r.status).padEnd(22)} ${(r.clusters ? describeCounts(r.clusters) : '-').padEnd(34)} ` +
+                `${r.startTime.padEnd(24)} ${r.closeTime ?? '-'}`,
+            );
+        }
         return ExitCode.ok;
       }),
     );
@@ -525,15 +550,14 @@ export function registerFleet(program: Command): void {
     .command('resume')
     .description('start the clusters a fleet did not start (after an error-budget stop or a cancel), with a new budget')
     .argument('<fleet>', 'fleet workflow id or its id')
-    .requiredOption('--max-errors <n|p%>', 'the new error budget (failures from now on)')
+    .requiredOption('--max-errors <n|p%>', 'the new error budget: failed runs tolerated from now on (0: stop at the first)')
     .option('--max-concurrency <n|p%>', 'a new concurrency (default: as before)')
     .option('--wait', 'follow the fleet until it ends')
     .option('--json', 'machine-readable output')
     .action((target: string, opts: { maxErrors: string; maxConcurrency?: string; wait?: boolean; json?: boolean }) =>
       run(async (ctx, out) => {
-        const maxErrors = parseLimit(opts.maxErrors, '--max-errors');
-        const maxConcurrency =
-          opts.maxConcurrency === undefined ? undefined : parseLimit(opts.maxConcurrency, '--max-concurrency');
+        const maxErrors = parseErrorBudget(opts.maxErrors);
+        const maxConcurrency = opts.maxConcurrency === undefined ? undefined : parseConcurrency(opts.maxConcurrency);
         const workflowId = await resolveFleetId(ctx, target);
         const handle = ctx.client.workflow.getHandle(workflowId);
         const description = await describeRun(ctx, handle);
@@ -572,14 +596,14 @@ export function registerFleet(program: Command): void {
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         });
         ctx.sent = undefined;
-        if (!opts.json) out(`resumed ${workflowId}: ${notStarted.length} clusters not started yet: ${notStarted.join(', ')}`);
+        if (!opts.json) out(`resumed ${workflowId}: ${count(notStarted.length, 'cluster')} not started yet: ${notStarted.join(', ')}`);
         if (!opts.wait) {
           if (opts.json) out(formatJson(fleetResumedJson, { workflowId, runId: next.firstExecutionRunId, notStarted }));
           return ExitCode.ok;
         }
         const result = await followFleet(ctx, next, opts.json ? undefined : out);
         if (opts.json) out(formatJson(fleetResult, result));
-        return fleetExitCode(result);
+        return fleetExitCode(result.status);
       }),
     );
 
@@ -611,7 +635,7 @@ export function registerFleet(program: Command): void {
           out(`${c.cluster}: ${path.join(opts.out, `${c.cluster}.csr`)}`);
         }
         out(
-          `${written} CSR${written === 1 ? '' : 's'} written to ${opts.out}; sign each as <cluster>.crt in one folder, then: ekm fleet submit-certs ${workflowId} DIR`,
+          `${count(written, 'CSR')} written to ${opts.out}; sign each as <cluster>.crt in one folder, then: ekm fleet submit-certs ${workflowId} DIR`,
         );
         return written > 0 ? ExitCode.ok : ExitCode.notFound;
       }),
@@ -741,7 +765,7 @@ async function planFleet(
   const registry = readRegistry(ctx);
   // Loaded only for a plan: it brings the activities' cluster readers (as `ekm rekey --plan` does).
   const { PlanInputError, planFor } = await import('../../plan');
-  ctx.doing = `reading ${selection.names.length} clusters for their plans`;
+  ctx.doing = `reading ${count(selection.names.length, 'cluster')} for their plans`;
   const rows = await bounded(selection.names, PLAN_CONCURRENCY, async (cluster) => {
     try {
       const plan = await planFor(request.runbook, request.inputFor(cluster) as never, { registry, flags: request.fieldFlags });
