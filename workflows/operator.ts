@@ -51,6 +51,8 @@ export interface AskOptions {
   abortRequires?: WaitingFor['abortRequires'];
   /** `change` may carry only these fields (the others would be ignored, so they are refused). */
   changeFields?: WaitingFor['changeFields'];
+  /** A renewal's certificate must outlive this one (published so offline checks apply it too). */
+  mustOutlive?: WaitingFor['mustOutlive'];
   /**
    * The same question was open in the run before a continue-as-new: keep when it was first asked
    * and how many reminders went out, and do not announce it again.
@@ -157,6 +159,7 @@ export class OperatorChannel {
       csrPem: options.csrPem,
       abortRequires: options.abortRequires,
       changeFields: options.changeFields,
+      mustOutlive: options.mustOutlive,
     };
     this.answer = undefined;
     this.takenBy = undefined;

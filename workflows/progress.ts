@@ -10,6 +10,7 @@ import { EkmCluster, EkmRunbook, EkmState, EkmStep } from '../src/temporal/searc
 import {
   ACCEPTED_CERTIFICATE_MEMO,
   progressQuery,
+  riskBanners,
   type AnswerRecord,
   type OperatorAnswer,
   type RunbookName,
@@ -229,6 +230,14 @@ export class RunbookTracker<Id extends string> {
     this.progress.encryptionAtRestDisabled = disabled ? (this.progress.encryptionAtRestDisabled ?? { since: now() }) : undefined;
     this.publish();
   }
+  /** Renew --new-key-pair: the key pair was replaced (open) or the new certificate passed its tests (closed). */
+  setKeyPairWindowOpen(open: boolean): void {
+    this.progress.keyPairWindow = open ? (this.progress.keyPairWindow ?? { since: now() }) : undefined;
+    this.publish();
+  }
+  get keyPairWindowSince(): string | undefined {
+    return this.progress.keyPairWindow?.since;
+  }
   get encryptionAtRestDisabledSince(): string | undefined {
     return this.progress.encryptionAtRestDisabled?.since;
   }
@@ -339,7 +348,7 @@ export class RunbookTracker<Id extends string> {
   private publish(): void {
     const p = this.progress;
     const lines = [`**${p.runbook}** on cluster \`${p.cluster}\`: ${p.state}`];
-    if (p.encryptionAtRestDisabled) lines.unshift(`**ENCRYPTION AT REST IS DISABLED** since ${p.encryptionAtRestDisabled.since}`);
+    lines.unshift(...riskBanners(p).map((banner) => `**${banner}**`));
     if (p.currentStep) lines.push(`step: ${this.stepOf(p.currentStep as Id).title}`);
     if (p.waiting) lines.push(`waiting for: ${p.waiting.prompt}`, `answers: ${p.waiting.answers.join(', ')}`);
     setCurrentDetails(lines.join('\n\n'));

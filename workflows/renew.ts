@@ -181,7 +181,8 @@ async function replaceKeyPair(run: RenewRun, input: RenewOptions, precheck: Rene
     () => calls.ensureKeyPair(cluster, { subject: precheck.subject, fingerprintAtPrecheck: precheck.keyFingerprint }),
     (k) => `key ${k.fingerprint.slice(0, 16)}… ${k.created ? 'created' : 'made earlier by this run'}`,
   );
-  const window = { openedAt: now() };
+  run.setKeyPairWindowOpen(true);
+  const window = { openedAt: run.keyPairWindowSince ?? now() };
   run.note(
     `key-pair window open: key server ${precheck.keyServer.id}'s certificate no longer matches the cluster's key until the new one is installed`,
   );
@@ -206,6 +207,7 @@ async function acceptWindow(run: RenewRun, input: RenewOptions, precheck: Renewa
 
 function closeWindow(run: RenewRun, window: KeyPairWindow): void {
   window.closedAt = now();
+  run.setKeyPairWindowOpen(false);
   const lasted = formatDuration(Date.parse(window.closedAt) - Date.parse(window.openedAt));
   run.note(`key-pair window closed after ${lasted}: the new certificate is installed and passed the tests`);
 }

@@ -81,6 +81,7 @@ async function signOrWaitForSubmission(
         kind: 'signed-certificate',
         step: 'signing',
         csrPem: options.csrPem,
+        mustOutlive: options.mustOutlive,
         prompt:
           'the signer could not sign the CSR: have it signed by the CA another way and submit the certificate, or fix the signer and retry, or abort',
         answers: ['retry', 'abort'],
@@ -132,6 +133,7 @@ async function waitForSubmission(
     kind: 'signed-certificate' as const,
     step: 'signing',
     csrPem: options.csrPem,
+    mustOutlive: options.mustOutlive,
     remindEveryMs: options.reminderEveryMs,
     alsoDoneWhen: arrived,
   };

@@ -8,7 +8,7 @@ import {
 import { progressQuery, type RunbookProgress } from '../../workflows/contract';
 import { Failure } from '../../workflows/failures';
 import { ExitCode } from './exit-codes';
-import { encryptionDisabledBanner, renderProgress } from './render';
+import { renderProgress, riskBannerLines } from './render';
 
 /** Result of following a run to its end. */
 export interface FollowOutcome {
@@ -87,9 +87,12 @@ export async function followRun(
         if (table !== last) out.write(`\x1b[2J\x1b[H${table}\n`);
         last = table;
       } else {
-        const line = [encryptionDisabledBanner(progress), stepLine(progress)].filter(Boolean).join(' ');
-        if (line !== last) out.write(`[${new Date().toISOString()}] ${handle.workflowId}: ${line}\n`);
-        last = line;
+        // A banner gets its own line: run into the step's text it reads as part of the step.
+        const lines = [...riskBannerLines(progress), stepLine(progress)];
+        const text = lines.join('\n');
+        const stamp = `[${new Date().toISOString()}] ${handle.workflowId}:`;
+        if (text !== last) out.write(lines.map((line) => `${stamp} ${line}\n`).join(''));
+        last = text;
       }
     }
     await Promise.race([finished, new Promise((r) => setTimeout(r, options.intervalMs ?? 1000))]);

@@ -2,7 +2,9 @@
  * `ekm setup|rekey|renew|recover … --plan`: the plan (src/plan) printed for a person, or with
  * `--json` as the checked document; exit 0 when the run could start, 4 when the precheck would
  * refuse. Reads the cluster from this process (the clusters file and its credential references,
- * as the worker does): no runbook is started, no lock taken, no worker needed.
+ * as the worker does): no runbook is started, no lock taken, no worker needed. Temporal is asked
+ * too, best effort (plan-busy.ts): the same runbook already running, or the cluster lock held,
+ * refuses the plan as it would refuse the start.
  */
 import { ConfigError } from '../config/zod-errors';
 import { loadClusterRegistry } from '../config/clusters';
@@ -12,6 +14,7 @@ import type { PlanInputs, PlannableRunbook } from '../plan';
 import { runbookPlan, type PlannedStep, type RunbookPlan } from '../../workflows/contract/plan';
 import { CliError, ExitCode } from './exit-codes';
 import { formatJson } from './json-output';
+import { temporalView, type TemporalView } from './plan-busy';
 import { checkKnownCluster } from './registry-check';
 import type { CliContext } from './temporal';
 
@@ -74,6 +77,14 @@ export function renderPlan(plan: RunbookPlan): string[] {
   return lines;
 }
 
+const ifBusyOf = (input: unknown) => ((input as { ifBusy?: 'fail' | 'wait' }).ifBusy === 'wait' ? 'wait' : 'fail');
+
+/** The plan with what Temporal adds: its refusals (the run could not start) and what it could not look at. */
+export function withTemporalView(plan: RunbookPlan, view: TemporalView): RunbookPlan {
+  const refusals = [...plan.refusals, ...view.refusals];
+  return runbookPlan.parse({ ...plan, refusals, couldStart: plan.couldStart && view.refusals.length === 0, facts: [...plan.facts, ...view.facts] });
+}
+
 /**
  * Makes and prints the plan. `input` is the runbook's raw input from the command's flags; `flags`
  * names each input field's flag for refusals. Returns the exit code.
@@ -95,6 +106,8 @@ export async function printPlan<R extends PlannableRunbook>(
     ctx.doing = `reading cluster ${cluster} for the plan (read-only)`;
     const registry = loadClusterRegistry(ctx.settings.EKM_CLUSTERS_FILE);
     plan = await planFor(request.runbook, request.input, { registry, flags: request.flags });
+    ctx.doing = `looking in Temporal for runs on cluster ${cluster}`;
+    plan = withTemporalView(plan, await temporalView(ctx, request.runbook, cluster, ifBusyOf(request.input)));
   } catch (err) {
     if (err instanceof PlanInputError || err instanceof ConfigError) throw new CliError(err.message, ExitCode.usage);
     if (err instanceof ElementError)

@@ -1,4 +1,4 @@
-import type { AnswerAction, RunbookProgress, StepProgress } from '../../workflows/contract';
+import { riskBanners, type AnswerAction, type RunbookProgress, type StepProgress } from '../../workflows/contract';
 import { formatDuration } from '../durations';
 import type { ActivityRetry } from './activity-retries';
 
@@ -22,14 +22,11 @@ function pad(text: string, width: number): string {
 }
 
 /**
- * The first line while setup --replace-internal-key has hardware encryption at rest disabled
- * (the drives are not locked), in bold red on a terminal.
+ * The first lines while the cluster is exposed by this run (encryption at rest disabled, a
+ * key-pair window open), in bold red on a terminal.
  */
-export function encryptionDisabledBanner(progress: RunbookProgress, color = false): string | undefined {
-  const disabled = progress.encryptionAtRestDisabled;
-  if (!disabled) return undefined;
-  const text = `!! ENCRYPTION AT REST IS DISABLED on ${progress.cluster} since ${disabled.since} — drives are not locked`;
-  return color ? `\x1b[1;31m${text}\x1b[0m` : text;
+export function riskBannerLines(progress: RunbookProgress, color = false): string[] {
+  return riskBanners(progress).map((banner) => (color ? `\x1b[1;31m!! ${banner}\x1b[0m` : `!! ${banner}`));
 }
 
 /** What each answer needs after its name, as a person would type it. */
@@ -66,8 +63,7 @@ export function renderProgress(
   options: { color?: boolean; retries?: readonly ActivityRetry[] } = {},
 ): string {
   const lines: string[] = [];
-  const banner = encryptionDisabledBanner(progress, options.color);
-  if (banner) lines.push(banner);
+  lines.push(...riskBannerLines(progress, options.color));
   const elapsed = formatDuration((progress.endedAt ? Date.parse(progress.endedAt) : now) - Date.parse(progress.startedAt));
   lines.push(`${progress.runbook} on cluster ${progress.cluster}: ${progress.state} (${elapsed})   ${run.workflowId}`);
   const idWidth = Math.max(4, ...progress.steps.map((s) => s.id.length));

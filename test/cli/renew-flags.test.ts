@@ -2,7 +2,8 @@
  * The renewal's command line, in process: `ekm renew --input renew.yaml` takes the file's
  * `provider` as the flag takes it (a name or an id; `provider: kp1` was refused as
  * `--provider: Invalid input`), a --provider flag winning; the CA hints after "started" only for
- * the manual signer; `ekm csr --out` names the flag when the file cannot be written.
+ * the manual signer; `ekm csr --out` names the flag when the file cannot be written; `ekm status`
+ * puts an open key-pair window first.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +12,8 @@ import { renewInputFromFlags } from '../../src/cli/commands/renew';
 import { writeCsrFile } from '../../src/cli/commands/runs';
 import { manualSigningHints } from '../../src/cli/commands/setup';
 import { CliError, ExitCode } from '../../src/cli/exit-codes';
+import { renderProgress } from '../../src/cli/render';
+import type { RunbookProgress } from '../../workflows/contract';
 import { renewInput } from '../../workflows/inputs-renew';
 
 describe('renew --input: provider as the flag takes it', () => {
@@ -73,5 +76,30 @@ describe('ekm csr --out', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('ekm status while a renewal has the key-pair window open', () => {
+  const since = '2026-03-01T10:00:00.000Z';
+  const progress = (extra: Partial<RunbookProgress>): RunbookProgress => ({
+    runbook: 'renew',
+    cluster: 'prod-a',
+    state: 'waiting-for-input',
+    startedAt: '2026-03-01T09:50:00.000Z',
+    steps: [],
+    notes: [],
+    answers: [],
+    ...extra,
+  });
+
+  it('says so first, after a disabled encryption at rest, and not once it closed', () => {
+    const open = renderProgress(progress({ keyPairWindow: { since } }), { workflowId: 'ekm-renew-prod-a' }).split('\n');
+    expect(open[0]).toMatch(/^!! KEY-PAIR WINDOW OPEN on prod-a since 2026-03-01T10:00:00.000Z — .*drives locked/);
+    const both = renderProgress(progress({ keyPairWindow: { since }, encryptionAtRestDisabled: { since } }), {
+      workflowId: 'x',
+    }).split('\n');
+    expect(both[0]).toMatch(/^!! ENCRYPTION AT REST IS DISABLED/);
+    expect(both[1]).toMatch(/^!! KEY-PAIR WINDOW OPEN/);
+    expect(renderProgress(progress({}), { workflowId: 'x' })).not.toContain('KEY-PAIR WINDOW');
   });
 });

@@ -15,7 +15,9 @@ import path from 'node:path';
 import YAML from 'yaml';
 import type { ClusterRegistry } from '../../src/config/clusters';
 import {
+  answerUpdate,
   progressQuery,
+  workflowIds,
   readOnlyCall,
   runbookPlan,
   methodEffectOf,
@@ -226,6 +228,40 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
       expect(changes).toEqual(['ModifyKeyServerKmip']);
     });
 
+    it('a renewal already running: renew --plan is refused as its start would be, rekey --plan names the lock it holds', async () => {
+      const handle = await startRunbook(
+        temporal.client,
+        'renew',
+        { cluster: h.name, signer: { type: 'manual' } },
+        { taskQueue, workflowId: workflowIds.renew(h.name) },
+      );
+      try {
+        await eventually(async () => expect((await progressOf(handle.workflowId)).waiting?.kind).toBe('signed-certificate'));
+        const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: h.clustersFile };
+        const again = await runCli(['renew', h.name, '--plan'], env);
+        expect(again.code).toBe(4);
+        expect(again.stdout).toContain(
+          `refused: AlreadyRunning: a renew runbook is already running on cluster ${h.name} (${handle.workflowId}, since`,
+        );
+        const rekey = await runCli(['rekey', h.name, '--plan', '--json'], env);
+        expect(rekey.code).toBe(4);
+        expect(runbookPlan.parse(JSON.parse(rekey.stdout)).refusals).toContainEqual(
+          expect.objectContaining({
+            type: 'ClusterBusy',
+            message: expect.stringContaining(`renew runbook ${handle.workflowId} holds the cluster lock since`),
+          }),
+        );
+        const queued = runbookPlan.parse(
+          JSON.parse((await runCli(['rekey', h.name, '--plan', '--json', '--if-busy', 'wait'], env)).stdout),
+        );
+        expect(queued.refusals.map((r) => r.type)).not.toContain('ClusterBusy');
+        expect(queued.facts).toContainEqual(expect.stringContaining('the run would queue behind it (--if-busy wait)'));
+      } finally {
+        await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'abort', reason: 'test over' }] });
+        await expect(handle.result()).rejects.toThrow();
+      }
+    });
+
     it('recover kmip (kmipServerFault while the key server is down, then fixed): reads and tests only', async () => {
       const kmipHost = testEnv().kmip.host;
       await h.sim.control.makeUnreachable(kmipHost);
@@ -293,6 +329,9 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
       // No Temporal there: a plan does not need it.
       const refused = await runCli(refusingArgs, { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
       expect(refused.code).toBe(4);
+      expect(refused.stdout).toContain(
+        `not checked: whether a setup runbook already runs on ${h.name} (Temporal at 127.0.0.1:1 `,
+      );
       // Into a pipe whose reader is gone before the plan is printed (`--plan | true`): still exit 4.
       // (Spawned, not spawnSync: the simulator answering the plan's reads runs in this process.)
       const piped = await new Promise<{ status: number | null; stderr: string }>((resolve) => {

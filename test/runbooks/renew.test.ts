@@ -230,8 +230,16 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       ),
     );
 
-    // A certificate that ends before the current one is no renewal.
+    // A certificate that ends before the current one is no renewal, and the offline check says so too.
     const short = await sign(csrPem, kmipCa, 5);
+    const shortFile = path.join(lab.harness.dir, 'short.crt');
+    const caFile = path.join(lab.harness.dir, 'kmip-ca.pem');
+    fs.writeFileSync(shortFile, short);
+    fs.writeFileSync(caFile, testEnv().kmip.caPem);
+    const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: lab.harness.clustersFile };
+    const check = await runCli(['cert', 'check', '--run', handle.workflowId, '--cert', shortFile, '--ca', caFile], env);
+    expect(check.code).toBe(4);
+    expect(check.stdout).toMatch(/not longer than the current certificate/);
     expect(
       await refusal(
         handle.executeUpdate(submitCertificateUpdate.definition, {
@@ -326,6 +334,7 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     const lab = await expiringCluster('renew-new-key');
     const handle = await start(lab, { newKeyPair: true });
     const asking = await waitingOn(handle, (p) => p.waiting?.step === 'window');
+    expect(asking.keyPairWindow).toBeUndefined();
     expect(asking.waiting!.answers).toEqual(['confirm', 'abort']);
     expect(asking.waiting!.prompt).toMatch(/could not fetch its keys/);
     expect(asking.waiting!.prompt).toMatch(/cfssl signer/);
@@ -343,6 +352,29 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     const progress = await handle.query(progressQuery.definition);
     expect(progress.answers).toEqual([expect.objectContaining({ action: 'confirm', by: 'oncall', outcome: 'accepted' })]);
     expect(progress.notes.some((n) => n.includes('key-pair window closed after'))).toBe(true);
+    expect(progress.keyPairWindow).toBeUndefined();
+  });
+
+  it('--new-key-pair with a manual CA: ekm status says first that the key-pair window is open until the certificate is in', async () => {
+    const lab = await expiringCluster('renew-window-banner');
+    const handle = await start(lab, { newKeyPair: true, acceptKeyPairWindow: true, signer: { type: 'manual' } });
+    const waiting = await waitingOn(handle, (p) => p.waiting?.kind === 'signed-certificate');
+    expect(waiting.keyPairWindow?.since).toBeDefined();
+    const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: lab.harness.clustersFile };
+    const status = await runCli(['status', lab.harness.name], env);
+    expect(status.stderr).toBe('');
+    expect(status.stdout.split('\n')[0]).toBe(
+      `!! KEY-PAIR WINDOW OPEN on ${lab.harness.name} since ${waiting.keyPairWindow!.since} — the installed certificate no longer matches the cluster's key: a node restart now leaves its drives locked until the new certificate is installed`,
+    );
+    await handle.executeUpdate(submitCertificateUpdate.definition, {
+      args: [{ certificatePem: await sign(waiting.waiting!.csrPem!), caChainPem: testEnv().kmip.caPem }],
+    });
+    const result = (await handle.result()) as RenewResult;
+    expect(result.keyPairWindow?.openedAt).toBe(waiting.keyPairWindow!.since);
+    // (A workflow id of a shape other than ekm-… is found too.)
+    const after = await runCli(['status', handle.workflowId], env);
+    expect(after.stdout).toContain(`renew on cluster ${lab.harness.name}: completed`);
+    expect(after.stdout).not.toContain('KEY-PAIR WINDOW OPEN');
   });
 
   it('the precheck refuses a KMIP CA about to expire without a renewed one, and a key pair the certificate does not certify', async () => {

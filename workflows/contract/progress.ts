@@ -58,6 +58,11 @@ export const waitingFor = z.strictObject({
   abortRequires: z.strictObject({ confirmUnprotected: z.string() }).optional(),
   /** What a `change` answer may carry here, when not every field applies (a renewal changes certificates only). */
   changeFields: z.array(changeField).optional(),
+  /**
+   * A renewal: a submitted certificate must be valid longer than this one (`what` names it), so
+   * `ekm cert check --run`, the console and fleet submit-certs check what the runbook will.
+   */
+  mustOutlive: z.strictObject({ notAfter: z.string(), what: z.string() }).optional(),
 });
 export type WaitingFor = z.infer<typeof waitingFor>;
 
@@ -98,8 +103,31 @@ export const runbookProgress = z.strictObject({
    * run, so its drives are not locked (`ekm status` says so first). Cleared once it is enabled again.
    */
   encryptionAtRestDisabled: z.strictObject({ since: isoTime }).optional(),
+  /**
+   * Renew --new-key-pair: CreatePublicPrivateKeyPair replaced the cluster's key pair, so the
+   * installed certificate no longer matches it until the new one is installed and tested. Shown
+   * first like the above; cleared when the window closes (it stays on a run that ended inside it).
+   */
+  keyPairWindow: z.strictObject({ since: isoTime }).optional(),
 });
 export type RunbookProgress = z.infer<typeof runbookProgress>;
+
+/**
+ * What the cluster is exposed to while this run lasts, most serious first: the first lines of
+ * `ekm status`, `--wait`, the console's run page and the Temporal UI's current details.
+ */
+export function riskBanners(p: RunbookProgress): string[] {
+  const banners: string[] = [];
+  if (p.encryptionAtRestDisabled) {
+    banners.push(`ENCRYPTION AT REST IS DISABLED on ${p.cluster} since ${p.encryptionAtRestDisabled.since} — drives are not locked`);
+  }
+  if (p.keyPairWindow) {
+    banners.push(
+      `KEY-PAIR WINDOW OPEN on ${p.cluster} since ${p.keyPairWindow.since} — the installed certificate no longer matches the cluster's key: a node restart now leaves its drives locked until the new certificate is installed`,
+    );
+  }
+  return banners;
+}
 
 export const progressQuery = query('progress', runbookProgress);
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { progressQuery } from '../../../workflows/contract';
-import { checkSignedCertificate, SUBMISSION_NAMES, summarizeCsr } from '../../pki/certificate-checks';
+import { checkSignedCertificate, SUBMISSION_NAMES, summarizeCsr, type InputNames, type MustOutlive } from '../../pki/certificate-checks';
 import { CertificateInputError, normalizeCsrPem } from '../../pki/certificate-input';
 import { readCertificateText } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
@@ -44,13 +44,15 @@ function csrFromFile(file: string): string {
 /**
  * The verdict a submission of these inputs would get: the CLI's reading of the files (what
  * `submit-cert` does before it sends: format and size), then the runbook's own check (what its
- * activity runs).
+ * activity runs). Problems name the inputs as the caller's user knows them (`names`: the CLI's
+ * flags --cert/--ca by default, the console's "Signed certificate"/"CA chain").
  */
 export async function certificateVerdict(
   csrPem: string,
   csrFrom: string,
-  inputs: { cert: Uint8Array; ca?: Uint8Array },
+  inputs: { cert: Uint8Array; ca?: Uint8Array; mustOutlive?: MustOutlive },
   now = new Date(),
+  names: InputNames = SUBMISSION_NAMES,
 ): Promise<CertificateVerdictJson> {
   let csr;
   try {
@@ -72,11 +74,11 @@ export async function certificateVerdict(
       return undefined;
     }
   };
-  const certificatePem = asSent(inputs.cert, SUBMISSION_NAMES.certificate);
-  const caChainPem = inputs.ca ? asSent(inputs.ca, SUBMISSION_NAMES.ca) : '';
+  const certificatePem = asSent(inputs.cert, names.certificate);
+  const caChainPem = inputs.ca ? asSent(inputs.ca, names.ca) : '';
   const base = { csr: { from: csrFrom, ...csr }, chain: [] };
   if (certificatePem === undefined || caChainPem === undefined) return { accepted: false, problems, notes, ...base };
-  const check = await checkSignedCertificate({ csrPem, certificatePem, caChainPem }, { now });
+  const check = await checkSignedCertificate({ csrPem, certificatePem, caChainPem, mustOutlive: inputs.mustOutlive, names }, { now });
   problems.push(...check.problems);
   notes.push(...check.notes);
   return {
@@ -110,10 +112,17 @@ export function renderVerdict(v: CertificateVerdictJson): string {
   return lines.join('\n');
 }
 
-async function checkAndPrint(csrPem: string, csrFrom: string, flags: CheckFlags, out: (line: string) => void): Promise<number> {
+async function checkAndPrint(
+  csrPem: string,
+  csrFrom: string,
+  flags: CheckFlags,
+  out: (line: string) => void,
+  mustOutlive?: MustOutlive,
+): Promise<number> {
   const verdict = await certificateVerdict(csrPem, csrFrom, {
     cert: readBytes(flags.cert, '--cert'),
     ca: flags.ca ? readBytes(flags.ca, '--ca') : undefined,
+    mustOutlive,
   });
   out(flags.json ? formatJson(certificateVerdictJson, verdict) : renderVerdict(verdict));
   return verdict.accepted ? ExitCode.ok : ExitCode.refused;
@@ -137,7 +146,7 @@ export function registerCert(program: Command): void {
       'run the checks a submitted certificate gets (ekm submit-cert), offline: exit 0 when it would be accepted, 4 when refused',
     )
     .option('--csr <file>', "the cluster's CSR (as ekm csr writes it)")
-    .option('--run <run>', "a setup run's workflow id: its CSR is read from its progress")
+    .option('--run <run>', "a setup or renewal run's workflow id: its CSR (and a renewal's longer-validity rule) is read from its progress")
     .requiredOption('--cert <file>', 'the signed certificate (PEM, DER or PKCS#7; may hold its chain too)')
     .option('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7)')
     .option('--json', 'machine-readable verdict')
@@ -163,7 +172,7 @@ export function registerCert(program: Command): void {
         const csrPem = progress.waiting?.csrPem ?? progress.csrPem;
         if (!csrPem)
           throw new CliError(`${workflowId} has no CSR yet (step: ${progress.currentStep ?? 'none'})`, ExitCode.notFound);
-        return checkAndPrint(csrPem, `--run ${workflowId}`, flags, out);
+        return checkAndPrint(csrPem, `--run ${workflowId}`, flags, out, progress.waiting?.mustOutlive);
       });
     });
 }

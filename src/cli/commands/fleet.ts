@@ -719,7 +719,11 @@ async function submitAll(
     try {
       const cert = readCertificateFile(certFile, `${c.cluster}.crt`);
       const ca = sharedCaPem ?? readCertificateFile(caFile, `${c.cluster}.ca.pem`).pem;
-      const verdict = await certificateVerdict(csrPem, `${c.workflowId}`, { cert: Buffer.from(cert.pem), ca: Buffer.from(ca) });
+      const verdict = await certificateVerdict(csrPem, `${c.workflowId}`, {
+        cert: Buffer.from(cert.pem),
+        ca: Buffer.from(ca),
+        mustOutlive: p?.waiting?.mustOutlive,
+      });
       if (!verdict.accepted) {
         row('refused', verdict.problems.join('; '));
         continue;

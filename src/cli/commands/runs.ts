@@ -67,9 +67,16 @@ async function resolveRuns(client: Client, target: string): Promise<WorkflowHand
   const running = await listRuns(client, { cluster: target });
   if (running.length > 0) return running.map((r) => client.workflow.getHandle(r.workflowId, r.runId));
   const latest = await listRuns(client, { cluster: target, all: true }, 1);
-  if (latest.length === 0)
-    throw new CliError(`no runbook found for "${target}" (give a workflow id or a cluster name)`, ExitCode.notFound);
-  return [client.workflow.getHandle(latest[0]!.workflowId, latest[0]!.runId)];
+  if (latest.length > 0) return [client.workflow.getHandle(latest[0]!.workflowId, latest[0]!.runId)];
+  // A workflow id of another shape (a run started by a fleet, a schedule or another client).
+  const handle = client.workflow.getHandle(target);
+  try {
+    await handle.describe();
+    return [handle];
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  throw new CliError(`no runbook found for "${target}" (give a workflow id or a cluster name)`, ExitCode.notFound);
 }
 
 export async function progressOf(handle: WorkflowHandle): Promise<RunbookProgress> {
