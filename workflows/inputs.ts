@@ -9,6 +9,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import { parseDurationText } from '../src/durations';
 import { elementId, hostname, printable } from './contract/fields';
 import { Failure } from './failures';
+import { issueWords } from './issue-words';
 import { z } from 'zod';
 
 export const clusterName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a cluster name from the clusters file');
@@ -77,20 +78,26 @@ export const rekeyInput = z
 export type RekeyInput = z.input<typeof rekeyInput>;
 export type RekeyOptions = z.output<typeof rekeyInput>;
 
-/** "cluster: must be ...; provider.id: ..." */
+/**
+ * "cluster: must be ...; hostnames: 'kms…' is longer than 253 characters": each issue names its
+ * field (or the flag/label the caller gives for it, `names`) and says what is wrong in an
+ * operator's words (issueWords).
+ */
 export function describeIssues(error: z.ZodError, names: Readonly<Record<string, string>> = {}): string {
+  const seen = new Set<string>();
   return error.issues
+    .filter((issue) => {
+      // One problem per field: a 300-character host name is too long, whatever else is wrong with it.
+      const key = issue.path.map(String).join('.');
+      if (seen.has(key) && issue.code !== 'custom') return false;
+      seen.add(key);
+      return true;
+    })
     .map((issue) => {
       const path = issue.path.map(String).join('.');
       // The flag the operator typed, when the caller knows it (the CLI); the field otherwise.
       const name = names[path] ?? names[path.replace(/\.\d+$/, '')] ?? (path || '(input)');
-      const message = /received undefined$/.test(issue.message)
-        ? 'is required'
-        : issue.message.replace(
-            /^Invalid option: expected one of (.*)$/,
-            (_all, list: string) => `must be one of ${list.replace(/"/g, '').split('|').join(', ')}`,
-          );
-      return `${name}: ${message}`;
+      return `${name}: ${issueWords(issue)}`;
     })
     .join('; ');
 }

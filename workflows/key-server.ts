@@ -44,6 +44,7 @@ export class KeyServerSetup {
       prompt: (title) =>
         `${title} keeps failing. Fix the cause and retry, change the key server's hostnames, port or CA or the client certificate, or abort`,
       answers: ['retry', 'change', 'abort'],
+      changeFields: ['hostnames', 'port', 'kmipCaCertificate', 'clientCertificate'],
       remindEveryMs: input.questionReminderEveryMs,
       onAnswer: (answer) => this.change(answer),
     };

@@ -171,6 +171,7 @@ export async function recoverSliceService(rawInput: RecoverSliceInput): Promise<
           prompt: () =>
             `Which metadata drives of ${cluster} failed? Answer change with the ids of the drives to add back (--drives 12,13), or abort`,
           answers: ['change', 'abort'],
+          changeFields: ['driveIDs'],
           remindEveryMs: input.reminderEveryMs,
           onAnswer: async (answer) => {
             if (answer.action !== 'change') return;

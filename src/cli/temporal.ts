@@ -1,4 +1,13 @@
-import { Client, Connection, WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  QueryNotRegisteredError,
+  QueryRejectedError,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ekmDataConverter } from '../codec/data-converter';
 import { loadRuntimeSettings, temporalConnection, type RuntimeSettings } from '../config/runtime';
 import { CliError, ExitCode } from './exit-codes';
@@ -64,8 +73,31 @@ export async function requireWorker(ctx: CliContext, taskQueue: string, conseque
     const seconds = Number(p.lastAccessTime?.seconds ?? 0);
     return now - seconds * 1000 < POLLER_SEEN_WITHIN_MS;
   });
-  if (!alive) {
-    throw new CliError(`no worker is serving task queue ${taskQueue}; ${consequence}`, ExitCode.unavailable);
+  if (!alive) throw noWorker(taskQueue, consequence);
+}
+
+function noWorker(taskQueue: string, consequence: string, why = ''): CliError {
+  return new CliError(`no worker is serving task queue ${taskQueue}${why}; ${consequence}`, ExitCode.unavailable);
+}
+
+/**
+ * Runs a query (`call`) on a run of `taskQueue`; when no worker answers it (a worker that stopped
+ * less than a minute ago still shows as polling, so requireWorker let it through), the refusal
+ * says so in the words requireWorker uses instead of the SDK's 'Failed to query Workflow'. A
+ * missing run, an unreachable Temporal and a query the workflow refused pass through unchanged.
+ */
+export async function queryWorker<T>(taskQueue: string, consequence: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const passThrough =
+      !(err instanceof ServiceError) ||
+      err instanceof WorkflowNotFoundError ||
+      err instanceof QueryRejectedError ||
+      err instanceof QueryNotRegisteredError ||
+      isUnreachable(err);
+    if (passThrough) throw err;
+    throw noWorker(taskQueue, consequence, ' (the query was not answered: a worker that stopped less than a minute ago still shows as polling)');
   }
 }
 

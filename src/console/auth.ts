@@ -14,6 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { fileProblem } from '../config/file-problem';
 import { ConfigError, describeZodError } from '../config/zod-errors';
 
 /** The login cookie's name. */
@@ -21,6 +22,15 @@ export const SESSION_COOKIE = 'ekm_session';
 /** The form field (or `x-csrf-token` header) carrying the CSRF token on mutating requests. */
 export const CSRF_FIELD = '_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
+/**
+ * The sign-in form's own CSRF token (double submit): a random value in this cookie and in the
+ * form's _csrf field; a sign-in whose two differ (a form posted from another site, which can
+ * neither read nor set our cookie) is refused, so nobody can sign a browser in as someone else.
+ */
+export const LOGIN_CSRF_COOKIE = 'ekm_login_csrf';
+/** Failed sign-ins allowed per client address within LOGIN_FAILURE_WINDOW_MS; more get 429. */
+export const LOGIN_FAILURE_LIMIT = 10;
+export const LOGIN_FAILURE_WINDOW_MS = 60_000;
 /** A login lasts this long without use, then the user logs in again. */
 export const SESSION_IDLE_MS = 12 * 3600_000;
 /** Tokens shorter than this are refused when the users file is read: a guessable token is no login. */
@@ -63,11 +73,17 @@ export interface ConsoleUser {
  * at least MIN_TOKEN_LENGTH characters. Throws ConfigError naming the file and the user.
  */
 export function loadUsersFile(file: string): ConsoleUser[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('--users', fileProblem(file, err));
+  }
   let raw: unknown;
   try {
-    raw = YAML.parse(fs.readFileSync(file, 'utf8'));
+    raw = YAML.parse(text);
   } catch (err) {
-    throw new ConfigError(`--users ${file}`, `cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(`--users ${file}`, `is not YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   const parsed = usersFileSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`--users ${file}`, describeZodError(parsed.error));
@@ -87,7 +103,7 @@ function readToken(user: ConsoleUser, usersFile = 'the users file'): string {
   } catch (err) {
     throw new ConfigError(
       `--users ${usersFile}`,
-      `users.${user.name}.tokenFile: cannot read ${user.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+      `users.${user.name}.tokenFile: ${fileProblem(user.tokenFile, err)}`,
     );
   }
   if (token.length < MIN_TOKEN_LENGTH) {
@@ -221,6 +237,55 @@ export class Authenticator {
   /** The login cookie's attributes (Secure only over TLS: a browser drops a Secure cookie on http). */
   cookieOptions(): { httpOnly: true; sameSite: 'strict'; secure: boolean; path: string; maxAge: number } {
     return { httpOnly: true, sameSite: 'strict', secure: this.options.secure, path: '/', maxAge: Math.floor(this.idleMs / 1000) };
+  }
+}
+
+/** A fresh value for the sign-in form's CSRF cookie and field. */
+export function newLoginCsrfToken(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+/** True when the sign-in form's field carries the value of its cookie (both present). */
+export function checkLoginCsrf(cookie: unknown, field: unknown): boolean {
+  return typeof cookie === 'string' && typeof field === 'string' && cookie.length >= 16 && sameSecret(cookie, field);
+}
+
+/**
+ * Failed sign-ins per client address in a sliding window (memory only: a restart forgets them).
+ * `retryAfterMs` says how long an address must wait once it has LOGIN_FAILURE_LIMIT failures in
+ * the window; a successful sign-in clears its address.
+ */
+export class LoginThrottle {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(
+    readonly limit = LOGIN_FAILURE_LIMIT,
+    readonly windowMs = LOGIN_FAILURE_WINDOW_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private recent(address: string): number[] {
+    const since = this.now() - this.windowMs;
+    const times = (this.failures.get(address) ?? []).filter((t) => t > since);
+    if (times.length) this.failures.set(address, times);
+    else this.failures.delete(address);
+    return times;
+  }
+
+  /** 0 when the address may try; else the ms until its oldest failure leaves the window. */
+  retryAfterMs(address: string): number {
+    const times = this.recent(address);
+    return times.length < this.limit ? 0 : Math.max(1, times[0]! + this.windowMs - this.now());
+  }
+
+  recordFailure(address: string): void {
+    // Addresses that stopped trying are dropped as the map is used, so it stays small.
+    if (this.failures.size > 10_000) for (const key of [...this.failures.keys()]) this.recent(key);
+    this.failures.set(address, [...this.recent(address), this.now()]);
+  }
+
+  clear(address: string): void {
+    this.failures.delete(address);
   }
 }
 

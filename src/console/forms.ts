@@ -4,7 +4,8 @@
  * in the same words as the CLI, and nothing is sent. Certificates pasted or uploaded go through the
  * CLI's certificate reader (PEM, DER, PKCS#7; size limit; no private keys).
  */
-import { answerUpdate, type OperatorAnswer } from '../../workflows/contract';
+import { answerUpdate, changeField, type ChangeField, type OperatorAnswer, type RunbookProgress } from '../../workflows/contract';
+import { describeIssues } from '../../workflows/inputs';
 import { readCertificateText } from '../cli/certificate-files';
 import { CertificateInputError, CERTIFICATE_INPUT_LIMIT_BYTES } from '../pki/certificate-input';
 import { ConsoleProblem } from './temporal-access';
@@ -74,6 +75,34 @@ const ANSWER_LABELS: Record<string, string> = {
   by: 'User',
 };
 
+/** What each field of a `change` answer is called on the form. */
+export const CHANGE_LABELS: Record<ChangeField, string> = {
+  hostnames: 'Key server host names',
+  port: 'Port',
+  kmipCaCertificate: 'KMIP CA certificate',
+  clientCertificate: 'Client certificate with its CA',
+  driveIDs: 'Drive ids',
+};
+
+/** The form inputs that carry each field of a `change` answer. */
+const CHANGE_INPUTS: Record<ChangeField, string[]> = {
+  hostnames: ['hostnames'],
+  port: ['port'],
+  kmipCaCertificate: ['kmipCaCertificate', 'kmipCaCertificateFile'],
+  clientCertificate: ['clientCertificatePem', 'clientCertificateFile', 'clientCaPem', 'clientCaFile'],
+  driveIDs: ['driveIDs'],
+};
+
+/**
+ * The fields a `change` answer may carry at the question now: the question's own list
+ * (`waiting.changeFields`), else what the runbook's change applies to (a run asked before
+ * questions carried the list: a slice recovery takes drive ids, the key server's questions the rest).
+ */
+export function changeFieldsOf(progress: Pick<RunbookProgress, 'runbook' | 'waiting'>): ChangeField[] {
+  if (progress.waiting?.changeFields) return progress.waiting.changeFields;
+  return progress.runbook === 'recover-slice-service' ? ['driveIDs'] : changeField.options.filter((f) => f !== 'driveIDs');
+}
+
 function list(text: string | undefined): string[] | undefined {
   return text
     ?.split(/[\s,]+/)
@@ -103,6 +132,14 @@ export function answerFromForm(body: FormBody, by: string): OperatorAnswer {
       raw = { action, by, comment, extendBy: textField(body, 'extendBy', 'Extend by') ?? '' };
       break;
     case 'change': {
+      // The change form carries the inputs of the fields the question accepts (blank when not filled in).
+      const offered = changeField.options.filter((f) => CHANGE_INPUTS[f].some((input) => input in body));
+      const filled = changeField.options.filter((f) => CHANGE_INPUTS[f].some((input) => textField(body, input) !== undefined || fileField(body, input)));
+      if (filled.length === 0)
+        throw new ConsoleProblem(
+          400,
+          `change: fill in at least one of ${(offered.length ? offered : changeField.options).map((f) => CHANGE_LABELS[f]).join(', ')}; nothing was sent`,
+        );
       const portText = textField(body, 'port', 'Port');
       const port = portText === undefined ? undefined : Number(portText);
       if (port !== undefined && !Number.isInteger(port)) throw new ConsoleProblem(400, `Port: "${portText}" is not a number`);
@@ -131,12 +168,7 @@ export function answerFromForm(body: FormBody, by: string): OperatorAnswer {
       throw new ConsoleProblem(400, `Answer: "${action}" is not an answer a runbook takes`);
   }
   const defined = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
-  const parsed = answerUpdate.argument.safeParse(defined);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.');
-    const label = ANSWER_LABELS[field] ?? ANSWER_LABELS[String(issue.path[0] ?? '')] ?? (field || 'Answer');
-    throw new ConsoleProblem(400, `${action}: ${label} ${issue.message}`);
-  }
+  const parsed = answerUpdate.argument.safeParse(defined, { reportInput: true });
+  if (!parsed.success) throw new ConsoleProblem(400, `${action}: ${describeIssues(parsed.error, ANSWER_LABELS)}`);
   return parsed.data;
 }

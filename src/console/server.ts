@@ -19,12 +19,23 @@ import { CliError, ExitCode } from '../cli/exit-codes';
 import { checkKnownCluster } from '../cli/registry-check';
 import { startRunbook, validateInput } from '../cli/start';
 import { submitSignedCertificate } from '../cli/submit-certificate';
-import { describeRun, reachRun, requireWorker, update, type CliContext } from '../cli/temporal';
+import { describeRun, queryWorker, reachRun, requireWorker, update, type CliContext } from '../cli/temporal';
 import { loadClusterRegistry } from '../config/clusters';
 import type { RuntimeSettings } from '../config/runtime';
+import { formatDuration } from '../durations';
 import { planFor, type PlanInputs } from '../plan';
 import { buildRunReport, renderRunReportMarkdown } from '../report/run-report';
-import { CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, type Authenticator, type Identity } from './auth';
+import {
+  checkLoginCsrf,
+  CSRF_FIELD,
+  CSRF_HEADER,
+  LOGIN_CSRF_COOKIE,
+  LoginThrottle,
+  newLoginCsrfToken,
+  SESSION_COOKIE,
+  type Authenticator,
+  type Identity,
+} from './auth';
 import { ASSETS } from './assets';
 import { answerFromForm, fileField, textField, UPLOAD_LIMIT_BYTES, type FormBody } from './forms';
 import { page, type Html, type PageFrame } from './html';
@@ -59,12 +70,26 @@ export interface ConsoleOptions {
   https?: { cert: Buffer; key: Buffer };
 }
 
+/** The signing form's inputs, as its verdicts name them (the CLI says --cert and --ca). */
+const SIGN_NAMES = { certificate: 'Signed certificate', ca: 'CA chain' };
 /** How long a progress query for the runbooks list may take per run (a run with no worker is left unexplained). */
 const LIST_QUERY_MS = 3000;
 /** The largest request body: a form with three certificate uploads and pasted text. */
 const BODY_LIMIT_BYTES = 6 * UPLOAD_LIMIT_BYTES;
 
-const UPLOAD_TOO_LARGE = `The upload is too large: each file may be at most ${UPLOAD_LIMIT_BYTES} bytes (${UPLOAD_LIMIT_BYTES / 1024} KiB; a certificate with its chain is a few kilobytes), a whole form at most ${BODY_LIMIT_BYTES} bytes. Nothing was sent.`;
+/** The longest run id in an address: Temporal's default limit on a workflow id (a scheduled rekey's id is over fastify's default 100). */
+const MAX_RUN_ID_LENGTH = 1000;
+
+/**
+ * The refusal of a form over a limit, with its real size (the request's Content-Length) and the
+ * limits: a certificate pasted or uploaded is checked whole, never cut to a limit first.
+ */
+function tooLargeMessage(request: FastifyRequest, fileOverLimit = false): string {
+  const length = Number(request.headers['content-length']);
+  const size = Number.isFinite(length) && length > 0 ? ` (this form is ${length} bytes, ${Math.ceil(length / 1024)} KiB)` : '';
+  const what = fileOverLimit ? `An uploaded file is over ${UPLOAD_LIMIT_BYTES} bytes` : `The form is too large${size}`;
+  return `${what}: a certificate, pasted or uploaded, may be at most ${UPLOAD_LIMIT_BYTES} bytes (${UPLOAD_LIMIT_BYTES / 1024} KiB; a certificate with its chain is a few kilobytes), a whole form at most ${BODY_LIMIT_BYTES} bytes (${BODY_LIMIT_BYTES / 1024} KiB)${fileOverLimit ? size : ''}. Nothing was sent.`;
+}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -80,13 +105,28 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_RUN_ID_LENGTH },
+    // An address the router cannot take (an id longer than any run's, a broken %-escape): a page in words, not fastify's JSON.
+    frameworkErrors: (err, request, reply) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const part = /^\/[^/]+\/([^/?]*)/.exec(request.url)?.[1] ?? '';
+      const text = tooLong
+        ? `No such run: the id in the address is ${part.length} characters long, longer than any run id (at most ${MAX_RUN_ID_LENGTH}).`
+        : 'The address is not valid (a broken %-escape); nothing was changed.';
+      return (reply as unknown as FastifyReply)
+        .code(tooLong ? 404 : 400)
+        .type('text/html; charset=utf-8')
+        .send(page({ title: 'Not found' }, problemView(tooLong ? 404 : 400, text, '/')));
+    },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: BODY_LIMIT_BYTES });
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
-    limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 4, fields: 20, fieldSize: 4 * UPLOAD_LIMIT_BYTES, parts: 30 },
+    // A text field may be as large as the whole form (whose size is checked first, onRequest): a pasted
+    // certificate reaches the certificate reader whole, which names its real size against the limit.
+    limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 4, fields: 20, fieldSize: BODY_LIMIT_BYTES, parts: 30 },
   });
   app.addHook('onClose', () => temporal.close());
 
@@ -102,6 +142,13 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   const send = (reply: FastifyReply, status: number, f: PageFrame, body: Html) =>
     reply.code(status).type('text/html; charset=utf-8').send(page(f, body));
   const csrfOf = (request: FastifyRequest) => auth.csrfToken(request.identity!);
+  const throttle = new LoginThrottle();
+  /** The sign-in form with a fresh CSRF token in its cookie and its field (double submit). */
+  const loginPage = (reply: FastifyReply, status: number, problem?: string) => {
+    const token = newLoginCsrfToken();
+    reply.setCookie(LOGIN_CSRF_COOKIE, token, { ...auth.cookieOptions(), path: '/login', maxAge: 3600 });
+    return send(reply, status, { title: 'Sign in' }, loginView(token, problem));
+  };
   const user = (request: FastifyRequest) => request.identity!.user;
 
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -119,7 +166,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, request, reply) => {
     if (err instanceof ConsoleProblem) return send(reply, err.status, frame(request, 'Not done'), problemView(err.status, err.message, back(request)));
     if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
-      return send(reply, 413, frame(request, 'Too large'), problemView(413, UPLOAD_TOO_LARGE, back(request)));
+      return send(reply, 413, frame(request, 'Too large'), problemView(413, tooLargeMessage(request, err.code === 'FST_REQ_FILE_TOO_LARGE'), back(request)));
     if (err.statusCode && err.statusCode < 500)
       return send(reply, err.statusCode, frame(request, 'Not done'), problemView(err.statusCode, `The request could not be read (${err.code ?? 'malformed'}); nothing was changed.`, back(request)));
     return send(reply, 500, frame(request, 'Error'), problemView(500, 'Unexpected error in the console; nothing was changed.', back(request)));
@@ -134,8 +181,13 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     request.identity = auth.identify({ headers: request.headers, cookies: request.cookies });
     if (request.identity || PUBLIC.some((p) => p.test(path))) return;
     if (request.method === 'GET' && (request.headers.accept ?? '').includes('text/html'))
-      return send(reply.header('www-authenticate', 'Bearer'), 401, { title: 'Sign in' }, loginView());
+      return loginPage(reply.header('www-authenticate', 'Bearer'), 401);
     return reply.code(401).header('www-authenticate', 'Bearer').type('text/plain; charset=utf-8').send('sign in first: POST /login\n');
+  });
+  // A form over the limit is refused by its Content-Length before its body is read (multipart has no limit on the whole).
+  app.addHook('onRequest', async (request, reply) => {
+    if (Number(request.headers['content-length']) > BODY_LIMIT_BYTES)
+      return send(reply, 413, frame(request, 'Too large'), problemView(413, tooLargeMessage(request), back(request)));
   });
   app.addHook('preHandler', async (request, reply) => {
     if (request.method === 'GET' || request.method === 'HEAD' || !request.identity) return;
@@ -162,16 +214,33 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   app.get('/login', async (request, reply) => {
     if (request.identity) return reply.redirect('/', 303);
     if (!auth.loginEnabled) return send(reply, 401, { title: 'Sign in' }, problemView(401, 'Sign in through the proxy in front of this console.'));
-    return send(reply, 200, { title: 'Sign in' }, loginView());
+    return loginPage(reply, 200);
   });
   app.post('/login', async (request, reply) => {
     const body = (request.body ?? {}) as FormBody;
+    // Counted per client address before the token is looked at: guessing stops at the limit.
+    const waitMs = throttle.retryAfterMs(request.ip);
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      return loginPage(
+        reply.header('retry-after', String(seconds)),
+        429,
+        `Too many failed sign-ins from ${request.ip}: ${throttle.limit} within ${formatDuration(throttle.windowMs)}. Wait ${seconds} s, then sign in again.`,
+      );
+    }
+    if (!checkLoginCsrf(request.cookies[LOGIN_CSRF_COOKIE], body[CSRF_FIELD]))
+      return loginPage(reply, 403, 'The sign-in form was stale or did not come from this console (its security token did not match): sign in again with this one.');
     const name = typeof body.user === 'string' ? body.user.trim() : '';
     const token = typeof body.token === 'string' ? body.token : '';
     const who = auth.loginEnabled ? auth.checkLogin(name, token) : undefined;
-    if (!who) return send(reply, 401, { title: 'Sign in' }, loginView('User or token not accepted.'));
+    if (!who) {
+      throttle.recordFailure(request.ip);
+      return loginPage(reply, 401, 'User or token not accepted.');
+    }
+    throttle.clear(request.ip);
     const session = auth.startSession(who);
     reply.setCookie(SESSION_COOKIE, session.id, auth.cookieOptions());
+    reply.clearCookie(LOGIN_CSRF_COOKIE, { ...auth.cookieOptions(), path: '/login', maxAge: undefined });
     return reply.redirect('/', 303);
   });
   app.post('/logout', async (request, reply) => {
@@ -245,9 +314,14 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       await requireWorker(ctx, description.taskQueue, 'the step table needs one to answer the progress query');
       ctx.doing = `reading the progress of ${workflowId}`;
       const deadline = Date.now() + Math.max(1000, temporal.timeoutMs - 2000);
-      data.progress = await ctx.client.withDeadline(deadline, () => handle.query(progressQuery.definition));
+      const unanswered = "the run's state cannot be read now: start a worker on it and reload";
+      data.progress = await queryWorker(description.taskQueue, unanswered, () =>
+        ctx.client.withDeadline(deadline, () => handle.query(progressQuery.definition)),
+      );
       if (runbookOfType(description.type) === 'recover-kmip-server-fault')
-        data.diagnosis = await ctx.client.withDeadline(deadline, () => handle.query(kmipDiagnosisQuery.definition));
+        data.diagnosis = await queryWorker(description.taskQueue, unanswered, () =>
+          ctx.client.withDeadline(deadline, () => handle.query(kmipDiagnosisQuery.definition)),
+        );
     } catch (err) {
       if (err instanceof CliError) data.progressProblem = err.message;
       else data.progressProblem = `the run did not answer its progress query: ${(err as Error).message}`;
@@ -280,8 +354,10 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       });
     } catch (err) {
       if (!(err instanceof ConsoleProblem) || err.status >= 500) throw err;
-      // Refused (bad form, not accepted now, no such run): the run's page with the refusal next to the form.
-      const data = await temporal.run(`looking up ${id}`, (ctx) => runPageData(ctx, id, csrfOf(request)));
+      // Refused (bad form, not accepted now, no such run): the run's page with the refusal next to the form,
+      // or the refusal alone when the page cannot be made now (Temporal down).
+      const data = await temporal.run(`looking up ${id}`, (ctx) => runPageData(ctx, id, csrfOf(request))).catch(() => undefined);
+      if (!data) return send(reply, err.status, frame(request, 'Not done'), problemView(err.status, err.message, back(request)));
       data.refusal = { action, text: err.message };
       return send(reply, err.status, frame(request, id), runView(data));
     }
@@ -290,9 +366,13 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
 
   async function csrOf(ctx: CliContext, id: string) {
     const handle = ctx.client.workflow.getHandle(id);
-    await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
+    const consequence = 'the CSR is read through the progress query, which needs one';
+    const { taskQueue } = await reachRun(ctx, handle, consequence);
     ctx.doing = `reading the CSR of ${id}`;
-    const progress = await handle.query(progressQuery.definition);
+    const deadline = Date.now() + Math.max(1000, temporal.timeoutMs - 2000);
+    const progress = await queryWorker(taskQueue, consequence, () =>
+      ctx.client.withDeadline(deadline, () => handle.query(progressQuery.definition)),
+    );
     return { progress, csrPem: progress.waiting?.csrPem ?? progress.csrPem };
   }
 
@@ -327,7 +407,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const ca = pick('caChainPem', 'caChainFile', 'CA chain');
     if (!cert) throw new ConsoleProblem(400, 'Signed certificate: paste the certificate or upload its file');
     if (!ca) throw new ConsoleProblem(400, 'CA chain: paste the CA certificate(s) that issued it or upload their file');
-    const verdict = await certificateVerdict(data.csrPem, `run ${data.workflowId}`, { cert, ca });
+    const verdict = await certificateVerdict(data.csrPem, `run ${data.workflowId}`, { cert, ca }, new Date(), SIGN_NAMES);
     const accepted = verdict.accepted
       ? { certificatePem: readCertificateText(cert, 'Signed certificate').pem, caChainPem: readCertificateText(ca, 'CA chain').pem }
       : undefined;
@@ -421,7 +501,9 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       const description = await describeRun(ctx, handle);
       try {
         await requireWorker(ctx, description.taskQueue, 'the fleet status is a query, which needs one');
-        const fleetStatus = (await handle.query(fleetStatusQuery.definition)) as FleetStatus;
+        const fleetStatus = (await queryWorker(description.taskQueue, "the fleet's state cannot be read now: start a worker and reload", () =>
+          ctx.client.withDeadline(Date.now() + Math.max(1000, temporal.timeoutMs - 2000), () => handle.query(fleetStatusQuery.definition)),
+        )) as FleetStatus;
         // The fleet knows its children as running; which of them wait for a person is in their progress.
         const waiting = new Map<string, string>();
         await Promise.all(

@@ -5,6 +5,7 @@
  * unchanged, and a bound on every request: an answer within `timeoutMs` or a page that says what
  * was being done and whether anything was sent.
  */
+import net from 'node:net';
 import { ekmDataConverter } from '../codec/data-converter';
 import { Client, Connection, ServiceError } from '@temporalio/client';
 import { temporalConnection, type RuntimeSettings } from '../config/runtime';
@@ -33,6 +34,44 @@ const STATUS_OF_EXIT: Record<number, number> = {
 };
 
 const GRPC_DEADLINE_SLACK_MS = 1000;
+/** The longest the reachability probe of Temporal's address waits for a TCP connection. */
+const PROBE_MS = 3000;
+
+/**
+ * Why Temporal's address takes no TCP connection ("connection refused", "no such host", "no
+ * answer within 3s"), or undefined once one is made. Run beside each request's calls, so a
+ * Temporal that is down gives its page at once, not after the SDK's retries use up the bound.
+ */
+export function unreachableBecause(address: string, withinMs = PROBE_MS): Promise<string | undefined> {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
+  if (!match) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: match[1], port: Number(match[2]) });
+    const done = (why: string | undefined) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(why);
+    };
+    const timer = setTimeout(() => done(`no connection within ${formatDuration(withinMs)}`), withinMs);
+    socket.once('connect', () => done(undefined));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      done(
+        (
+          {
+            ECONNREFUSED: 'connection refused',
+            ENOTFOUND: 'no such host',
+            EAI_AGAIN: 'the host name could not be resolved now',
+            EHOSTUNREACH: 'host unreachable',
+            ENETUNREACH: 'network unreachable',
+            ETIMEDOUT: 'connection timed out',
+          } as Record<string, string>
+        )[err.code ?? ''] ??
+          err.code ??
+          err.message,
+      ),
+    );
+  });
+}
 
 /** gRPC DEADLINE_EXCEEDED anywhere in the cause chain: a bound that ran out, not a refusal by Temporal. */
 function isDeadlineExceeded(err: unknown): boolean {
@@ -88,7 +127,13 @@ export class ConsoleTemporal {
         () => this.inflight.delete(settled),
       );
       this.inflight.add(settled);
-      return await Promise.race([call, timedOut]);
+      const unreachable = unreachableBecause(this.settings.TEMPORAL_ADDRESS, Math.min(PROBE_MS, this.timeoutMs / 3)).then(
+        (why) =>
+          why === undefined
+            ? new Promise<never>(() => undefined) // reachable: the call decides
+            : Promise.reject(new ConsoleProblem(503, this.unreachableMessage(ctx, why))),
+      );
+      return await Promise.race([call, timedOut, unreachable]);
     } catch (err) {
       throw this.problem(err, ctx);
     } finally {
@@ -100,10 +145,7 @@ export class ConsoleTemporal {
     if (err instanceof ConsoleProblem) return err;
     if (err instanceof CliError) return new ConsoleProblem(STATUS_OF_EXIT[err.exitCode] ?? 500, err.message);
     if (err instanceof ConfigError) return new ConsoleProblem(400, err.message);
-    if (isUnreachable(err)) {
-      const sent = ctx.sent ? `; ${ctx.sent.what} may not have reached ${ctx.sent.workflowId}` : '; nothing was changed';
-      return new ConsoleProblem(503, `cannot reach Temporal at ${this.settings.TEMPORAL_ADDRESS}${sent}`);
-    }
+    if (isUnreachable(err)) return new ConsoleProblem(503, this.unreachableMessage(ctx));
     if (isDeadlineExceeded(err)) return new ConsoleProblem(504, this.timeoutMessage(ctx));
     if (err instanceof ServiceError) return new ConsoleProblem(503, temporalRefusal(ctx, err));
     if (ctx.sent)
@@ -112,6 +154,11 @@ export class ConsoleTemporal {
         `${ctx.sent.what} was sent to ${ctx.sent.workflowId}, then: ${(err as Error).message}; it may still be applied: reload the run's page to see before sending it again`,
       );
     return new ConsoleProblem(500, `unexpected error while ${ctx.doing}: ${(err as Error).message}`);
+  }
+
+  private unreachableMessage(ctx: CliContext, why?: string): string {
+    const sent = ctx.sent ? `; ${ctx.sent.what} may not have reached ${ctx.sent.workflowId}` : '; nothing was changed';
+    return `cannot reach Temporal at ${this.settings.TEMPORAL_ADDRESS}${why ? ` (${why})` : ''}${sent}`;
   }
 
   private timeoutMessage(ctx: CliContext): string {

@@ -14,7 +14,8 @@ import { formatDuration } from '../durations';
 import type { RunReport } from '../report/run-report';
 import { csrfField, html, raw, type Html } from './html';
 import { timelineSvg } from './timeline';
-import { UPLOAD_LIMIT_BYTES } from './forms';
+import type { ChangeField } from '../../workflows/contract';
+import { CHANGE_LABELS, changeFieldsOf, UPLOAD_LIMIT_BYTES } from './forms';
 
 const limitText = `${UPLOAD_LIMIT_BYTES / 1024} KiB`;
 
@@ -29,10 +30,12 @@ function stateCell(state: string | undefined): Html {
 // ---------------------------------------------------------------------------------------------
 // Login and errors
 
-export function loginView(problem?: string): Html {
+/** The sign-in form; `csrf` is the value of its LOGIN_CSRF_COOKIE, sent back in the form (double submit). */
+export function loginView(csrf: string, problem?: string): Html {
   return html`<h1>Sign in</h1>
     ${problem ? html`<p class="flash error" role="alert">${problem}</p>` : ''}
     <form method="post" action="/login" class="card" autocomplete="off">
+      ${csrfField(csrf)}
       <label for="user">User</label><input type="text" id="user" name="user" required />
       <label for="token">Token</label><input type="password" id="token" name="token" required />
       <p class="hint">Your token is in the file the console's users file names for you; it is never shown here.</p>
@@ -148,6 +151,23 @@ const ANSWER_HINTS: Record<AnswerAction, string> = {
   'enable-internal': 'Lock the drives with the cluster’s internal keys again and give up the move.',
 };
 
+/** The inputs of a change form: only the fields the question accepts now. */
+function changeInputs(accepted: ChangeField[]): Html {
+  const inputs: Record<ChangeField, Html> = {
+    hostnames: html`<label>${CHANGE_LABELS.hostnames} <input type="text" name="hostnames" placeholder="kms1.example.com, kms2.example.com" /></label>`,
+    port: html`<label>${CHANGE_LABELS.port} <input type="number" name="port" min="1" max="65535" placeholder="5696" /></label>`,
+    kmipCaCertificate: html`<label>KMIP CA certificate <textarea name="kmipCaCertificate" rows="3" placeholder="-----BEGIN CERTIFICATE-----"></textarea></label>
+        <input type="file" name="kmipCaCertificateFile" aria-label="KMIP CA certificate file" />`,
+    clientCertificate: html`<label>Client certificate <textarea name="clientCertificatePem" rows="3"></textarea></label>
+        <input type="file" name="clientCertificateFile" aria-label="Client certificate file" />
+        <label>Client certificate CA <textarea name="clientCaPem" rows="3"></textarea></label>
+        <input type="file" name="clientCaFile" aria-label="Client certificate CA file" />`,
+    driveIDs: html`<label>${CHANGE_LABELS.driveIDs} <input type="text" name="driveIDs" placeholder="12,13" /></label>`,
+  };
+  const files = accepted.includes('kmipCaCertificate') || accepted.includes('clientCertificate');
+  return html`${accepted.map((f) => inputs[f])}${files ? html`<p class="hint">Files up to ${limitText} each.</p>` : ''}`;
+}
+
 function answerForm(data: RunPageData, action: AnswerAction): Html {
   const p = data.progress!;
   const refusal = data.refusal?.action === action ? html`<p class="refusal" role="alert">${data.refusal.text}</p>` : '';
@@ -162,16 +182,7 @@ function answerForm(data: RunPageData, action: AnswerAction): Html {
         ${confirm ? html`<label>Type the cluster's name (${confirm}) to confirm: the drives stay unprotected <input type="text" name="confirmUnprotected" required /></label>` : ''}`;
       break;
     case 'change':
-      fields = html`<label>Key server host names <input type="text" name="hostnames" placeholder="kms1.example.com, kms2.example.com" /></label>
-        <label>Port <input type="number" name="port" min="1" max="65535" placeholder="5696" /></label>
-        <label>KMIP CA certificate <textarea name="kmipCaCertificate" rows="3" placeholder="-----BEGIN CERTIFICATE-----"></textarea></label>
-        <input type="file" name="kmipCaCertificateFile" aria-label="KMIP CA certificate file" />
-        <label>Client certificate <textarea name="clientCertificatePem" rows="3"></textarea></label>
-        <input type="file" name="clientCertificateFile" aria-label="Client certificate file" />
-        <label>Client certificate CA <textarea name="clientCaPem" rows="3"></textarea></label>
-        <input type="file" name="clientCaFile" aria-label="Client certificate CA file" />
-        ${p.runbook === 'recover-slice-service' ? html`<label>Drive ids <input type="text" name="driveIDs" placeholder="12,13" /></label>` : ''}
-        <p class="hint">Files up to ${limitText} each.</p>`;
+      fields = changeInputs(changeFieldsOf(p));
       break;
     default:
       fields = html``;

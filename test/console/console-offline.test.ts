@@ -8,18 +8,27 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ServiceError } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { Authenticator, listenProblem, loadUsersFile, MIN_TOKEN_LENGTH, SESSION_COOKIE } from '../../src/console/auth';
+import { Authenticator, listenProblem, loadUsersFile, LOGIN_FAILURE_LIMIT, LoginThrottle, MIN_TOKEN_LENGTH, SESSION_COOKIE } from '../../src/console/auth';
+import { certificateVerdict } from '../../src/cli/commands/cert';
+import type { CliError } from '../../src/cli/exit-codes';
+import { queryWorker } from '../../src/cli/temporal';
+import { describeZodError } from '../../src/config/zod-errors';
+import { describeIssues } from '../../workflows/inputs';
+import { makeCsr } from '../support/certificates';
 import { UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
 import { ConsoleTemporal } from '../../src/console/temporal-access';
 import { buildConsole } from '../../src/console/server';
 import { fleetView } from '../../src/console/views';
 import { loadRuntimeSettings } from '../../src/config/runtime';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { checkTlsPair, parseListen } from '../../src/cli/commands/console';
+import { checkTlsPair, parseListen, readFlagFile } from '../../src/cli/commands/console';
 import { createCertificateAuthority, issueKeyAndCertificate } from '../../src/pki/authority';
-import { csrfOf, multipartBody, send } from '../support/console-http';
+import { csrfOf, multipartBody, send, signIn } from '../support/console-http';
+import { runView } from '../../src/console/views';
+import type { ChangeField, RunbookProgress } from '../../workflows/contract';
 
 const TOKEN = 'console-offline-token-0123456789';
 
@@ -45,7 +54,7 @@ describe('console without Temporal', () => {
   });
 
   async function login(): Promise<{ cookie: string; csrf: string }> {
-    const res = await send(base, 'POST', '/login', { form: { user: 'oncall-1', token: TOKEN } });
+    const res = await signIn(base, 'oncall-1', TOKEN);
     expect(res.status).toBe(303);
     const cookie = /^ekm_session=([^;]+)/.exec(res.setCookie)![1]!;
     // The Start page needs no Temporal: it carries the CSRF token in its forms.
@@ -85,10 +94,10 @@ describe('console without Temporal', () => {
     expect(page.body).toContain('Sign in');
     const post = await send(base, 'POST', '/runs/ekm-setup-x/answer', { form: { action: 'retry' } });
     expect(post.status).toBe(401);
-    const wrong = await send(base, 'POST', '/login', { form: { user: 'oncall-1', token: `${TOKEN}x` } });
+    const wrong = await signIn(base, 'oncall-1', `${TOKEN}x`);
     expect(wrong.status).toBe(401);
     expect(wrong.body).toContain('User or token not accepted.');
-    const ok = await send(base, 'POST', '/login', { form: { user: 'oncall-1', token: TOKEN } });
+    const ok = await signIn(base, 'oncall-1', TOKEN);
     expect(ok.status).toBe(303);
     expect(ok.setCookie).toMatch(new RegExp(`^${SESSION_COOKIE}=[A-Za-z0-9_-]{40,};`));
     expect(ok.setCookie).toContain('HttpOnly');
@@ -115,17 +124,98 @@ describe('console without Temporal', () => {
     const multipart = multipartBody({ _csrf: csrf, certificateFile: { filename: 'big.pem', data: Buffer.alloc(UPLOAD_LIMIT_BYTES + 1, 0x41) } });
     const res = await send(base, 'POST', '/runs/ekm-setup-x/sign/check', { cookie, multipart });
     expect(res.status).toBe(413);
-    expect(res.body).toContain(`each file may be at most ${UPLOAD_LIMIT_BYTES} bytes (64 KiB`);
+    expect(res.body).toContain(`An uploaded file is over ${UPLOAD_LIMIT_BYTES} bytes: a certificate, pasted or uploaded, may be at most ${UPLOAD_LIMIT_BYTES} bytes (64 KiB`);
     expect(res.body).toContain('Nothing was sent.');
   });
 
-  it('with Temporal unreachable: a bounded error page that says nothing was changed', async () => {
+  it('a pasted certificate over the limit is refused with its real size, not cut first; a form over the whole limit names its size', async () => {
+    const { cookie, csrf } = await login();
+    // 300 KiB pasted into the change form's KMIP CA field: read whole, refused with its size.
+    const pasted = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(300 * 1024)}\n-----END CERTIFICATE-----\n`;
+    const big = await send(base, 'POST', '/runs/ekm-setup-x/answer', {
+      cookie,
+      multipart: multipartBody({ _csrf: csrf, action: 'change', kmipCaCertificate: pasted }),
+    });
+    expect(big.status).toBe(400);
+    expect(big.body).toContain(`KMIP CA certificate: too large (${Buffer.byteLength(pasted.trim())} bytes; limit ${UPLOAD_LIMIT_BYTES})`);
+    // Over the whole form's limit: refused by its length before it is read, naming that length.
+    const huge = multipartBody({ _csrf: csrf, action: 'change', kmipCaCertificate: 'A'.repeat(500 * 1024) });
+    const refused = await send(base, 'POST', '/runs/ekm-setup-x/answer', { cookie, multipart: huge });
+    expect(refused.status).toBe(413);
+    expect(refused.body).toContain(`The form is too large (this form is ${huge.body.length} bytes`);
+    expect(refused.body).toContain(`a whole form at most ${6 * UPLOAD_LIMIT_BYTES} bytes`);
+  });
+
+  it('the change form: a host name over 253 characters, an empty change, a port that is no number: refused in words naming the field, before anything is sent', async () => {
+    const { cookie, csrf } = await login();
+    const post = (fields: Record<string, string>) =>
+      send(base, 'POST', '/runs/ekm-setup-x/answer', { cookie, multipart: multipartBody({ _csrf: csrf, action: 'change', ...fields }) });
+    const long = await post({ hostnames: `${'a'.repeat(300)}.example.com` });
+    expect(long.status).toBe(400);
+    expect(long.body).toContain(`change: Key server host names: &#39;${'a'.repeat(24)}…&#39; is longer than 253 characters (312)`);
+    expect(long.body).not.toContain('Too big');
+    // The form of a setup's question carries its four fields, blank: the refusal lists those, not drive ids.
+    const empty = await post({ hostnames: '', port: '', kmipCaCertificate: '', clientCertificatePem: '', clientCaPem: '' });
+    expect(empty.status).toBe(400);
+    expect(empty.body).toContain(
+      'change: fill in at least one of Key server host names, Port, KMIP CA certificate, Client certificate with its CA; nothing was sent',
+    );
+    const port = await post({ port: '70000' });
+    expect(port.body).toContain('change: Port: must be 1-65535');
+  });
+
+  it("a run's change form offers only the fields its question accepts", () => {
+    const progress = (changeFields?: ChangeField[], runbook: RunbookProgress['runbook'] = 'setup') =>
+      ({
+        runbook,
+        cluster: 'prod-a',
+        state: 'waiting-for-input',
+        startedAt: '2026-12-01T01:00:00.000Z',
+        steps: [],
+        notes: [],
+        answers: [],
+        waiting: {
+          kind: 'operator-decision',
+          step: 'server',
+          since: '2026-12-01T01:00:00.000Z',
+          prompt: 'key server keeps failing',
+          answers: ['retry', 'change', 'abort'],
+          reminders: 0,
+          changeFields,
+        },
+      }) as unknown as RunbookProgress;
+    const inputs = (p: RunbookProgress) => {
+      const text = runView({ workflowId: 'ekm-x', runId: 'r', status: 'RUNNING', workflowType: 'setup', taskQueue: 'q', csrf: 't', progress: p }).toString();
+      const form = text.slice(text.indexOf('data-answer="change"'), text.indexOf('</form>', text.indexOf('data-answer="change"')));
+      return [...form.matchAll(/(?:input|textarea) [^>]*name="([A-Za-z]+)"/g)].map((m) => m[1]).filter((n) => !['_csrf', 'action', 'comment'].includes(n!));
+    };
+    expect(inputs(progress(['hostnames', 'port', 'kmipCaCertificate', 'clientCertificate']))).toEqual([
+      'hostnames', 'port', 'kmipCaCertificate', 'kmipCaCertificateFile', 'clientCertificatePem', 'clientCertificateFile', 'clientCaPem', 'clientCaFile',
+    ]);
+    expect(inputs(progress(['clientCertificate', 'kmipCaCertificate'], 'renew'))).toEqual([
+      'clientCertificatePem', 'clientCertificateFile', 'clientCaPem', 'clientCaFile', 'kmipCaCertificate', 'kmipCaCertificateFile',
+    ]);
+    // A question asked before questions carried their fields: what the runbook's change applies to.
+    expect(inputs(progress(undefined, 'recover-slice-service'))).toEqual(['driveIDs']);
+    expect(inputs(progress(undefined, 'setup'))).not.toContain('driveIDs');
+  });
+
+  it('a run id longer than any run has: a 404 page in words, not the router\'s JSON', async () => {
     const { cookie } = await login();
-    for (const url of ['/', '/runs/ekm-setup-x']) {
+    const res = await send(base, 'GET', `/runs/${'x'.repeat(5000)}`, { cookie });
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(res.body).toContain('No such run: the id in the address is 5000 characters long, longer than any run id (at most 1000).');
+    expect(res.body).not.toContain('FST_ERR');
+  });
+
+  it('with Temporal unreachable: every page says it cannot reach Temporal at its address (not "no answer" after the bound), and nothing was changed', async () => {
+    const { cookie } = await login();
+    for (const url of ['/', '/runs/ekm-setup-x', '/runs/ekm-setup-x/sign', '/fleets']) {
       const res = await send(base, 'GET', url, { cookie });
-      // Refused connections are retried by the client until the bound: 504 with what it was doing, or 503 if it gave up first.
-      expect([url, [503, 504].includes(res.status)]).toEqual([url, true]);
-      expect(res.body).toMatch(/nothing was changed.*Temporal at 127\.0\.0\.1:1|Temporal at 127\.0\.0\.1:1; nothing was changed/);
+      // The refused connection is seen at once, beside the SDK's retries (which would use up the bound and say "no answer within 3s").
+      expect([url, res.status]).toEqual([url, 503]);
+      expect(res.body).toContain('cannot reach Temporal at 127.0.0.1:1 (connection refused); nothing was changed');
     }
   });
 
@@ -140,9 +230,13 @@ describe('console without Temporal', () => {
     const dispatcher = new Agent({ connect: { ca: ca.certificatePem } });
     try {
       expect(url).toMatch(/^https:\/\//);
+      const form = await undiciFetch(`${url}/login`, { dispatcher });
+      const loginCsrf = /ekm_login_csrf=([^;]+)/.exec(form.headers.getSetCookie().join('\n'))![1]!;
+      expect(form.headers.getSetCookie().join('\n')).toContain('Secure');
       const res = await undiciFetch(`${url}/login`, {
         method: 'POST',
-        body: new URLSearchParams({ user: 'oncall-1', token: TOKEN }),
+        headers: { cookie: `ekm_login_csrf=${loginCsrf}` },
+        body: new URLSearchParams({ user: 'oncall-1', token: TOKEN, _csrf: csrfOf(await form.text()) }),
         redirect: 'manual',
         dispatcher,
       });
@@ -241,5 +335,149 @@ describe('console without Temporal', () => {
     } finally {
       await proxied.close();
     }
+  });
+});
+
+describe('the console: signing in, its flags and its words (no Temporal)', () => {
+  let dir: string;
+  let usersFile: string;
+
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-console-words-'));
+    fs.writeFileSync(path.join(dir, 'oncall-1.token'), `${TOKEN}\n`, { mode: 0o600 });
+    usersFile = path.join(dir, 'users.yaml');
+    fs.writeFileSync(usersFile, 'users:\n  oncall-1:\n    tokenFile: oncall-1.token\n');
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function consoleApp(): Promise<{ url: string; close: () => Promise<void> }> {
+    const settings = loadRuntimeSettings({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    const { app } = await buildConsole({ settings, auth: new Authenticator({ users: loadUsersFile(usersFile), secure: false }), timeoutMs: 3000 });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    return { url, close: () => app.close() };
+  }
+
+  it('the sign-in form carries its own CSRF token: a sign-in posted without it, or with another form’s, is refused and signs nobody in', async () => {
+    const { url, close } = await consoleApp();
+    try {
+      const form = await send(url, 'GET', '/login');
+      expect(form.setCookie).toMatch(/ekm_login_csrf=[A-Za-z0-9_-]{20,}; Max-Age=3600; Path=\/login; HttpOnly; SameSite=Strict/);
+      const bare = await send(url, 'POST', '/login', { form: { user: 'oncall-1', token: TOKEN } });
+      expect(bare.status).toBe(403);
+      expect(bare.body).toContain('The sign-in form was stale or did not come from this console');
+      expect(bare.setCookie).not.toContain('ekm_session=');
+      const other = await send(url, 'GET', '/login');
+      const crossed = await send(url, 'POST', '/login', {
+        cookies: /(ekm_login_csrf=[^;]+)/.exec(form.setCookie)![1],
+        form: { user: 'oncall-1', token: TOKEN, _csrf: csrfOf(other.body) },
+      });
+      expect(crossed.status).toBe(403);
+      expect((await signIn(url, 'oncall-1', TOKEN)).status).toBe(303);
+    } finally {
+      await close();
+    }
+  });
+
+  it(`more than ${LOGIN_FAILURE_LIMIT} failed sign-ins from one address within a minute: 429 in words, even with the right token`, async () => {
+    const { url, close } = await consoleApp();
+    try {
+      for (let i = 0; i < LOGIN_FAILURE_LIMIT; i++) expect((await signIn(url, 'oncall-1', `wrong-${i}-0123456789abcdef`)).status).toBe(401);
+      const blocked = await signIn(url, 'oncall-1', TOKEN);
+      expect(blocked.status).toBe(429);
+      expect(blocked.body).toMatch(new RegExp(`Too many failed sign-ins from 127\\.0\\.0\\.1: ${LOGIN_FAILURE_LIMIT} within 1m\\. Wait \\d+ s, then sign in again\\.`));
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(blocked.setCookie).not.toContain('ekm_session=');
+    } finally {
+      await close();
+    }
+    // The window slides: an address's failures leave it a minute after they happened; a success clears them.
+    let now = 0;
+    const throttle = new LoginThrottle(2, 60_000, () => now);
+    throttle.recordFailure('a');
+    now = 30_000;
+    throttle.recordFailure('a');
+    expect(throttle.retryAfterMs('a')).toBe(30_000);
+    expect(throttle.retryAfterMs('b')).toBe(0);
+    now = 60_001;
+    expect(throttle.retryAfterMs('a')).toBe(0);
+    throttle.recordFailure('a');
+    throttle.clear('a');
+    expect(throttle.retryAfterMs('a')).toBe(0);
+  });
+
+  it('--users, --tls-cert, --tls-key naming a missing file, a directory: the flag and the file in words, exit 2', () => {
+    const missing = path.join(dir, 'nope.yaml');
+    expect(() => loadUsersFile(missing)).toThrow(`--users: file ${missing} does not exist`);
+    expect(() => loadUsersFile(dir)).toThrow(`--users: ${dir} is a directory, not a file`);
+    fs.writeFileSync(path.join(dir, 'gone.yaml'), 'users:\n  oncall-2:\n    tokenFile: gone.token\n');
+    expect(() => loadUsersFile(path.join(dir, 'gone.yaml'))).toThrow(`users.oncall-2.tokenFile: file ${path.join(dir, 'gone.token')} does not exist`);
+    for (const flag of ['--tls-cert', '--tls-key']) {
+      const failure = (() => {
+        try {
+          readFlagFile(missing, flag);
+        } catch (err) {
+          return err as CliError;
+        }
+        throw new Error('read a missing file');
+      })();
+      expect(failure.message).toBe(`${flag}: file ${missing} does not exist`);
+      expect(failure.exitCode).toBe(2);
+    }
+    expect(() => readFlagFile(dir, '--tls-cert')).toThrow(`--tls-cert: ${dir} is a directory, not a file`);
+  });
+
+  it("zod's refusals in an operator's words, for every field: too long, too short, wrong type, not a number, out of range", () => {
+    const schema = z.strictObject({
+      name: z.string().max(8),
+      code: z.string().min(3),
+      count: z.number(),
+      port: z.int().max(65535),
+      tags: z.array(z.string()).min(1),
+      mode: z.enum(['hardware', 'software']),
+    });
+    const parsed = schema.safeParse({ name: 'much-too-long', code: 'ab', count: 'seven', port: 70000, tags: [], mode: 'x', extra: 1 }, { reportInput: true });
+    const text = describeIssues(parsed.error!, { port: '--port' });
+    expect(text.split('; ')).toEqual([
+      "name: 'much-too-long' is longer than 8 characters (13)",
+      "code: 'ab' is shorter than 3 characters (2)",
+      "count: 'seven' is not a number",
+      '--port: 70000 is more than 65535',
+      'tags: must list at least one',
+      "mode: 'x' is not one of hardware, software",
+      '(input): extra is not a field here',
+    ]);
+    expect(describeIssues(schema.safeParse({ name: 1 }).error!)).toContain('name: must be text; code: is required');
+    // The settings files' errors are worded by the same function.
+    expect(describeZodError(z.strictObject({ port: z.int() }).safeParse({ port: 1.5 }, { reportInput: true }).error!, 'clusters.prod-a')).toBe(
+      'clusters.prod-a.port: 1.5 is not a whole number',
+    );
+  });
+
+  it("a query no worker answers is said as no worker on the run's task queue, not the SDK's 'Failed to query Workflow'", async () => {
+    const deadline = Object.assign(new Error('Deadline exceeded'), { code: 4 });
+    const failure = await queryWorker('ekm-main', "the run's state cannot be read now", () =>
+      Promise.reject(new ServiceError('Failed to query Workflow', { cause: deadline })),
+    ).catch((err: CliError) => err);
+    expect(failure.message).toBe(
+      "no worker is serving task queue ekm-main (the query was not answered: a worker that stopped less than a minute ago still shows as polling); the run's state cannot be read now",
+    );
+    expect(failure.exitCode).toBe(5);
+    const notFound = new WorkflowNotFoundError('not found', 'ekm-setup-x', undefined);
+    await expect(queryWorker('q', 'x', () => Promise.reject(notFound))).rejects.toBe(notFound);
+  });
+
+  it("the certificate verdict names the console's inputs, not the CLI's flags", async () => {
+    const { csrPem } = await makeCsr();
+    const ca = await createCertificateAuthority('EKM console verdict CA');
+    const other = await issueKeyAndCertificate(ca, { subject: 'CN=someone-else', usages: ['client'] });
+    const names = { certificate: 'Signed certificate', ca: 'CA chain' };
+    const garbage = await certificateVerdict(csrPem, 'run x', { cert: Buffer.from('not a certificate'), ca: Buffer.from(ca.certificatePem) }, new Date(), names);
+    expect(garbage.problems[0]).toMatch(/^Signed certificate: /);
+    const wrongKey = await certificateVerdict(csrPem, 'run x', { cert: Buffer.from(other.certificatePem), ca: Buffer.from(ca.certificatePem) }, new Date(), names);
+    expect(wrongKey.accepted).toBe(false);
+    expect(wrongKey.problems.join('\n')).toContain('Signed certificate: ');
+    expect(wrongKey.problems.join('\n')).not.toContain('--cert');
+    // The CLI's own call still names its flags.
+    expect((await certificateVerdict(csrPem, '--csr f', { cert: Buffer.from(other.certificatePem), ca: Buffer.from(ca.certificatePem) })).problems.join('\n')).toContain('--cert: ');
   });
 });

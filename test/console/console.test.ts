@@ -29,7 +29,7 @@ import type { RecoverKmipInput } from '../../workflows/inputs-recovery';
 import type { SetupInput } from '../../workflows/inputs';
 import { issueClient, type TestCa } from '../support/certificates';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
-import { csrfOf, multipartBody, send } from '../support/console-http';
+import { csrfOf, multipartBody, send, signIn } from '../support/console-http';
 import { eventually } from '../support/eventually';
 import { startRunbook } from '../support/start';
 import { testEnv } from '../support/test-env';
@@ -146,7 +146,7 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
   });
 
   async function login(): Promise<{ cookie: string; csrf: string }> {
-    const res = await send(base, 'POST', '/login', { form: { user: USER, token: TOKEN } });
+    const res = await signIn(base, USER, TOKEN);
     const cookie = /^ekm_session=([^;]+)/.exec(res.setCookie)![1]!;
     return { cookie, csrf: csrfOf((await send(base, 'GET', '/start', { cookie })).body) };
   }

@@ -151,7 +151,7 @@ describe("the answer to the slice recovery's question", () => {
     expect(() => buildAnswer('change', { drives: '12,x13' })).toThrow(
       new CliError('--drives: "x13" is not a drive id (give ids like 12,13)', 2),
     );
-    expect(() => buildAnswer('change', { drives: ',' })).toThrow(/^change: --drives must be a non-empty list of drive ids$/);
+    expect(() => buildAnswer('change', { drives: ',' })).toThrow(/^change: --drives: must be a non-empty list of drive ids$/);
   });
 
   it('a change with nothing in it names every field it could carry', () => {

@@ -16,11 +16,14 @@ export interface SendOptions {
   /** A multipart body, from multipartBody(). */
   multipart?: { body: Buffer; type: string };
   headers?: Record<string, string>;
+  /** Other cookies, as a Cookie header's text (e.g. the sign-in form's CSRF cookie). */
+  cookies?: string;
 }
 
 export async function send(base: string, method: string, path: string, options: SendOptions = {}): Promise<ConsoleResponse> {
   const headers: Record<string, string> = { accept: 'text/html', ...options.headers };
-  if (options.cookie) headers.cookie = `ekm_session=${options.cookie}`;
+  const cookies = [options.cookie ? `ekm_session=${options.cookie}` : '', options.cookies ?? ''].filter(Boolean);
+  if (cookies.length) headers.cookie = cookies.join('; ');
   let body: string | Buffer | undefined;
   if (options.form) {
     headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -59,4 +62,12 @@ export function csrfOf(body: string): string {
   const match = /name="_csrf" value="([^"]+)"/.exec(body);
   if (!match) throw new Error('no CSRF token on the page');
   return match[1]!;
+}
+
+/** Signs in as a browser does: the sign-in form (its CSRF cookie and field), then POST /login. */
+export async function signIn(base: string, user: string, token: string): Promise<ConsoleResponse> {
+  const form = await send(base, 'GET', '/login');
+  const loginCsrf = /ekm_login_csrf=([^;]+)/.exec(form.setCookie)?.[1];
+  if (!loginCsrf) throw new Error('the sign-in form set no CSRF cookie');
+  return send(base, 'POST', '/login', { cookies: `ekm_login_csrf=${loginCsrf}`, form: { user, token, _csrf: csrfOf(form.body) } });
 }

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadRuntimeSettings } from '../../config/runtime';
+import { fileProblem } from '../../config/file-problem';
 import { ConfigError } from '../../config/zod-errors';
 import { parseDurationText } from '../../durations';
 import { listenProblem } from '../../console/auth';
@@ -53,11 +54,12 @@ export function checkTlsPair(cert: Buffer, key: Buffer): void {
     throw new CliError('--tls-key: is not the private key of the --tls-cert certificate');
 }
 
-function readFile(file: string, flag: string): Buffer {
+/** A file named by a flag; one that is missing, a directory or unreadable is refused naming the flag (exit 2). */
+export function readFlagFile(file: string, flag: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new CliError(`${flag}: ${fileProblem(file, err)}`, ExitCode.usage);
   }
 }
 
@@ -104,7 +106,7 @@ async function serve(flags: ConsoleFlags): Promise<void> {
   // The server (fastify, the plan module and through it the activity readers) loads only for this command.
   const { Authenticator, loadUsersFile } = await import('../../console/auth');
   const { buildConsole } = await import('../../console/server');
-  const https = flags.tlsCert ? { cert: readFile(flags.tlsCert, '--tls-cert'), key: readFile(flags.tlsKey!, '--tls-key') } : undefined;
+  const https = flags.tlsCert ? { cert: readFlagFile(flags.tlsCert, '--tls-cert'), key: readFlagFile(flags.tlsKey!, '--tls-key') } : undefined;
   if (https) checkTlsPair(https.cert, https.key);
   const auth = new Authenticator({
     users: flags.users ? loadUsersFile(flags.users) : undefined,

@@ -471,7 +471,6 @@ export function registerFleet(program: Command): void {
     .addHelpText('after', FLEET_STATUS_EXIT_CODES)
     .action((target: string, opts: { watch?: boolean; json?: boolean }) =>
       run(async (ctx, out) => {
-        const began = Date.now();
         const workflowId = await resolveFleetId(ctx, target);
         const show = async () => {
           const view = await fleetView(ctx, workflowId);
@@ -484,7 +483,7 @@ export function registerFleet(program: Command): void {
         if (!opts.watch) return fleetExitCode(view.status);
         // Bounded by --timeout like every command: it stops a little before the bound and says so.
         const timeoutMs = commandTimeoutMs();
-        const deadline = began + timeoutMs - Math.min(WATCH_MARGIN_MS, timeoutMs / 4);
+        const deadline = Date.now() + timeoutMs - Math.min(WATCH_MARGIN_MS, timeoutMs / 4);
         while (!view.status.endedAt && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, Math.max(0, Math.min(WATCH_EVERY_MS, deadline - Date.now()))));
           if (Date.now() >= deadline) break;

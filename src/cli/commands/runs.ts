@@ -10,7 +10,7 @@ import {
   type OperatorAnswer,
   type RunbookProgress,
 } from '../../../workflows/contract';
-import { clusterName } from '../../../workflows/inputs';
+import { clusterName, describeIssues } from '../../../workflows/inputs';
 import { RUNBOOK_WORKFLOW_TYPES } from '../../../workflows/runbooks';
 import { CliError, ExitCode } from '../exit-codes';
 import { followRun } from '../follow';
@@ -372,13 +372,8 @@ export function buildAnswer(action: string, opts: AnswerOptions): OperatorAnswer
     if (opts[option as keyof AnswerOptions] !== undefined && defined[field] === undefined)
       throw new CliError(`${action}: ${ANSWER_FLAGS[field] ?? option} does not go with ${action}`, ExitCode.usage);
   }
-  const parsed = answerUpdate.argument.safeParse(defined);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.join('.');
-    const flag = ANSWER_FLAGS[field] ?? ANSWER_FLAGS[String(issue.path[0] ?? '')] ?? field;
-    throw new CliError(`${action}: ${flag}${field ? ' ' : ''}${issue.message}`, ExitCode.usage);
-  }
+  const parsed = answerUpdate.argument.safeParse(defined, { reportInput: true });
+  if (!parsed.success) throw new CliError(`${action}: ${describeIssues(parsed.error, ANSWER_FLAGS)}`, ExitCode.usage);
   return parsed.data;
 }
 
