@@ -41,8 +41,8 @@ export class KeyServerSetup {
       kmipCaCertificate: input.kmipCaCertificate,
     };
     this.askOnFailure = {
-      prompt: (title) =>
-        `${title} keeps failing. Fix the cause and retry, change the key server's hostnames, port or CA or the client certificate, or abort`,
+      prompt: (step) =>
+        `${step} keeps failing. Fix the cause and retry, change the key server's hostnames, port or CA or the client certificate, or abort`,
       answers: ['retry', 'change', 'abort'],
       changeFields: ['hostnames', 'port', 'kmipCaCertificate', 'clientCertificate'],
       remindEveryMs: input.questionReminderEveryMs,

@@ -62,8 +62,8 @@ export interface AskOptions {
 
 /** How `stepOrAsk` asks when a step still fails after its retries. */
 export interface AskOnFailure {
-  /** The question; the step's failure is shown with it as the problem. */
-  prompt: (stepTitle: string) => string;
+  /** The question, given the step in prose ("step 3 (Turn on encryption …)"); the step's failure is shown with it as the problem. */
+  prompt: (step: string) => string;
   answers: AnswerAction[];
   remindEveryMs?: number;
   /** `change` may carry only these fields. */

@@ -131,7 +131,7 @@ export class RunbookTracker<Id extends string> {
         if (isCancellation(err) || isUnchangeableRefusal(err)) throw err;
         const answer = await this.ask({
           step: id,
-          prompt: ask.prompt(this.stepOf(id).title),
+          prompt: ask.prompt(stepInProse(id, this.stepOf(id).title)),
           answers: ask.answers,
           problem: describeFailure(err),
           remindEveryMs: ask.remindEveryMs,
@@ -353,4 +353,13 @@ export class RunbookTracker<Id extends string> {
     if (p.waiting) lines.push(`waiting for: ${p.waiting.prompt}`, `answers: ${p.waiting.answers.join(', ')}`);
     setCurrentDetails(lines.join('\n\n'));
   }
+}
+
+/**
+ * A step named inside a sentence: '3 Turn on encryption with the provider' (the vendor's step
+ * number first) reads as the start of a list item; "step 3 (Turn on …) failed" reads as prose.
+ */
+export function stepInProse(id: string, title: string): string {
+  const numbered = /^(\d+[a-z]?) (.+)$/.exec(title);
+  return numbered ? `step ${numbered[1]} (${numbered[2]})` : `step ${id} (${title})`;
 }

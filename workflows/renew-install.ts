@@ -7,6 +7,7 @@ import type { RenewalPrecheck } from '../activities/renew';
 import { clusterCalls } from './calls';
 import type { OperatorAnswer } from './contract';
 import { describeFailure, Failure } from './failures';
+import { sameCertificates } from '../src/pki/same-certificates';
 import type { RenewOptions } from './inputs-renew';
 import type { AskOnFailure } from './progress';
 import type { RenewRun } from './renew';
@@ -45,12 +46,17 @@ export class CertificateInstaller {
     private readonly keyPairReplaced: boolean,
   ) {
     this.kmipCaCertificate = input.kmipCaCertificate;
+    if (precheck.newKmipCa && sameCertificates(precheck.newKmipCa, precheck.kmipCa)) {
+      // The key server's CA did not rotate: nothing to replace, and the result must not say it was.
+      this.kmipCaCertificate = undefined;
+      run.note("kmipCaCertificate: the CA given is the one the key server already has; it is left as it is");
+    }
     this.calls = clusterCalls({ timeoutMs: input.activityTimeoutMs });
     // ModifyKeyServerKmip and the tests make the cluster reach the key server: the test budget.
     this.reaches = clusterCalls({ timeoutMs: input.activityTimeoutMs, retry: testRetry(input) });
     this.askOnFailure = {
-      prompt: (title) =>
-        `${title} failed. ${this.stateInWords()} Fix the cause and retry, change the client certificate or the KMIP CA, or abort`,
+      prompt: (step) =>
+        `${step} failed. ${this.stateInWords()} Fix the cause and retry, change the client certificate or the KMIP CA, or abort`,
       answers: ['retry', 'change', 'abort'],
       changeFields: ['clientCertificate', 'kmipCaCertificate'],
       remindEveryMs: input.questionReminderEveryMs,

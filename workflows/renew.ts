@@ -167,8 +167,8 @@ async function replaceKeyPair(run: RenewRun, input: RenewOptions, precheck: Rene
     'window',
     () => testing.testKeyProvider(cluster, precheck.provider.id),
     {
-      prompt: (title) =>
-        `${title}: the provider fails TestKeyProviderKmip, and a new key pair must not be made while it does. Fix the cause and retry, or abort`,
+      prompt: (step) =>
+        `${step}: the provider fails TestKeyProviderKmip, and a new key pair must not be made while it does. Fix the cause and retry, or abort`,
       answers: ['retry', 'abort'],
       remindEveryMs: input.questionReminderEveryMs,
     },

@@ -21,7 +21,7 @@ import { describeFailure, Failure } from './failures';
 import type { SetupOptions } from './inputs';
 import type { KeyServerSetup } from './key-server';
 import { abortedBy } from './operator';
-import { now, type RunbookTracker } from './progress';
+import { now, stepInProse, type RunbookTracker } from './progress';
 
 /** Setup's steps only this path runs (`enable`, step 3, is shared); other setups skip them. */
 export const REPLACE_INTERNAL_KEY_STEPS = [
@@ -244,7 +244,7 @@ class InternalKeyReplacement {
         run.ask({
           step,
           prompt:
-            `ESCALATED: ${state}. ${run.stepOf(step).title} failed${tryAgain ? '; the runbook keeps trying on a growing interval' : ''}. ` +
+            `ESCALATED: ${state}. ${capitalized(stepInProse(step, run.stepOf(step).title))} failed${tryAgain ? '; the runbook keeps trying on a growing interval' : ''}. ` +
             "Answer retry (try now), enable-internal (encryption at rest enabled again with the cluster's internal keys: the drives are locked again, the move to the provider is given up) " +
             `or abort --confirm-unprotected ${cluster} (ends the run and LEAVES THE DRIVES UNPROTECTED)`,
           answers: ['retry', 'enable-internal', 'abort'],
@@ -307,3 +307,5 @@ function describeKeys(h: HardwareEncryption): string {
     ? 'no drive under a key'
     : `drives under several keys (providers ${h.keyProviderIDs.join(', ')})`;
 }
+
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);

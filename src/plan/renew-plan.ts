@@ -6,7 +6,7 @@ import { assessRenewal, type RenewalClusterState, type RenewalPrecheck } from '.
 import type { RunbookPlan, PlanWindow } from '../../workflows/contract/plan';
 import type { RenewOptions } from '../../workflows/inputs-renew';
 import { RENEW_STEPS } from '../../workflows/renew';
-import { CertificateInputError, normalizeCaBundle } from '../pki/certificate-input';
+import { sameCertificates } from '../pki/same-certificates';
 import { askOnFailure, asRefusal, call, lockStep, planStep, signingStep, skipFrom, skipStep, testBudget } from './plan-steps';
 
 const T = RENEW_STEPS;
@@ -20,15 +20,9 @@ export function renewPrecheckInput(input: RenewOptions) {
   };
 }
 
-function caChanges(precheck: RenewalPrecheck, kmipCa: string | undefined): boolean {
-  if (kmipCa === undefined) return false;
-  let clean = kmipCa;
-  try {
-    clean = normalizeCaBundle(kmipCa, 'kmipCaCertificate');
-  } catch (err) {
-    if (!(err instanceof CertificateInputError)) throw err;
-  }
-  return clean.replace(/\s+/g, '') !== precheck.kmipCaCertificatePem.replace(/\s+/g, '');
+/** The given KMIP CA is not the one the key server has (the runbook leaves an identical one as it is). */
+function caChanges(precheck: RenewalPrecheck): boolean {
+  return precheck.newKmipCa !== undefined && !sameCertificates(precheck.newKmipCa, precheck.kmipCa);
 }
 
 /** The renewal plan. `state` from readRenewalState; `input` the renewal's validated input. */
@@ -70,7 +64,7 @@ export async function planRenew(
   }
   const ask = askOnFailure(['retry', 'change', 'abort'], input.questionReminderEveryMs, `${input.testAttempts} tries`);
   const server = `key server ${precheck.keyServer.id} "${precheck.keyServer.name}"`;
-  const newCa = caChanges(precheck, input.kmipCaCertificate);
+  const newCa = caChanges(precheck);
   const fields = ['kmipClientCertificate', ...(newCa ? ['kmipCaCertificate'] : [])];
   const steps = [
     lock,

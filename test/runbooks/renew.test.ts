@@ -151,6 +151,9 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
 
     const inputFile = path.join(lab.harness.dir, 'renew.yaml');
     fs.writeFileSync(inputFile, YAML.stringify({ faultPollInterval: '100ms', resolveWindow: '30s', testRetryInterval: '200ms' }));
+    // The KMIP CA the key server already has, given again: nothing to replace, and the result says so.
+    const sameCaFile = path.join(lab.harness.dir, 'same-kmip-ca.pem');
+    fs.writeFileSync(sameCaFile, lab.before.kmipCaCertificate);
     const cli = await runCli(
       [
         'renew',
@@ -161,6 +164,8 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
         '2',
         '--input',
         inputFile,
+        '--kmip-ca',
+        sameCaFile,
         '--wait',
         '--json',
       ],
@@ -175,6 +180,8 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(Date.parse(result.renewed.notAfter)).toBeGreaterThan(Date.parse(result.previous.notAfter) + 300 * DAY);
     expect(result.renewed.issuer).toContain('CN=');
     expect(result.resolvedFaultIDs).toEqual([fault!.clusterFaultID]);
+    expect(result.kmipCa.replaced).toBe(false);
+    expect(output.progress?.notes).toContainEqual(expect.stringContaining('the CA given is the one the key server already has'));
     expect(output.progress?.steps.map((s) => [s.id, s.state])).toEqual([
       ['lock', 'done'],
       ['precheck', 'done'],
@@ -197,6 +204,8 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     // One modify, no new key pair; the tests ran against PyKMIP.
     expect(await modifies(lab)).toEqual([{ outcome: 'result', client: expect.any(String) }]);
     const calls = await lab.harness.sim.control.calls();
+    const modifyParams = calls.find((c) => c.method === 'ModifyKeyServerKmip')?.params as Record<string, unknown>;
+    expect(Object.keys(modifyParams)).not.toContain('kmipCaCertificate');
     expect(calls.filter((c) => c.method === 'CreatePublicPrivateKeyPair' && c.executed)).toHaveLength(1); // by hand, before
     expect(calls.filter((c) => c.method === 'TestKeyProviderKmip' && c.outcome === 'result').length).toBeGreaterThanOrEqual(1);
 

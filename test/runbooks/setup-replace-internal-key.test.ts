@@ -214,6 +214,7 @@ describe('setup --replace-internal-key: hardware encryption from internal to ext
     expect(waiting.waiting?.prompt).toMatch(
       /^ESCALATED: encryption at rest is DISABLED on replace-escalate since .*LEAVES THE DRIVES UNPROTECTED/,
     );
+    expect(waiting.waiting?.prompt).toContain('. Step 3 (Turn on encryption with the provider) failed; ');
     expect(waiting.waiting?.problem).toContain('xKmipConnectionFailure');
     expect(await earState(harness)).toBe('disabled');
     await eventually(async () =>

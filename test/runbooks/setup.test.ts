@@ -394,6 +394,7 @@ describe('setup runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     });
     const failing = await waitingFor(handle, 'test-server');
     expect(failing.waiting?.prompt).toContain('the client certificate');
+    expect(failing.waiting?.prompt).toMatch(/^step 2b \(TestKeyServerKmip\) keeps failing\. /);
 
     const dir = harness.dir;
     const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: harness.clustersFile };
