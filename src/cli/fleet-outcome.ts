@@ -64,7 +64,13 @@ export interface ClusterCounts {
 
 export function clusterCounts(clusters: Pick<FleetCluster, 'state'>[]): ClusterCounts {
   const n = (state: FleetCluster['state']) => clusters.filter((c) => c.state === state).length;
-  return { total: clusters.length, done: n('completed'), failed: n('failed'), cancelled: n('cancelled'), notStarted: n('not-started') };
+  return {
+    total: clusters.length,
+    done: n('completed'),
+    failed: n('failed'),
+    cancelled: n('cancelled'),
+    notStarted: n('not-started'),
+  };
 }
 
 /**

@@ -11,6 +11,7 @@ import { startSimulatorFleet, type FleetMember, type RunningFleet } from '../../
 import { fleetStatusQuery, fleetWorkflowId, methodEffectOf, type FleetResult } from '../../workflows/contract';
 import { fleetRunbook } from '../../workflows/fleet';
 import { runCli } from '../support/cli';
+import { startRunbook } from '../support/start';
 import { configureEkmByHand } from '../support/cluster-harness';
 import { eventually } from '../support/eventually';
 import { testEnv } from '../support/test-env';
@@ -26,6 +27,8 @@ const rekeyNames = Array.from({ length: 12 }, (_, i) => `fl${tag}-${String(i + 1
 const permanent = rekeyNames[1]!; // no key provider: KeyProviderNotFound
 const transient = rekeyNames[6]!; // TestKeyProviderKmip answers 503 twice, then works
 const setupNames = [1, 2, 3].map((i) => `fs${tag}-${i}`);
+/** Renewed by a fleet (one of them held by a rekey's lock first). */
+const renewNames = rekeyNames.slice(2, 5);
 /** The rekey's own knobs, short: a killed worker's activity is retried within seconds. */
 const REKEY_INPUT = { polling: { initialInterval: 300, maxInterval: 1000, attemptWindow: 20_000 }, activityTimeout: '15s' };
 
@@ -45,11 +48,11 @@ function adminClient(m: FleetMember): ElementClient {
   });
 }
 
-/** Each cluster's rekey calls as [first, last] call times (ms): when its runbook worked on it. */
-async function rekeySpans(names: string[]): Promise<[number, number][]> {
+/** Each cluster's rekey calls (since `sinceMs`) as [first, last] call times (ms): when its runbook worked on it. */
+async function rekeySpans(names: string[], sinceMs = 0): Promise<[number, number][]> {
   const spans: [number, number][] = [];
   for (const name of names) {
-    const calls = await fleet.member(name).sim.control.calls();
+    const calls = (await fleet.member(name).sim.control.calls()).filter((c) => Date.parse(c.time) >= sinceMs);
     const rekeys = calls.filter((c) => c.method === 'RekeySoftwareEncryptionAtRestMasterKey');
     if (rekeys.length === 0) continue;
     const start = Date.parse(rekeys[0]!.time);
@@ -84,7 +87,11 @@ beforeAll(async () => {
   clustersFile = path.join(dir, 'clusters.yaml');
   fleet.writeClustersFile(clustersFile);
   for (const name of rekeyNames.filter((n) => n !== permanent))
-    await configureEkmByHand(adminClient(fleet.member(name)), { commonName: `${name}.example.test` });
+    await configureEkmByHand(adminClient(fleet.member(name)), {
+      commonName: `${name}.example.test`,
+      // The fleet renewal's clusters: a certificate the cfssl one (a year) outlasts, not yet expiring (no fault).
+      clientNotAfter: renewNames.includes(name) ? new Date(Date.now() + 200 * 86_400_000) : undefined,
+    });
 }, 120_000);
 
 afterAll(async () => {
@@ -219,7 +226,16 @@ describe('through the CLI', () => {
     expect(await Promise.all(rekeyNames.slice(2, 9).map(rekeysOf))).toEqual(before); // none of them started
 
     const status = await runCli(['fleet', 'status', output.workflowId], env);
+    expect(status.code).toBe(1); // ended, not every cluster done
     expect(status.stdout).toContain('stopped-error-budget');
+    expect(status.stdout).toContain('rekey on 9 clusters');
+    // The list says how the fleet ended, not Temporal's COMPLETED.
+    const list = await runCli(['fleet', 'list', '--all'], env);
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(/^FLEET +OUTCOME +CLUSTERS +STARTED +ENDED$/);
+    const row = list.stdout.split('\n').filter((l) => l.startsWith(`${output.workflowId} `));
+    expect(row).toHaveLength(1);
+    expect(row[0]).toMatch(/ stopped: error budget +1 done, 1 failed, 7 not started of 9 /);
     expect(status.stdout).toMatch(/done 1 \/ running 0 \/ waiting for a person 0 \/ failed 1 \/ not started 7/);
 
     const resumed = await runCli(
@@ -229,6 +245,12 @@ describe('through the CLI', () => {
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(1); // the fleet holds a failed cluster (the one before the resume)
     expect(resumed.stdout).toContain('7 clusters not started yet');
+    // Resumed: one row still (its latest run), now ended with the failure from before the resume.
+    const relisted = (await runCli(['fleet', 'list', '--all'], env)).stdout
+      .split('\n')
+      .filter((l) => l.startsWith(`${output.workflowId} `));
+    expect(relisted).toHaveLength(1);
+    expect(relisted[0]).toMatch(/ ended: 1 failed +8 done, 1 failed of 9 /);
     const after = await runCli(['fleet', 'status', output.workflowId, '--json'], env);
     const view = JSON.parse(after.stdout) as { summary: { done: number; failed: number; notStarted: number } };
     expect(view.summary).toMatchObject({ done: 8, failed: 1, notStarted: 0 });
@@ -336,5 +358,131 @@ describe('through the CLI', () => {
     const result = (await handle.result()) as FleetResult;
     expect(result.state).toBe('cancelled');
     expect(result.status.clusters.find((c) => c.cluster === setupNames[1])?.state).toBe('cancelled');
+  }, 180_000);
+  it('--max-concurrency 50% over 4 clusters runs 2 at once, never more; fleet status --watch ends with the fleet and says so', async () => {
+    const names = rekeyNames.slice(8, 12);
+    const rekeyResults = async (name: string) =>
+      (await fleet.member(name).sim.control.calls({ method: 'RekeySoftwareEncryptionAtRestMasterKey' })).filter(
+        (c) => c.outcome === 'result',
+      ).length;
+    const before = await Promise.all(names.map(rekeyResults));
+    // Long enough that the two runs of a wave overlap even on a loaded machine.
+    for (const name of names) await fleet.member(name).sim.control.setDurations({ rekeyMs: 3000 });
+    const since = Date.now();
+    try {
+      const id = `half-${tag}`;
+      const started = await runCli(
+        ['fleet', 'rekey', '--clusters', names.join(','), '--max-concurrency', '50%', '--id', id, '--json'],
+        env,
+      );
+      expect(started.stderr).toBe('');
+      expect(JSON.parse(started.stdout)).toMatchObject({ maxConcurrency: 2, maxErrors: 0 });
+      const workflowId = fleetWorkflowId('rekey', id);
+      const watch = await runCli(['fleet', 'status', workflowId, '--watch', '--timeout', '120s'], env, 150_000);
+      expect(watch.stderr).toBe('');
+      expect(watch.code).toBe(0);
+      expect(watch.stdout.trim().split('\n').pop()).toBe('watch ended: the fleet ended: done');
+      for (const [i, name] of names.entries()) expect([name, await rekeyResults(name)]).toEqual([name, before[i]! + 1]);
+      const spans = await rekeySpans(names, since);
+      expect(spans).toHaveLength(4);
+      expect(mostAtOnce(spans)).toBe(2);
+    } finally {
+      for (const name of names) await fleet.member(name).sim.control.setDurations({ rekeyMs: 1000 });
+    }
+  }, 180_000);
+
+  it('fleet renew with --if-busy wait: a cluster held by a rekey waits for its lock, then renews; each cluster renewed once; --watch stops at --timeout', async () => {
+    const names = renewNames;
+    const held = names[1]!;
+    const modifies = async (name: string) =>
+      (await fleet.member(name).sim.control.calls({ method: 'ModifyKeyServerKmip' })).filter((c) => c.outcome === 'result');
+    const before = await Promise.all(names.map(async (n) => (await modifies(n)).length));
+    // Another runbook holds the cluster: a rekey whose job the cluster does not report while
+    // GetAsyncResult answers 503 (it keeps polling, holding the lock, until the faults are cleared).
+    await fleet.member(held).sim.control.setHttpFaults({
+      rules: [{ kind: 'http5xx', methods: ['GetAsyncResult'], remaining: 100_000 }],
+    });
+    let holder: Awaited<ReturnType<typeof startRunbook<'rekey'>>> | undefined;
+    try {
+      const since = Date.now();
+      holder = await startRunbook(
+        temporal.client,
+        'rekey',
+        { cluster: held, keyManagement: 'external', polling: { initialInterval: 300, maxInterval: 1000 } },
+        { taskQueue },
+      );
+      await eventually(
+        async () => {
+          const polls = await fleet.member(held).sim.control.calls({ method: 'GetAsyncResult' });
+          expect(polls.filter((c) => Date.parse(c.time) >= since && c.outcome === 'injected').length).toBeGreaterThan(0);
+        },
+        30_000,
+        200,
+      );
+      const inputFile = path.join(dir, 'fleet-renew.yaml');
+      fs.writeFileSync(inputFile, 'faultPollInterval: 100ms\nresolveWindow: 30s\n');
+      const id = `renew-${tag}`;
+      const started = await runCli(
+        [
+          'fleet',
+          'renew',
+          '--clusters',
+          names.join(','),
+          '--max-concurrency',
+          '100%',
+          '--id',
+          id,
+          '--if-busy',
+          'wait',
+          '--cfssl-url',
+          testEnv().cfssl.url,
+          '--test-attempts',
+          '2',
+          '--test-interval',
+          '200ms',
+          '--input',
+          inputFile,
+        ],
+        env,
+      );
+      expect(started.stderr).toBe('');
+      expect(started.code).toBe(0);
+      const workflowId = fleetWorkflowId('renew', id);
+      // The held cluster's renewal waits for the lock (a person is not needed: it is the lock it waits for).
+      await eventually(
+        async () => {
+          const view = JSON.parse((await runCli(['fleet', 'status', workflowId, '--json'], env)).stdout) as {
+            children: { cluster: string; waitingFor?: string }[];
+          };
+          expect(view.children.find((c) => c.cluster === held)?.waitingFor).toMatch(/^cluster-lock: /);
+        },
+        30_000,
+        300,
+      );
+      // A watch bounded by --timeout stops before the fleet ends, and says so (exit 6: not ended).
+      const short = await runCli(['fleet', 'status', workflowId, '--watch', '--timeout', '6s'], env);
+      expect(short.stderr).toBe('');
+      expect(short.code).toBe(6);
+      expect(short.stdout.trim().split('\n').pop()).toMatch(/^watch ended: --timeout 6s reached; the fleet is still running/);
+      expect((await temporal.client.workflow.getHandle(workflowId).describe()).status.name).toBe('RUNNING');
+
+      // The rekey ends and lets go of the lock: the waiting renewal runs.
+      await fleet.member(held).sim.control.clearHttpFaults();
+      await holder.result();
+
+      const result = (await temporal.client.workflow.getHandle(workflowId).result()) as FleetResult;
+      expect(result.status.clusters.map((c) => [c.cluster, c.state])).toEqual(names.map((n) => [n, 'completed']));
+      for (const [i, name] of names.entries()) expect([name, (await modifies(name)).length]).toEqual([name, before[i]! + 1]);
+      // The held cluster was renewed only after the rekey that held it had ended.
+      const [[, rekeyEnd]] = (await rekeySpans([held], since)) as [[number, number]];
+      const heldModify = (await modifies(held)).at(-1)!;
+      expect(Date.parse(heldModify.time)).toBeGreaterThan(rekeyEnd);
+      const status = await runCli(['fleet', 'status', workflowId], env);
+      expect(status.code).toBe(0);
+      expect(status.stdout).toContain('renew on 3 clusters');
+    } finally {
+      await fleet.member(held).sim.control.clearHttpFaults();
+      await holder?.result().catch(() => undefined);
+    }
   }, 180_000);
 });

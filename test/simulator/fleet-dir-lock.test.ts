@@ -32,9 +32,9 @@ it('a second simulator on the same --dir is refused naming the folder and the pi
   const written = fs.readFileSync(clustersFile, 'utf8');
   expect(lockedBy()).toBe(process.pid);
 
-  await expect(runFleetMain(['--clusters', '2', '--prefix', 'two-', '--dir', simDir, '--quiet'], () => undefined)).rejects.toThrow(
-    `another simulator is using ${simDir} (pid ${process.pid})`,
-  );
+  await expect(
+    runFleetMain(['--clusters', '2', '--prefix', 'two-', '--dir', simDir, '--quiet'], () => undefined),
+  ).rejects.toThrow(`another simulator is using ${simDir} (pid ${process.pid})`);
   expect(fs.readFileSync(clustersFile, 'utf8')).toBe(written);
   expect(fs.existsSync(path.join(simDir, 'two-1'))).toBe(false);
 

@@ -104,7 +104,9 @@ export async function runFleetMain(argv: string[], out: (text: string) => void):
   const last = fleet.members[fleet.members.length - 1]!;
   out(
     [
-      `Element cluster simulator: ${fleet.members.length} clusters (${first.name} at ${first.sim.url} ... ${last.name} at ${last.sim.url})`,
+      fleet.members.length === 1
+        ? `Element cluster simulator: 1 cluster (${first.name} at ${first.sim.url})`
+        : `Element cluster simulator: ${fleet.members.length} clusters (${first.name} at ${first.sim.url} ... ${last.name} at ${last.sim.url})`,
       `  clusters file: ${clustersFile}`,
       `  HTTPS CA:      ${fleet.caFile}`,
       `  state:         ${dir}/<cluster>/ (admin-password, ports.json with the control port and token)`,

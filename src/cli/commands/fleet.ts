@@ -471,6 +471,7 @@ export function registerFleet(program: Command): void {
     .addHelpText('after', FLEET_STATUS_EXIT_CODES)
     .action((target: string, opts: { watch?: boolean; json?: boolean }) =>
       run(async (ctx, out) => {
+        const began = Date.now();
         const workflowId = await resolveFleetId(ctx, target);
         const show = async () => {
           const view = await fleetView(ctx, workflowId);
@@ -483,7 +484,7 @@ export function registerFleet(program: Command): void {
         if (!opts.watch) return fleetExitCode(view.status);
         // Bounded by --timeout like every command: it stops a little before the bound and says so.
         const timeoutMs = commandTimeoutMs();
-        const deadline = Date.now() + timeoutMs - Math.min(WATCH_MARGIN_MS, timeoutMs / 4);
+        const deadline = began + timeoutMs - Math.min(WATCH_MARGIN_MS, timeoutMs / 4);
         while (!view.status.endedAt && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, Math.max(0, Math.min(WATCH_EVERY_MS, deadline - Date.now()))));
           if (Date.now() >= deadline) break;
@@ -596,7 +597,8 @@ export function registerFleet(program: Command): void {
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         });
         ctx.sent = undefined;
-        if (!opts.json) out(`resumed ${workflowId}: ${count(notStarted.length, 'cluster')} not started yet: ${notStarted.join(', ')}`);
+        if (!opts.json)
+          out(`resumed ${workflowId}: ${count(notStarted.length, 'cluster')} not started yet: ${notStarted.join(', ')}`);
         if (!opts.wait) {
           if (opts.json) out(formatJson(fleetResumedJson, { workflowId, runId: next.firstExecutionRunId, notStarted }));
           return ExitCode.ok;
