@@ -391,7 +391,13 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
 
   async function signData(ctx: CliContext, id: string, csrf: string): Promise<SignPageData> {
     const { progress, csrPem } = await csrOf(ctx, id);
-    return { workflowId: id, csrPem, waitingForCertificate: progress.waiting?.kind === 'signed-certificate', csrf };
+    return {
+      workflowId: id,
+      csrPem,
+      waitingForCertificate: progress.waiting?.kind === 'signed-certificate',
+      mustOutlive: progress.waiting?.mustOutlive,
+      csrf,
+    };
   }
 
   /** The offline verdict on the form's certificate and CA chain (the CLI's `cert check`), and what would be sent. */
@@ -407,7 +413,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const ca = pick('caChainPem', 'caChainFile', 'CA chain');
     if (!cert) throw new ConsoleProblem(400, 'Signed certificate: paste the certificate or upload its file');
     if (!ca) throw new ConsoleProblem(400, 'CA chain: paste the CA certificate(s) that issued it or upload their file');
-    const verdict = await certificateVerdict(data.csrPem, `run ${data.workflowId}`, { cert, ca }, new Date(), SIGN_NAMES);
+    const verdict = await certificateVerdict(data.csrPem, `run ${data.workflowId}`, { cert, ca, mustOutlive: data.mustOutlive }, new Date(), SIGN_NAMES);
     const accepted = verdict.accepted
       ? { certificatePem: readCertificateText(cert, 'Signed certificate').pem, caChainPem: readCertificateText(ca, 'CA chain').pem }
       : undefined;

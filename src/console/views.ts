@@ -5,7 +5,7 @@
  * (progress, diagnosis), the CLI's certificate verdict and the audit report.
  */
 import type { WorkflowExecutionStatusName } from '@temporalio/client';
-import type { AnswerAction, FleetStatus, KmipDiagnosis, RunbookPlan, RunbookProgress } from '../../workflows/contract';
+import { riskBanners, type AnswerAction, type FleetStatus, type KmipDiagnosis, type RunbookPlan, type RunbookProgress } from '../../workflows/contract';
 import type { FleetSummary } from '../cli/fleet-list';
 import { WHAT_TO_DO } from '../../workflows/kmip-diagnosis';
 import type { CertificateVerdictJson } from '../cli/json-output';
@@ -14,6 +14,7 @@ import { formatDuration } from '../durations';
 import type { RunReport } from '../report/run-report';
 import { csrfField, html, raw, type Html } from './html';
 import { timelineSvg } from './timeline';
+import type { MustOutlive } from '../pki/certificate-checks';
 import type { ChangeField } from '../../workflows/contract';
 import { CHANGE_LABELS, changeFieldsOf, UPLOAD_LIMIT_BYTES } from './forms';
 
@@ -246,7 +247,7 @@ export function runView(data: RunPageData, now = Date.now()): Html {
       : '';
   return html`${head}
     <div id="run" data-live>
-      ${p.encryptionAtRestDisabled ? html`<p class="banner">ENCRYPTION AT REST IS DISABLED on ${p.cluster} since ${p.encryptionAtRestDisabled.since} — drives are not locked</p>` : ''}
+      ${riskBanners(p).map((banner) => html`<p class="banner">${banner}</p>`)}
       <p id="run-state">State: ${stateCell(p.state)}${p.currentStep ? ` at step ${p.currentStep}` : ''} · started ${p.startedAt} · ${p.endedAt ? `ended ${p.endedAt}` : 'running'} · ${elapsed}</p>
       ${p.error ? html`<p class="flash error">Error: ${p.error}</p>` : ''}
       ${question}
@@ -280,6 +281,8 @@ export interface SignPageData {
   workflowId: string;
   csrPem?: string;
   waitingForCertificate: boolean;
+  /** A renewal: the certificate must be valid longer than this one (the runbook's own check). */
+  mustOutlive?: MustOutlive;
   csrf: string;
   verdict?: CertificateVerdictJson;
   /** The inputs as they will be sent (clean PEM), carried to the submit form once the verdict accepts them. */
