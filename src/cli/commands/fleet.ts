@@ -368,9 +368,9 @@ function runbookCommand(
   addOptions: (c: Command) => Command,
   request: (flags: FleetFlags & Record<string, unknown>) => FleetRequest,
 ): void {
-  addFleetOptions(addOptions(fleet.command(name).description(description))).action(
-    (flags: FleetFlags & Record<string, unknown>) => run((ctx, out) => startFleet(ctx, out, request(flags), flags)),
-  );
+  addFleetOptions(addOptions(fleet.command(name).description(description)))
+    .addHelpText('after', FLEET_STATUS_EXIT_CODES)
+    .action((flags: FleetFlags & Record<string, unknown>) => run((ctx, out) => startFleet(ctx, out, request(flags), flags)));
 }
 
 export function registerFleet(program: Command): void {
@@ -435,32 +435,34 @@ export function registerFleet(program: Command): void {
       .option('--attempts <n>', 'slice: rounds before escalating')
       .option('--if-busy <fail|wait>', 'slice: per cluster, when another runbook is changing it')
       .option('--by <name>', 'who asked (recorded)'),
-  ).action(
-    (
-      fault: string,
-      flags: FleetFlags & { deadline?: string; settle?: string; attempts?: string; ifBusy?: string; by?: string },
-    ) =>
-      run((ctx, out) => {
-        const opts = {
-          deadline: flags.deadline,
-          settle: flags.settle,
-          attempts: flags.attempts,
-          ifBusy: flags.ifBusy,
-          by: flags.by,
-        };
-        const probe = recoverRequest('probe', fault, opts);
-        return startFleet(
-          ctx,
-          out,
-          {
-            runbook: probe.runbook,
-            fieldFlags: probe.flags ?? {},
-            inputFor: (cluster) => recoverRequest(cluster, fault, opts).input as Record<string, unknown>,
-          },
-          flags,
-        );
-      }),
-  );
+  )
+    .addHelpText('after', FLEET_STATUS_EXIT_CODES)
+    .action(
+      (
+        fault: string,
+        flags: FleetFlags & { deadline?: string; settle?: string; attempts?: string; ifBusy?: string; by?: string },
+      ) =>
+        run((ctx, out) => {
+          const opts = {
+            deadline: flags.deadline,
+            settle: flags.settle,
+            attempts: flags.attempts,
+            ifBusy: flags.ifBusy,
+            by: flags.by,
+          };
+          const probe = recoverRequest('probe', fault, opts);
+          return startFleet(
+            ctx,
+            out,
+            {
+              runbook: probe.runbook,
+              fieldFlags: probe.flags ?? {},
+              inputFor: (cluster) => recoverRequest(cluster, fault, opts).input as Record<string, unknown>,
+            },
+            flags,
+          );
+        }),
+    );
 
   fleet
     .command('status')
@@ -555,6 +557,7 @@ export function registerFleet(program: Command): void {
     .option('--max-concurrency <n|p%>', 'a new concurrency (default: as before)')
     .option('--wait', 'follow the fleet until it ends')
     .option('--json', 'machine-readable output')
+    .addHelpText('after', FLEET_STATUS_EXIT_CODES)
     .action((target: string, opts: { maxErrors: string; maxConcurrency?: string; wait?: boolean; json?: boolean }) =>
       run(async (ctx, out) => {
         const maxErrors = parseErrorBudget(opts.maxErrors);
