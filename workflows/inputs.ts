@@ -97,7 +97,8 @@ export function describeIssues(error: z.ZodError, names: Readonly<Record<string,
       const path = issue.path.map(String).join('.');
       // The flag the operator typed, when the caller knows it (the CLI); the field otherwise.
       const name = names[path] ?? names[path.replace(/\.\d+$/, '')] ?? (path || '(input)');
-      return `${name}: ${issueWords(issue)}`;
+      // A caller may name the top level '' (an answer's own refusal reads "change: give at least one of …").
+      return name === '' ? issueWords(issue) : `${name}: ${issueWords(issue)}`;
     })
     .join('; ');
 }

@@ -61,6 +61,7 @@ export function certificateField(
 
 /** The form field label for each field of an answer (what the page shows next to the input). */
 const ANSWER_LABELS: Record<string, string> = {
+  '': '',
   reason: 'Reason',
   extendBy: 'Extend by',
   hostnames: 'Key server host names',

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import { Authenticator, listenProblem, loadUsersFile, LOGIN_FAILURE_LIMIT, LoginThrottle, MIN_TOKEN_LENGTH, SESSION_COOKIE } from '../../src/console/auth';
 import { certificateVerdict } from '../../src/cli/commands/cert';
+import { buildAnswer } from '../../src/cli/commands/runs';
 import type { CliError } from '../../src/cli/exit-codes';
 import { queryWorker } from '../../src/cli/temporal';
 import { describeZodError } from '../../src/config/zod-errors';
@@ -447,6 +448,11 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
       '(input): extra is not a field here',
     ]);
     expect(describeIssues(schema.safeParse({ name: 1 }).error!)).toContain('name: must be text; code: is required');
+    // ekm answer: the same words, naming the flags; a refusal of the answer as a whole names no field.
+    expect(() => buildAnswer('change', { hostnames: `${'k'.repeat(260)}.example.com` })).toThrow(
+      `change: --hostnames: '${'k'.repeat(24)}…' is longer than 253 characters (272)`,
+    );
+    expect(() => buildAnswer('change', {})).toThrow(/^change: give at least one of hostnames, port/);
     // The settings files' errors are worded by the same function.
     expect(describeZodError(z.strictObject({ port: z.int() }).safeParse({ port: 1.5 }, { reportInput: true }).error!, 'clusters.prod-a')).toBe(
       'clusters.prod-a.port: 1.5 is not a whole number',

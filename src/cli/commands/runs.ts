@@ -390,8 +390,9 @@ const OPTION_FIELDS: Partial<Record<keyof AnswerOptions, string>> = {
   comment: 'comment',
 };
 
-/** The flag an operator typed for each field of an answer. */
+/** The flag an operator typed for each field of an answer ('': the answer as a whole). */
 const ANSWER_FLAGS: Record<string, string> = {
+  '': '',
   reason: '--reason',
   extendBy: '--extend-by',
   hostnames: '--hostnames',
