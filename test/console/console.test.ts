@@ -367,6 +367,61 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       expect(consoleErrors).toEqual([]);
     });
   });
+  describe('the change form', () => {
+    it("on a setup whose key server test keeps failing: only the question's fields, a host name too long refused in words, a new port applied", async () => {
+      const changeCluster = await startClusterHarness('con-change', { durations: { tickMs: 50 } });
+      Object.assign(registry.clusters, changeCluster.registry.clusters);
+      const kmip = testEnv().kmip;
+      const run = await startRunbook(
+        temporal.client,
+        'setup',
+        {
+          cluster: changeCluster.name,
+          subject: { commonName: 'con-change.example.test', organization: 'EKM tests', country: 'US' },
+          keyProviderName: 'kmip-provider',
+          keyServerName: 'kmip-server',
+          hostnames: [kmip.host],
+          port: 1,
+          kmipCaCertificate: kmip.caPem,
+          mode: 'none',
+          signer: { type: 'cfssl', url: testEnv().cfssl.url },
+          testAttempts: 2,
+          testRetryInterval: '200ms',
+        },
+        { taskQueue },
+      );
+      try {
+        const waiting = await waitingAt(run, 'test-server');
+        expect(waiting.waiting?.changeFields).toEqual(['hostnames', 'port', 'kmipCaCertificate', 'clientCertificate']);
+        const { cookie, csrf } = await login();
+        const page = await send(base, 'GET', `/runs/${run.workflowId}`, { cookie });
+        const form = page.body.slice(page.body.indexOf('data-answer="change"'), page.body.indexOf('</form>', page.body.indexOf('data-answer="change"')));
+        expect(form).toContain('name="hostnames"');
+        expect(form).toContain('name="port"');
+        expect(form).not.toContain('name="driveIDs"');
+
+        const post = (fields: Record<string, string>) =>
+          send(base, 'POST', `/runs/${run.workflowId}/answer`, { cookie, multipart: multipartBody({ _csrf: csrf, action: 'change', ...fields }) });
+        const long = await post({ hostnames: `${'h'.repeat(260)}.example.com`, port: '' });
+        expect(long.status).toBe(400);
+        expect(long.body).toContain(`change: Key server host names: &#39;${'h'.repeat(24)}…&#39; is longer than 253 characters (272)`);
+        expect(long.body).toContain('class="refusal" role="alert"');
+        expect((await progress(run)).answers).toEqual([]);
+
+        const changed = await post({ hostnames: '', port: String(kmip.port), comment: 'the key server listens on its own port' });
+        expect(changed.status).toBe(303);
+        await run.result();
+        const final = await progress(run);
+        expect(final.answers).toEqual([expect.objectContaining({ action: 'change', by: USER, outcome: 'accepted' })]);
+        const { kmipKeyServers } = await changeCluster.client().call('ListKeyServersKmip', {});
+        expect(kmipKeyServers).toEqual([expect.objectContaining({ kmipKeyServerPort: kmip.port })]);
+      } finally {
+        if ((await run.describe()).status.name === 'RUNNING') await run.terminate('test over');
+        await changeCluster.stop();
+      }
+    });
+  });
+
   describe('fleets', () => {
     it("shows a fleet's progress and one row per cluster with its run and why it failed", async () => {
       const { cookie } = await login();
