@@ -113,7 +113,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       const text = tooLong
         ? `No such run: the id in the address is ${part.length} characters long, longer than any run id (at most ${MAX_RUN_ID_LENGTH}).`
         : 'The address is not valid (a broken %-escape); nothing was changed.';
-      return (reply as unknown as FastifyReply)
+      return securityHeaders(reply as unknown as FastifyReply)
         .code(tooLong ? 404 : 400)
         .type('text/html; charset=utf-8')
         .send(page({ title: 'Not found' }, problemView(tooLong ? 404 : 400, text, '/')));
@@ -152,14 +152,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   const user = (request: FastifyRequest) => request.identity!.user;
 
   app.addHook('onSend', async (_request, reply, payload) => {
-    reply.header(
-      'content-security-policy',
-      "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    );
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    reply.header('x-frame-options', 'DENY');
-    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    securityHeaders(reply);
     return payload;
   });
 
@@ -645,6 +638,19 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   });
 
   return { app, temporal };
+}
+
+/** What every response of the console carries (pages are ours only: no framing, no inline script). */
+function securityHeaders(reply: FastifyReply): FastifyReply {
+  reply.header(
+    'content-security-policy',
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  );
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('referrer-policy', 'no-referrer');
+  reply.header('x-frame-options', 'DENY');
+  if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  return reply;
 }
 
 function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {

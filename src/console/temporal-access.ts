@@ -36,11 +36,14 @@ const STATUS_OF_EXIT: Record<number, number> = {
 const GRPC_DEADLINE_SLACK_MS = 1000;
 /** The longest the reachability probe of Temporal's address waits for a TCP connection. */
 const PROBE_MS = 3000;
+/** A request's calls that have not answered by then start the probe. */
+const PROBE_AFTER_MS = 500;
 
 /**
  * Why Temporal's address takes no TCP connection ("connection refused", "no such host", "no
- * answer within 3s"), or undefined once one is made. Run beside each request's calls, so a
- * Temporal that is down gives its page at once, not after the SDK's retries use up the bound.
+ * answer within 3s"), or undefined once one is made. Run beside a request's calls that are slow
+ * to answer, so a Temporal that is down gives its page at once, not after the SDK's retries use
+ * up the bound.
  */
 export function unreachableBecause(address: string, withinMs = PROBE_MS): Promise<string | undefined> {
   const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
@@ -113,6 +116,7 @@ export class ConsoleTemporal {
       unbounded: () => undefined,
     };
     let timer: NodeJS.Timeout | undefined;
+    let probe: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ConsoleProblem(504, this.timeoutMessage(ctx))), this.timeoutMs);
     });
@@ -127,17 +131,21 @@ export class ConsoleTemporal {
         () => this.inflight.delete(settled),
       );
       this.inflight.add(settled);
-      const unreachable = unreachableBecause(this.settings.TEMPORAL_ADDRESS, Math.min(PROBE_MS, this.timeoutMs / 3)).then(
-        (why) =>
-          why === undefined
-            ? new Promise<never>(() => undefined) // reachable: the call decides
-            : Promise.reject(new ConsoleProblem(503, this.unreachableMessage(ctx, why))),
-      );
+      // A call that has not answered within PROBE_AFTER_MS: is Temporal's address taking connections at all?
+      // (Only then, so a healthy console does not open a bare TCP connection to Temporal for every page.)
+      const unreachable = new Promise<never>((_, reject) => {
+        probe = setTimeout(() => {
+          void unreachableBecause(this.settings.TEMPORAL_ADDRESS, Math.min(PROBE_MS, this.timeoutMs / 3)).then((why) => {
+            if (why !== undefined) reject(new ConsoleProblem(503, this.unreachableMessage(ctx, why)));
+          });
+        }, PROBE_AFTER_MS);
+      });
       return await Promise.race([call, timedOut, unreachable]);
     } catch (err) {
       throw this.problem(err, ctx);
     } finally {
       clearTimeout(timer);
+      clearTimeout(probe);
     }
   }
 

@@ -208,6 +208,7 @@ describe('console without Temporal', () => {
     expect(res.headers.get('content-type')).toContain('text/html');
     expect(res.body).toContain('No such run: the id in the address is 5000 characters long, longer than any run id (at most 1000).');
     expect(res.body).not.toContain('FST_ERR');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
   });
 
   it('with Temporal unreachable: every page says it cannot reach Temporal at its address (not "no answer" after the bound), and nothing was changed', async () => {
