@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { CERTIFICATE_INPUT_LIMIT_BYTES, CertificateInputError, readCertificateInput, utf8Bytes } from '../pki/certificate-input';
 import { certificateInputTooLarge } from '../../workflows/contract';
 import { CliError, ExitCode } from './exit-codes';
+import { fileProblem } from '../config/file-problem';
 
 export interface CertificateText {
   /** Every certificate of the input, as clean PEM (the runbook's check picks the client certificate). */
@@ -23,8 +24,7 @@ export interface CertificateText {
  * whose size stat cannot tell, is refused as too large instead of being read for ever.
  */
 export function readInputFile(file: string, flag: string, limitBytes = CERTIFICATE_INPUT_LIMIT_BYTES): Buffer {
-  const cannotRead = (err: unknown) =>
-    new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  const cannotRead = (err: unknown) => new CliError(`${flag}: ${fileProblem(file, err)}`);
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');

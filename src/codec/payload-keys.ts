@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { readConfigFile } from '../config/config-file';
 import { ConfigError, describeZodError } from '../config/zod-errors';
+import { fileProblem } from '../config/file-problem';
 
 /** AES-256 takes a 32-byte key. */
 export const PAYLOAD_KEY_BYTES = 32;
@@ -67,7 +68,7 @@ export function loadPayloadKeys(file: string, setting = 'EKM_PAYLOAD_KEYS_FILE')
   try {
     raw = YAML.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError(source, `cannot read it: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(source, fileProblem(file, err));
   }
   const parsed = keysFileSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ConfigError(source, describeZodError(parsed.error));

@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { CertificateInputError, normalizeCaBundle, normalizeClientCertificate } from '../pki/certificate-input';
 import { ConfigError, describeZodError } from './zod-errors';
+import { fileProblem } from './file-problem';
 
 /**
  * The cluster registry: cluster name -> how to reach its management API. It holds references to
@@ -169,10 +170,7 @@ export function loadClusterRegistry(file: string): ClusterRegistry {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(
-      file,
-      `cannot read the clusters file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new ConfigError('the clusters file', fileProblem(file, err));
   }
   return parseClusterRegistry(text, file, path.dirname(path.resolve(file)));
 }
@@ -198,7 +196,7 @@ export function readSecret(reference: SecretReference, field: string): string {
   try {
     return fs.readFileSync(reference.file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new ConfigError(field, `cannot read secret file ${reference.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(field, `secret ${fileProblem(reference.file, err)}`);
   }
 }
 
@@ -225,7 +223,7 @@ function certificateFile(field: string, file: string, read: (data: Buffer) => st
   try {
     data = fs.readFileSync(file);
   } catch (err) {
-    throw new ConfigError(field, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(field, fileProblem(file, err));
   }
   try {
     return read(data);

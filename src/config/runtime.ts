@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { RUNBOOK_EVENT_KINDS, type RunbookEventKind } from '../notify/events';
 import { readConfigFile } from './config-file';
 import { ConfigError, describeZodError } from './zod-errors';
+import { fileProblem } from './file-problem';
 
 /** "escalated, waiting-for-input" -> the kinds; an unknown name is an issue naming it. */
 const eventKindList = z.string().transform((text, ctx): RunbookEventKind[] => {
@@ -100,8 +101,7 @@ function readSettingsFile(file: string): Record<string, string> {
   try {
     raw = YAML.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new ConfigError(`EKM_CONFIG_FILE ${file}`, `cannot read it: ${why}`);
+    throw new ConfigError('EKM_CONFIG_FILE', fileProblem(file, err));
   }
   const shape = z.strictObject(
     Object.fromEntries(

@@ -105,7 +105,7 @@ describe('certificate flags of the CLI', () => {
       '--client-cert: is a certificate signing request (CSR), not a certificate',
     );
     expect(refusal(() => readCertificateFile(path.join(dir, 'missing.pem'), '--ca')).message).toBe(
-      `--ca: cannot read ${path.join(dir, 'missing.pem')}: ENOENT`,
+      `--ca: file ${path.join(dir, 'missing.pem')} does not exist`,
     );
   });
 });

@@ -8,9 +8,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { renewInputFromFlags } from '../../src/cli/commands/renew';
+import { RENEW_FLAGS, renewInputFromFlags } from '../../src/cli/commands/renew';
 import { writeCsrFile } from '../../src/cli/commands/runs';
-import { manualSigningHints } from '../../src/cli/commands/setup';
+import { inputNames, manualSigningHints } from '../../src/cli/commands/setup';
+import { validateInput } from '../../src/cli/start';
 import { CliError, ExitCode } from '../../src/cli/exit-codes';
 import { renderProgress } from '../../src/cli/render';
 import type { RunbookProgress } from '../../workflows/contract';
@@ -44,6 +45,23 @@ describe('renew --input: provider as the flag takes it', () => {
   it('--provider wins over the file', () => {
     expect(renewInputFromFlags('prod-a', { input: inputFile('provider: kp1\n'), provider: '9' }).provider).toEqual({ id: 9 });
   });
+
+  it('a refusal names the field as the file has it, and the flag for what came from a flag', () => {
+    const file = inputFile('testAttempts: 0\nresolveWindow: 5x\n');
+    const input = renewInputFromFlags('prod-a', { input: file, testInterval: 'soon' });
+    const refusal = (() => {
+      try {
+        validateInput(renewInput, input, inputNames(RENEW_FLAGS, input, file));
+      } catch (err) {
+        return (err as CliError).message;
+      }
+      throw new Error('expected a refusal');
+    })();
+    expect(refusal).toContain(`${file}: testAttempts: must be at least 1`);
+    expect(refusal).toContain(`${file}: resolveWindow: "5x" is not a duration`);
+    expect(refusal).toContain('--test-interval: "soon" is not a duration');
+    expect(refusal).not.toContain('--test-attempts');
+  });
 });
 
 describe('the CA hints after "started" (setup and renew)', () => {
@@ -67,7 +85,9 @@ describe('ekm csr --out', () => {
       refused = err;
     }
     expect(refused).toBeInstanceOf(CliError);
-    expect((refused as CliError).message).toBe('--out: cannot write /nonexistent-ekm-dir/prod-a.csr: ENOENT');
+    expect((refused as CliError).message).toBe(
+      '--out: cannot write /nonexistent-ekm-dir/prod-a.csr: folder /nonexistent-ekm-dir does not exist',
+    );
     expect((refused as CliError).exitCode).toBe(ExitCode.usage);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-csr-out-'));
     try {

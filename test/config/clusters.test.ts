@@ -194,12 +194,14 @@ describe('cluster registry', () => {
         'clusters.prod-a.password: environment variable EKM_TEST_PROD_A_PASSWORD is not set',
       );
       expect(() => readCaBundle('prod-a', findCluster(registry, 'prod-a'))).toThrow(
-        `clusters.prod-a.caBundle: cannot read ${path.join(dir, 'certs/prod-a-ca.pem')}: ENOENT`,
+        `clusters.prod-a.caBundle: file ${path.join(dir, 'certs/prod-a-ca.pem')} does not exist`,
       );
     });
 
     it('says when the clusters file itself cannot be read', () => {
-      expect(() => loadClusterRegistry(path.join(dir, 'missing.yaml'))).toThrow('cannot read the clusters file: ENOENT');
+      expect(() => loadClusterRegistry(path.join(dir, 'missing.yaml'))).toThrow(
+        `the clusters file: file ${path.join(dir, 'missing.yaml')} does not exist`,
+      );
     });
   });
 });

@@ -36,7 +36,7 @@ describe('runtime settings from the environment', () => {
 
   it('reads mTLS files and names a missing one', () => {
     const settings = loadRuntimeSettings({ TEMPORAL_TLS_CERT: '/nonexistent/c.pem', TEMPORAL_TLS_KEY: '/nonexistent/k.pem' });
-    expect(() => temporalConnection(settings)).toThrow('TEMPORAL_TLS_CERT: cannot read /nonexistent/c.pem: ENOENT');
+    expect(() => temporalConnection(settings)).toThrow('TEMPORAL_TLS_CERT: file /nonexistent/c.pem does not exist');
   });
 
   describe('EKM_CONFIG_FILE', () => {
@@ -76,7 +76,7 @@ describe('runtime settings from the environment', () => {
         /EKM_CONFIG_FILE .*: TEMPORAL_ADDRESS: must be host:port/,
       );
       expect(() => loadRuntimeSettings({ EKM_CONFIG_FILE: path.join(dir, 'missing.yaml') })).toThrow(
-        /EKM_CONFIG_FILE .*missing\.yaml: cannot read it: ENOENT/,
+        /EKM_CONFIG_FILE: file .*missing\.yaml does not exist/,
       );
     });
   });

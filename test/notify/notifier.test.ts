@@ -146,7 +146,7 @@ describe('notifiers', () => {
       EKM_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
       EKM_WEBHOOK_TOKEN_FILE: '/nonexistent/token',
     });
-    expect(() => notifierFromSettings(settings)).toThrow('EKM_WEBHOOK_TOKEN_FILE: cannot read /nonexistent/token: ENOENT');
+    expect(() => notifierFromSettings(settings)).toThrow('EKM_WEBHOOK_TOKEN_FILE: file /nonexistent/token does not exist');
   });
 
   it('notifierFromSettings: log line always; webhook limited to EKM_WEBHOOK_KINDS, with the token from EKM_WEBHOOK_TOKEN_FILE', async () => {

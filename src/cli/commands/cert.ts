@@ -7,13 +7,20 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { progressQuery } from '../../../workflows/contract';
-import { checkSignedCertificate, SUBMISSION_NAMES, summarizeCsr, type InputNames, type MustOutlive } from '../../pki/certificate-checks';
+import {
+  checkSignedCertificate,
+  SUBMISSION_NAMES,
+  summarizeCsr,
+  type InputNames,
+  type MustOutlive,
+} from '../../pki/certificate-checks';
 import { CertificateInputError, normalizeCsrPem } from '../../pki/certificate-input';
 import { readCertificateText } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
 import { certificateVerdictJson, formatJson, type CertificateVerdictJson } from '../json-output';
 import { run } from '../run';
 import { reachRun } from '../temporal';
+import { fileProblem } from '../../config/file-problem';
 
 interface CheckFlags {
   csr?: string;
@@ -27,7 +34,7 @@ function readBytes(file: string, flag: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new CliError(`${flag}: ${fileProblem(file, err)}`);
   }
 }
 
@@ -78,7 +85,10 @@ export async function certificateVerdict(
   const caChainPem = inputs.ca ? asSent(inputs.ca, names.ca) : '';
   const base = { csr: { from: csrFrom, ...csr }, chain: [] };
   if (certificatePem === undefined || caChainPem === undefined) return { accepted: false, problems, notes, ...base };
-  const check = await checkSignedCertificate({ csrPem, certificatePem, caChainPem, mustOutlive: inputs.mustOutlive, names }, { now });
+  const check = await checkSignedCertificate(
+    { csrPem, certificatePem, caChainPem, mustOutlive: inputs.mustOutlive, names },
+    { now },
+  );
   problems.push(...check.problems);
   notes.push(...check.notes);
   return {
@@ -146,7 +156,10 @@ export function registerCert(program: Command): void {
       'run the checks a submitted certificate gets (ekm submit-cert), offline: exit 0 when it would be accepted, 4 when refused',
     )
     .option('--csr <file>', "the cluster's CSR (as ekm csr writes it)")
-    .option('--run <run>', "a setup or renewal run's workflow id: its CSR (and a renewal's longer-validity rule) is read from its progress")
+    .option(
+      '--run <run>',
+      "a setup or renewal run's workflow id: its CSR (and a renewal's longer-validity rule) is read from its progress",
+    )
     .requiredOption('--cert <file>', 'the signed certificate (PEM, DER or PKCS#7; may hold its chain too)')
     .option('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7)')
     .option('--json', 'machine-readable verdict')

@@ -11,6 +11,7 @@ import { loadRuntimeSettings } from '../../config/runtime';
 import { ConfigError } from '../../config/zod-errors';
 import { CliError, ExitCode } from '../exit-codes';
 import { parseListen } from './console';
+import { fileProblem, listenFailure } from '../../config/file-problem';
 
 interface CodecServerFlags {
   listen: string;
@@ -26,7 +27,7 @@ function readFile(file: string, flag: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new CliError(`${flag}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new CliError(`${flag}: ${fileProblem(file, err)}`);
   }
 }
 
@@ -92,10 +93,7 @@ async function serve(flags: CodecServerFlags): Promise<void> {
   try {
     await app.listen({ host, port });
   } catch (err) {
-    throw new CliError(
-      `--listen ${flags.listen}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      ExitCode.usage,
-    );
+    throw new CliError(`--listen: ${listenFailure(flags.listen, err)}`, ExitCode.usage);
   }
   const address = host.includes(':') ? `[${host}]` : host;
   process.stdout.write(`ekm codec-server on ${https ? 'https' : 'http'}://${address}:${port} for ${origin}\n`);

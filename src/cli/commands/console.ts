@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { loadRuntimeSettings } from '../../config/runtime';
-import { fileProblem } from '../../config/file-problem';
+import { fileProblem, listenFailure } from '../../config/file-problem';
 import { ConfigError } from '../../config/zod-errors';
 import { parseDurationText } from '../../durations';
 import { listenProblem } from '../../console/auth';
@@ -28,7 +28,8 @@ interface ConsoleFlags {
 export function parseListen(text: string): { host: string; port: number } {
   const match = /^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(text);
   const port = match ? Number(match[2]) : NaN;
-  if (!match || port > 65535) throw new CliError(`--listen: "${text}" must be host:port, e.g. 127.0.0.1:8090 ([::1]:8090 for IPv6)`);
+  if (!match || port > 65535)
+    throw new CliError(`--listen: "${text}" must be host:port, e.g. 127.0.0.1:8090 ([::1]:8090 for IPv6)`);
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
@@ -67,7 +68,11 @@ export function registerConsole(program: Command): void {
   program
     .command('console')
     .description('the operations console in the browser: runbooks, answers, signing, reports (see README, The console)')
-    .option('--listen <host:port>', 'where to listen (loopback by default; beyond it needs TLS or --behind-proxy)', '127.0.0.1:8090')
+    .option(
+      '--listen <host:port>',
+      'where to listen (loopback by default; beyond it needs TLS or --behind-proxy)',
+      '127.0.0.1:8090',
+    )
     .option('--users <file>', 'users file: users: {NAME: {tokenFile: FILE}} (tokens live in their own files)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this private key (PEM)')
@@ -106,7 +111,9 @@ async function serve(flags: ConsoleFlags): Promise<void> {
   // The server (fastify, the plan module and through it the activity readers) loads only for this command.
   const { Authenticator, loadUsersFile } = await import('../../console/auth');
   const { buildConsole } = await import('../../console/server');
-  const https = flags.tlsCert ? { cert: readFlagFile(flags.tlsCert, '--tls-cert'), key: readFlagFile(flags.tlsKey!, '--tls-key') } : undefined;
+  const https = flags.tlsCert
+    ? { cert: readFlagFile(flags.tlsCert, '--tls-cert'), key: readFlagFile(flags.tlsKey!, '--tls-key') }
+    : undefined;
   if (https) checkTlsPair(https.cert, https.key);
   const auth = new Authenticator({
     users: flags.users ? loadUsersFile(flags.users) : undefined,
@@ -125,7 +132,7 @@ async function serve(flags: ConsoleFlags): Promise<void> {
   try {
     url = await app.listen({ host, port });
   } catch (err) {
-    throw new CliError(`--listen ${flags.listen}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.usage);
+    throw new CliError(`--listen: ${listenFailure(flags.listen, err)}`, ExitCode.usage);
   }
   process.stdout.write(
     `ekm console on ${url} (Temporal ${settings.TEMPORAL_ADDRESS}, namespace ${settings.TEMPORAL_NAMESPACE}, task queue ${settings.EKM_TASK_QUEUE})\n`,

@@ -7,7 +7,7 @@ import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
 import { addSignerFlags, signerFromFlags, type SignerFlags } from '../signer-flags';
 import { reportStarted, startRunbook } from '../start';
-import { manualSigningHints, parseInputFile } from './setup';
+import { inputNames, manualSigningHints, parseInputFile } from './setup';
 
 export interface RenewFlags extends SignerFlags {
   input?: string;
@@ -137,8 +137,9 @@ export function registerRenew(program: Command): void {
       run(async (ctx, out) => {
         const input = renewInputFromFlags(cluster, flags);
         if (flags.plan) refuseWithPlan(flags);
-        if (flags.plan) return printPlan(ctx, out, { runbook: 'renew', input, flags: RENEW_FLAGS, json: flags.json });
-        const handle = await startRunbook(ctx, { runbook: 'renew', input, flags: RENEW_FLAGS });
+        const names = inputNames(RENEW_FLAGS, input, flags.input);
+        if (flags.plan) return printPlan(ctx, out, { runbook: 'renew', input, flags: names, json: flags.json });
+        const handle = await startRunbook(ctx, { runbook: 'renew', input, flags: names });
         // The hints after the "started" line, as setup prints them.
         const code = await reportStarted(ctx, handle, flags, out, renewResultJson);
         if (!flags.wait && !flags.json) manualSigningHints(handle.workflowId, cluster, input.signer).forEach((l) => out(l));

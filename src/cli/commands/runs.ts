@@ -22,6 +22,7 @@ import { run } from '../run';
 import { whoIsActing } from '../who';
 import { describeRun, reachRun, update } from '../temporal';
 import { submitSignedCertificate } from '../submit-certificate';
+import { fileWriteProblem } from '../../config/file-problem';
 
 export type { RunSummary };
 
@@ -93,10 +94,7 @@ export function writeCsrFile(file: string, csrPem: string): void {
   try {
     fs.writeFileSync(file, csrPem);
   } catch (err) {
-    throw new CliError(
-      `--out: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      ExitCode.usage,
-    );
+    throw new CliError(`--out: ${fileWriteProblem(file, err)}`, ExitCode.usage);
   }
 }
 

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import type { Command } from 'commander';
 import YAML, { YAMLError } from 'yaml';
 import type { SetupInput } from '../../../workflows/inputs';
@@ -7,6 +8,7 @@ import { CliError, ExitCode } from '../exit-codes';
 import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
 import { reportStarted, startRunbook } from '../start';
+import { fileProblem } from '../../config/file-problem';
 
 export interface SetupFlags {
   input?: string;
@@ -43,10 +45,7 @@ function readText(file: string, option: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CliError(
-      `${option}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      ExitCode.usage,
-    );
+    throw new CliError(`${option}: ${fileProblem(file, err)}`, ExitCode.usage);
   }
 }
 
@@ -64,6 +63,37 @@ export function parseInputFile(file: string): unknown {
     const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
     throw new CliError(`--input ${file}: not valid YAML at ${where}: ${what}`, ExitCode.usage);
   }
+}
+
+/**
+ * How a refusal names each input field: by the flag when its value came from the command line, by
+ * `FILE: field` when it came from the --input file (the operator typed the field there, not the
+ * flag). A field counts as the file's when the input holds exactly the file's value at that path.
+ */
+export function inputNames(
+  flags: Readonly<Record<string, string>>,
+  input: unknown,
+  file: string | undefined,
+): Readonly<Record<string, string>> {
+  if (file === undefined) return flags;
+  const fromFile = parseInputFile(file);
+  const names: Record<string, string> = { ...flags };
+  for (const path of leafPaths(fromFile)) {
+    if (isDeepStrictEqual(valueAt(fromFile, path), valueAt(input, path))) names[path] = `${file}: ${path}`;
+  }
+  return names;
+}
+
+/** 'a', 'b.c' … for every value that is not a plain object (an array is one value). */
+function leafPaths(value: unknown, prefix = ''): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return prefix ? [prefix] : [];
+  return Object.entries(value).flatMap(([key, inner]) => leafPaths(inner, prefix ? `${prefix}.${key}` : key));
+}
+
+function valueAt(value: unknown, path: string): unknown {
+  return path
+    .split('.')
+    .reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[key] : undefined), value);
 }
 
 /** The flag of each input field, for refusals in the operator's words. */
@@ -217,8 +247,9 @@ export function registerSetup(program: Command): void {
       run(async (ctx, out) => {
         const input = setupInputFromFlags(cluster, flags);
         if (flags.plan) refuseWithPlan(flags);
-        if (flags.plan) return printPlan(ctx, out, { runbook: 'setup', input, flags: SETUP_FLAGS, json: flags.json });
-        const handle = await startRunbook(ctx, { runbook: 'setup', input, flags: SETUP_FLAGS });
+        const names = inputNames(SETUP_FLAGS, input, flags.input);
+        if (flags.plan) return printPlan(ctx, out, { runbook: 'setup', input, flags: names, json: flags.json });
+        const handle = await startRunbook(ctx, { runbook: 'setup', input, flags: names });
         const code = await reportStarted(ctx, handle, flags, out);
         if (!flags.wait && !flags.json) manualSigningHints(handle.workflowId, cluster, input.signer).forEach((l) => out(l));
         return code;
