@@ -25,6 +25,15 @@ export interface CertificateText {
  */
 export function readInputFile(file: string, flag: string, limitBytes = CERTIFICATE_INPUT_LIMIT_BYTES): Buffer {
   const cannotRead = (err: unknown) => new CliError(`${flag}: ${fileProblem(file, err)}`);
+  // Opening a named pipe waits for a writer, maybe for ever: refused before it is opened.
+  let kind: fs.Stats | undefined;
+  try {
+    kind = fs.statSync(file);
+  } catch (err) {
+    throw cannotRead(err);
+  }
+  if (kind.isFIFO() || kind.isSocket())
+    throw new CliError(`${flag}: ${file} is a ${kind.isFIFO() ? 'named pipe' : 'socket'}, not a file`, ExitCode.usage);
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');

@@ -2,8 +2,9 @@
  * A certificate flag (`--kmip-ca`, `--cert`, `--ca`, ...) that names a device or a pipe by mistake
  * is refused as too large, naming the flag (exit 2), after reading at most the limit: stat gives
  * such a file no size, and reading it whole never ended (`renew --kmip-ca /dev/zero` hung past
- * --timeout).
+ * --timeout); a named pipe is refused before it is opened, a directory in words.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +39,20 @@ describe('certificate files named by a flag are read within the limit', () => {
       const big = path.join(dir, 'big.pem');
       fs.writeFileSync(big, 'x'.repeat(4097));
       expect(refusal(() => readInputFile(big, '--cert', 4096)).message).toContain('is too large (4097 bytes; limit 4096)');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a named pipe is refused before it is opened (opening it would wait for a writer)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-input-fifo-'));
+    try {
+      const fifo = path.join(dir, 'ca.pem');
+      execFileSync('mkfifo', [fifo]);
+      const err = refusal(() => readInputFile(fifo, '--kmip-ca'));
+      expect(err.exitCode).toBe(ExitCode.usage);
+      expect(err.message).toBe(`--kmip-ca: ${fifo} is a named pipe, not a file`);
+      expect(refusal(() => readInputFile(dir, '--kmip-ca')).message).toBe(`--kmip-ca: ${dir} is a directory, not a file`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -246,7 +246,10 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     fs.writeFileSync(shortFile, short);
     fs.writeFileSync(caFile, testEnv().kmip.caPem);
     const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: lab.harness.clustersFile };
-    const check = await runCli(['cert', 'check', '--run', handle.workflowId, '--cert', shortFile, '--ca', caFile], env);
+    // (The run is found by its cluster's name too: the one run of it waiting for a certificate.)
+    const csrOut = await runCli(['csr', lab.harness.name], env);
+    expect(csrOut.stdout.trim()).toBe(csrPem.trim());
+    const check = await runCli(['cert', 'check', '--run', lab.harness.name, '--cert', shortFile, '--ca', caFile], env);
     expect(check.code).toBe(4);
     expect(check.stdout).toMatch(/not longer than the current certificate/);
     expect(

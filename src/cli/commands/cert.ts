@@ -20,6 +20,7 @@ import { CliError, ExitCode } from '../exit-codes';
 import { certificateVerdictJson, formatJson, type CertificateVerdictJson } from '../json-output';
 import { run } from '../run';
 import { reachRun } from '../temporal';
+import { resolveSigningRun } from './runs';
 import { fileProblem } from '../../config/file-problem';
 
 interface CheckFlags {
@@ -158,7 +159,7 @@ export function registerCert(program: Command): void {
     .option('--csr <file>', "the cluster's CSR (as ekm csr writes it)")
     .option(
       '--run <run>',
-      "a setup or renewal run's workflow id: its CSR (and a renewal's longer-validity rule) is read from its progress",
+      "a setup or renewal run's workflow id (or its cluster's name): its CSR (and a renewal's longer-validity rule) is read from its progress",
     )
     .requiredOption('--cert <file>', 'the signed certificate (PEM, DER or PKCS#7; may hold its chain too)')
     .option('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7)')
@@ -176,8 +177,8 @@ export function registerCert(program: Command): void {
         const file = flags.csr;
         return offline((out) => checkAndPrint(csrFromFile(file), `--csr ${file}`, flags, out));
       }
-      const workflowId = flags.run!;
       return run(async (ctx, out) => {
+        const workflowId = await resolveSigningRun(ctx, flags.run!);
         const handle = ctx.client.workflow.getHandle(workflowId);
         await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
         ctx.doing = `reading the CSR of ${workflowId}`;

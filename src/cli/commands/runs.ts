@@ -20,7 +20,7 @@ import { activityRetries, withDecodedFailures } from '../activity-retries';
 import { renderProgress } from '../render';
 import { run } from '../run';
 import { whoIsActing } from '../who';
-import { describeRun, reachRun, update } from '../temporal';
+import { describeRun, reachRun, update, type CliContext } from '../temporal';
 import { submitSignedCertificate } from '../submit-certificate';
 import { fileWriteProblem } from '../../config/file-problem';
 
@@ -78,6 +78,28 @@ async function resolveRuns(client: Client, target: string): Promise<WorkflowHand
     if (!(err instanceof WorkflowNotFoundError)) throw err;
   }
   throw new CliError(`no runbook found for "${target}" (give a workflow id or a cluster name)`, ExitCode.notFound);
+}
+
+/**
+ * `ekm csr`, `submit-cert` and `cert check --run` take a workflow id, or a cluster name: then the
+ * one run of that cluster that waits for a signed certificate (several: refused, listing them).
+ * Returns the workflow id.
+ */
+export async function resolveSigningRun(ctx: CliContext, target: string): Promise<string> {
+  if (target.startsWith('ekm-')) return target;
+  ctx.doing = `looking up the runs of ${target}`;
+  const handles = await resolveRuns(ctx.client, target);
+  if (handles.length === 1) return handles[0]!.workflowId;
+  const waiting: string[] = [];
+  for (const handle of handles) {
+    const progress = await progressOf(handle).catch(() => undefined);
+    if (progress?.waiting?.kind === 'signed-certificate') waiting.push(handle.workflowId);
+  }
+  if (waiting.length === 1) return waiting[0]!;
+  throw new CliError(
+    `${target}: ${waiting.length === 0 ? 'none' : 'more than one'} of its runs (${handles.map((h) => h.workflowId).join(', ')}) waits for a signed certificate; give the workflow id`,
+    ExitCode.usage,
+  );
 }
 
 export async function progressOf(handle: WorkflowHandle): Promise<RunbookProgress> {
@@ -205,10 +227,11 @@ export function registerRunCommands(program: Command): void {
   program
     .command('csr')
     .description("print (or save) the cluster's certificate signing request a setup or renew runbook waits on")
-    .argument('<run>', 'workflow id')
+    .argument('<run>', 'workflow id, or the cluster name (its run that waits for a certificate)')
     .option('--out <file>', 'write the CSR here instead of stdout')
-    .action((workflowId: string, opts: { out?: string }) =>
+    .action((target: string, opts: { out?: string }) =>
       run(async (ctx, out) => {
+        const workflowId = await resolveSigningRun(ctx, target);
         const handle = ctx.client.workflow.getHandle(workflowId);
         await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
         ctx.doing = `reading the CSR of ${workflowId}`;
@@ -226,14 +249,15 @@ export function registerRunCommands(program: Command): void {
   program
     .command('submit-cert')
     .description('hand the CA-signed client certificate to a waiting setup or renew runbook')
-    .argument('<run>', 'workflow id')
+    .argument('<run>', 'workflow id, or the cluster name (its run that waits for a certificate)')
     .requiredOption('--cert <file>', 'the signed certificate (PEM, DER or PKCS#7; may hold its chain too)')
     .requiredOption('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7)')
     .option('--by <name>', 'who submits (recorded; default $USER or the account name)', whoIsActing())
-    .action((workflowId: string, opts: { cert: string; ca: string; by?: string }) =>
+    .action((target: string, opts: { cert: string; ca: string; by?: string }) =>
       run(async (ctx, out) => {
         const cert = readCertificateFile(opts.cert, '--cert');
         const ca = readCertificateFile(opts.ca, '--ca');
+        const workflowId = await resolveSigningRun(ctx, target);
         const submission = { certificatePem: cert.pem, caChainPem: ca.pem, by: opts.by };
         const outcome = await submitSignedCertificate(ctx, workflowId, submission);
         if (outcome.kind === 'already-accepted') {
