@@ -20,19 +20,25 @@ export interface TemporalView {
 
 /**
  * Looks up `runbook`'s run on `cluster` and the cluster lock. `ifBusy` is the run's own setting
- * ('fail' by default). Never throws for Temporal being away: returns a fact saying so instead.
+ * ('fail' by default); `running: 'attach'` for a fleet, which attaches to a run already there
+ * instead of starting another. Never throws for Temporal being away: returns a fact saying so.
  */
 export async function temporalView(
   ctx: CliContext,
   runbook: RunbookName,
   cluster: string,
   ifBusy: 'fail' | 'wait' = 'fail',
+  running: 'refuse' | 'attach' = 'refuse',
 ): Promise<TemporalView> {
   const view: TemporalView = { refusals: [], facts: [] };
   const workflowId = runbooks[runbook].workflowId(cluster);
   const within = <T>(fn: () => Promise<T>) => ctx.client.withDeadline(Date.now() + LOOK_MS, fn);
   try {
     const run = await within(() => ctx.client.workflow.getHandle(workflowId).describe());
+    if (run.status.name === 'RUNNING' && running === 'attach') {
+      view.facts.push(`a ${runbook} runbook already runs on ${cluster} (${workflowId}): the fleet would attach to it`);
+      return view;
+    }
     if (run.status.name === 'RUNNING') {
       view.refusals.push({
         type: 'AlreadyRunning',

@@ -263,6 +263,8 @@ describe('through the CLI', () => {
     expect(plan.code).toBe(4); // one cluster would refuse
     const line = (name: string) => plan.stdout.split('\n').find((l) => l.startsWith(name)) ?? '';
     expect(line(permanent)).toMatch(/would refuse +KeyProviderNotFound/);
+    // Temporal was asked too (no run to attach to, no lock held): nothing it could not look at.
+    expect(plan.stdout).not.toContain('not checked');
     for (const name of names.filter((n) => n !== permanent)) expect(line(name)).toMatch(/would run +.*start/);
     for (const [i, name] of names.entries()) {
       const calls = (await fleet.member(name).sim.control.calls()).slice(before[i]);

@@ -56,6 +56,8 @@ import {
 import { selectClusters, type Selection, type SelectorFlags } from '../fleet-selection';
 import { formatJson } from '../json-output';
 import type { RunbookPlan } from '../../../workflows/contract/plan';
+import { temporalView } from '../plan-busy';
+import { withTemporalView } from '../plan-command';
 import { commandTimeoutMs, run } from '../run';
 import { validateInput } from '../start';
 import { describeRun, reachRun, type CliContext } from '../temporal';
@@ -760,7 +762,8 @@ export function planVerdict(plan: RunbookPlan): { verdict: 'would-run' | 'would-
 }
 
 /**
- * --plan: each cluster's plan (src/plan: read-only, no Temporal, no lock), a few clusters at a time.
+ * --plan: each cluster's plan (src/plan: read-only, no lock) and what Temporal knows of it (a run
+ * to attach to, the cluster lock held: plan-busy.ts), a few clusters at a time.
  * Exit 0 when every cluster could start, 4 when one would refuse or could not be read.
  */
 async function planFleet(
@@ -777,8 +780,12 @@ async function planFleet(
   ctx.doing = `reading ${count(selection.names.length, 'cluster')} for their plans`;
   const rows = await bounded(selection.names, PLAN_CONCURRENCY, async (cluster) => {
     try {
-      const plan = await planFor(request.runbook, request.inputFor(cluster) as never, { registry, flags: request.fieldFlags });
-      return { cluster, ...planVerdict(plan) };
+      const input = request.inputFor(cluster) as { ifBusy?: 'fail' | 'wait' };
+      const plan = await planFor(request.runbook, input as never, { registry, flags: request.fieldFlags });
+      // What Temporal adds (a run to attach to, the cluster lock held), best effort like a single plan.
+      const view = await temporalView(ctx, request.runbook, cluster, input.ifBusy ?? 'fail', 'attach');
+      const verdict = planVerdict(withTemporalView(plan, view));
+      return { cluster, ...verdict, detail: [verdict.detail, ...view.facts].join('; ') };
     } catch (err) {
       if (err instanceof PlanInputError) throw new CliError(err.message, ExitCode.usage);
       return { cluster, verdict: 'error' as const, detail: `cannot read the cluster: ${(err as Error).message}` };
