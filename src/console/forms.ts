@@ -135,7 +135,11 @@ export function answerFromForm(body: FormBody, by: string): OperatorAnswer {
     case 'change': {
       // The change form carries the inputs of the fields the question accepts (blank when not filled in).
       const offered = changeField.options.filter((f) => CHANGE_INPUTS[f].some((input) => input in body));
-      const filled = changeField.options.filter((f) => CHANGE_INPUTS[f].some((input) => textField(body, input) !== undefined || fileField(body, input)));
+      const given = (input: string) => {
+        const value = body[input];
+        return Buffer.isBuffer(value) ? value.length > 0 : typeof value === 'string' ? value.trim() !== '' : Array.isArray(value);
+      };
+      const filled = changeField.options.filter((f) => CHANGE_INPUTS[f].some(given));
       if (filled.length === 0)
         throw new ConsoleProblem(
           400,

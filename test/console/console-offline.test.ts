@@ -156,7 +156,24 @@ describe('console without Temporal', () => {
     expect(long.body).toContain(`change: Key server host names: &#39;${'a'.repeat(24)}…&#39; is longer than 253 characters (312)`);
     expect(long.body).not.toContain('Too big');
     // The form of a setup's question carries its four fields, blank: the refusal lists those, not drive ids.
-    const empty = await post({ hostnames: '', port: '', kmipCaCertificate: '', clientCertificatePem: '', clientCaPem: '' });
+    // As a browser sends it: every input of the form, the file inputs with no file chosen.
+    const none = { filename: '', data: Buffer.alloc(0) };
+    const empty = await send(base, 'POST', '/runs/ekm-setup-x/answer', {
+      cookie,
+      multipart: multipartBody({
+        _csrf: csrf,
+        action: 'change',
+        hostnames: '',
+        port: '',
+        kmipCaCertificate: '',
+        kmipCaCertificateFile: none,
+        clientCertificatePem: '',
+        clientCertificateFile: none,
+        clientCaPem: '',
+        clientCaFile: none,
+        comment: '',
+      }),
+    });
     expect(empty.status).toBe(400);
     expect(empty.body).toContain(
       'change: fill in at least one of Key server host names, Port, KMIP CA certificate, Client certificate with its CA; nothing was sent',

@@ -408,8 +408,29 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
         expect(long.body).toContain('class="refusal" role="alert"');
         expect((await progress(run)).answers).toEqual([]);
 
-        const changed = await post({ hostnames: '', port: String(kmip.port), comment: 'the key server listens on its own port' });
-        expect(changed.status).toBe(303);
+        // The new port from the form in a real Chromium (it posts every input, the file inputs empty).
+        const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+        try {
+          const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+          const errors: string[] = [];
+          page.on('pageerror', (err) => errors.push(err.message));
+          await page.goto(`${base}/login`);
+          await page.fill('#user', USER);
+          await page.fill('#token', TOKEN);
+          await page.click('button[type=submit]');
+          await page.waitForSelector('#runs');
+          await page.goto(`${base}/runs/${run.workflowId}`);
+          await page.fill('form[data-answer="change"] input[name=port]', String(kmip.port));
+          await page.fill('form[data-answer="change"] input[name=comment]', 'the key server listens on its own port');
+          fs.mkdirSync(path.join(dir, 'screenshots'), { recursive: true });
+          await page.screenshot({ path: path.join(dir, 'screenshots', '14-change-form.png'), fullPage: true });
+          await page.click('form[data-answer="change"] button[type=submit]');
+          await page.waitForSelector('.flash.ok');
+          expect(await page.textContent('.flash.ok')).toMatch(/^change: /);
+          expect(errors).toEqual([]);
+        } finally {
+          await browser.close();
+        }
         await run.result();
         const final = await progress(run);
         expect(final.answers).toEqual([expect.objectContaining({ action: 'change', by: USER, outcome: 'accepted' })]);
