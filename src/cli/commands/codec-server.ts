@@ -5,7 +5,6 @@
  */
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { buildCodecServer } from '../../codec/codec-server';
 import { Authenticator, listenProblem, loadUsersFile } from '../../console/auth';
 import { loadRuntimeSettings } from '../../config/runtime';
 import { ConfigError } from '../../config/zod-errors';
@@ -89,6 +88,8 @@ async function serve(flags: CodecServerFlags): Promise<void> {
     proxyUserHeader: flags.userHeader?.toLowerCase(),
     secure: Boolean(https),
   });
+  // Loaded here: the web framework is not for the CLI's other commands to start with.
+  const { buildCodecServer } = await import('../../codec/codec-server');
   const app = await buildCodecServer({ keysFile: settings.EKM_PAYLOAD_KEYS_FILE, auth, allowedOrigin: origin, https });
   try {
     await app.listen({ host, port });
