@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { x509, type CryptoKey, type CryptoKeyPair } from './x509';
+import { x509, type CryptoKey, type CryptoKeyPair, type X509 } from './x509';
 import { generateRsaKeyPair, importRsaKeyPair, privateKeyToPem, RSA_SHA256 } from './keys';
 
 /** A certificate authority held in memory: its certificate and signing key. */
 export interface CertificateAuthority {
-  certificate: x509.X509Certificate;
+  certificate: X509.X509Certificate;
   keys: CryptoKeyPair;
   certificatePem: string;
   privateKeyPem: string;
 }
 
 export interface IssuedCertificate {
-  certificate: x509.X509Certificate;
+  certificate: X509.X509Certificate;
   certificatePem: string;
   /** Present when the key was generated here (not when signing someone else's CSR). */
   privateKeyPem?: string;
@@ -21,7 +21,7 @@ export type Usage = 'server' | 'client';
 
 export interface IssueOptions {
   subject: string;
-  publicKey: CryptoKey | x509.PublicKey;
+  publicKey: CryptoKey | X509.PublicKey;
   usages: Usage[];
   dnsNames?: string[];
   ipAddresses?: string[];
@@ -76,11 +76,11 @@ export async function loadCertificateAuthority(certificatePem: string, privateKe
 export async function issueCertificate(ca: CertificateAuthority, options: IssueOptions): Promise<IssuedCertificate> {
   const now = Date.now();
   const ekus = options.usages.map((u) => (u === 'server' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth));
-  const names: x509.JsonGeneralName[] = [
+  const names: X509.JsonGeneralName[] = [
     ...(options.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(options.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
-  const extensions: x509.Extension[] = [
+  const extensions: X509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
     await x509.SubjectKeyIdentifierExtension.create(options.publicKey),

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { CertificateInputError, readCertificateInput, readCsr, type CertificateEntry } from './certificate-input';
-import { x509 } from './x509';
+import { x509, type X509 } from './x509';
 
 export { normalizeCsrPem } from './certificate-input';
 
@@ -40,7 +40,7 @@ export interface CsrSummary {
   keyFingerprint: string;
 }
 
-function keyFingerprintOf(publicKey: x509.PublicKey): string {
+function keyFingerprintOf(publicKey: X509.PublicKey): string {
   return createHash('sha256').update(Buffer.from(publicKey.rawData)).digest('hex');
 }
 
@@ -51,7 +51,7 @@ export async function summarizeCsr(csrPem: string): Promise<CsrSummary> {
 }
 
 /** What a certificate says of itself (one a key server holds now, say): no judgement of it. */
-export async function summarizeCertificate(certificate: x509.X509Certificate): Promise<CertificateSummary> {
+export async function summarizeCertificate(certificate: X509.X509Certificate): Promise<CertificateSummary> {
   return {
     subject: certificate.subject,
     issuer: certificate.issuer,
@@ -113,7 +113,7 @@ function minutes(ms: number): string {
   return m < 1 ? `${Math.round(ms / 1000)} seconds` : `${m} minute${m === 1 ? '' : 's'}`;
 }
 
-async function signedBy(certificate: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
+async function signedBy(certificate: X509.X509Certificate, issuer: X509.X509Certificate): Promise<boolean> {
   try {
     return await certificate.verify({ publicKey: issuer.publicKey, signatureOnly: true });
   } catch {
@@ -121,7 +121,7 @@ async function signedBy(certificate: x509.X509Certificate, issuer: x509.X509Cert
   }
 }
 
-function isSelfIssued(c: x509.X509Certificate): boolean {
+function isSelfIssued(c: X509.X509Certificate): boolean {
   return c.subject === c.issuer;
 }
 
@@ -264,7 +264,7 @@ export async function checkSignedCertificate(
   };
 }
 
-function isCa(c: x509.X509Certificate): boolean {
+function isCa(c: X509.X509Certificate): boolean {
   try {
     return c.getExtension(x509.BasicConstraintsExtension)?.ca === true;
   } catch {

@@ -14,7 +14,7 @@
  * what it is instead. Parsing itself is @peculiar/x509's; no library message reaches the operator.
  */
 import { CERTIFICATE_INPUT_LIMIT_BYTES, certificateInputTooLarge } from '../../workflows/contract';
-import { x509 } from './x509';
+import { x509, type X509 } from './x509';
 
 export { CERTIFICATE_INPUT_LIMIT_BYTES };
 
@@ -30,7 +30,7 @@ export class CertificateInputError extends Error {
 }
 
 export interface CertificateEntry {
-  certificate: x509.X509Certificate;
+  certificate: X509.X509Certificate;
   /** Where it came from, for messages: the input's name, or `name[2]` when the input holds several. */
   label: string;
   /** The certificate alone, as clean PEM. */
@@ -80,15 +80,15 @@ export function utf8Bytes(data: string | Uint8Array): number {
 }
 
 /** Certificates as one clean PEM text (LF only, a final newline); '' for none. */
-export function certificatesToPem(certificates: readonly x509.X509Certificate[]): string {
+export function certificatesToPem(certificates: readonly X509.X509Certificate[]): string {
   return certificates.map((c) => pemOf(c)).join('');
 }
 
-function pemOf(certificate: x509.X509Certificate): string {
+function pemOf(certificate: X509.X509Certificate): string {
   return `${x509.PemConverter.encode(certificate.rawData, 'CERTIFICATE').replace(/\r\n?/g, '\n').trimEnd()}\n`;
 }
 
-function parseCertificate(der: Uint8Array): x509.X509Certificate | undefined {
+function parseCertificate(der: Uint8Array): X509.X509Certificate | undefined {
   try {
     const certificate = new x509.X509Certificate(der);
     // Touch what every check reads, so a certificate that parses only halfway is caught here.
@@ -100,7 +100,7 @@ function parseCertificate(der: Uint8Array): x509.X509Certificate | undefined {
   }
 }
 
-function parsePkcs7(der: Uint8Array): x509.X509Certificate[] | undefined {
+function parsePkcs7(der: Uint8Array): X509.X509Certificate[] | undefined {
   try {
     const bundle = new x509.X509Certificates();
     bundle.import(der);
@@ -139,7 +139,7 @@ function base64Body(body: string): string | undefined {
   return BASE64.test(b64) && b64.length % 4 === 0 ? b64 : undefined;
 }
 
-function readDer(der: Uint8Array, name: string, notes: string[], how: string): x509.X509Certificate[] {
+function readDer(der: Uint8Array, name: string, notes: string[], how: string): X509.X509Certificate[] {
   const certificate = parseCertificate(der);
   if (certificate) {
     notes.push(`${how} DER certificate: converted to PEM`);
@@ -158,8 +158,8 @@ function readDer(der: Uint8Array, name: string, notes: string[], how: string): x
   );
 }
 
-function readPem(text: string, name: string, notes: string[], options: ReadOptions): x509.X509Certificate[] {
-  const found: x509.X509Certificate[] = [];
+function readPem(text: string, name: string, notes: string[], options: ReadOptions): X509.X509Certificate[] {
+  const found: X509.X509Certificate[] = [];
   const begins = [...text.matchAll(BEGIN)].length;
   const blocks = [...text.matchAll(BLOCK)];
   if (blocks.length < begins) {
@@ -221,7 +221,7 @@ function readPem(text: string, name: string, notes: string[], options: ReadOptio
   return found;
 }
 
-function readAny(data: string | Uint8Array, name: string, notes: string[], options: ReadOptions): x509.X509Certificate[] {
+function readAny(data: string | Uint8Array, name: string, notes: string[], options: ReadOptions): X509.X509Certificate[] {
   const bytes = typeof data === 'string' ? undefined : data;
   // A binary file: DER starts with a SEQUENCE tag (which is also the digit 0: text is read as text).
   if (bytes && bytes.length > 0 && bytes[0] === 0x30) {
@@ -335,7 +335,7 @@ export function normalizeCsrPem(csr: string | Uint8Array, name = 'CSR'): string 
 }
 
 /** Reads a CSR; throws CertificateInputError naming the input when it is not one. */
-export function readCsr(csr: string | Uint8Array, name = 'CSR'): x509.Pkcs10CertificateRequest {
+export function readCsr(csr: string | Uint8Array, name = 'CSR'): X509.Pkcs10CertificateRequest {
   const pem = normalizeCsrPem(csr, name);
   try {
     const request = new x509.Pkcs10CertificateRequest(pem);

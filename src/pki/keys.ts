@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { subtle, x509, type CryptoKey, type CryptoKeyPair } from './x509';
+import { subtle, x509, type CryptoKey, type CryptoKeyPair, type X509 } from './x509';
 
 export const RSA_SHA256 = {
   name: 'RSASSA-PKCS1-v1_5',
@@ -33,7 +33,7 @@ export async function importRsaKeyPair(privateKeyPem: string): Promise<CryptoKey
 }
 
 /** SHA-256 of the SubjectPublicKeyInfo DER, hex: identifies a key across CSR and certificate. */
-export async function spkiFingerprint(publicKey: x509.PublicKey): Promise<string> {
+export async function spkiFingerprint(publicKey: X509.PublicKey): Promise<string> {
   const digest = await subtle.digest('SHA-256', publicKey.rawData);
   return Buffer.from(digest).toString('hex');
 }

@@ -1,6 +1,6 @@
 /**
  * The product and the tooling apart: `ekm status --help` loads neither the simulator (nor any
- * tooling) nor @temporalio/worker nor fastify; `ekm simulator --help` does load the simulator (the check can
+ * tooling) nor @temporalio/worker nor fastify nor @peculiar/x509; `ekm simulator --help` does load the simulator (the check can
  * see it); an installation without tools/ (the worker image) says so for `ekm demo`; and the
  * Dockerfile copies no tooling into the image. Runs the built CLI (dist/).
  */
@@ -32,8 +32,10 @@ describe('product and tooling apart', () => {
     expect(modules.some((m) => m.includes(`${path.sep}dist${path.sep}src${path.sep}cli`))).toBe(true);
     expect(modules.filter((m) => m.startsWith(path.join(dist, 'tools')))).toEqual([]);
     expect(modules.filter((m) => m.includes(`@temporalio${path.sep}worker`))).toEqual([]);
-    // Nor the web framework (the console and the codec server load it when they start).
+    // Nor the web framework (the console and the codec server load it when they start), nor the
+    // X.509 library (loaded by the first certificate read): each costs start-up time.
     expect(modules.filter((m) => m.includes(`node_modules${path.sep}fastify${path.sep}`))).toEqual([]);
+    expect(modules.filter((m) => m.includes(`@peculiar${path.sep}x509`))).toEqual([]);
   });
 
   it('ekm simulator --help loads the simulator only then (the check sees tooling when it is loaded)', () => {

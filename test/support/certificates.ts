@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { generateRsaKeyPair, importRsaKeyPair, RSA_SHA256 } from '../../src/pki/keys';
-import { subtle, x509, type CryptoKey, type CryptoKeyPair } from '../../src/pki/x509';
+import { subtle, x509, type CryptoKey, type CryptoKeyPair, type X509 } from '../../src/pki/x509';
 
 const DAY = 86_400_000;
 const MINUTE = 60_000;
@@ -25,7 +25,7 @@ function algorithmOf(kind: KeyKind) {
 export interface TestCa {
   name: string;
   kind: KeyKind;
-  certificate: x509.X509Certificate;
+  certificate: X509.X509Certificate;
   certificatePem: string;
   keys: CryptoKeyPair;
 }
@@ -75,7 +75,7 @@ export async function makeCa(
 /** A client certificate for `publicKey` (the CSR's), clientAuth unless told otherwise. */
 export async function issueClient(
   ca: TestCa,
-  publicKey: CryptoKey | x509.PublicKey,
+  publicKey: CryptoKey | X509.PublicKey,
   options: { subject?: string; notBefore?: Date; notAfter?: Date; usages?: ('client' | 'server')[] } = {},
 ): Promise<string> {
   const now = Date.now();
