@@ -25,6 +25,7 @@ import {
   type WaitingFor,
 } from './contract';
 import { describeFailure, Failure } from './failures';
+import { describeIssues } from './inputs';
 
 // The activity delivers within its own budget (20 s, retries included) and reports rather than
 // throws; one attempt, so a notification never holds a run for longer than that.
@@ -227,11 +228,12 @@ function validateAnswer(raw: unknown, waiting: WaitingFor | undefined): void {
   if (!(waiting.answers as string[]).includes(action)) {
     throw new Error(`answer "${action}" is not offered at step ${waiting.step}; choose one of: ${waiting.answers.join(', ')}`);
   }
-  const parsed = answerUpdate.argument.safeParse(raw);
+  const parsed = answerUpdate.argument.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = issue.path.filter((p) => p !== 'action').join('.');
-    throw new Error(`${action}: ${field ? `${field} ` : ''}${issue.message}`);
+    const empty = action === 'change' && parsed.error.issues.some((i) => i.path.length === 0 && i.code === 'custom');
+    // An empty change: name the fields this question takes, not every field a change can carry.
+    if (empty && waiting.changeFields) throw new Error(`change: give at least one of ${waiting.changeFields.join(', ')}`);
+    throw new Error(`${action}: ${describeIssues(parsed.error, { '': '' })}`);
   }
   const allowed = waiting.changeFields;
   if (parsed.data.action === 'change' && allowed) {

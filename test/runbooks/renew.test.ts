@@ -309,6 +309,13 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(ignored).toContain(
       'only clientCertificate (--client-cert/--client-ca), kmipCaCertificate (--kmip-ca) can be changed, not hostnames (--hostnames), port (--port)',
     );
+    // An empty change names what this question takes; a malformed one names the field, in words.
+    expect(await refusal(handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'change' }] }))).toBe(
+      'change: give at least one of clientCertificate, kmipCaCertificate',
+    );
+    expect(
+      await refusal(handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'change', kmipCaCertificate: 'junk' }] })),
+    ).toMatch(/^change: kmipCaCertificate: /);
     expect(await modifies(lab)).toHaveLength(2);
 
     // change: a certificate signed by the CA the key server trusts.

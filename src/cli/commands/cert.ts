@@ -20,7 +20,7 @@ import { CliError, ExitCode } from '../exit-codes';
 import { certificateVerdictJson, formatJson, type CertificateVerdictJson } from '../json-output';
 import { run } from '../run';
 import { reachRun } from '../temporal';
-import { resolveSigningRun } from './runs';
+import { progressOf, resolveSigningRun } from './runs';
 import { fileProblem } from '../../config/file-problem';
 
 interface CheckFlags {
@@ -180,9 +180,9 @@ export function registerCert(program: Command): void {
       return run(async (ctx, out) => {
         const workflowId = await resolveSigningRun(ctx, flags.run!);
         const handle = ctx.client.workflow.getHandle(workflowId);
-        await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
+        const description = await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
         ctx.doing = `reading the CSR of ${workflowId}`;
-        const progress = await handle.query(progressQuery.definition);
+        const progress = await progressOf(handle, description.taskQueue);
         const csrPem = progress.waiting?.csrPem ?? progress.csrPem;
         if (!csrPem)
           throw new CliError(`${workflowId} has no CSR yet (step: ${progress.currentStep ?? 'none'})`, ExitCode.notFound);

@@ -20,7 +20,7 @@ import { activityRetries, withDecodedFailures } from '../activity-retries';
 import { renderProgress } from '../render';
 import { run } from '../run';
 import { whoIsActing } from '../who';
-import { describeRun, reachRun, update, type CliContext } from '../temporal';
+import { describeRun, queryWorker, reachRun, update, type CliContext } from '../temporal';
 import { submitSignedCertificate } from '../submit-certificate';
 import { fileWriteProblem } from '../../config/file-problem';
 
@@ -102,10 +102,16 @@ export async function resolveSigningRun(ctx: CliContext, target: string): Promis
   );
 }
 
-export async function progressOf(handle: WorkflowHandle): Promise<RunbookProgress> {
+/**
+ * The run's progress query. With the run's `taskQueue` (from its description), a query no worker
+ * answered says so in words (queryWorker) rather than as the SDK's 'Failed to query Workflow'.
+ */
+export async function progressOf(handle: WorkflowHandle, taskQueue?: string): Promise<RunbookProgress> {
+  const query = () => handle.query(progressQuery.definition);
   try {
-    return await handle.query(progressQuery.definition);
+    return await (taskQueue ? queryWorker(taskQueue, 'the progress cannot be read now', query) : query());
   } catch (err) {
+    if (err instanceof CliError) throw err;
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${handle.workflowId}`, ExitCode.notFound);
     throw new CliError(`cannot read the progress of ${handle.workflowId}: ${(err as Error).message}`, ExitCode.unavailable);
   }
@@ -141,7 +147,7 @@ export function registerRunCommands(program: Command): void {
         for (const handle of handles) {
           const description = await reachRun(ctx, handle, 'the step table needs one to answer the progress query');
           ctx.doing = `reading the progress of ${handle.workflowId}`;
-          const progress = await progressOf(handle);
+          const progress = await progressOf(handle, description.taskQueue);
           const pending = await withDecodedFailures(description.raw.pendingActivities, ctx.client.options.loadedDataConverter);
           const retries = activityRetries(pending);
           reports.push({
@@ -233,9 +239,9 @@ export function registerRunCommands(program: Command): void {
       run(async (ctx, out) => {
         const workflowId = await resolveSigningRun(ctx, target);
         const handle = ctx.client.workflow.getHandle(workflowId);
-        await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
+        const description = await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
         ctx.doing = `reading the CSR of ${workflowId}`;
-        const progress = await progressOf(handle);
+        const progress = await progressOf(handle, description.taskQueue);
         const csr = progress.waiting?.csrPem ?? progress.csrPem;
         if (!csr) throw new CliError(`${workflowId} has no CSR yet (step: ${progress.currentStep ?? 'none'})`, ExitCode.notFound);
         if (opts.out) {
