@@ -24,6 +24,7 @@ import { refuse, withElement } from './element';
 import { currentFaults, keepAlive, type FaultSummary } from './faults';
 import { pickProvider, type ProviderSelector } from './rekey';
 import { readCurrentCsr, type CertificateSubject } from './setup';
+import { sameCertificates } from '../src/pki/same-certificates';
 
 const DAY_MS = 86_400_000;
 
@@ -61,8 +62,13 @@ export interface RenewalPrecheck {
   kmipCa: CertificateSummary[];
   /** The renewed KMIP CA, when one was given. */
   newKmipCa?: CertificateSummary[];
-  /** SHA-256 of the cluster's public key: the CSR's, the same as the current certificate's. */
+  /** SHA-256 of the cluster's public key: the CSR's (the current certificate's too, unless keyPairAlreadyReplaced). */
   keyFingerprint: string;
+  /**
+   * --new-key-pair on a cluster whose key pair no longer matches its certificate (a renewal ended
+   * inside its window): the window is open already; no new pair is made, the current CSR is signed.
+   */
+  keyPairAlreadyReplaced?: boolean;
   /** The key pair's subject fields (CreatePublicPrivateKeyPair makes a new pair with the same). */
   subject: CertificateSubject;
   certificateFaults: FaultSummary[];
@@ -180,12 +186,16 @@ export async function assessRenewal(
     );
   }
   const csr = await summarizeCsr(state.csrPem);
-  if (csr.keyFingerprint !== client.keyFingerprint) {
+  const mismatch =
+    `${serverName}'s client certificate (${client.subject}) certifies key ${client.keyFingerprint.slice(0, 16)}…, but the cluster's key pair is ` +
+    `${csr.keyFingerprint.slice(0, 16)}… (replaced after the certificate was issued, e.g. by a renewal ended inside its key-pair window)`;
+  // With --new-key-pair that state is the window already open: the current CSR is signed and installed, no further pair is made.
+  const keyPairAlreadyReplaced = csr.keyFingerprint !== client.keyFingerprint;
+  if (keyPairAlreadyReplaced && !input.newKeyPair) {
     throw refuse(
       Failure.KeyPairMismatch,
-      `${serverName}'s client certificate (${client.subject}) certifies key ${client.keyFingerprint.slice(0, 16)}…, but the cluster's key pair is ` +
-        `${csr.keyFingerprint.slice(0, 16)}… (replaced after the certificate was issued): the cluster cannot authenticate with that certificate now. ` +
-        'A renewal keeps the key pair a certificate certifies, so it stops here; a person has to re-establish trust (have the current CSR signed and installed)',
+      `${mismatch}: the cluster cannot authenticate with that certificate now. A renewal keeps the key pair a certificate certifies, so it ` +
+        'stops here; to re-establish trust, renew with --new-key-pair: it has the current CSR signed and installed (no further key pair is made)',
     );
   }
 
@@ -230,10 +240,17 @@ export async function assessRenewal(
     `current client certificate: ${describeCertificate(client, now)}`,
     ...kmipCa.map((c) => `current KMIP CA certificate: ${describeCertificate(c, now)}`),
     ...state.certificateFaults.map((f) => `kmipCertificateFault ${f.clusterFaultID} (${f.severity}): ${f.details}`),
-    ...(newKmipCa ?? []).map((c) => `renewed KMIP CA certificate to install: ${describeCertificate(c, now)}`),
+    ...(newKmipCa && sameCertificates(newKmipCa, kmipCa)
+      ? ['the KMIP CA certificate given is the one the key server has: it is left as it is']
+      : (newKmipCa ?? []).map((c) => `renewed KMIP CA certificate to install: ${describeCertificate(c, now)}`)),
   ];
   let window: string | undefined;
-  if (input.newKeyPair) {
+  if (keyPairAlreadyReplaced) {
+    window =
+      `${mismatch}: the key-pair window is open already, and a cluster restart now could not fetch its keys (kmipServerFault, drives locked). ` +
+      'No new key pair is made: the CA signs the current CSR and the runbook installs it';
+    notes.push(window);
+  } else if (input.newKeyPair) {
     const howLong =
       input.signer === 'manual'
         ? 'as long as the manual signing takes (a person must submit the certificate): an automatic signer keeps it to minutes'
@@ -266,6 +283,7 @@ export async function assessRenewal(
     kmipCa,
     newKmipCa,
     keyFingerprint: csr.keyFingerprint,
+    ...(keyPairAlreadyReplaced ? { keyPairAlreadyReplaced } : {}),
     subject: subjectFields(state.csrPem),
     certificateFaults: state.certificateFaults,
     window,

@@ -69,6 +69,8 @@ export interface AskOnFailure {
   remindEveryMs?: number;
   /** `change` may carry only these fields. */
   changeFields?: WaitingFor['changeFields'];
+  /** `abort` only with this confirmation (a renewal inside its key-pair window). */
+  abortRequires?: WaitingFor['abortRequires'];
   /** Applies an answer other than retry and abort (e.g. `change`) before the step runs again. */
   onAnswer?: (answer: OperatorAnswer) => Promise<void>;
 }
@@ -249,7 +251,7 @@ function validateAnswer(raw: unknown, waiting: WaitingFor | undefined): void {
   const confirm = waiting.abortRequires?.confirmUnprotected;
   if (parsed.data.action === 'abort' && confirm !== undefined && parsed.data.confirmUnprotected !== confirm) {
     throw new Error(
-      `abort: confirmUnprotected must be "${confirm}": aborting now leaves hardware encryption at rest disabled and the drives of ${confirm} unprotected (ekm answer … abort --reason … --confirm-unprotected ${confirm})`,
+      `abort: --confirm-unprotected must be the cluster's name "${confirm}": aborting now leaves ${waiting.abortRequires?.leaves ?? `hardware encryption at rest disabled and the drives of ${confirm} unprotected`} (ekm answer … abort --reason … --confirm-unprotected ${confirm})`,
     );
   }
 }

@@ -136,6 +136,7 @@ export class RunbookTracker<Id extends string> {
           problem: describeFailure(err),
           remindEveryMs: ask.remindEveryMs,
           changeFields: ask.changeFields,
+          abortRequires: ask.abortRequires,
         });
         if (answer?.action === 'abort') throw abortedBy(answer);
         if (answer && answer.action !== 'retry') await ask.onAnswer?.(answer);

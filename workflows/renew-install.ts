@@ -5,7 +5,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation, type RetryPolicy } from '@temporalio/workflow';
 import type { RenewalPrecheck } from '../activities/renew';
 import { clusterCalls } from './calls';
-import type { OperatorAnswer } from './contract';
+import type { OperatorAnswer, WaitingFor } from './contract';
 import { describeFailure, Failure } from './failures';
 import { sameCertificates } from '../src/pki/same-certificates';
 import type { RenewOptions } from './inputs-renew';
@@ -49,7 +49,7 @@ export class CertificateInstaller {
     if (precheck.newKmipCa && sameCertificates(precheck.newKmipCa, precheck.kmipCa)) {
       // The key server's CA did not rotate: nothing to replace, and the result must not say it was.
       this.kmipCaCertificate = undefined;
-      run.note("kmipCaCertificate: the CA given is the one the key server already has; it is left as it is");
+      run.note('kmipCaCertificate: the CA given is the one the key server already has; it is left as it is');
     }
     this.calls = clusterCalls({ timeoutMs: input.activityTimeoutMs });
     // ModifyKeyServerKmip and the tests make the cluster reach the key server: the test budget.
@@ -59,6 +59,7 @@ export class CertificateInstaller {
         `${step} failed. ${this.stateInWords()} Fix the cause and retry, change the client certificate or the KMIP CA, or abort`,
       answers: ['retry', 'change', 'abort'],
       changeFields: ['clientCertificate', 'kmipCaCertificate'],
+      ...(keyPairReplaced ? { abortRequires: keyPairWindowAbort(input.cluster) } : {}),
       remindEveryMs: input.questionReminderEveryMs,
       onAnswer: (answer) => this.change(answer),
     };
@@ -204,5 +205,16 @@ export function testRetry(input: RenewOptions): RetryPolicy {
     initialInterval: input.testRetryIntervalMs,
     backoffCoefficient: 2,
     maximumInterval: '5 minutes',
+  };
+}
+
+/**
+ * Inside the key-pair window an abort leaves the cluster with a certificate that does not match its
+ * key: confirmed by the cluster's name, like setup --replace-internal-key's.
+ */
+export function keyPairWindowAbort(cluster: string): NonNullable<WaitingFor['abortRequires']> {
+  return {
+    confirmUnprotected: cluster,
+    leaves: `the key-pair window open: ${cluster}'s installed certificate does not match its key, so a restart could not fetch its keys (renew --new-key-pair again to close it)`,
   };
 }

@@ -21,7 +21,7 @@ import { renewInput, type RenewInput, type RenewOptions } from './inputs-renew';
 import { abortedBy, isAbort } from './operator';
 import { now, RunbookTracker } from './progress';
 import { windowRanOut } from './recover-kmip-server-fault';
-import { CertificateInstaller, testRetry } from './renew-install';
+import { CertificateInstaller, keyPairWindowAbort, testRetry } from './renew-install';
 import { obtainSignedCertificate } from './signing';
 
 export const RENEW_STEPS = [
@@ -68,6 +68,7 @@ export async function renewRunbook(rawInput: RenewInput): Promise<RenewResult> {
       activityTimeoutMs: input.activityTimeoutMs,
       signerRetry: testRetry(input),
       mustOutlive: { notAfter: precheck.client.notAfter, what: 'the current certificate' },
+      ...(keyPair.window ? { abortRequires: keyPairWindowAbort(cluster) } : {}),
     });
     // ModifyKeyServerKmip, then the tests; a failure puts the previous certificate back before anyone is asked.
     installer = new CertificateInstaller(run, input, precheck, csr.csrPem, keyPair.window !== undefined);
@@ -162,6 +163,17 @@ function keepKeyPair(run: RenewRun, precheck: RenewalPrecheck): KeyPairOutcome {
  */
 async function replaceKeyPair(run: RenewRun, input: RenewOptions, precheck: RenewalPrecheck): Promise<KeyPairOutcome> {
   const cluster = input.cluster;
+  if (precheck.keyPairAlreadyReplaced) {
+    // An earlier run ended inside its window: the pair is new already and the window open; close it.
+    run.skip('window', 'the key pair was replaced already: the window is open, nothing to accept');
+    run.skip(
+      'key-pair',
+      `no new key pair: the CA signs the CSR of the current one (key ${precheck.keyFingerprint.slice(0, 16)}…)`,
+    );
+    run.setKeyPairWindowOpen(true);
+    run.note(`key-pair window open already: ${precheck.window}`);
+    return { fingerprint: precheck.keyFingerprint, window: { openedAt: run.keyPairWindowSince ?? now() } };
+  }
   const testing = clusterCalls({ timeoutMs: input.activityTimeoutMs, retry: testRetry(input) });
   await run.stepOrAsk(
     'window',

@@ -11,7 +11,7 @@ import type { SignedCertificate } from '../activities/certificates';
 import type { CertificateSummary, MustOutlive } from '../src/pki/certificate-checks';
 import { formatDuration } from '../src/durations';
 import { clusterCalls } from './calls';
-import { submitCertificateUpdate, type SignedCertificateSubmission } from './contract';
+import { submitCertificateUpdate, type SignedCertificateSubmission, type WaitingFor } from './contract';
 import { describeFailure, Failure } from './failures';
 import { duration, parseInput, type SetupOptions } from './inputs';
 import { abortedBy } from './operator';
@@ -38,6 +38,8 @@ export interface SigningOptions {
   signerRetry: RetryPolicy;
   /** A renewal: every certificate must be valid longer than the one it replaces (one more check). */
   mustOutlive?: MustOutlive;
+  /** A renewal inside its key-pair window: abort only with a confirmation. */
+  abortRequires?: WaitingFor['abortRequires'];
 }
 
 /** Step 1c: a certificate for the CSR that passed every check. */
@@ -82,6 +84,7 @@ async function signOrWaitForSubmission(
         step: 'signing',
         csrPem: options.csrPem,
         mustOutlive: options.mustOutlive,
+        abortRequires: options.abortRequires,
         prompt:
           'the signer could not sign the CSR: have it signed by the CA another way and submit the certificate, or fix the signer and retry, or abort',
         answers: ['retry', 'abort'],
@@ -134,6 +137,7 @@ async function waitForSubmission(
     step: 'signing',
     csrPem: options.csrPem,
     mustOutlive: options.mustOutlive,
+    abortRequires: options.abortRequires,
     remindEveryMs: options.reminderEveryMs,
     alsoDoneWhen: arrived,
   };

@@ -74,7 +74,17 @@ export async function planRenew(
     }),
   ];
   let window: PlanWindow | undefined;
-  if (input.newKeyPair) {
+  if (precheck.keyPairAlreadyReplaced) {
+    window = { kind: 'key-pair-mismatch', opensAt: 'precheck', closesAt: 'install', description: precheck.window! };
+    steps.push(
+      skipStep(T, 'window', 'the key pair was replaced already: the window is open, nothing to accept'),
+      skipStep(
+        T,
+        'key-pair',
+        `no new key pair: the CA signs the CSR of the current one (key ${precheck.keyFingerprint.slice(0, 16)}…)`,
+      ),
+    );
+  } else if (input.newKeyPair) {
     window = {
       kind: 'key-pair-mismatch',
       opensAt: 'key-pair',

@@ -396,6 +396,47 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(after.stdout).not.toContain('KEY-PAIR WINDOW OPEN');
   });
 
+  it('an abort inside the key-pair window needs the cluster name; renew --new-key-pair then closes the window without another key pair', async () => {
+    const lab = await expiringCluster('renew-window-abort');
+    const handle = await start(lab, { newKeyPair: true, acceptKeyPairWindow: true, signer: { type: 'manual' } });
+    const waiting = await waitingOn(handle, (p) => p.waiting?.kind === 'signed-certificate');
+    expect(waiting.waiting?.abortRequires?.confirmUnprotected).toBe(lab.harness.name);
+    expect(await refusal(handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'abort', reason: 'x' }] }))).toMatch(
+      new RegExp(
+        `^abort: --confirm-unprotected must be the cluster's name "${lab.harness.name}": aborting now leaves the key-pair window open`,
+      ),
+    );
+    await handle.executeUpdate(answerUpdate.definition, {
+      args: [{ action: 'abort', reason: 'CA team away', confirmUnprotected: lab.harness.name }],
+    });
+    await expect(handle.result()).rejects.toThrow();
+    const ended = await handle.query(progressQuery.definition);
+    expect(ended.keyPairWindow?.since).toBeDefined(); // the cluster is still exposed, and says so
+    const replacedKey = await lab.csrKey();
+    expect(replacedKey).not.toBe(lab.keyBefore);
+
+    // A plain renewal refuses and names the way out; --new-key-pair signs the current CSR, no third key pair.
+    const env = { EKM_TASK_QUEUE: taskQueue, EKM_CLUSTERS_FILE: lab.harness.clustersFile };
+    const plain = await runCli(['renew', lab.harness.name, '--plan'], env);
+    expect(plain.code).toBe(4);
+    expect(plain.stdout).toMatch(/KeyPairMismatch: .*renew with --new-key-pair/);
+    const again = await start(lab, { newKeyPair: true });
+    const result = (await again.result()) as RenewResult;
+    expect(result.keyPairWindow?.closedAt).toBeDefined();
+    expect(await lab.csrKey()).toBe(replacedKey);
+    const progress = await again.query(progressQuery.definition);
+    expect(progress.steps.filter((s) => ['window', 'key-pair'].includes(s.id)).map((s) => s.state)).toEqual([
+      'skipped',
+      'skipped',
+    ]);
+    expect(progress.keyPairWindow).toBeUndefined();
+    await lab.client.call('TestKeyServerKmip', { keyServerID: lab.ids.keyServerID });
+    const created = (await lab.harness.sim.control.calls()).filter(
+      (c) => c.method === 'CreatePublicPrivateKeyPair' && c.executed,
+    );
+    expect(created).toHaveLength(2); // by hand before, and the aborted run's
+  });
+
   it('the precheck refuses a KMIP CA about to expire without a renewed one, and a key pair the certificate does not certify', async () => {
     const lab = await expiringCluster('renew-refusals');
     // The key server's CA expires in 20 days: the renewal needs the renewed CA (--kmip-ca).

@@ -55,7 +55,13 @@ export const waitingFor = z.strictObject({
    * `abort` is accepted only with `confirmUnprotected` equal to this (the cluster's name): ending
    * the run now leaves hardware encryption at rest disabled (setup --replace-internal-key).
    */
-  abortRequires: z.strictObject({ confirmUnprotected: z.string() }).optional(),
+  abortRequires: z
+    .strictObject({
+      confirmUnprotected: z.string(),
+      /** What ending the run now leaves (setup --replace-internal-key says it when absent: the drives unprotected). */
+      leaves: z.string().optional(),
+    })
+    .optional(),
   /** What a `change` answer may carry here, when not every field applies (a renewal changes certificates only). */
   changeFields: z.array(changeField).optional(),
   /**
@@ -119,7 +125,9 @@ export type RunbookProgress = z.infer<typeof runbookProgress>;
 export function riskBanners(p: RunbookProgress): string[] {
   const banners: string[] = [];
   if (p.encryptionAtRestDisabled) {
-    banners.push(`ENCRYPTION AT REST IS DISABLED on ${p.cluster} since ${p.encryptionAtRestDisabled.since} — drives are not locked`);
+    banners.push(
+      `ENCRYPTION AT REST IS DISABLED on ${p.cluster} since ${p.encryptionAtRestDisabled.since} — drives are not locked`,
+    );
   }
   if (p.keyPairWindow) {
     banners.push(
