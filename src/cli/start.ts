@@ -32,7 +32,7 @@ export interface StartRequest<R extends RunbookName = RunbookName> {
  * that fails on the cluster lock a moment later. Best effort: no answer in 3 s means go ahead
  * (the runbook's own lock still decides).
  */
-async function refuseWhenLocked(ctx: CliContext, cluster: string): Promise<void> {
+async function refuseWhenLocked(ctx: CliContext, cluster: string, workflowId: string): Promise<void> {
   let holder: LockHolder | undefined;
   try {
     const state = await ctx.client.withDeadline(Date.now() + 3000, () =>
@@ -42,6 +42,13 @@ async function refuseWhenLocked(ctx: CliContext, cluster: string): Promise<void>
   } catch (err) {
     if (isUnreachable(err)) throw err;
     return;
+  }
+  if (holder?.workflowId === workflowId) {
+    // The same runbook holds it: queueing behind itself is no way out.
+    throw new CliError(
+      `a ${holder.runbook} runbook is already running on cluster ${cluster} (${workflowId}, since ${holder.since}); see: ekm status ${workflowId}`,
+      ExitCode.refused,
+    );
   }
   if (holder) {
     throw new CliError(
@@ -66,8 +73,9 @@ export async function startRunbook<R extends RunbookName>(
   const signer = given.signer ?? given.renewal?.signer;
   checkKnownCluster(ctx.settings, cluster, signer?.type === 'command' ? signer.name : undefined);
   ctx.doing = `starting the ${request.runbook} runbook on cluster ${cluster}`;
-  if (runbook.mutating && (request.input as { ifBusy?: string }).ifBusy !== 'wait') await refuseWhenLocked(ctx, cluster);
   const options = runbookStart(request.runbook, request.input, { taskQueue: ctx.settings.EKM_TASK_QUEUE });
+  if (runbook.mutating && (request.input as { ifBusy?: string }).ifBusy !== 'wait')
+    await refuseWhenLocked(ctx, cluster, options.workflowId);
   ctx.sent = { what: `the start of the ${request.runbook} runbook`, workflowId: options.workflowId };
   try {
     const handle = await ctx.client.workflow.start(runbook.workflow as Workflow, {

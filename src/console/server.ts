@@ -8,7 +8,15 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { answerUpdate, fleetStatusQuery, kmipDiagnosisQuery, progressQuery, runbookName, runbookState, type FleetStatus } from '../../workflows/contract';
+import {
+  answerUpdate,
+  fleetStatusQuery,
+  kmipDiagnosisQuery,
+  progressQuery,
+  runbookName,
+  runbookState,
+  type FleetStatus,
+} from '../../workflows/contract';
 import { clusterName } from '../../workflows/inputs';
 import { runbookOfType, runbooks } from '../../workflows/runbooks';
 import { certificateVerdict } from '../cli/commands/cert';
@@ -56,6 +64,8 @@ import {
   type SignPageData,
   type Startable,
 } from './views';
+import { temporalView } from '../cli/plan-busy';
+import { withTemporalView } from '../cli/plan-command';
 
 export interface ConsoleOptions {
   settings: RuntimeSettings;
@@ -157,14 +167,36 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   });
 
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, request, reply) => {
-    if (err instanceof ConsoleProblem) return send(reply, err.status, frame(request, 'Not done'), problemView(err.status, err.message, back(request)));
+    if (err instanceof ConsoleProblem)
+      return send(reply, err.status, frame(request, 'Not done'), problemView(err.status, err.message, back(request)));
     if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
-      return send(reply, 413, frame(request, 'Too large'), problemView(413, tooLargeMessage(request, err.code === 'FST_REQ_FILE_TOO_LARGE'), back(request)));
+      return send(
+        reply,
+        413,
+        frame(request, 'Too large'),
+        problemView(413, tooLargeMessage(request, err.code === 'FST_REQ_FILE_TOO_LARGE'), back(request)),
+      );
     if (err.statusCode && err.statusCode < 500)
-      return send(reply, err.statusCode, frame(request, 'Not done'), problemView(err.statusCode, `The request could not be read (${err.code ?? 'malformed'}); nothing was changed.`, back(request)));
-    return send(reply, 500, frame(request, 'Error'), problemView(500, 'Unexpected error in the console; nothing was changed.', back(request)));
+      return send(
+        reply,
+        err.statusCode,
+        frame(request, 'Not done'),
+        problemView(
+          err.statusCode,
+          `The request could not be read (${err.code ?? 'malformed'}); nothing was changed.`,
+          back(request),
+        ),
+      );
+    return send(
+      reply,
+      500,
+      frame(request, 'Error'),
+      problemView(500, 'Unexpected error in the console; nothing was changed.', back(request)),
+    );
   });
-  app.setNotFoundHandler((request, reply) => send(reply, 404, frame(request, 'Not found'), problemView(404, `No page ${request.url.split('?')[0]}`, '/')));
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, 404, frame(request, 'Not found'), problemView(404, `No page ${request.url.split('?')[0]}`, '/')),
+  );
 
   // -------------------------------------------------------------------------------------------
   // Authentication: who (onRequest, before any body is read), then the CSRF token (preHandler)
@@ -175,7 +207,11 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     if (request.identity || PUBLIC.some((p) => p.test(path))) return;
     if (request.method === 'GET' && (request.headers.accept ?? '').includes('text/html'))
       return loginPage(reply.header('www-authenticate', 'Bearer'), 401);
-    return reply.code(401).header('www-authenticate', 'Bearer').type('text/plain; charset=utf-8').send('sign in first: POST /login\n');
+    return reply
+      .code(401)
+      .header('www-authenticate', 'Bearer')
+      .type('text/plain; charset=utf-8')
+      .send('sign in first: POST /login\n');
   });
   // A form over the limit is refused by its Content-Length before its body is read (multipart has no limit on the whole).
   app.addHook('onRequest', async (request, reply) => {
@@ -191,7 +227,11 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
         reply,
         403,
         frame(request, 'Refused'),
-        problemView(403, 'Refused: the form’s security token (CSRF) is missing or stale. Reload the page and try again; nothing was changed.', back(request)),
+        problemView(
+          403,
+          'Refused: the form’s security token (CSRF) is missing or stale. Reload the page and try again; nothing was changed.',
+          back(request),
+        ),
       );
   });
 
@@ -206,7 +246,8 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   });
   app.get('/login', async (request, reply) => {
     if (request.identity) return reply.redirect('/', 303);
-    if (!auth.loginEnabled) return send(reply, 401, { title: 'Sign in' }, problemView(401, 'Sign in through the proxy in front of this console.'));
+    if (!auth.loginEnabled)
+      return send(reply, 401, { title: 'Sign in' }, problemView(401, 'Sign in through the proxy in front of this console.'));
     return loginPage(reply, 200);
   });
   app.post('/login', async (request, reply) => {
@@ -222,7 +263,11 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       );
     }
     if (!checkLoginCsrf(request.cookies[LOGIN_CSRF_COOKIE], body[CSRF_FIELD]))
-      return loginPage(reply, 403, 'The sign-in form was stale or did not come from this console (its security token did not match): sign in again with this one.');
+      return loginPage(
+        reply,
+        403,
+        'The sign-in form was stale or did not come from this console (its security token did not match): sign in again with this one.',
+      );
     const name = typeof body.user === 'string' ? body.user.trim() : '';
     const token = typeof body.token === 'string' ? body.token : '';
     const who = auth.loginEnabled ? auth.checkLogin(name, token) : undefined;
@@ -406,9 +451,18 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const ca = pick('caChainPem', 'caChainFile', 'CA chain');
     if (!cert) throw new ConsoleProblem(400, 'Signed certificate: paste the certificate or upload its file');
     if (!ca) throw new ConsoleProblem(400, 'CA chain: paste the CA certificate(s) that issued it or upload their file');
-    const verdict = await certificateVerdict(data.csrPem, `run ${data.workflowId}`, { cert, ca, mustOutlive: data.mustOutlive }, new Date(), SIGN_NAMES);
+    const verdict = await certificateVerdict(
+      data.csrPem,
+      `run ${data.workflowId}`,
+      { cert, ca, mustOutlive: data.mustOutlive },
+      new Date(),
+      SIGN_NAMES,
+    );
     const accepted = verdict.accepted
-      ? { certificatePem: readCertificateText(cert, 'Signed certificate').pem, caChainPem: readCertificateText(ca, 'CA chain').pem }
+      ? {
+          certificatePem: readCertificateText(cert, 'Signed certificate').pem,
+          caChainPem: readCertificateText(ca, 'CA chain').pem,
+        }
       : undefined;
     return { verdict, accepted };
   }
@@ -458,7 +512,9 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     return temporal.run(`building the report of ${id}`, async (ctx) => {
       try {
         const deadline = Date.now() + Math.max(1000, temporal.timeoutMs - 2000);
-        return await ctx.client.withDeadline(deadline, () => buildRunReport(ctx.client, id, options.auditLogFile ?? settings.EKM_AUDIT_LOG));
+        return await ctx.client.withDeadline(deadline, () =>
+          buildRunReport(ctx.client, id, options.auditLogFile ?? settings.EKM_AUDIT_LOG),
+        );
       } catch (err) {
         if (/^no run /.test((err as Error).message)) throw new CliError((err as Error).message, ExitCode.notFound);
         throw err;
@@ -500,8 +556,13 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       const description = await describeRun(ctx, handle);
       try {
         await requireWorker(ctx, description.taskQueue, 'the fleet status is a query, which needs one');
-        const fleetStatus = (await queryWorker(description.taskQueue, "the fleet's state cannot be read now: start a worker and reload", () =>
-          ctx.client.withDeadline(Date.now() + Math.max(1000, temporal.timeoutMs - 2000), () => handle.query(fleetStatusQuery.definition)),
+        const fleetStatus = (await queryWorker(
+          description.taskQueue,
+          "the fleet's state cannot be read now: start a worker and reload",
+          () =>
+            ctx.client.withDeadline(Date.now() + Math.max(1000, temporal.timeoutMs - 2000), () =>
+              handle.query(fleetStatusQuery.definition),
+            ),
         )) as FleetStatus;
         // The fleet knows its children as running; which of them wait for a person is in their progress.
         const waiting = new Map<string, string>();
@@ -522,7 +583,11 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
         );
         return { status: fleetStatus, waiting, problem: undefined };
       } catch (err) {
-        return { status: undefined, waiting: undefined, problem: err instanceof CliError ? err.message : `the fleet did not answer its status query: ${(err as Error).message}` };
+        return {
+          status: undefined,
+          waiting: undefined,
+          problem: err instanceof CliError ? err.message : `the fleet did not answer its status query: ${(err as Error).message}`,
+        };
       }
     });
     return send(reply, 200, frame(request, id, { refreshUrl: request.url }), fleetView(id, status, problem, Date.now(), waiting));
@@ -535,7 +600,10 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     try {
       return { clusters: Object.keys(loadClusterRegistry(settings.EKM_CLUSTERS_FILE).clusters).sort() };
     } catch (err) {
-      return { clusters: [], clustersProblem: `The clusters file could not be read (${(err as Error).message}): type the cluster's name.` };
+      return {
+        clusters: [],
+        clustersProblem: `The clusters file could not be read (${(err as Error).message}): type the cluster's name.`,
+      };
     }
   }
 
@@ -583,10 +651,24 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       const plan = await Promise.race([
         planFor(start.runbook, start.input as unknown as PlanInputs[Startable], { registry }),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`the cluster did not answer within ${temporal.timeoutMs / 1000} s`)), temporal.timeoutMs);
+          timer = setTimeout(
+            () => reject(new Error(`the cluster did not answer within ${temporal.timeoutMs / 1000} s`)),
+            temporal.timeoutMs,
+          );
         }),
       ]);
-      return { plan };
+      // What Temporal adds, as `ekm … --plan` does: the same runbook running, the cluster lock held.
+      const cluster = start.input.cluster as string;
+      const ifBusy = start.input.ifBusy === 'wait' ? 'wait' : 'fail';
+      const view = await temporal
+        .run(`looking in Temporal for runs on ${cluster}`, (ctx) => temporalView(ctx, start.runbook, cluster, ifBusy))
+        .catch((err: unknown) => ({
+          refusals: [],
+          facts: [
+            `not checked: whether a ${start.runbook} runbook already runs on ${cluster} or another holds its lock (${(err as Error).message})`,
+          ],
+        }));
+      return { plan: withTemporalView(plan, view) };
     } catch (err) {
       return { planProblem: `The plan could not be made: ${(err as Error).message}` };
     } finally {
@@ -594,7 +676,9 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     }
   }
 
-  app.get('/start', async (request, reply) => send(reply, 200, frame(request, 'Start'), startView({ csrf: csrfOf(request), ...clusters() })));
+  app.get('/start', async (request, reply) =>
+    send(reply, 200, frame(request, 'Start'), startView({ csrf: csrfOf(request), ...clusters() })),
+  );
 
   app.post('/start/review', async (request, reply) => {
     const base = { csrf: csrfOf(request), ...clusters() };
@@ -603,7 +687,12 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       checkStart(start);
       const inputJson = JSON.stringify(start.input);
       const { plan, planProblem } = await planOf(start);
-      return send(reply, 200, frame(request, 'Start'), startView({ ...base, review: { ...start, inputJson, plan, planProblem } }));
+      return send(
+        reply,
+        200,
+        frame(request, 'Start'),
+        startView({ ...base, review: { ...start, inputJson, plan, planProblem } }),
+      );
     } catch (err) {
       if (!(err instanceof ConsoleProblem)) throw err;
       return send(reply, err.status, frame(request, 'Start'), startView({ ...base, problem: err.message }));
@@ -618,9 +707,16 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     try {
       input = JSON.parse(textField(body, 'input') ?? '') as Record<string, unknown>;
     } catch {
-      throw new ConsoleProblem(400, 'The reviewed input is missing or malformed: start again from the Start page; nothing was started.');
+      throw new ConsoleProblem(
+        400,
+        'The reviewed input is missing or malformed: start again from the Start page; nothing was started.',
+      );
     }
-    const start = { runbook, cluster: String(input?.cluster ?? ''), input: { ...input, requestedBy: `${user(request)} (console)` } };
+    const start = {
+      runbook,
+      cluster: String(input?.cluster ?? ''),
+      input: { ...input, requestedBy: `${user(request)} (console)` },
+    };
     try {
       if (!STARTABLE.includes(runbook)) throw new ConsoleProblem(400, `Runbook: "${runbook}" cannot be started here`);
       checkStart(start);
@@ -629,7 +725,10 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       const handle = await temporal.run(`starting ${runbook} on ${start.cluster}`, (ctx) =>
         startRunbook(ctx, { runbook, input: start.input as never }),
       );
-      return reply.redirect(`/runs/${encodeURIComponent(handle.workflowId)}?ok=${encodeURIComponent(`started ${handle.workflowId}`)}`, 303);
+      return reply.redirect(
+        `/runs/${encodeURIComponent(handle.workflowId)}?ok=${encodeURIComponent(`started ${handle.workflowId}`)}`,
+        303,
+      );
     } catch (err) {
       if (!(err instanceof ConsoleProblem) || err.status >= 500) throw err;
       const review = STARTABLE.includes(runbook) ? { ...start, inputJson: JSON.stringify(start.input) } : undefined;
@@ -662,4 +761,3 @@ function back(request: FastifyRequest): string {
   const match = /^\/runs\/([^/?]+)/.exec(request.url);
   return match ? `/runs/${match[1]}` : '/';
 }
-

@@ -183,7 +183,8 @@ export class ElementClient {
   constructor(options: ElementClientOptions) {
     this.#onCall = options.onCall;
     this.#retry = { ...DEFAULT_CALL_RETRY, ...options.retry };
-    if (!Number.isInteger(this.#retry.attempts) || this.#retry.attempts < 1) throw configError('retry.attempts must be a whole number >= 1');
+    if (!Number.isInteger(this.#retry.attempts) || this.#retry.attempts < 1)
+      throw configError('retry.attempts must be a whole number >= 1');
     this.endpoint = normaliseEndpoint(options.endpoint);
     if (!isApiVersion(options.apiVersion)) throw configError('apiVersion must look like "12.3"');
     this.apiVersion = options.apiVersion;
@@ -329,7 +330,7 @@ export class ElementClient {
       const host = new URL(this.endpoint).hostname;
       const what = HOSTNAME_MISMATCH_CODES.has(tlsCode)
         ? `its certificate does not name ${host}; use an endpoint host listed in the certificate's subjectAltName, or`
-        : 'set caPem to the CA bundle that issued the cluster certificate (for a self-signed cluster certificate, that certificate itself), or';
+        : 'set caBundle (clusters file) to the CA bundle that issued the cluster certificate (for a self-signed cluster certificate, that certificate itself), or';
       return new ElementTlsError(
         `${method}: TLS certificate verification failed for ${this.endpoint} (${tlsCode}: ${this.#redact(errorText(err))}); ` +
           `${what} set insecure: true to skip verification (not for production)`,

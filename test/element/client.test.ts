@@ -344,14 +344,14 @@ describe('ElementClient HTTP and transport failures', () => {
 });
 
 describe('ElementClient TLS', () => {
-  it('refuses a server certificate from another CA with ElementTlsError pointing at caPem / insecure', async () => {
+  it('refuses a server certificate from another CA with ElementTlsError pointing at the clusters file's caBundle / insecure', async () => {
     const error = await failure(client({ caPem: otherPki.ca.certificatePem }).call('GetClusterInfo'));
 
     expect(error).toBeInstanceOf(ElementTlsError);
     const tls = error as ElementTlsError;
     expect(tls.retryable).toBe(false);
     expect(tls.message).toContain('TLS certificate verification failed');
-    expect(tls.message).toContain('caPem');
+    expect(tls.message).toContain('set caBundle (clusters file)');
     expect(tls.message).toContain('insecure');
     expect(server.requests).toHaveLength(0);
   });

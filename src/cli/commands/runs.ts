@@ -81,11 +81,15 @@ async function resolveRuns(client: Client, target: string): Promise<WorkflowHand
 }
 
 /**
- * `ekm csr`, `submit-cert` and `cert check --run` take a workflow id, or a cluster name: then the
- * one run of that cluster that waits for a signed certificate (several: refused, listing them).
- * Returns the workflow id.
+ * `ekm csr`, `submit-cert`, `cert check --run` and `answer` take a workflow id, or a cluster name:
+ * then the one run of that cluster that waits for a signed certificate (`for: 'certificate'`) or
+ * for a person's answer (`for: 'answer'`); several are refused, listing them. Returns the workflow id.
  */
-export async function resolveSigningRun(ctx: CliContext, target: string): Promise<string> {
+export async function resolveSigningRun(
+  ctx: CliContext,
+  target: string,
+  waitingFor: 'certificate' | 'answer' = 'certificate',
+): Promise<string> {
   if (target.startsWith('ekm-')) return target;
   ctx.doing = `looking up the runs of ${target}`;
   const handles = await resolveRuns(ctx.client, target);
@@ -93,11 +97,13 @@ export async function resolveSigningRun(ctx: CliContext, target: string): Promis
   const waiting: string[] = [];
   for (const handle of handles) {
     const progress = await progressOf(handle).catch(() => undefined);
-    if (progress?.waiting?.kind === 'signed-certificate') waiting.push(handle.workflowId);
+    const kind = progress?.waiting?.kind;
+    if (waitingFor === 'certificate' ? kind === 'signed-certificate' : kind !== undefined && kind !== 'cluster-lock')
+      waiting.push(handle.workflowId);
   }
   if (waiting.length === 1) return waiting[0]!;
   throw new CliError(
-    `${target}: ${waiting.length === 0 ? 'none' : 'more than one'} of its runs (${handles.map((h) => h.workflowId).join(', ')}) waits for a signed certificate; give the workflow id`,
+    `${target}: ${waiting.length === 0 ? 'none' : 'more than one'} of its runs (${handles.map((h) => h.workflowId).join(', ')}) waits for ${waitingFor === 'certificate' ? 'a signed certificate' : 'an answer'}; give the workflow id`,
     ExitCode.usage,
   );
 }
@@ -202,7 +208,7 @@ export function registerRunCommands(program: Command): void {
   program
     .command('answer')
     .description('answer a runbook that waits for a person')
-    .argument('<run>', 'workflow id')
+    .argument('<run>', 'workflow id, or the cluster name (its run that waits for an answer)')
     .argument('<action>', 'retry | fixed | change | extend | abort | confirm | enable-internal')
     .option('--reason <text>', 'why (required for abort)')
     .option('--extend-by <duration>', 'with extend: e.g. 7d')
@@ -214,13 +220,14 @@ export function registerRunCommands(program: Command): void {
     .option('--drives <ids>', 'with change (slice recovery): comma-separated ids of the metadata drives to add back, e.g. 12,13')
     .option(
       '--confirm-unprotected <cluster>',
-      "with abort, when the runbook asks for it: the cluster's name (aborting leaves hardware encryption at rest disabled)",
+      "with abort, when the runbook asks for it: the cluster's name (aborting leaves encryption at rest disabled, or a renewal's key-pair window open)",
     )
     .option('--comment <text>', 'recorded with the answer')
     .option('--by <name>', 'who answers (recorded; default $USER or the account name)', whoIsActing())
-    .action((workflowId: string, action: string, opts: AnswerOptions) =>
+    .action((target: string, action: string, opts: AnswerOptions) =>
       run(async (ctx, out) => {
         const answer = buildAnswer(action, opts);
+        const workflowId = await resolveSigningRun(ctx, target, 'answer');
         const handle = ctx.client.workflow.getHandle(workflowId);
         await reachRun(ctx, handle, 'nothing was sent; start a worker and answer again');
         ctx.sent = { what: `the answer "${action}"`, workflowId };

@@ -111,6 +111,7 @@ export const SETUP_FLAGS: Record<string, string> = {
   port: '--port',
   kmipCaCertificate: '--kmip-ca',
   mode: '--mode',
+  replaceInternalKey: '--replace-internal-key',
   signer: '--signer',
   'signer.type': '--signer',
   'signer.url': '--cfssl-url',
