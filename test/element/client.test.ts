@@ -344,7 +344,7 @@ describe('ElementClient HTTP and transport failures', () => {
 });
 
 describe('ElementClient TLS', () => {
-  it('refuses a server certificate from another CA with ElementTlsError pointing at the clusters file's caBundle / insecure', async () => {
+  it('refuses a server certificate from another CA with ElementTlsError pointing at the clusters file caBundle / insecure', async () => {
     const error = await failure(client({ caPem: otherPki.ca.certificatePem }).call('GetClusterInfo'));
 
     expect(error).toBeInstanceOf(ElementTlsError);
