@@ -8,6 +8,8 @@ import { connect, isUnreachable, type CliContext } from './temporal';
 /** Every command that talks to Temporal is bounded: `--timeout`, default 30 s. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 let timeoutMs = DEFAULT_TIMEOUT_MS;
+/** --timeout was given: then it bounds a follow (`--wait`, `--watch`) too. */
+let timeoutGiven = false;
 
 /** The bound of this command, ms (`--timeout`, default 30 s); a bounded watch stops within it. */
 export function commandTimeoutMs(): number {
@@ -20,13 +22,15 @@ export function setCommandTimeout(text: string | undefined): void {
   const parsed = parseDurationText(text, { minMs: 1000, maxMs: 86_400_000 });
   if ('problem' in parsed) throw new CliError(`--timeout: ${parsed.problem}`, ExitCode.usage);
   timeoutMs = parsed.ms;
+  timeoutGiven = true;
 }
 
 /**
  * Runs a command with a Temporal connection and maps errors to a message and an exit code. The
  * command must finish within the timeout, or it stops and says what it was doing (ctx.doing) and
  * whether anything was sent (ctx.sent); a command that follows a run to its end (`--wait`,
- * `--watch`) calls ctx.unbounded() once the bounded part is done.
+ * `--watch`) calls ctx.unbounded() once the bounded part is done: the follow then lasts until the
+ * run ends, or, when --timeout was given, until it passes (exit 6; the run goes on).
  */
 export async function run(body: (ctx: CliContext, out: (line: string) => void) => Promise<number>): Promise<void> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -35,9 +39,24 @@ export async function run(body: (ctx: CliContext, out: (line: string) => void) =
   try {
     ctx = connect(timeoutMs);
     const context = ctx;
+    let following = false;
     const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CliError(timeoutMessage(context), ExitCode.unavailable)), timeoutMs);
-      context.unbounded = () => clearTimeout(timer);
+      timer = setTimeout(
+        () =>
+          reject(
+            following
+              ? new CliError(
+                  `stopped following after --timeout ${formatDuration(timeoutMs)}; the run goes on (it was not cancelled)`,
+                  ExitCode.stillRunning,
+                )
+              : new CliError(timeoutMessage(context), ExitCode.unavailable),
+          ),
+        timeoutMs,
+      );
+      context.unbounded = () => {
+        if (timeoutGiven) following = true;
+        else clearTimeout(timer);
+      };
     });
     process.exitCode = await Promise.race([body(ctx, out), timedOut]);
   } catch (err) {

@@ -251,6 +251,12 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
     expect(csrOut.stdout.trim()).toBe(csrPem.trim());
     const check = await runCli(['cert', 'check', '--run', lab.harness.name, '--cert', shortFile, '--ca', caFile], env);
     expect(check.code).toBe(4);
+    // A follow is bounded by an explicit --timeout: it stops, says so, and leaves the run alone.
+    const watch = await runCli(['status', handle.workflowId, '--watch', '--timeout', '3s'], env);
+    expect([watch.code, watch.stderr.trim().split('\n').at(-1)]).toEqual([
+      6,
+      'ekm: stopped following after --timeout 3s; the run goes on (it was not cancelled)',
+    ]);
     expect(check.stdout).toMatch(/not longer than the current certificate/);
     expect(
       await refusal(
