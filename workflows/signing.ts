@@ -200,7 +200,7 @@ function acceptSubmissions(
       const submission: SignedCertificateSubmission = submitCertificateUpdate.argument.parse(raw);
       const record = { step: 'signing', action: 'submit-certificate' as const, by: submission.by };
       try {
-        const result = await check({ certificatePem: submission.certificatePem, caChainPem: submission.caChainPem });
+        const result = await check({ certificatePem: submission.certificatePem, caChainPem: submission.caChainPem ?? '' });
         if (inbox.accepted)
           throw ApplicationFailure.nonRetryable('a certificate was already accepted for this CSR', Failure.CertificateRejected);
         // Another answer (an abort, say) may have been taken while the certificate was checked.

@@ -266,12 +266,14 @@ describe('renew runbook (real Temporal, simulator, PyKMIP, cfssl)', () => {
       ),
     ).toMatch(/not longer than the current certificate/);
     // (Nor one that expires within 30 days: the same checks as setup.)
-    const accepted = await handle.executeUpdate(submitCertificateUpdate.definition, {
-      args: [{ certificatePem: await sign(csrPem), caChainPem: testEnv().kmip.caPem, by: 'ca-team' }],
-    });
-    expect(accepted.accepted).toBe(true);
+    // Submitted as the CA team hands it out: one file with the certificate and its CA (no --ca).
+    const bundle = path.join(lab.harness.dir, 'signed-with-chain.pem');
+    fs.writeFileSync(bundle, `${await sign(csrPem)}${testEnv().kmip.caPem}`);
+    const submitted = await runCli(['submit-cert', lab.harness.name, '--cert', bundle, '--by', 'ca-team'], env);
+    expect([submitted.code, submitted.stderr]).toEqual([0, '']);
+    const fingerprint = /accepted: .* SHA-256 (\S+)/.exec(submitted.stdout)?.[1];
     const result = (await handle.result()) as RenewResult;
-    expect(result.renewed.fingerprint).toBe(accepted.fingerprint);
+    expect(result.renewed.fingerprint).toBe(fingerprint);
     expect(await lab.csrKey()).toBe(lab.keyBefore);
     await eventually(async () => expect(await lab.certificateFaults()).toEqual([]));
     expect(await modifies(lab)).toHaveLength(1);

@@ -127,8 +127,8 @@ const certificateInput = z
 export const signedCertificateSubmission = z.strictObject({
   /** What `ekm submit-cert --cert` sends: the signed certificate, maybe with its chain (the check picks the CSR's). */
   certificatePem: certificateInput,
-  /** `--ca`: the CA certificate(s) that issued it. */
-  caChainPem: certificateInput,
+  /** `--ca`: the CA certificate(s) that issued it; absent when `--cert` holds the chain too. */
+  caChainPem: certificateInput.optional(),
   by,
 });
 export type SignedCertificateSubmission = z.infer<typeof signedCertificateSubmission>;

@@ -264,14 +264,14 @@ export function registerRunCommands(program: Command): void {
     .description('hand the CA-signed client certificate to a waiting setup or renew runbook')
     .argument('<run>', 'workflow id, or the cluster name (its run that waits for a certificate)')
     .requiredOption('--cert <file>', 'the signed certificate (PEM, DER or PKCS#7; may hold its chain too)')
-    .requiredOption('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7)')
+    .option('--ca <file>', 'the CA certificate(s) that issued it (PEM, DER or PKCS#7); leave out when --cert holds them too')
     .option('--by <name>', 'who submits (recorded; default $USER or the account name)', whoIsActing())
-    .action((target: string, opts: { cert: string; ca: string; by?: string }) =>
+    .action((target: string, opts: { cert: string; ca?: string; by?: string }) =>
       run(async (ctx, out) => {
         const cert = readCertificateFile(opts.cert, '--cert');
-        const ca = readCertificateFile(opts.ca, '--ca');
+        const ca = opts.ca === undefined ? undefined : readCertificateFile(opts.ca, '--ca');
         const workflowId = await resolveSigningRun(ctx, target);
-        const submission = { certificatePem: cert.pem, caChainPem: ca.pem, by: opts.by };
+        const submission = { certificatePem: cert.pem, ...(ca ? { caChainPem: ca.pem } : {}), by: opts.by };
         const outcome = await submitSignedCertificate(ctx, workflowId, submission);
         if (outcome.kind === 'already-accepted') {
           out(
