@@ -6,6 +6,7 @@
  * all is refused here, naming the flag (exit 2, nothing sent).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { CERTIFICATE_INPUT_LIMIT_BYTES, CertificateInputError, readCertificateInput, utf8Bytes } from '../pki/certificate-input';
 import { certificateInputTooLarge } from '../../workflows/contract';
 import { CliError, ExitCode } from './exit-codes';
@@ -98,4 +99,16 @@ export function certificateText(data: string | Uint8Array, flag: string): Certif
 /** A certificate file named by a flag -> clean PEM of every certificate in it. */
 export function readCertificateFile(file: string, flag: string): CertificateText {
   return certificateText(readInputFile(file, flag), flag);
+}
+
+/**
+ * An --input file's certificate field: the PEM text itself, or the path of a certificate file
+ * (relative to the input file's folder), as an operator would write either.
+ */
+export function certificateField(value: string, inputFile: string, field: string): CertificateText {
+  const label = `${inputFile}: ${field}`;
+  if (value.includes('-----BEGIN')) return certificateText(value, label);
+  const file = path.resolve(path.dirname(inputFile), value.trim());
+  if (!value.includes('\n') && fs.existsSync(file)) return readCertificateFile(file, label);
+  return certificateText(value, label);
 }

@@ -46,6 +46,31 @@ describe('renew --input: provider as the flag takes it', () => {
     expect(renewInputFromFlags('prod-a', { input: inputFile('provider: kp1\n'), provider: '9' }).provider).toEqual({ id: 9 });
   });
 
+  it("kmipCaCertificate in the file: the PEM itself, or a certificate file's path beside the input file", async () => {
+    const { createCertificateAuthority } = await import('../../src/pki/authority');
+    const ca = await createCertificateAuthority('Input File Test CA');
+    fs.writeFileSync(path.join(dir, 'kmip-ca.pem'), ca.certificatePem);
+    const byPath = renewInputFromFlags('prod-a', { input: inputFile('kmipCaCertificate: kmip-ca.pem\n') });
+    expect(byPath.kmipCaCertificate?.trim()).toBe(ca.certificatePem.replace(/\r\n/g, '\n').trim());
+    const refused = (() => {
+      try {
+        renewInputFromFlags('prod-a', { input: inputFile('kmipCaCertificate: no-such.pem\n') });
+      } catch (err) {
+        return err as CliError;
+      }
+      throw new Error('expected a refusal');
+    })();
+    expect(refused.message).toMatch(/: kmipCaCertificate: is not a certificate/);
+  });
+
+  it('a cluster in the file that is not the one on the command line is refused, naming both', () => {
+    const file = inputFile('cluster: prod-b\n');
+    expect(() => renewInputFromFlags('prod-a', { input: file })).toThrow(
+      `${file}: cluster: "prod-b" is not the cluster on the command line ("prod-a"); leave it out of the file or make them the same`,
+    );
+    expect(renewInputFromFlags('prod-a', { input: inputFile('cluster: prod-a\n') }).cluster).toBe('prod-a');
+  });
+
   it('a refusal names the field as the file has it, and the flag for what came from a flag', () => {
     const file = inputFile('testAttempts: 0\nresolveWindow: 5x\n');
     const input = renewInputFromFlags('prod-a', { input: file, testInterval: 'soon' });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { RenewInput } from '../../../workflows/inputs-renew';
-import { certificateText, readCertificateFile } from '../certificate-files';
+import { certificateField, readCertificateFile } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
 import { renewResultJson } from '../json-output';
 import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
@@ -58,8 +58,13 @@ function providerSelector(value: string): NonNullable<RenewInput['provider']> {
 /** Flags (and an optional --input file, flags winning) -> the runbook's input. */
 export function renewInputFromFlags(cluster: string, f: RenewFlags): RenewInput {
   const base = (f.input ? parseInputFile(f.input) : {}) as Partial<RenewInput>;
+  if (f.input && base?.cluster !== undefined && base.cluster !== cluster)
+    throw new CliError(
+      `${f.input}: cluster: "${String(base.cluster)}" is not the cluster on the command line ("${cluster}"); leave it out of the file or make them the same`,
+      ExitCode.usage,
+    );
   if (f.input && typeof base?.kmipCaCertificate === 'string')
-    base.kmipCaCertificate = certificateText(base.kmipCaCertificate, `${f.input}: kmipCaCertificate`).pem;
+    base.kmipCaCertificate = certificateField(base.kmipCaCertificate, f.input, 'kmipCaCertificate').pem;
   // `provider: kp1` in the file means what --provider kp1 means (it was refused as "Invalid input").
   const fileProvider: unknown = base?.provider;
   if (typeof fileProvider === 'string' || typeof fileProvider === 'number')

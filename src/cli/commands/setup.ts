@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Command } from 'commander';
 import YAML, { YAMLError } from 'yaml';
 import type { SetupInput } from '../../../workflows/inputs';
-import { certificateText, readCertificateFile } from '../certificate-files';
+import { certificateField, readCertificateFile } from '../certificate-files';
 import { CliError, ExitCode } from '../exit-codes';
 import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
@@ -141,11 +141,16 @@ export function manualSigningHints(workflowId: string, cluster: string, signer: 
 
 export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput {
   const base = (f.input ? parseInputFile(f.input) : {}) as Partial<SetupInput>;
+  if (f.input && base?.cluster !== undefined && base.cluster !== cluster)
+    throw new CliError(
+      `${f.input}: cluster: "${String(base.cluster)}" is not the cluster on the command line ("${cluster}"); leave it out of the file or make them the same`,
+      ExitCode.usage,
+    );
   if (typeof base !== 'object' || base === null || Array.isArray(base))
     throw new CliError(`--input ${f.input}: must hold the setup's fields as a YAML or JSON object`, ExitCode.usage);
   // The input file's KMIP CA, read like --kmip-ca (any shape a CA hands out), named by the file and field.
   if (f.input && typeof base?.kmipCaCertificate === 'string')
-    base.kmipCaCertificate = certificateText(base.kmipCaCertificate, `${f.input}: kmipCaCertificate`).pem;
+    base.kmipCaCertificate = certificateField(base.kmipCaCertificate, f.input, 'kmipCaCertificate').pem;
   const number = (value: string | undefined, option: string) => {
     if (value === undefined) return undefined;
     if (!/^\d+$/.test(value)) throw new CliError(`${option}: "${value}" is not a whole number`, ExitCode.usage);
