@@ -4,6 +4,7 @@
  * bounded (ConsoleTemporal.run); every mutating request needs the signed-in user's CSRF token and
  * records that user as `by`. See README, "The console".
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
@@ -399,7 +400,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       data.refusal = { action, text: err.message };
       return send(reply, err.status, frame(request, id), runView(data));
     }
-    return reply.redirect(`/runs/${encodeURIComponent(id)}?ok=${encodeURIComponent(`${action}: ${message}`)}`, 303);
+    return reply.redirect(withFlash(`/runs/${encodeURIComponent(id)}`, `${action}: ${message}`), 303);
   });
 
   async function csrOf(ctx: CliContext, id: string) {
@@ -725,10 +726,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       const handle = await temporal.run(`starting ${runbook} on ${start.cluster}`, (ctx) =>
         startRunbook(ctx, { runbook, input: start.input as never }),
       );
-      return reply.redirect(
-        `/runs/${encodeURIComponent(handle.workflowId)}?ok=${encodeURIComponent(`started ${handle.workflowId}`)}`,
-        303,
-      );
+      return reply.redirect(withFlash(`/runs/${encodeURIComponent(handle.workflowId)}`, `started ${handle.workflowId}`), 303);
     } catch (err) {
       if (!(err instanceof ConsoleProblem) || err.status >= 500) throw err;
       const review = STARTABLE.includes(runbook) ? { ...start, inputJson: JSON.stringify(start.input) } : undefined;
@@ -752,8 +750,21 @@ function securityHeaders(reply: FastifyReply): FastifyReply {
   return reply;
 }
 
-function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
-  return query.ok ? { kind: 'ok', text: query.ok.slice(0, 500) } : undefined;
+/**
+ * A success message carried to the next page in its address, signed with this console's own key:
+ * a link made elsewhere (`?ok=Session expired: …`) shows nothing.
+ */
+const FLASH_KEY = randomBytes(32);
+const flashSignature = (text: string) => createHmac('sha256', FLASH_KEY).update(text).digest('base64url');
+
+export function withFlash(path: string, text: string): string {
+  const ok = text.slice(0, 500);
+  return `${path}?ok=${encodeURIComponent(ok)}&okSig=${flashSignature(ok)}`;
+}
+
+export function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
+  if (!query.ok || query.okSig !== flashSignature(query.ok)) return undefined;
+  return { kind: 'ok', text: query.ok };
 }
 
 /** Where "Back" goes from an error page: the run the request was about, else the list. */

@@ -11,7 +11,15 @@ import path from 'node:path';
 import { ServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { Authenticator, listenProblem, loadUsersFile, LOGIN_FAILURE_LIMIT, LoginThrottle, MIN_TOKEN_LENGTH, SESSION_COOKIE } from '../../src/console/auth';
+import {
+  Authenticator,
+  listenProblem,
+  loadUsersFile,
+  LOGIN_FAILURE_LIMIT,
+  LoginThrottle,
+  MIN_TOKEN_LENGTH,
+  SESSION_COOKIE,
+} from '../../src/console/auth';
 import { certificateVerdict } from '../../src/cli/commands/cert';
 import { buildAnswer } from '../../src/cli/commands/runs';
 import type { CliError } from '../../src/cli/exit-codes';
@@ -21,7 +29,7 @@ import { describeIssues } from '../../workflows/inputs';
 import { makeCsr } from '../support/certificates';
 import { UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
 import { ConsoleTemporal } from '../../src/console/temporal-access';
-import { buildConsole } from '../../src/console/server';
+import { buildConsole, flashOf, withFlash } from '../../src/console/server';
 import { fleetView } from '../../src/console/views';
 import { loadRuntimeSettings } from '../../src/config/runtime';
 import { Agent, fetch as undiciFetch } from 'undici';
@@ -113,7 +121,10 @@ describe('console without Temporal', () => {
     const none = await send(base, 'POST', '/runs/ekm-setup-x/answer', { cookie: a.cookie, form: { action: 'retry' } });
     expect(none.status).toBe(403);
     expect(none.body).toContain('security token (CSRF) is missing or stale');
-    const other = await send(base, 'POST', '/runs/ekm-setup-x/answer', { cookie: a.cookie, form: { action: 'retry', _csrf: b.csrf } });
+    const other = await send(base, 'POST', '/runs/ekm-setup-x/answer', {
+      cookie: a.cookie,
+      form: { action: 'retry', _csrf: b.csrf },
+    });
     expect(other.status).toBe(403);
     // The token is bound to the session: logging out ends it.
     expect((await send(base, 'POST', '/logout', { cookie: a.cookie, form: { _csrf: a.csrf } })).status).toBe(303);
@@ -122,10 +133,15 @@ describe('console without Temporal', () => {
 
   it(`refuses an upload over ${UPLOAD_LIMIT_BYTES} bytes with the limit stated, before Temporal is asked`, async () => {
     const { cookie, csrf } = await login();
-    const multipart = multipartBody({ _csrf: csrf, certificateFile: { filename: 'big.pem', data: Buffer.alloc(UPLOAD_LIMIT_BYTES + 1, 0x41) } });
+    const multipart = multipartBody({
+      _csrf: csrf,
+      certificateFile: { filename: 'big.pem', data: Buffer.alloc(UPLOAD_LIMIT_BYTES + 1, 0x41) },
+    });
     const res = await send(base, 'POST', '/runs/ekm-setup-x/sign/check', { cookie, multipart });
     expect(res.status).toBe(413);
-    expect(res.body).toContain(`An uploaded file is over ${UPLOAD_LIMIT_BYTES} bytes: a certificate, pasted or uploaded, may be at most ${UPLOAD_LIMIT_BYTES} bytes (64 KiB`);
+    expect(res.body).toContain(
+      `An uploaded file is over ${UPLOAD_LIMIT_BYTES} bytes: a certificate, pasted or uploaded, may be at most ${UPLOAD_LIMIT_BYTES} bytes (64 KiB`,
+    );
     expect(res.body).toContain('Nothing was sent.');
   });
 
@@ -138,7 +154,9 @@ describe('console without Temporal', () => {
       multipart: multipartBody({ _csrf: csrf, action: 'change', kmipCaCertificate: pasted }),
     });
     expect(big.status).toBe(400);
-    expect(big.body).toContain(`KMIP CA certificate: too large (${Buffer.byteLength(pasted.trim())} bytes; limit ${UPLOAD_LIMIT_BYTES})`);
+    expect(big.body).toContain(
+      `KMIP CA certificate: too large (${Buffer.byteLength(pasted.trim())} bytes; limit ${UPLOAD_LIMIT_BYTES})`,
+    );
     // Over the whole form's limit: refused by its length before it is read, naming that length.
     const huge = multipartBody({ _csrf: csrf, action: 'change', kmipCaCertificate: 'A'.repeat(500 * 1024) });
     const refused = await send(base, 'POST', '/runs/ekm-setup-x/answer', { cookie, multipart: huge });
@@ -150,10 +168,15 @@ describe('console without Temporal', () => {
   it('the change form: a host name over 253 characters, an empty change, a port that is no number: refused in words naming the field, before anything is sent', async () => {
     const { cookie, csrf } = await login();
     const post = (fields: Record<string, string>) =>
-      send(base, 'POST', '/runs/ekm-setup-x/answer', { cookie, multipart: multipartBody({ _csrf: csrf, action: 'change', ...fields }) });
+      send(base, 'POST', '/runs/ekm-setup-x/answer', {
+        cookie,
+        multipart: multipartBody({ _csrf: csrf, action: 'change', ...fields }),
+      });
     const long = await post({ hostnames: `${'a'.repeat(300)}.example.com` });
     expect(long.status).toBe(400);
-    expect(long.body).toContain(`change: Key server host names: &#39;${'a'.repeat(24)}…&#39; is longer than 253 characters (312)`);
+    expect(long.body).toContain(
+      `change: Key server host names: &#39;${'a'.repeat(24)}…&#39; is longer than 253 characters (312)`,
+    );
     expect(long.body).not.toContain('Too big');
     // The form of a setup's question carries its four fields, blank: the refusal lists those, not drive ids.
     // As a browser sends it: every input of the form, the file inputs with no file chosen.
@@ -203,27 +226,54 @@ describe('console without Temporal', () => {
         },
       }) as unknown as RunbookProgress;
     const inputs = (p: RunbookProgress) => {
-      const text = runView({ workflowId: 'ekm-x', runId: 'r', status: 'RUNNING', workflowType: 'setup', taskQueue: 'q', csrf: 't', progress: p }).toString();
-      const form = text.slice(text.indexOf('data-answer="change"'), text.indexOf('</form>', text.indexOf('data-answer="change"')));
-      return [...form.matchAll(/(?:input|textarea) [^>]*name="([A-Za-z]+)"/g)].map((m) => m[1]).filter((n) => !['_csrf', 'action', 'comment'].includes(n!));
+      const text = runView({
+        workflowId: 'ekm-x',
+        runId: 'r',
+        status: 'RUNNING',
+        workflowType: 'setup',
+        taskQueue: 'q',
+        csrf: 't',
+        progress: p,
+      }).toString();
+      const form = text.slice(
+        text.indexOf('data-answer="change"'),
+        text.indexOf('</form>', text.indexOf('data-answer="change"')),
+      );
+      return [...form.matchAll(/(?:input|textarea) [^>]*name="([A-Za-z]+)"/g)]
+        .map((m) => m[1])
+        .filter((n) => !['_csrf', 'action', 'comment'].includes(n!));
     };
     expect(inputs(progress(['hostnames', 'port', 'kmipCaCertificate', 'clientCertificate']))).toEqual([
-      'hostnames', 'port', 'kmipCaCertificate', 'kmipCaCertificateFile', 'clientCertificatePem', 'clientCertificateFile', 'clientCaPem', 'clientCaFile',
+      'hostnames',
+      'port',
+      'kmipCaCertificate',
+      'kmipCaCertificateFile',
+      'clientCertificatePem',
+      'clientCertificateFile',
+      'clientCaPem',
+      'clientCaFile',
     ]);
     expect(inputs(progress(['clientCertificate', 'kmipCaCertificate'], 'renew'))).toEqual([
-      'clientCertificatePem', 'clientCertificateFile', 'clientCaPem', 'clientCaFile', 'kmipCaCertificate', 'kmipCaCertificateFile',
+      'clientCertificatePem',
+      'clientCertificateFile',
+      'clientCaPem',
+      'clientCaFile',
+      'kmipCaCertificate',
+      'kmipCaCertificateFile',
     ]);
     // A question asked before questions carried their fields: what the runbook's change applies to.
     expect(inputs(progress(undefined, 'recover-slice-service'))).toEqual(['driveIDs']);
     expect(inputs(progress(undefined, 'setup'))).not.toContain('driveIDs');
   });
 
-  it('a run id longer than any run has: a 404 page in words, not the router\'s JSON', async () => {
+  it("a run id longer than any run has: a 404 page in words, not the router's JSON", async () => {
     const { cookie } = await login();
     const res = await send(base, 'GET', `/runs/${'x'.repeat(5000)}`, { cookie });
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toContain('text/html');
-    expect(res.body).toContain('No such run: the id in the address is 5000 characters long, longer than any run id (at most 1000).');
+    expect(res.body).toContain(
+      'No such run: the id in the address is 5000 characters long, longer than any run id (at most 1000).',
+    );
     expect(res.body).not.toContain('FST_ERR');
     expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
   });
@@ -278,7 +328,9 @@ describe('console without Temporal', () => {
     expect(() => checkTlsPair(pem(a.certificatePem), pem(a.privateKeyPem))).not.toThrow();
     expect(() => checkTlsPair(pem(a.certificatePem), pem(a.certificatePem))).toThrow('--tls-key: is not a PEM private key');
     expect(() => checkTlsPair(pem(a.privateKeyPem), pem(a.privateKeyPem))).toThrow('--tls-cert: is not a PEM certificate');
-    expect(() => checkTlsPair(pem(a.certificatePem), pem(b.privateKeyPem))).toThrow('--tls-key: is not the private key of the --tls-cert');
+    expect(() => checkTlsPair(pem(a.certificatePem), pem(b.privateKeyPem))).toThrow(
+      '--tls-key: is not the private key of the --tls-cert',
+    );
   });
 
   it('an error after an answer was sent says it was sent and may still be applied, not only the SDK message', async () => {
@@ -329,7 +381,8 @@ describe('console without Temporal', () => {
     };
     const waiting = new Map([['prod-a', 'signed-certificate: have the CSR signed']]);
     const text = fleetView('ekm-fleet-setup-x', status, undefined, Date.parse('2026-12-01T01:05:00.000Z'), waiting).toString();
-    const row = (name: string) => text.slice(text.indexOf(`data-cluster="${name}"`), text.indexOf('</tr>', text.indexOf(`data-cluster="${name}"`)));
+    const row = (name: string) =>
+      text.slice(text.indexOf(`data-cluster="${name}"`), text.indexOf('</tr>', text.indexOf(`data-cluster="${name}"`)));
     expect(row('prod-a')).toContain('waiting-for-input');
     expect(row('prod-a')).toContain('signed-certificate: have the CSR signed');
     expect(row('prod-b')).toContain('>running<');
@@ -349,11 +402,24 @@ describe('console without Temporal', () => {
       expect(start.body).toContain('signed in as <strong>alice@example.com</strong>');
       const refused = await send(url, 'POST', '/start/review', { headers: alice, form: { runbook: 'rekey', cluster: 'prod-a' } });
       expect(refused.status).toBe(403);
-      const accepted = await send(url, 'POST', '/start/review', { headers: alice, form: { runbook: 'rekey', cluster: 'prod-a', _csrf: csrfOf(start.body) } });
+      const accepted = await send(url, 'POST', '/start/review', {
+        headers: alice,
+        form: { runbook: 'rekey', cluster: 'prod-a', _csrf: csrfOf(start.body) },
+      });
       expect(accepted.status).not.toBe(403);
     } finally {
       await proxied.close();
     }
+  });
+});
+
+describe("the success message carried in a page's address", () => {
+  it('is shown only when this console made it: a link made elsewhere shows nothing', () => {
+    const query = (url: string) => Object.fromEntries(new URL(url, 'https://console.test').searchParams);
+    expect(flashOf(query(withFlash('/runs/ekm-setup-a', 'retry: accepted')))).toEqual({ kind: 'ok', text: 'retry: accepted' });
+    expect(flashOf({ ok: 'Session expired: re-enter your token at evil.example' })).toBeUndefined();
+    const forged = query(withFlash('/runs/ekm-setup-a', 'retry: accepted'));
+    expect(flashOf({ ...forged, ok: 'Session expired: re-enter your token at evil.example' })).toBeUndefined();
   });
 });
 
@@ -371,7 +437,11 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
 
   async function consoleApp(): Promise<{ url: string; close: () => Promise<void> }> {
     const settings = loadRuntimeSettings({ TEMPORAL_ADDRESS: '127.0.0.1:1' });
-    const { app } = await buildConsole({ settings, auth: new Authenticator({ users: loadUsersFile(usersFile), secure: false }), timeoutMs: 3000 });
+    const { app } = await buildConsole({
+      settings,
+      auth: new Authenticator({ users: loadUsersFile(usersFile), secure: false }),
+      timeoutMs: 3000,
+    });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
     return { url, close: () => app.close() };
   }
@@ -400,10 +470,15 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
   it(`more than ${LOGIN_FAILURE_LIMIT} failed sign-ins from one address within a minute: 429 in words, even with the right token`, async () => {
     const { url, close } = await consoleApp();
     try {
-      for (let i = 0; i < LOGIN_FAILURE_LIMIT; i++) expect((await signIn(url, 'oncall-1', `wrong-${i}-0123456789abcdef`)).status).toBe(401);
+      for (let i = 0; i < LOGIN_FAILURE_LIMIT; i++)
+        expect((await signIn(url, 'oncall-1', `wrong-${i}-0123456789abcdef`)).status).toBe(401);
       const blocked = await signIn(url, 'oncall-1', TOKEN);
       expect(blocked.status).toBe(429);
-      expect(blocked.body).toMatch(new RegExp(`Too many failed sign-ins from 127\\.0\\.0\\.1: ${LOGIN_FAILURE_LIMIT} within 1m\\. Wait \\d+ s, then sign in again\\.`));
+      expect(blocked.body).toMatch(
+        new RegExp(
+          `Too many failed sign-ins from 127\\.0\\.0\\.1: ${LOGIN_FAILURE_LIMIT} within 1m\\. Wait \\d+ s, then sign in again\\.`,
+        ),
+      );
       expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(blocked.setCookie).not.toContain('ekm_session=');
     } finally {
@@ -429,7 +504,9 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
     expect(() => loadUsersFile(missing)).toThrow(`--users: file ${missing} does not exist`);
     expect(() => loadUsersFile(dir)).toThrow(`--users: ${dir} is a directory, not a file`);
     fs.writeFileSync(path.join(dir, 'gone.yaml'), 'users:\n  oncall-2:\n    tokenFile: gone.token\n');
-    expect(() => loadUsersFile(path.join(dir, 'gone.yaml'))).toThrow(`users.oncall-2.tokenFile: file ${path.join(dir, 'gone.token')} does not exist`);
+    expect(() => loadUsersFile(path.join(dir, 'gone.yaml'))).toThrow(
+      `users.oncall-2.tokenFile: file ${path.join(dir, 'gone.token')} does not exist`,
+    );
     for (const flag of ['--tls-cert', '--tls-key']) {
       const failure = (() => {
         try {
@@ -454,7 +531,10 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
       tags: z.array(z.string()).min(1),
       mode: z.enum(['hardware', 'software']),
     });
-    const parsed = schema.safeParse({ name: 'much-too-long', code: 'ab', count: 'seven', port: 70000, tags: [], mode: 'x', extra: 1 }, { reportInput: true });
+    const parsed = schema.safeParse(
+      { name: 'much-too-long', code: 'ab', count: 'seven', port: 70000, tags: [], mode: 'x', extra: 1 },
+      { reportInput: true },
+    );
     const text = describeIssues(parsed.error!, { port: '--port' });
     expect(text.split('; ')).toEqual([
       "name: 'much-too-long' is longer than 8 characters (13)",
@@ -472,9 +552,12 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
     );
     expect(() => buildAnswer('change', {})).toThrow(/^change: give at least one of hostnames, port/);
     // The settings files' errors are worded by the same function.
-    expect(describeZodError(z.strictObject({ port: z.int() }).safeParse({ port: 1.5 }, { reportInput: true }).error!, 'clusters.prod-a')).toBe(
-      'clusters.prod-a.port: 1.5 is not a whole number',
-    );
+    expect(
+      describeZodError(
+        z.strictObject({ port: z.int() }).safeParse({ port: 1.5 }, { reportInput: true }).error!,
+        'clusters.prod-a',
+      ),
+    ).toBe('clusters.prod-a.port: 1.5 is not a whole number');
   });
 
   it("a query no worker answers is said as no worker on the run's task queue, not the SDK's 'Failed to query Workflow'", async () => {
@@ -495,13 +578,32 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
     const ca = await createCertificateAuthority('EKM console verdict CA');
     const other = await issueKeyAndCertificate(ca, { subject: 'CN=someone-else', usages: ['client'] });
     const names = { certificate: 'Signed certificate', ca: 'CA chain' };
-    const garbage = await certificateVerdict(csrPem, 'run x', { cert: Buffer.from('not a certificate'), ca: Buffer.from(ca.certificatePem) }, new Date(), names);
+    const garbage = await certificateVerdict(
+      csrPem,
+      'run x',
+      { cert: Buffer.from('not a certificate'), ca: Buffer.from(ca.certificatePem) },
+      new Date(),
+      names,
+    );
     expect(garbage.problems[0]).toMatch(/^Signed certificate: /);
-    const wrongKey = await certificateVerdict(csrPem, 'run x', { cert: Buffer.from(other.certificatePem), ca: Buffer.from(ca.certificatePem) }, new Date(), names);
+    const wrongKey = await certificateVerdict(
+      csrPem,
+      'run x',
+      { cert: Buffer.from(other.certificatePem), ca: Buffer.from(ca.certificatePem) },
+      new Date(),
+      names,
+    );
     expect(wrongKey.accepted).toBe(false);
     expect(wrongKey.problems.join('\n')).toContain('Signed certificate: ');
     expect(wrongKey.problems.join('\n')).not.toContain('--cert');
     // The CLI's own call still names its flags.
-    expect((await certificateVerdict(csrPem, '--csr f', { cert: Buffer.from(other.certificatePem), ca: Buffer.from(ca.certificatePem) })).problems.join('\n')).toContain('--cert: ');
+    expect(
+      (
+        await certificateVerdict(csrPem, '--csr f', {
+          cert: Buffer.from(other.certificatePem),
+          ca: Buffer.from(ca.certificatePem),
+        })
+      ).problems.join('\n'),
+    ).toContain('--cert: ');
   });
 });
