@@ -9,6 +9,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { lockStateQuery, workflowIds, type PlanRefusal, type RunbookName } from '../../workflows/contract';
 import { Failure } from '../../workflows/failures';
 import { runbooks } from '../../workflows/runbooks';
+import { unreachableBecause } from '../temporal/reachability';
 import { isUnreachable, type CliContext } from './temporal';
 
 const LOOK_MS = 3000;
@@ -48,7 +49,8 @@ export async function temporalView(
     }
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) {
-      view.facts.push(notLookedAt(ctx, err, `whether a ${runbook} runbook already runs on ${cluster}`, false));
+      const lock = runbooks[runbook].mutating ? ' or another holds its cluster lock' : '';
+      view.facts.push(await notLookedAt(ctx, err, `whether a ${runbook} runbook already runs on ${cluster}${lock}`, false));
       return view;
     }
   }
@@ -69,15 +71,19 @@ export async function temporalView(
         });
     }
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) view.facts.push(notLookedAt(ctx, err, `the cluster lock of ${cluster}`, true));
+    if (!(err instanceof WorkflowNotFoundError))
+      view.facts.push(await notLookedAt(ctx, err, `the cluster lock of ${cluster}`, true));
   }
   return view;
 }
 
 /** `viaWorker`: the answer comes from a query, which a worker must serve. */
-function notLookedAt(ctx: CliContext, err: unknown, what: string, viaWorker: boolean): string {
-  const why = isUnreachable(err)
-    ? `Temporal at ${ctx.settings.TEMPORAL_ADDRESS} could not be reached`
-    : `Temporal at ${ctx.settings.TEMPORAL_ADDRESS} did not answer within ${LOOK_MS / 1000} s${viaWorker ? ' (a query needs a worker)' : ''}`;
+async function notLookedAt(ctx: CliContext, err: unknown, what: string, viaWorker: boolean): Promise<string> {
+  const address = ctx.settings.TEMPORAL_ADDRESS;
+  const refused = await unreachableBecause(address, 1000);
+  const why =
+    refused !== undefined || isUnreachable(err)
+      ? `Temporal at ${address} could not be reached${refused ? `: ${refused}` : ''}`
+      : `Temporal at ${address} did not answer within ${LOOK_MS / 1000} s${viaWorker ? ' (a query needs a worker)' : ''}`;
   return `not checked: ${what} (${why})`;
 }

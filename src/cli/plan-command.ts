@@ -82,7 +82,12 @@ const ifBusyOf = (input: unknown) => ((input as { ifBusy?: 'fail' | 'wait' }).if
 /** The plan with what Temporal adds: its refusals (the run could not start) and what it could not look at. */
 export function withTemporalView(plan: RunbookPlan, view: TemporalView): RunbookPlan {
   const refusals = [...plan.refusals, ...view.refusals];
-  return runbookPlan.parse({ ...plan, refusals, couldStart: plan.couldStart && view.refusals.length === 0, facts: [...plan.facts, ...view.facts] });
+  return runbookPlan.parse({
+    ...plan,
+    refusals,
+    couldStart: plan.couldStart && view.refusals.length === 0,
+    facts: [...plan.facts, ...view.facts],
+  });
 }
 
 /**
@@ -98,6 +103,7 @@ export async function printPlan<R extends PlannableRunbook>(
   const signer = (request.input as { signer?: { type: string; name?: string } }).signer;
   // Loaded only for a plan: the readers bring in the activity modules, which other commands do not need.
   const { PlanInputError, planFor, validatePlanInput } = await import('../plan');
+  ctx.temporalOptional = true;
   let plan: RunbookPlan;
   try {
     // Checked before anything is read: bad input exits 2 naming the flag.

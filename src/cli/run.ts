@@ -4,6 +4,7 @@ import { SEARCH_ATTRIBUTES } from '../temporal/search-attributes';
 import { formatDuration, parseDurationText } from '../durations';
 import { CliError, ExitCode } from './exit-codes';
 import { connect, isUnreachable, type CliContext } from './temporal';
+import { PROBE_MS, unreachableBecause } from '../temporal/reachability';
 
 /** Every command that talks to Temporal is bounded: `--timeout`, default 30 s. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -36,6 +37,7 @@ export async function run(body: (ctx: CliContext, out: (line: string) => void) =
   const out = (line: string) => process.stdout.write(`${line}\n`);
   let ctx: CliContext | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let probe: NodeJS.Timeout | undefined;
   try {
     ctx = connect(timeoutMs);
     const context = ctx;
@@ -58,10 +60,20 @@ export async function run(body: (ctx: CliContext, out: (line: string) => void) =
         else clearTimeout(timer);
       };
     });
-    process.exitCode = await Promise.race([body(ctx, out), timedOut]);
+    // Calls not answered within PROBE_AFTER_MS: does Temporal's address take connections at all? A
+    // refused one ends the command at once instead of when the SDK's retries use up the bound.
+    const unreachable = new Promise<never>((_, reject) => {
+      probe = setTimeout(() => {
+        void unreachableBecause(context.settings.TEMPORAL_ADDRESS, Math.min(PROBE_MS, timeoutMs / 3)).then((why) => {
+          if (why !== undefined && !context.temporalOptional)
+            reject(new CliError(cannotReach(context, why), ExitCode.unavailable));
+        });
+      }, PROBE_AFTER_MS);
+    });
+    process.exitCode = await Promise.race([body(ctx, out), timedOut, unreachable]);
   } catch (err) {
     if (!(err instanceof CliError) && ctx && isUnreachable(err)) {
-      process.stderr.write(`ekm: cannot reach Temporal at ${ctx.settings.TEMPORAL_ADDRESS}: ${(err as Error).message}\n`);
+      process.stderr.write(`ekm: ${cannotReach(ctx, await unreachableBecause(ctx.settings.TEMPORAL_ADDRESS, 1000))}\n`);
       process.exitCode = ExitCode.unavailable;
       return;
     }
@@ -75,6 +87,7 @@ export async function run(body: (ctx: CliContext, out: (line: string) => void) =
     process.exitCode = code;
   } finally {
     clearTimeout(timer);
+    clearTimeout(probe);
     // A call still pending after the timeout is abandoned: close without waiting for it.
     await Promise.race([ctx?.close(), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
@@ -95,6 +108,13 @@ export function temporalRefusal(ctx: CliContext, err: ServiceError): string {
     );
   }
   return `Temporal at ${ctx.settings.TEMPORAL_ADDRESS} (namespace ${namespace}) refused: ${err.message}: ${detail}`;
+}
+
+/** A request's calls that have not answered by then start the reachability probe. */
+const PROBE_AFTER_MS = 500;
+
+function cannotReach(ctx: CliContext, why: string | undefined): string {
+  return `cannot reach Temporal at ${ctx.settings.TEMPORAL_ADDRESS}${why ? ` (${why})` : ''}; nothing was changed`;
 }
 
 function timeoutMessage(ctx: CliContext): string {

@@ -22,6 +22,8 @@ export interface CliContext {
   sent?: { what: string; workflowId: string };
   /** Lifts the time bound (following a run to its end). */
   unbounded(): void;
+  /** The command works without Temporal (a plan): a Temporal that is down does not end it. */
+  temporalOptional?: boolean;
 }
 
 /**
@@ -97,7 +99,11 @@ export async function queryWorker<T>(taskQueue: string, consequence: string, cal
       err instanceof QueryNotRegisteredError ||
       isUnreachable(err);
     if (passThrough) throw err;
-    throw noWorker(taskQueue, consequence, ' (the query was not answered: a worker that stopped less than a minute ago still shows as polling)');
+    throw noWorker(
+      taskQueue,
+      consequence,
+      ' (the query was not answered: a worker that stopped less than a minute ago still shows as polling)',
+    );
   }
 }
 

@@ -5,7 +5,6 @@
  * unchanged, and a bound on every request: an answer within `timeoutMs` or a page that says what
  * was being done and whether anything was sent.
  */
-import net from 'node:net';
 import { ekmDataConverter } from '../codec/data-converter';
 import { Client, Connection, ServiceError } from '@temporalio/client';
 import { temporalConnection, type RuntimeSettings } from '../config/runtime';
@@ -14,6 +13,7 @@ import { formatDuration } from '../durations';
 import { CliError, ExitCode } from '../cli/exit-codes';
 import { temporalRefusal } from '../cli/run';
 import { isUnreachable, type CliContext } from '../cli/temporal';
+import { PROBE_MS, unreachableBecause } from '../temporal/reachability';
 
 /** What a request could not do, as an HTTP status and a sentence for the page. */
 export class ConsoleProblem extends Error {
@@ -34,47 +34,8 @@ const STATUS_OF_EXIT: Record<number, number> = {
 };
 
 const GRPC_DEADLINE_SLACK_MS = 1000;
-/** The longest the reachability probe of Temporal's address waits for a TCP connection. */
-const PROBE_MS = 3000;
 /** A request's calls that have not answered by then start the probe. */
 const PROBE_AFTER_MS = 500;
-
-/**
- * Why Temporal's address takes no TCP connection ("connection refused", "no such host", "no
- * answer within 3s"), or undefined once one is made. Run beside a request's calls that are slow
- * to answer, so a Temporal that is down gives its page at once, not after the SDK's retries use
- * up the bound.
- */
-export function unreachableBecause(address: string, withinMs = PROBE_MS): Promise<string | undefined> {
-  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(address);
-  if (!match) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: match[1], port: Number(match[2]) });
-    const done = (why: string | undefined) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(why);
-    };
-    const timer = setTimeout(() => done(`no connection within ${formatDuration(withinMs)}`), withinMs);
-    socket.once('connect', () => done(undefined));
-    socket.once('error', (err: NodeJS.ErrnoException) =>
-      done(
-        (
-          {
-            ECONNREFUSED: 'connection refused',
-            ENOTFOUND: 'no such host',
-            EAI_AGAIN: 'the host name could not be resolved now',
-            EHOSTUNREACH: 'host unreachable',
-            ENETUNREACH: 'network unreachable',
-            ETIMEDOUT: 'connection timed out',
-          } as Record<string, string>
-        )[err.code ?? ''] ??
-          err.code ??
-          err.message,
-      ),
-    );
-  });
-}
 
 /** gRPC DEADLINE_EXCEEDED anywhere in the cause chain: a bound that ran out, not a refusal by Temporal. */
 function isDeadlineExceeded(err: unknown): boolean {

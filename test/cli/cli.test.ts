@@ -316,7 +316,7 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
     const address = `127.0.0.1:${await freePort()}`;
     const run = await ekm(['list', '--json'], { TEMPORAL_ADDRESS: address });
     expect(run.code).toBe(5);
-    expect(run.stderr).toContain(`cannot reach Temporal at ${address}`);
+    expect(run.stderr.trim()).toBe(`ekm: cannot reach Temporal at ${address} (connection refused); nothing was changed`);
     expect(run.stdout).toBe('');
   });
 });

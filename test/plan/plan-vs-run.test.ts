@@ -330,7 +330,7 @@ describe('--plan compared with the run (real Temporal, simulator, PyKMIP, cfssl)
       const refused = await runCli(refusingArgs, { ...env, TEMPORAL_ADDRESS: '127.0.0.1:1' });
       expect(refused.code).toBe(4);
       expect(refused.stdout).toContain(
-        `not checked: whether a setup runbook already runs on ${h.name} (Temporal at 127.0.0.1:1 `,
+        `not checked: whether a setup runbook already runs on ${h.name} or another holds its cluster lock (Temporal at 127.0.0.1:1 could not be reached: connection refused)`,
       );
       // Into a pipe whose reader is gone before the plan is printed (`--plan | true`): still exit 4.
       // (Spawned, not spawnSync: the simulator answering the plan's reads runs in this process.)

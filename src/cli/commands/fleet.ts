@@ -775,6 +775,7 @@ async function planFleet(
 ): Promise<number> {
   if (flags.wait) throw new CliError('--wait: a plan starts nothing to wait for; leave out --wait or --plan', ExitCode.usage);
   const registry = readRegistry(ctx);
+  ctx.temporalOptional = true;
   // Loaded only for a plan: it brings the activities' cluster readers (as `ekm rekey --plan` does).
   const { PlanInputError, planFor } = await import('../../plan');
   ctx.doing = `reading ${count(selection.names.length, 'cluster')} for their plans`;
