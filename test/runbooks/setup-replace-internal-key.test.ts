@@ -253,9 +253,9 @@ describe('setup --replace-internal-key: hardware encryption from internal to ext
       runCli(['answer', handle.workflowId, 'abort', '--reason', 'not today', ...extra], cliEnv(harness));
     const plain = await abort();
     expect(plain.code).toBe(4);
-    expect(plain.stderr).toContain(`confirmUnprotected must be "${harness.name}"`);
+    expect(plain.stderr).toContain(`--confirm-unprotected must be the cluster's name "${harness.name}"`);
     const other = await abort('--confirm-unprotected', 'other-cluster');
-    expect([other.code, other.stderr]).toEqual([4, expect.stringContaining('confirmUnprotected must be')]);
+    expect([other.code, other.stderr]).toEqual([4, expect.stringContaining('--confirm-unprotected must be')]);
     expect((await progress(handle)).waiting?.step).toBe('enable');
 
     const answered = await runCli(
