@@ -22,6 +22,16 @@ export function addSignerFlags(command: Command): Command {
 /** --signer (or the flag that implies it: --cfssl-url, --signer-name) -> the input's signer; undefined when none is given. */
 export function signerFromFlags(f: SignerFlags): RenewInput['signer'] | undefined {
   const type = f.signer ?? (f.cfsslUrl ? 'cfssl' : f.signerName ? 'command' : undefined);
+  // A flag of another signer would be ignored: the operator meant something else, so say so.
+  const belongs: [string | undefined, string, string][] = [
+    [f.cfsslUrl, '--cfssl-url', 'cfssl'],
+    [f.cfsslProfile, '--cfssl-profile', 'cfssl'],
+    [f.signerName, '--signer-name', 'command'],
+  ];
+  for (const [value, flag, owner] of belongs) {
+    if (value !== undefined && type !== owner)
+      throw new CliError(`${flag} goes with --signer ${owner}, not ${type ?? 'the manual signer'}`, ExitCode.usage);
+  }
   switch (type) {
     case undefined:
       return undefined;

@@ -9,6 +9,7 @@ import { PLAN_OPTION, printPlan, refuseWithPlan } from '../plan-command';
 import { run } from '../run';
 import { reportStarted, startRunbook } from '../start';
 import { fileProblem } from '../../config/file-problem';
+import { signerFromFlags } from '../signer-flags';
 
 export interface SetupFlags {
   input?: string;
@@ -156,17 +157,7 @@ export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput 
     if (!/^\d+$/.test(value)) throw new CliError(`${option}: "${value}" is not a whole number`, ExitCode.usage);
     return Number(value);
   };
-  const signerType = f.signer ?? (f.cfsslUrl ? 'cfssl' : f.signerName ? 'command' : undefined);
-  const signer =
-    signerType === 'cfssl'
-      ? { type: 'cfssl' as const, url: f.cfsslUrl ?? '', ...(f.cfsslProfile ? { profile: f.cfsslProfile } : {}) }
-      : signerType === 'command'
-        ? { type: 'command' as const, name: f.signerName ?? '' }
-        : signerType === 'manual'
-          ? { type: 'manual' as const }
-          : undefined;
-  if (signerType && !['manual', 'cfssl', 'command'].includes(signerType))
-    throw new CliError(`--signer: "${signerType}" is not manual, cfssl or command`);
+  const signer = signerFromFlags(f);
   const subject = definedOnly({
     commonName: f.cn,
     organization: f.org,
