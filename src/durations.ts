@@ -32,6 +32,8 @@ export function parseDurationText(
   limits: { minMs?: number; maxMs?: number } = {},
 ): { ms: number } | { problem: string } {
   const maxMs = limits.maxMs ?? LONGEST_DURATION_MS;
+  if (/^\s*[-+]?0+(\.0+)?\s*$/.test(text))
+    return { problem: `"${text}" is no time: give a duration longer than 0, like 90s, 4m or 14d` };
   if (/^\s*[-+]?\d+(\.\d+)?\s*$/.test(text))
     return { problem: `"${text}" needs a unit, like ${text.trim()}s, ${text.trim()}m or ${text.trim()}d` };
   let ms = NaN;
@@ -40,6 +42,7 @@ export function parseDurationText(
   } catch {
     // said below
   }
+  if (ms === 0) return { problem: `"${text}" is no time: give a duration longer than 0, like 90s, 4m or 14d` };
   if (!(ms > 0)) return { problem: `"${text}" is not a duration like 90s, 4m or 14d` };
   if (limits.minMs !== undefined && ms < limits.minMs)
     return { problem: `"${text}" is shorter than ${formatDuration(limits.minMs)}` };

@@ -19,7 +19,8 @@ function refusal(fn: () => unknown): CliError {
 
 describe('watch start certificate flags', () => {
   it.each([
-    ['0d', '--certificate-horizon: "0d" is not a duration like 90s, 4m or 14d'],
+    ['0d', '--certificate-horizon: "0d" is no time: give a duration longer than 0, like 90s, 4m or 14d'],
+    ['0', '--certificate-horizon: "0" is no time: give a duration longer than 0, like 90s, 4m or 14d'],
     ['400d', '--certificate-horizon: "400d" is longer than 366d'],
     ['soon', '--certificate-horizon: "soon" is not a duration like 90s, 4m or 14d'],
   ])('%s is refused naming the flag', (horizon, message) => {
