@@ -514,6 +514,7 @@ export function reportView(r: RunReport): Html {
       <a href="/runs/${id}">Back to the run</a> · <a href="/runs/${id}/report.md" download>Markdown</a> ·
       <a href="/runs/${id}/report.json" download>JSON</a>
     </p>
+    ${r.gaps.some((g) => g.startsWith('progress:')) ? html`<p class="flash error" role="alert">This report is incomplete: ${r.gaps.find((g) => g.startsWith('progress:'))!.replace(/^progress: /, '')}</p>` : ''}
     <table id="summary">
       <tbody>
         <tr>

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { AuditLog, auditEntry } from '../audit/audit-log';
 import { formatDuration } from '../durations';
 import { progressQuery, type RunbookProgress } from '../../workflows/contract';
+import { CliError } from '../cli/exit-codes';
+import { queryWorker } from '../cli/temporal';
 
 const stepSchema = z.object({
   id: z.string(),
@@ -126,6 +128,7 @@ function keyword(value: unknown): string | undefined {
 
 export async function buildRunReport(client: Client, workflowId: string, auditLogFile?: string): Promise<RunReport> {
   const gaps: string[] = [];
+  const PROGRESS_QUERY_MS = 5000;
   const runs = [];
   for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) runs.push(info);
   runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
@@ -133,9 +136,15 @@ export async function buildRunReport(client: Client, workflowId: string, auditLo
   const latest = runs[runs.length - 1]!;
   let progress: RunbookProgress | undefined;
   try {
-    progress = await client.workflow.getHandle(workflowId, latest.runId).query(progressQuery.definition);
+    // A query waits for a worker: bounded, so a report without one comes back (with the gap said) in seconds.
+    const handle = client.workflow.getHandle(workflowId, latest.runId);
+    progress = await queryWorker(latest.taskQueue, 'steps, answers and notes are missing from this report', () =>
+      client.withDeadline(Date.now() + PROGRESS_QUERY_MS, () => handle.query(progressQuery.definition)),
+    );
   } catch (err) {
-    gaps.push(`progress: the run did not answer its progress query (${(err as Error).message}); steps are missing`);
+    gaps.push(
+      `progress: ${err instanceof CliError ? err.message : `the run did not answer its progress query (${(err as Error).message}); steps are missing`}`,
+    );
   }
   const activities = (await Promise.all(runs.map((r) => activitiesOf(client, workflowId, r.runId)))).flat();
   let elementCalls: RunReport['elementCalls'] = null;

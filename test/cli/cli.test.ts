@@ -258,10 +258,11 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
       const handle = temporal.client.workflow.getHandle(started.workflowId, started.runId);
       await untilJobRunning(handle);
 
-      // Refused before starting: the running rekey holds the cluster lock.
+      // Refused before starting: the running rekey holds the cluster lock, and it is this runbook (no 'queue behind it').
       const second = await ekm(['rekey', cluster()]);
       expect(second.code).toBe(4);
-      expect(second.stderr).toContain(`cluster ${cluster()} is busy: rekey runbook ${rekeyId()} has been changing it since`);
+      expect(second.stderr).toContain(`a rekey runbook is already running on cluster ${cluster()} (${rekeyId()}, since`);
+      expect(second.stderr).not.toContain('--if-busy');
       // Even when willing to queue, the same runbook's workflow id is taken while it runs.
       const queued = await ekm(['rekey', cluster(), '--if-busy', 'wait']);
       expect(queued.code).toBe(4);

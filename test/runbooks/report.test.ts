@@ -3,7 +3,7 @@ import path from 'node:path';
 import { AuditLog } from '../../src/audit/audit-log';
 import { runReportSchema } from '../../src/report/run-report';
 import { runCli } from '../support/cli';
-import { executeRunbook } from '../support/start';
+import { executeRunbook, startRunbook } from '../support/start';
 import { configureEkmByHand, startClusterHarness, type ClusterHarness } from '../support/cluster-harness';
 import { connectClient, startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../support/worker';
 
@@ -77,6 +77,33 @@ describe('ekm report (audit report of a run)', () => {
     expect(markdown).toContain(`# rekey on cluster ${harness.name}`);
     expect(markdown).toMatch(/\| RekeySoftwareEncryptionAtRestMasterKey \| 1 \| 0 \|/);
     expect(markdown).not.toContain(harness.password);
+  });
+
+  it('without a worker to answer the progress query: the report comes back, and says the steps are missing and why', async () => {
+    const temporal = await connectClient();
+    const workflowId = `report-no-worker-${Date.now()}`;
+    const idleQueue = uniqueTaskQueue('report-idle');
+    try {
+      const handle = await startRunbook(
+        temporal.client,
+        'rekey',
+        { cluster: harness.name },
+        { taskQueue: idleQueue, workflowId },
+      );
+      const outDir = path.join(harness.dir, 'reports-no-worker');
+      const cli = await runCli(['report', workflowId, '--out', outDir], {});
+      expect([cli.code, cli.stderr]).toEqual([0, '']);
+      const report = runReportSchema.parse(JSON.parse(fs.readFileSync(path.join(outDir, `${workflowId}.json`), 'utf8')));
+      expect(report.steps).toEqual([]);
+      expect(report.gaps).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`^progress: no worker is serving task queue ${idleQueue} .*steps, answers and notes are missing`),
+        ),
+      );
+      await handle.terminate('test over');
+    } finally {
+      await temporal.close();
+    }
   });
 
   it('says which run it could not find', async () => {
