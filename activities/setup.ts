@@ -428,11 +428,21 @@ export function setupActivities(ctx: ActivityContext) {
     },
 
     /**
-     * AddKeyServerToProviderKmip; adding an already assigned pair is a no-op on the cluster. The
-     * cluster tests the server as it adds it, so its error answers are retried like a test's.
+     * AddKeyServerToProviderKmip, unless GetKeyServerKmip shows the server assigned to the provider
+     * already (a retry after an answer that was lost: the add is not sent twice). The cluster tests
+     * the server as it adds it, so its error answers are retried like a test's.
      */
     async attachKeyServer(cluster: string, input: { keyProviderID: number; keyServerID: number }): Promise<void> {
-      await withElement(ctx, cluster, (client) => client.call('AddKeyServerToProviderKmip', input), { retryApiErrors: true });
+      await withElement(
+        ctx,
+        cluster,
+        async (client) => {
+          const { kmipKeyServer } = await client.call('GetKeyServerKmip', { keyServerID: input.keyServerID });
+          if (kmipKeyServer.keyProviderID === input.keyProviderID) return;
+          await client.call('AddKeyServerToProviderKmip', input);
+        },
+        { retryApiErrors: true },
+      );
     },
 
     /**

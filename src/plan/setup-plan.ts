@@ -100,6 +100,7 @@ function keyServerSteps(state: SetupClusterState, input: SetupOptions, precheck:
   const provider = precheck.existingProvider;
   const server = precheck.existingServer;
   const changes = serverChanges(state, input, precheck);
+  const attached = server?.assignedTo !== undefined && server.assignedTo !== null && server.assignedTo === provider?.id;
   const serverStep = !server
     ? planStep(T, 'server', 'create', {
         detail: `CreateKeyServerKmip "${input.keyServerName}" at ${input.hostnames.join(', ')}:${input.port} with the signed client certificate`,
@@ -135,11 +136,10 @@ function keyServerSteps(state: SetupClusterState, input: SetupOptions, precheck:
       asks: [ask],
     }),
     planStep(T, 'attach', 'run', {
-      detail:
-        server?.assignedTo !== undefined && server.assignedTo !== null && server.assignedTo === provider?.id
-          ? `AddKeyServerToProviderKmip: key server ${server.id} is already in provider ${provider.id} (a no-op on the cluster)`
-          : 'AddKeyServerToProviderKmip: the key server into the provider (the cluster tests it as it adds it)',
-      calls: [call('AddKeyServerToProviderKmip')],
+      detail: attached
+        ? `key server ${server!.id} is already in provider ${provider!.id} (GetKeyServerKmip): AddKeyServerToProviderKmip is not sent`
+        : 'AddKeyServerToProviderKmip: the key server into the provider (the cluster tests it as it adds it)',
+      calls: attached ? [call('GetKeyServerKmip')] : [call('GetKeyServerKmip'), call('AddKeyServerToProviderKmip')],
       waits: [testBudget(input, 'AddKeyServerToProviderKmip')],
       asks: [ask],
     }),
