@@ -88,8 +88,9 @@ export function describeIssues(error: z.ZodError, names: Readonly<Record<string,
   return error.issues
     .filter((issue) => {
       // One problem per field: a 300-character host name is too long, whatever else is wrong with it.
+      // (At the top level every refinement says its own thing, so those are all kept.)
       const key = issue.path.map(String).join('.');
-      if (seen.has(key) && issue.code !== 'custom') return false;
+      if (seen.has(key) && key !== '') return false;
       seen.add(key);
       return true;
     })
@@ -151,7 +152,10 @@ export const setupInput = z
           profile: z.string().min(1, 'must not be empty').default('kmip-client'),
         }),
         /** A signer named in the worker's clusters file (signers section). */
-        z.strictObject({ type: z.literal('command'), name: z.string().min(1, "must name a signer of the clusters file's signers") }),
+        z.strictObject({
+          type: z.literal('command'),
+          name: z.string().min(1, "must name a signer of the clusters file's signers"),
+        }),
       ])
       .default({ type: 'manual' }),
     /** Replace the key pair even though key servers of an active provider use it. */

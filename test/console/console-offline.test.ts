@@ -25,6 +25,7 @@ import { buildAnswer } from '../../src/cli/commands/runs';
 import type { CliError } from '../../src/cli/exit-codes';
 import { queryWorker } from '../../src/cli/temporal';
 import { describeZodError } from '../../src/config/zod-errors';
+import { answerUpdate } from '../../workflows/contract';
 import { describeIssues } from '../../workflows/inputs';
 import { makeCsr } from '../support/certificates';
 import { UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
@@ -546,6 +547,9 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
       '(input): extra is not a field here',
     ]);
     expect(describeIssues(schema.safeParse({ name: 1 }).error!)).toContain('name: must be text; code: is required');
+    // An abort with an empty reason: one problem, said once (it was 'must not be empty; Reason: is required').
+    const emptyReason = answerUpdate.argument.safeParse({ action: 'abort', reason: '' });
+    expect(describeIssues(emptyReason.error!)).toMatch(/^reason: [^;]*$/);
     // ekm answer: the same words, naming the flags; a refusal of the answer as a whole names no field.
     expect(() => buildAnswer('change', { hostnames: `${'k'.repeat(260)}.example.com` })).toThrow(
       `change: --hostnames: '${'k'.repeat(24)}…' is longer than 253 characters (272)`,
