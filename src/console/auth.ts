@@ -43,8 +43,12 @@ const userName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'must be letters, digits and . _ @ - (it is recorded as `by` with every answer)');
 
 const userEntry = z
-  .looseObject({ tokenFile: z.string().min(1, 'must name a file holding the token') })
+  // tokenFile is checked below with the other keys: a token written in the file is said as such, not as "tokenFile: is required".
+  .looseObject({ tokenFile: z.string().min(1, 'must name a file holding the token').optional() })
   .superRefine((entry, ctx) => {
+    const secretWritten = Object.keys(entry).some((key) => key !== 'tokenFile' && /token|password|secret/i.test(key));
+    if (entry.tokenFile === undefined && !secretWritten)
+      ctx.addIssue({ code: 'custom', path: ['tokenFile'], message: 'is required' });
     for (const key of Object.keys(entry)) {
       if (key === 'tokenFile') continue;
       ctx.addIssue({
@@ -55,7 +59,9 @@ const userEntry = z
           : 'is not a setting of a user (only tokenFile)',
       });
     }
-  });
+  })
+  // Present once the checks above passed.
+  .transform((entry) => ({ ...entry, tokenFile: entry.tokenFile ?? '' }));
 
 export const usersFileSchema = z.strictObject({
   users: z.record(userName, userEntry).refine((users) => Object.keys(users).length > 0, 'must name at least one user'),
@@ -101,10 +107,7 @@ function readToken(user: ConsoleUser, usersFile = 'the users file'): string {
   try {
     token = fs.readFileSync(user.tokenFile, 'utf8').trim();
   } catch (err) {
-    throw new ConfigError(
-      `--users ${usersFile}`,
-      `users.${user.name}.tokenFile: ${fileProblem(user.tokenFile, err)}`,
-    );
+    throw new ConfigError(`--users ${usersFile}`, `users.${user.name}.tokenFile: ${fileProblem(user.tokenFile, err)}`);
   }
   if (token.length < MIN_TOKEN_LENGTH) {
     throw new ConfigError(
@@ -197,9 +200,10 @@ export class Authenticator {
    * Who is asking: the proxy's header when the console runs behind one, else the session named by
    * the cookie (refreshed on use; expired after idleMs), else a Bearer token. Undefined: nobody.
    */
-  identify(request: { headers: Record<string, string | string[] | undefined>; cookies?: Record<string, string | undefined> }):
-    | Identity
-    | undefined {
+  identify(request: {
+    headers: Record<string, string | string[] | undefined>;
+    cookies?: Record<string, string | undefined>;
+  }): Identity | undefined {
     if (this.options.proxyUserHeader) {
       const value = request.headers[this.options.proxyUserHeader];
       const user = Array.isArray(value) ? value[0] : value;

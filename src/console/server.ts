@@ -212,7 +212,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       .code(401)
       .header('www-authenticate', 'Bearer')
       .type('text/plain; charset=utf-8')
-      .send('sign in first: POST /login\n');
+      .send(`${whyNotSignedIn(auth, request)}\n`);
   });
   // A form over the limit is refused by its Content-Length before its body is read (multipart has no limit on the whole).
   app.addHook('onRequest', async (request, reply) => {
@@ -765,6 +765,16 @@ export function withFlash(path: string, text: string): string {
 export function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
   if (!query.ok || query.okSig !== flashSignature(query.ok)) return undefined;
   return { kind: 'ok', text: query.ok };
+}
+
+/** A 401's words: what this request lacked, by how the console identifies people. */
+function whyNotSignedIn(auth: Authenticator, request: FastifyRequest): string {
+  const header = auth.options.proxyUserHeader;
+  if (header && !auth.loginEnabled) return `no ${header} header: the proxy in front of this console names the user in it`;
+  if (request.headers.authorization) return "the Bearer token was not accepted (a user's token from their token file)";
+  if (request.cookies?.[SESSION_COOKIE])
+    return 'the session has ended (signed out, idle too long or the console restarted): sign in again at /login';
+  return 'sign in first: POST /login, or send Authorization: Bearer <token>';
 }
 
 /** Where "Back" goes from an error page: the run the request was about, else the list. */

@@ -81,6 +81,10 @@ describe('console without Temporal', () => {
     expect(() => loadUsersFile(inline)).toThrow(/users\.oncall-2\.token: a secret never goes in the users file/);
     // The error never repeats the secret.
     expect(() => loadUsersFile(inline)).not.toThrow(new RegExp(TOKEN));
+    // A token written instead of a token file: said as such, not as a missing tokenFile.
+    fs.writeFileSync(inline, `users:\n  oncall-2:\n    token: ${TOKEN}\n`);
+    expect(() => loadUsersFile(inline)).toThrow(/users\.oncall-2\.token: a secret never goes in the users file/);
+    expect(() => loadUsersFile(inline)).not.toThrow(/tokenFile: is required/);
     fs.writeFileSync(path.join(dir, 'short.token'), 'short');
     const short = path.join(dir, 'short.yaml');
     fs.writeFileSync(short, 'users:\n  oncall-3:\n    tokenFile: short.token\n');
@@ -104,6 +108,17 @@ describe('console without Temporal', () => {
     expect(page.body).toContain('Sign in');
     const post = await send(base, 'POST', '/runs/ekm-setup-x/answer', { form: { action: 'retry' } });
     expect(post.status).toBe(401);
+    // What was missing, in words: nothing, a Bearer token not accepted, a session that ended.
+    const api = { accept: 'application/json' };
+    expect((await send(base, 'GET', '/', { headers: api })).body.trim()).toBe(
+      'sign in first: POST /login, or send Authorization: Bearer <token>',
+    );
+    expect((await send(base, 'GET', '/', { headers: { ...api, authorization: 'Bearer nope' } })).body.trim()).toMatch(
+      /^the Bearer token was not accepted/,
+    );
+    expect((await send(base, 'GET', '/', { headers: { ...api, cookie: `${SESSION_COOKIE}=gone` } })).body.trim()).toMatch(
+      /^the session has ended/,
+    );
     const wrong = await signIn(base, 'oncall-1', `${TOKEN}x`);
     expect(wrong.status).toBe(401);
     expect(wrong.body).toContain('User or token not accepted.');
