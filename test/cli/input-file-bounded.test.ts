@@ -9,21 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { readInputFile } from '../../src/cli/certificate-files';
-import { CliError, ExitCode } from '../../src/cli/exit-codes';
+import { ExitCode } from '../../src/cli/exit-codes';
+import { cliRefusal } from '../support/cli-refusal';
 
-function refusal(fn: () => unknown): CliError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    return err as CliError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('certificate files named by a flag are read within the limit', () => {
   it('/dev/zero (endless, size 0 to stat) is refused as too large, naming the flag', () => {
-    const err = refusal(() => readInputFile('/dev/zero', '--kmip-ca', 4096));
+    const err = cliRefusal(() => readInputFile('/dev/zero', '--kmip-ca', 4096));
     expect(err.exitCode).toBe(ExitCode.usage);
     expect(err.message).toBe(
       '--kmip-ca: /dev/zero is too large (more than 4096 bytes; limit 4096): a certificate with its chain is a few kilobytes',
@@ -38,7 +30,7 @@ describe('certificate files named by a flag are read within the limit', () => {
       expect(readInputFile(small, '--cert', 4096).length).toBe(4096);
       const big = path.join(dir, 'big.pem');
       fs.writeFileSync(big, 'x'.repeat(4097));
-      expect(refusal(() => readInputFile(big, '--cert', 4096)).message).toContain('is too large (4097 bytes; limit 4096)');
+      expect(cliRefusal(() => readInputFile(big, '--cert', 4096)).message).toContain('is too large (4097 bytes; limit 4096)');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -49,10 +41,10 @@ describe('certificate files named by a flag are read within the limit', () => {
     try {
       const fifo = path.join(dir, 'ca.pem');
       execFileSync('mkfifo', [fifo]);
-      const err = refusal(() => readInputFile(fifo, '--kmip-ca'));
+      const err = cliRefusal(() => readInputFile(fifo, '--kmip-ca'));
       expect(err.exitCode).toBe(ExitCode.usage);
       expect(err.message).toBe(`--kmip-ca: ${fifo} is a named pipe, not a file`);
-      expect(refusal(() => readInputFile(dir, '--kmip-ca')).message).toBe(`--kmip-ca: ${dir} is a directory, not a file`);
+      expect(cliRefusal(() => readInputFile(dir, '--kmip-ca')).message).toBe(`--kmip-ca: ${dir} is a directory, not a file`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -16,6 +16,7 @@ import { CliError, ExitCode } from '../../src/cli/exit-codes';
 import { renderProgress } from '../../src/cli/render';
 import type { RunbookProgress } from '../../workflows/contract';
 import { renewInput } from '../../workflows/inputs-renew';
+import { cliRefusal } from '../support/cli-refusal';
 
 describe('renew --input: provider as the flag takes it', () => {
   let dir: string;
@@ -52,14 +53,7 @@ describe('renew --input: provider as the flag takes it', () => {
     fs.writeFileSync(path.join(dir, 'kmip-ca.pem'), ca.certificatePem);
     const byPath = renewInputFromFlags('prod-a', { input: inputFile('kmipCaCertificate: kmip-ca.pem\n') });
     expect(byPath.kmipCaCertificate?.trim()).toBe(ca.certificatePem.replace(/\r\n/g, '\n').trim());
-    const refused = (() => {
-      try {
-        renewInputFromFlags('prod-a', { input: inputFile('kmipCaCertificate: no-such.pem\n') });
-      } catch (err) {
-        return err as CliError;
-      }
-      throw new Error('expected a refusal');
-    })();
+    const refused = cliRefusal(() => renewInputFromFlags('prod-a', { input: inputFile('kmipCaCertificate: no-such.pem\n') }));
     expect(refused.message).toMatch(/: kmipCaCertificate: is not a certificate/);
   });
 
@@ -74,14 +68,7 @@ describe('renew --input: provider as the flag takes it', () => {
   it('a refusal names the field as the file has it, and the flag for what came from a flag', () => {
     const file = inputFile('testAttempts: 0\nresolveWindow: 5x\n');
     const input = renewInputFromFlags('prod-a', { input: file, testInterval: 'soon' });
-    const refusal = (() => {
-      try {
-        validateInput(renewInput, input, inputNames(RENEW_FLAGS, input, file));
-      } catch (err) {
-        return (err as CliError).message;
-      }
-      throw new Error('expected a refusal');
-    })();
+    const refusal = cliRefusal(() => validateInput(renewInput, input, inputNames(RENEW_FLAGS, input, file))).message;
     expect(refusal).toContain(`${file}: testAttempts: must be at least 1`);
     expect(refusal).toContain(`${file}: resolveWindow: "5x" is not a duration`);
     expect(refusal).toContain('--test-interval: "soon" is not a duration');

@@ -7,10 +7,11 @@
  */
 import { buildAnswer } from '../../src/cli/commands/runs';
 import { setupInputFromFlags } from '../../src/cli/commands/setup';
-import { CliError, ExitCode } from '../../src/cli/exit-codes';
+import { ExitCode } from '../../src/cli/exit-codes';
 import { renderProgress } from '../../src/cli/render';
 import type { RunbookProgress } from '../../workflows/contract';
 import { describeIssues, setupInput } from '../../workflows/inputs';
+import { cliRefusal } from '../support/cli-refusal';
 
 const SINCE = '2026-03-01T10:00:00.000Z';
 
@@ -38,15 +39,6 @@ const waiting = {
   abortRequires: { confirmUnprotected: 'prod-a' },
 };
 
-function refusal(fn: () => unknown): CliError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    return err as CliError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('ekm status while encryption at rest is disabled', () => {
   const run = { workflowId: 'ekm-setup-prod-a' };
@@ -93,7 +85,7 @@ describe('ekm answer for the escalated question', () => {
       reason: 'rolling back by hand',
       confirmUnprotected: 'prod-a',
     });
-    const wrong = refusal(() => buildAnswer('retry', { confirmUnprotected: 'prod-a' }));
+    const wrong = cliRefusal(() => buildAnswer('retry', { confirmUnprotected: 'prod-a' }));
     expect([wrong.exitCode, wrong.message]).toEqual([ExitCode.usage, 'retry: --confirm-unprotected goes with abort only']);
   });
 });

@@ -4,18 +4,10 @@
  * input`; a good one and --no-certificate-warnings become the watcher's certificateExpiry input.
  */
 import { certificateExpiryFromFlags } from '../../src/cli/commands/watch';
-import { CliError, ExitCode } from '../../src/cli/exit-codes';
+import { ExitCode } from '../../src/cli/exit-codes';
 import { faultWatcherInput } from '../../workflows/inputs-recovery';
+import { cliRefusal } from '../support/cli-refusal';
 
-function refusal(fn: () => unknown): CliError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    return err as CliError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('watch start certificate flags', () => {
   it.each([
@@ -24,7 +16,7 @@ describe('watch start certificate flags', () => {
     ['400d', '--certificate-horizon: "400d" is longer than 366d'],
     ['soon', '--certificate-horizon: "soon" is not a duration like 90s, 4m or 14d'],
   ])('%s is refused naming the flag', (horizon, message) => {
-    const err = refusal(() => certificateExpiryFromFlags({ certificateHorizon: horizon, certificateWarnings: true }));
+    const err = cliRefusal(() => certificateExpiryFromFlags({ certificateHorizon: horizon, certificateWarnings: true }));
     expect(err.exitCode).toBe(ExitCode.usage);
     expect(err.message).toBe(`invalid input: ${message}`);
   });
@@ -37,7 +29,7 @@ describe('watch start certificate flags', () => {
     expect(certificateExpiryFromFlags({ certificateWarnings: true })).toBeUndefined();
     expect(certificateExpiryFromFlags({ certificateWarnings: false })).toBe(false);
     expect(
-      refusal(() => certificateExpiryFromFlags({ certificateHorizon: '30d', certificateWarnings: false })).message,
+      cliRefusal(() => certificateExpiryFromFlags({ certificateHorizon: '30d', certificateWarnings: false })).message,
     ).toContain('exclude each other');
   });
 });

@@ -1,7 +1,7 @@
 import { parseClusterRegistry } from '../../src/config/clusters';
 import { ConfigError } from '../../src/config/zod-errors';
-import { CliError } from '../../src/cli/exit-codes';
 import { selectClusters } from '../../src/cli/fleet-selection';
+import { cliRefusal } from '../support/cli-refusal';
 
 const entry = (labels: string) => `
     mvip: https://10.0.0.5
@@ -23,15 +23,6 @@ const registry = parseClusterRegistry(
   '/etc/ekm',
 );
 
-function refusal(fn: () => unknown): CliError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CliError);
-    return err as CliError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('fleet selection from the clusters file', () => {
   test('labels are read as text; a bad label name is refused naming the field', () => {
@@ -56,18 +47,18 @@ describe('fleet selection from the clusters file', () => {
   });
 
   test('an empty selection, a missing or malformed selector, an unknown name: exit 2 naming the selector', () => {
-    const empty = refusal(() => selectClusters(registry, { clusters: 'dev-*' }, undefined, 'clusters.yaml'));
+    const empty = cliRefusal(() => selectClusters(registry, { clusters: 'dev-*' }, undefined, 'clusters.yaml'));
     expect(empty.exitCode).toBe(2);
     expect(empty.message).toBe("--clusters 'dev-*' matches no cluster in clusters.yaml");
-    expect(refusal(() => selectClusters(registry, { label: ['site=sjc'] }, undefined, 'f')).message).toMatch(
+    expect(cliRefusal(() => selectClusters(registry, { label: ['site=sjc'] }, undefined, 'f')).message).toMatch(
       /^--label site=sjc matches no cluster/,
     );
-    expect(refusal(() => selectClusters(registry, {}, undefined, 'f')).message).toMatch(/--clusters.*--label.*--all/);
-    expect(refusal(() => selectClusters(registry, { label: ['site'] }, undefined, 'f')).message).toMatch(/^--label: "site"/);
-    expect(refusal(() => selectClusters(registry, { clusters: 'prod-a' }, undefined, 'f')).message).toMatch(
+    expect(cliRefusal(() => selectClusters(registry, {}, undefined, 'f')).message).toMatch(/--clusters.*--label.*--all/);
+    expect(cliRefusal(() => selectClusters(registry, { label: ['site'] }, undefined, 'f')).message).toMatch(/^--label: "site"/);
+    expect(cliRefusal(() => selectClusters(registry, { clusters: 'prod-a' }, undefined, 'f')).message).toMatch(
       /^--clusters: no cluster "prod-a"/,
     );
-    expect(refusal(() => selectClusters(registry, { all: true, label: ['a=b'] }, undefined, 'f')).message).toMatch(/^--all/);
-    expect(refusal(() => selectClusters(registry, { all: true }, 'size', 'f')).message).toMatch(/^--order/);
+    expect(cliRefusal(() => selectClusters(registry, { all: true, label: ['a=b'] }, undefined, 'f')).message).toMatch(/^--all/);
+    expect(cliRefusal(() => selectClusters(registry, { all: true }, 'size', 'f')).message).toMatch(/^--order/);
   });
 });
