@@ -20,7 +20,7 @@ import { CliError, ExitCode } from '../exit-codes';
 import { certificateVerdictJson, formatJson, type CertificateVerdictJson } from '../json-output';
 import { run } from '../run';
 import { reachRun } from '../temporal';
-import { progressOf, resolveSigningRun } from './runs';
+import { progressOf, resolveWaitingRun } from './runs';
 import { fileProblem } from '../../config/file-problem';
 
 interface CheckFlags {
@@ -178,7 +178,7 @@ export function registerCert(program: Command): void {
         return offline((out) => checkAndPrint(csrFromFile(file), `--csr ${file}`, flags, out));
       }
       return run(async (ctx, out) => {
-        const workflowId = await resolveSigningRun(ctx, flags.run!);
+        const workflowId = await resolveWaitingRun(ctx, flags.run!);
         const handle = ctx.client.workflow.getHandle(workflowId);
         const description = await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
         ctx.doing = `reading the CSR of ${workflowId}`;

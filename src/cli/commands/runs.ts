@@ -85,7 +85,7 @@ async function resolveRuns(client: Client, target: string): Promise<WorkflowHand
  * then the one run of that cluster that waits for a signed certificate (`for: 'certificate'`) or
  * for a person's answer (`for: 'answer'`); several are refused, listing them. Returns the workflow id.
  */
-export async function resolveSigningRun(
+export async function resolveWaitingRun(
   ctx: CliContext,
   target: string,
   waitingFor: 'certificate' | 'answer' = 'certificate',
@@ -227,7 +227,7 @@ export function registerRunCommands(program: Command): void {
     .action((target: string, action: string, opts: AnswerOptions) =>
       run(async (ctx, out) => {
         const answer = buildAnswer(action, opts);
-        const workflowId = await resolveSigningRun(ctx, target, 'answer');
+        const workflowId = await resolveWaitingRun(ctx, target, 'answer');
         const handle = ctx.client.workflow.getHandle(workflowId);
         await reachRun(ctx, handle, 'nothing was sent; start a worker and answer again');
         ctx.sent = { what: `the answer "${action}"`, workflowId };
@@ -244,7 +244,7 @@ export function registerRunCommands(program: Command): void {
     .option('--out <file>', 'write the CSR here instead of stdout')
     .action((target: string, opts: { out?: string }) =>
       run(async (ctx, out) => {
-        const workflowId = await resolveSigningRun(ctx, target);
+        const workflowId = await resolveWaitingRun(ctx, target);
         const handle = ctx.client.workflow.getHandle(workflowId);
         const description = await reachRun(ctx, handle, 'the CSR is read through the progress query, which needs one');
         ctx.doing = `reading the CSR of ${workflowId}`;
@@ -270,7 +270,7 @@ export function registerRunCommands(program: Command): void {
       run(async (ctx, out) => {
         const cert = readCertificateFile(opts.cert, '--cert');
         const ca = opts.ca === undefined ? undefined : readCertificateFile(opts.ca, '--ca');
-        const workflowId = await resolveSigningRun(ctx, target);
+        const workflowId = await resolveWaitingRun(ctx, target);
         const submission = { certificatePem: cert.pem, ...(ca ? { caChainPem: ca.pem } : {}), by: opts.by };
         const outcome = await submitSignedCertificate(ctx, workflowId, submission);
         if (outcome.kind === 'already-accepted') {
