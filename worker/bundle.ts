@@ -4,17 +4,12 @@
  */
 import fs from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { FAILURE_CONVERTER_PATH } from '../src/codec/data-converter';
+import { WORKFLOW_BUNDLE_OPTIONS } from './bundle-options';
 
 async function main(): Promise<void> {
   const out = process.argv[2];
   if (!out) throw new Error('usage: bundle.js OUTPUT_FILE');
-  // Failure messages go in encoded attributes, so a worker with EKM_PAYLOAD_KEYS_FILE encrypts them too.
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../workflows'),
-    failureConverterPath: FAILURE_CONVERTER_PATH,
-    workflowInterceptorModules: [require.resolve('../workflows/interceptors')],
-  });
+  const { code } = await bundleWorkflowCode(WORKFLOW_BUNDLE_OPTIONS);
   fs.writeFileSync(out, code);
   console.error(`workflow bundle written to ${out} (${code.length} bytes)`);
 }

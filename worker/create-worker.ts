@@ -12,9 +12,7 @@ import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
 import type { LockTiming } from '../workflows/cluster-lock';
 import { activityTelemetry } from './activity-telemetry';
 import { startWaitingGauge } from './metrics';
-
-/** Bundled with the workflows (worker/bundle.ts does the same): log fields and activity headers. */
-export const WORKFLOW_INTERCEPTOR_MODULES = [require.resolve('../workflows/interceptors')];
+import { WORKFLOW_BUNDLE_OPTIONS, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES } from './bundle-options';
 
 export interface RunbookWorker {
   worker: Worker;
@@ -110,7 +108,10 @@ export async function createRunbookWorker(settings: RuntimeSettings, overrides: 
     dataConverter,
     ...(settings.EKM_WORKFLOW_BUNDLE && !overrides.workflowsPath
       ? { workflowBundle: { codePath: settings.EKM_WORKFLOW_BUNDLE } }
-      : { workflowsPath: overrides.workflowsPath ?? require.resolve('../workflows') }),
+      : {
+          workflowsPath: overrides.workflowsPath ?? WORKFLOW_BUNDLE_OPTIONS.workflowsPath,
+          bundlerOptions: { preloadModules: overrides.workflowsPath ? [] : WORKFLOW_PRELOAD_MODULES },
+        }),
     interceptors: {
       activity: [activityTelemetry(metrics)],
       // A pre-built bundle has them already (and the SDK warns when they are given with one).

@@ -5,7 +5,7 @@ import { startCfssl } from '../../tools/devenv/cfssl';
 import { startPyKmip } from '../../tools/devenv/pykmip';
 import { startTemporalDevServer } from '../../tools/devenv/temporal';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../worker/bundle-options';
 import { ensureCompiled } from './compile';
 import { TEST_ENV_VARIABLE, type TestEnv } from './test-env';
 
@@ -14,12 +14,7 @@ export default async function globalSetup(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ekm-test-'));
   const started = Date.now();
   ensureCompiled();
-  const bundle = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    failureConverterPath: FAILURE_CONVERTER_PATH, // as worker/bundle.ts: ready for an encrypting worker
-    workflowInterceptorModules: [require.resolve('../../workflows/interceptors')],
-    logger: quietBundlerLogger,
-  });
+  const bundle = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: quietBundlerLogger });
   const workflowBundle = path.join(dir, 'workflow-bundle.js');
   fs.writeFileSync(workflowBundle, bundle.code);
   const cfssl = await startCfssl({ dir: path.join(dir, 'cfssl') });

@@ -9,6 +9,7 @@ import { historyText } from '../../tools/histories/secrets';
 import { ekmDataConverter } from '../../src/codec/data-converter';
 import { encodeHistoryPayloads } from '../support/encrypted-history';
 import * as workflows from '../../workflows';
+import { WORKFLOW_BUNDLE_OPTIONS, WORKFLOW_INTERCEPTOR_MODULES } from '../../worker/bundle-options';
 
 /**
  * Recorded histories (test/histories, `npm run record-histories`) replayed against the current
@@ -16,6 +17,12 @@ import * as workflows from '../../workflows';
  * this pass; guard the change with patched() (test/histories/README.md).
  */
 const HISTORIES = path.resolve(__dirname, '../histories');
+/** Bundled as the worker bundles them (its shared modules, its interceptors). */
+const WORKER_BUNDLING: ReplayWorkerOptions = {
+  workflowsPath: WORKFLOW_BUNDLE_OPTIONS.workflowsPath,
+  bundlerOptions: { preloadModules: WORKFLOW_BUNDLE_OPTIONS.preloadModules },
+  interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
+};
 
 interface Recorded {
   file: string;
@@ -106,8 +113,7 @@ describe('replay of recorded workflow histories', () => {
   });
 
   it('replays every recorded history against the current workflow code', async () => {
-    // Bundled here, as the worker bundles them (no global setup in the unit tier).
-    const results = await replayAll({ workflowsPath: require.resolve('../../workflows') }, histories);
+    const results = await replayAll(WORKER_BUNDLING, histories);
     expect(results.map((r) => r.file)).toEqual(histories.map((h) => h.file));
     expect(results.filter((r) => r.error).map((r) => `${r.file}: ${r.error!.name}: ${r.error!.message}`)).toEqual([]);
   });
@@ -124,7 +130,7 @@ describe('replay of recorded workflow histories', () => {
       expect(await encodeHistoryPayloads(history, dataConverter.payloadCodecs![0]!)).toBeGreaterThan(10);
       expect(historyText(history)).not.toContain('BEGIN CERTIFICATE');
       const encrypted = { ...original, history };
-      const [withKey] = await replayAll({ workflowsPath: require.resolve('../../workflows'), dataConverter }, [encrypted]);
+      const [withKey] = await replayAll({ ...WORKER_BUNDLING, dataConverter }, [encrypted]);
       expect(withKey).toEqual({ file: original.file });
       // A worker without the keys file refuses its payloads in words naming the key they need.
       const input = history.events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!;

@@ -9,7 +9,7 @@ import YAML from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { ClusterRegistry } from '../../src/config/clusters';
-import { FAILURE_CONVERTER_PATH } from '../../src/codec/data-converter';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../worker/bundle-options';
 import { startCfssl, type CfsslCa } from '../devenv/cfssl';
 import { startProcess, type ManagedProcess } from '../devenv/child';
 import { freePort } from '../devenv/ports';
@@ -60,8 +60,7 @@ export async function startBenchLab(
       startTemporalDevServer({ dir: path.join(dir, 'temporal'), metricsPort }),
       startPyKmip({ dir: path.join(dir, 'pykmip'), trustedClientCaPems: cfssl ? [cfssl.caPem] : [] }),
       bundleWorkflowCode({
-        workflowsPath: path.join(root, 'dist/workflows/index.js'),
-        failureConverterPath: FAILURE_CONVERTER_PATH,
+        ...WORKFLOW_BUNDLE_OPTIONS,
         logger: { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: (m) => options.log(m), log: () => {} },
       }).then(({ code }) => fs.writeFileSync(bundleFile, code)),
     ]);
