@@ -177,3 +177,30 @@ export function answerFromForm(body: FormBody, by: string): OperatorAnswer {
   if (!parsed.success) throw new ConsoleProblem(400, `${action}: ${describeIssues(parsed.error, ANSWER_LABELS)}`);
   return parsed.data;
 }
+
+/** Form fields that are never sent back to the browser, whatever they hold. */
+const NEVER_ECHOED = new Set(['_csrf', 'token', 'password']);
+
+/**
+ * What was typed into a refused form, to render it again next to the refusal: its text fields
+ * (uploaded files cannot be put back into a file input), never the CSRF token or a token, and
+ * never a value holding a private key (a certificate input with one is refused for that reason).
+ */
+export function typedValues(body: FormBody | undefined): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const [name, value] of Object.entries(body ?? {})) {
+    if (NEVER_ECHOED.has(name) || typeof value !== 'string' || /PRIVATE KEY/.test(value)) continue;
+    values[name] = value;
+  }
+  return values;
+}
+
+/** The form inputs that carry an uploaded file, as the page names them (for refusals). */
+export const FILE_LABELS: Record<string, string> = {
+  certificateFile: 'Signed certificate',
+  caChainFile: 'CA chain',
+  kmipCaCertificateFile: 'KMIP CA certificate',
+  clientCertificateFile: 'Client certificate',
+  clientCaFile: 'Client certificate CA',
+  setupFile: 'Setup input file',
+};

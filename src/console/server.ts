@@ -23,10 +23,12 @@ import { runbookOfType, runbooks } from '../../workflows/runbooks';
 import { certificateVerdict } from '../cli/commands/cert';
 import { listRuns } from '../cli/commands/runs';
 import { listFleets } from '../cli/fleet-list';
+import { WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage, type WorkflowExecutionDescription } from '@temporalio/client';
 import { readCertificateText } from '../cli/certificate-files';
 import { CliError, ExitCode } from '../cli/exit-codes';
 import { checkKnownCluster } from '../cli/registry-check';
 import { startRunbook, validateInput } from '../cli/start';
+import { setupInputFromUpload } from '../cli/commands/setup';
 import { submitSignedCertificate } from '../cli/submit-certificate';
 import { describeRun, queryWorker, reachRun, requireWorker, update, type CliContext } from '../cli/temporal';
 import { loadClusterRegistry } from '../config/clusters';
@@ -46,7 +48,15 @@ import {
   type Identity,
 } from './auth';
 import { ASSETS } from './assets';
-import { answerFromForm, fileField, textField, UPLOAD_LIMIT_BYTES, type FormBody } from './forms';
+import {
+  answerFromForm,
+  FILE_LABELS,
+  fileField,
+  textField,
+  typedValues,
+  UPLOAD_LIMIT_BYTES,
+  type FormBody,
+} from './forms';
 import { page, type Html, type PageFrame } from './html';
 import { ConsoleProblem, ConsoleTemporal } from './temporal-access';
 import {
@@ -105,7 +115,28 @@ function tooLargeMessage(request: FastifyRequest, fileOverLimit = false): string
 declare module 'fastify' {
   interface FastifyRequest {
     identity?: Identity;
+    /** The files of a multipart form, by input name: the name the browser gave the file and its size. */
+    uploads?: Record<string, { filename: string; bytes: number }>;
   }
+}
+
+/** How long an answer waits for a worker to take it once sent (the run's worker answered a query just before). */
+const ANSWER_TAKEN_MS = 5000;
+/** How long the query that checks a worker still runs the run may take before an answer is refused unsent. */
+const WORKER_CHECK_MS = 5000;
+
+/** An uploaded file over the per-file limit: the input as the page names it, the file, its size, the limit. */
+function fileTooLargeMessage(input: string, upload: { filename: string; bytes: number }): string {
+  const label = FILE_LABELS[input] ?? input;
+  const name = upload.filename ? ` ("${upload.filename}")` : '';
+  return `${label}: the file${name} is ${upload.bytes} bytes (${(upload.bytes / 1024).toFixed(1)} KiB), over the limit of ${UPLOAD_LIMIT_BYTES} bytes (${UPLOAD_LIMIT_BYTES / 1024} KiB) for an uploaded file. Nothing was sent.`;
+}
+
+/** "ekm-rekey-prod-a ended (completed 2m ago); there is nothing to answer", from the run's description. */
+function endedMessage(id: string, description: Pick<WorkflowExecutionDescription, 'status' | 'closeTime'>): string {
+  const how = description.status.name.toLowerCase().replace(/_/g, ' ').replace('canceled', 'cancelled');
+  const when = description.closeTime ? ` ${formatDuration(Math.max(0, Date.now() - description.closeTime.getTime()))} ago` : '';
+  return `${id} ended (${how}${when}); there is nothing to answer`;
 }
 
 const PUBLIC = [/^\/login$/, /^\/assets\//, /^\/healthz$/];
@@ -137,7 +168,12 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     attachFieldsToBody: 'keyValues',
     // A text field may be as large as the whole form (whose size is checked first, onRequest): a pasted
     // certificate reaches the certificate reader whole, which names its real size against the limit.
-    limits: { fileSize: UPLOAD_LIMIT_BYTES, files: 4, fields: 20, fieldSize: BODY_LIMIT_BYTES, parts: 30 },
+    // A file is read whole up to the whole form's limit, so its refusal names its real size against the per-file limit (preHandler).
+    limits: { fileSize: BODY_LIMIT_BYTES, files: 4, fields: 20, fieldSize: BODY_LIMIT_BYTES, parts: 30 },
+    onFile: async function (this: FastifyRequest, part) {
+      const bytes = (await part.toBuffer()).length;
+      (this.uploads ??= {})[part.fieldname] = { filename: part.filename, bytes };
+    },
   });
   app.addHook('onClose', () => temporal.close());
 
@@ -221,6 +257,9 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   });
   app.addHook('preHandler', async (request, reply) => {
     if (request.method === 'GET' || request.method === 'HEAD' || !request.identity) return;
+    const over = Object.entries(request.uploads ?? {}).find(([, u]) => u.bytes > UPLOAD_LIMIT_BYTES);
+    if (over)
+      return send(reply, 413, frame(request, 'Too large'), problemView(413, fileTooLargeMessage(over[0], over[1]), back(request)));
     const body = (request.body ?? {}) as FormBody;
     const token = request.headers[CSRF_HEADER] ?? body[CSRF_FIELD];
     if (!auth.checkCsrf(request.identity, token))
@@ -381,15 +420,42 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const id = idOf(request);
     const body = request.body as FormBody;
     const action = textField(body, 'action', 'Answer') ?? '';
-    let message: string;
+    let message: string | undefined;
     try {
       const answer = answerFromForm(body, user(request));
       message = await temporal.run(`answering ${id}`, async (ctx) => {
         const handle = ctx.client.workflow.getHandle(id);
-        await reachRun(ctx, handle, 'nothing was sent; start a worker and answer again');
+        const description = await describeRun(ctx, handle);
+        if (description.status.name !== 'RUNNING') throw new ConsoleProblem(409, endedMessage(id, description));
+        const unsent = 'nothing was sent; start a worker and answer again';
+        await requireWorker(ctx, description.taskQueue, unsent);
+        // A worker that stopped less than ~90 s ago still shows as polling: a query proves one runs the run
+        // now, before anything is sent (an answer no worker takes would wait in Temporal).
+        ctx.doing = `checking that a worker runs ${id}`;
+        await queryWorker(description.taskQueue, unsent, () =>
+          ctx.client.withDeadline(Date.now() + WORKER_CHECK_MS, () => handle.query(progressQuery.definition)),
+        );
         ctx.sent = { what: `the answer "${answer.action}"`, workflowId: id };
-        const accepted = await update(() => handle.executeUpdate(answerUpdate.definition, { args: [answer] }), handle);
-        return accepted.message;
+        ctx.doing = `answering ${id}`;
+        let taken;
+        try {
+          taken = await update(
+            () =>
+              ctx.client.withDeadline(Date.now() + ANSWER_TAKEN_MS, () =>
+                handle.startUpdate(answerUpdate.definition, { args: [answer], waitForStage: WorkflowUpdateStage.ACCEPTED }),
+              ),
+            handle,
+          );
+        } catch (err) {
+          if (err instanceof CliError && err.exitCode === ExitCode.notFound) {
+            const now = await describeRun(ctx, handle);
+            if (now.status.name !== 'RUNNING') throw new ConsoleProblem(409, endedMessage(id, now));
+          }
+          // Only a bound that ran out means "sent, not taken yet"; anything else is said as it is.
+          if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) throw err;
+          return undefined;
+        }
+        return (await update(() => taken.result(), handle)).message;
       });
     } catch (err) {
       if (!(err instanceof ConsoleProblem) || err.status >= 500) throw err;
@@ -397,9 +463,20 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       // or the refusal alone when the page cannot be made now (Temporal down).
       const data = await temporal.run(`looking up ${id}`, (ctx) => runPageData(ctx, id, csrfOf(request))).catch(() => undefined);
       if (!data) return send(reply, err.status, frame(request, 'Not done'), problemView(err.status, err.message, back(request)));
-      data.refusal = { action, text: err.message };
+      data.refusal = { action, text: err.message, values: typedValues(body) };
       return send(reply, err.status, frame(request, id), runView(data));
     }
+    if (message === undefined)
+      return send(
+        reply,
+        202,
+        frame(request, 'Sent'),
+        problemView(
+          202,
+          `The answer "${action}" was sent to ${id} but not yet taken by a worker within ${formatDuration(ANSWER_TAKEN_MS)}; it will be applied when a worker picks it up (reload the run's page to see; do not send it again).`,
+          back(request),
+        ),
+      );
     return reply.redirect(withFlash(`/runs/${encodeURIComponent(id)}`, `${action}: ${message}`), 303);
   });
 
@@ -477,6 +554,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   app.post('/runs/:id/sign/check', async (request, reply) => {
     const id = idOf(request);
     const data = await temporal.run(`reading the CSR of ${id}`, (ctx) => signData(ctx, id, csrfOf(request)));
+    data.values = typedValues(request.body as FormBody);
     try {
       Object.assign(data, await verdictFor(data, request.body as FormBody, false));
     } catch (err) {
@@ -490,6 +568,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   app.post('/runs/:id/sign/submit', async (request, reply) => {
     const id = idOf(request);
     const data = await temporal.run(`reading the CSR of ${id}`, (ctx) => signData(ctx, id, csrfOf(request)));
+    data.values = typedValues(request.body as FormBody);
     try {
       // The same offline checks again: what reaches the runbook is what the verdict accepted.
       const { verdict, accepted } = await verdictFor(data, request.body as FormBody, true);
@@ -546,7 +625,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
 
   app.get('/fleets', async (request, reply) => {
     const all = (request.query as Record<string, string | undefined>).all === '1';
-    const fleets = await temporal.run('listing the fleets', (ctx) => listFleets(ctx.client, { all }, 200));
+    const fleets = await temporal.run('listing the fleets', (ctx) => listFleets(ctx.client, { all, outcomes: true }, 200));
     return send(reply, 200, frame(request, 'Fleets', { refreshUrl: request.url }), fleetListView(fleets, all));
   });
 
@@ -608,13 +687,36 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     }
   }
 
-  /** The start form -> the runbook and its input, checked with the runbook's own schema and the clusters file. */
-  function startInput(body: FormBody, by: string): { runbook: Startable; cluster: string; input: Record<string, unknown> } {
+  interface StartRequest {
+    runbook: Startable;
+    cluster: string;
+    input: Record<string, unknown>;
+    /** How refusals name the input's fields (a setup input file's: "setup.yaml: testAttempts"). */
+    names?: Readonly<Record<string, string>>;
+  }
+
+  /**
+   * The start form -> the runbook and its input, checked with the runbook's own schema and the
+   * clusters file. A setup's input is its uploaded input file, read as `ekm setup --input` reads one.
+   */
+  function startInput(body: FormBody, by: string, uploads: FastifyRequest['uploads']): StartRequest {
     const runbook = textField(body, 'runbook', 'Runbook');
     if (!STARTABLE.includes(runbook as Startable))
       throw new ConsoleProblem(400, `Runbook: "${runbook ?? ''}" cannot be started here (${STARTABLE.join(', ')})`);
     const cluster = textField(body, 'cluster', 'Cluster') ?? '';
     const ifBusy = textField(body, 'ifBusy') === 'wait' ? { ifBusy: 'wait' } : {};
+    if (runbook === 'setup') {
+      const file = fileField(body, 'setupFile');
+      if (!file) throw new ConsoleProblem(400, 'Setup input file: choose the setup input file (YAML or JSON) to upload');
+      const fileName = uploads?.setupFile?.filename || 'the setup input file';
+      try {
+        const { input, names } = setupInputFromUpload(cluster, file.toString('utf8'), fileName, `${by} (console)`);
+        return { runbook, cluster, input: { ...input, ...ifBusy } as Record<string, unknown>, names };
+      } catch (err) {
+        if (err instanceof CliError) throw new ConsoleProblem(400, err.message);
+        throw err;
+      }
+    }
     let input: Record<string, unknown>;
     if (runbook === 'rekey') input = { cluster, keyManagement: textField(body, 'keyManagement') ?? 'external', ...ifBusy };
     else if (runbook === 'renew') {
@@ -630,10 +732,11 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     return { runbook: runbook as Startable, cluster, input };
   }
 
-  function checkStart(start: { runbook: Startable; cluster: string; input: Record<string, unknown> }): void {
+  function checkStart(start: StartRequest): void {
     try {
-      validateInput(runbooks[start.runbook].input, start.input, { cfssl: 'cfssl URL', 'signer.url': 'cfssl URL' });
-      checkKnownCluster(settings, start.cluster);
+      validateInput(runbooks[start.runbook].input, start.input, start.names ?? { cfssl: 'cfssl URL', 'signer.url': 'cfssl URL' });
+      const signer = start.input.signer as { type?: string; name?: string } | undefined;
+      checkKnownCluster(settings, start.cluster, signer?.type === 'command' ? signer.name : undefined);
     } catch (err) {
       if (err instanceof CliError) throw new ConsoleProblem(400, err.message.replace(/^invalid input: /, ''));
       throw err;
@@ -682,9 +785,10 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   );
 
   app.post('/start/review', async (request, reply) => {
+    const body = request.body as FormBody;
     const base = { csrf: csrfOf(request), ...clusters() };
     try {
-      const start = startInput(request.body as FormBody, user(request));
+      const start = startInput(body, user(request), request.uploads);
       checkStart(start);
       const inputJson = JSON.stringify(start.input);
       const { plan, planProblem } = await planOf(start);
@@ -696,7 +800,9 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       );
     } catch (err) {
       if (!(err instanceof ConsoleProblem)) throw err;
-      return send(reply, err.status, frame(request, 'Start'), startView({ ...base, problem: err.message }));
+      // The form again, as it was filled in, with the refusal (a file input cannot be filled in again: its name is said).
+      const refused = { values: typedValues(body), setupFileName: request.uploads?.setupFile?.filename };
+      return send(reply, err.status, frame(request, 'Start'), startView({ ...base, ...refused, problem: err.message }));
     }
   });
 
@@ -713,7 +819,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
         'The reviewed input is missing or malformed: start again from the Start page; nothing was started.',
       );
     }
-    const start = {
+    const start: StartRequest = {
       runbook,
       cluster: String(input?.cluster ?? ''),
       input: { ...input, requestedBy: `${user(request)} (console)` },

@@ -166,8 +166,8 @@ export interface RunPageData {
   diagnosis?: KmipDiagnosis;
   temporalUiUrl?: string;
   csrf: string;
-  /** A refused answer, shown next to its form in the runbook's words. */
-  refusal?: { action: string; text: string };
+  /** A refused answer, shown next to its form in the runbook's own words, with what was typed into it (typedValues). */
+  refusal?: { action: string; text: string; values?: Record<string, string> };
 }
 
 const ANSWER_TITLES: Record<AnswerAction, string> = {
@@ -191,21 +191,37 @@ const ANSWER_HINTS: Record<AnswerAction, string> = {
 };
 
 /** The inputs of a change form: only the fields the question accepts now. */
-function changeInputs(accepted: ChangeField[]): Html {
+function changeInputs(accepted: ChangeField[], v: Record<string, string>): Html {
   const inputs: Record<ChangeField, Html> = {
     hostnames: html`<label
-      >${CHANGE_LABELS.hostnames} <input type="text" name="hostnames" placeholder="kms1.example.com, kms2.example.com"
+      >${CHANGE_LABELS.hostnames}
+      <input type="text" name="hostnames" placeholder="kms1.example.com, kms2.example.com" value="${v.hostnames}"
     /></label>`,
-    port: html`<label>${CHANGE_LABELS.port} <input type="number" name="port" min="1" max="65535" placeholder="5696" /></label>`,
+    port: html`<label
+      >${CHANGE_LABELS.port} <input type="number" name="port" min="1" max="65535" placeholder="5696" value="${v.port}"
+    /></label>`,
     kmipCaCertificate: html`<label
-        >KMIP CA certificate <textarea name="kmipCaCertificate" rows="3" placeholder="-----BEGIN CERTIFICATE-----"></textarea>
+        >KMIP CA certificate
+        <textarea name="kmipCaCertificate" rows="3" placeholder="-----BEGIN CERTIFICATE-----">
+${v.kmipCaCertificate}</textarea
+        >
       </label>
       <input type="file" name="kmipCaCertificateFile" aria-label="KMIP CA certificate file" />`,
-    clientCertificate: html`<label>Client certificate <textarea name="clientCertificatePem" rows="3"></textarea></label>
+    clientCertificate: html`<label
+        >Client certificate <textarea name="clientCertificatePem" rows="3">
+${v.clientCertificatePem}</textarea
+        ></label
+      >
       <input type="file" name="clientCertificateFile" aria-label="Client certificate file" />
-      <label>Client certificate CA <textarea name="clientCaPem" rows="3"></textarea></label>
+      <label
+        >Client certificate CA <textarea name="clientCaPem" rows="3">
+${v.clientCaPem}</textarea
+        ></label
+      >
       <input type="file" name="clientCaFile" aria-label="Client certificate CA file" />`,
-    driveIDs: html`<label>${CHANGE_LABELS.driveIDs} <input type="text" name="driveIDs" placeholder="12,13" /></label>`,
+    driveIDs: html`<label
+      >${CHANGE_LABELS.driveIDs} <input type="text" name="driveIDs" placeholder="12,13" value="${v.driveIDs}"
+    /></label>`,
   };
   const files = accepted.includes('kmipCaCertificate') || accepted.includes('clientCertificate');
   return html`${accepted.map((f) => inputs[f])}${files ? html`<p class="hint">Files up to ${limitText} each.</p>` : ''}`;
@@ -213,24 +229,27 @@ function changeInputs(accepted: ChangeField[]): Html {
 
 function answerForm(data: RunPageData, action: AnswerAction): Html {
   const p = data.progress!;
-  const refusal = data.refusal?.action === action ? html`<p class="refusal" role="alert">${data.refusal.text}</p>` : '';
+  const refused = data.refusal?.action === action;
+  const refusal = refused ? html`<p class="refusal" role="alert">${data.refusal!.text}</p>` : '';
+  // A refused form is shown again with what was typed into it.
+  const v = (refused ? data.refusal!.values : undefined) ?? {};
   const confirm = p.waiting?.abortRequires?.confirmUnprotected;
   let fields: Html;
   switch (action) {
     case 'extend':
-      fields = html`<label>Extend by <input type="text" name="extendBy" placeholder="7d" required /></label>`;
+      fields = html`<label>Extend by <input type="text" name="extendBy" placeholder="7d" required value="${v.extendBy}" /></label>`;
       break;
     case 'abort':
-      fields = html`<label>Reason <input type="text" name="reason" required /></label>
-        ${confirm ? html`<label>Type the cluster's name (${confirm}) to confirm: the drives stay unprotected <input type="text" name="confirmUnprotected" required /></label>` : ''}`;
+      fields = html`<label>Reason <input type="text" name="reason" required value="${v.reason}" /></label>
+        ${confirm ? html`<label>Type the cluster's name (${confirm}) to confirm: the drives stay unprotected <input type="text" name="confirmUnprotected" required value="${v.confirmUnprotected}" /></label>` : ''}`;
       break;
     case 'change':
-      fields = changeInputs(changeFieldsOf(p));
+      fields = changeInputs(changeFieldsOf(p), v);
       break;
     default:
       fields = html``;
   }
-  const comment = action === 'abort' ? '' : html`<label>Comment <input type="text" name="comment" /></label>`;
+  const comment = action === 'abort' ? '' : html`<label>Comment <input type="text" name="comment" value="${v.comment}" /></label>`;
   return html`<form
     method="post"
     action="/runs/${encodeURIComponent(data.workflowId)}/answer"
@@ -413,6 +432,8 @@ export interface SignPageData {
   accepted?: { certificatePem: string; caChainPem: string };
   problem?: string;
   result?: string;
+  /** What was pasted into the check form (typedValues), shown again with its verdict or refusal. */
+  values?: Record<string, string>;
 }
 
 function verdictView(v: CertificateVerdictJson): Html {
@@ -476,10 +497,14 @@ export function signView(d: SignPageData): Html {
         <form method="post" action="/runs/${id}/sign/check" enctype="multipart/form-data" id="check-form">
           ${csrfField(d.csrf)}
           <label for="certificatePem">Signed certificate (PEM, DER or PKCS#7; may hold its chain)</label>
-          <textarea name="certificatePem" id="certificatePem" rows="6" placeholder="-----BEGIN CERTIFICATE-----"></textarea>
+          <textarea name="certificatePem" id="certificatePem" rows="6" placeholder="-----BEGIN CERTIFICATE-----">
+${d.values?.certificatePem}</textarea
+          >
           <label for="certificateFile">or upload it</label><input type="file" name="certificateFile" id="certificateFile" />
           <label for="caChainPem">CA certificate(s) that issued it</label>
-          <textarea name="caChainPem" id="caChainPem" rows="6" placeholder="-----BEGIN CERTIFICATE-----"></textarea>
+          <textarea name="caChainPem" id="caChainPem" rows="6" placeholder="-----BEGIN CERTIFICATE-----">
+${d.values?.caChainPem}</textarea
+          >
           <label for="caChainFile">or upload it</label><input type="file" name="caChainFile" id="caChainFile" />
           <p class="hint">
             Files up to ${limitText} each. Checking sends nothing to the runbook: it runs the checks a submission gets (as
@@ -675,7 +700,7 @@ export function reportView(r: RunReport): Html {
 // ---------------------------------------------------------------------------------------------
 // Start
 
-export const STARTABLE = ['rekey', 'recover-kmip-server-fault', 'renew'] as const;
+export const STARTABLE = ['rekey', 'recover-kmip-server-fault', 'renew', 'setup'] as const;
 export type Startable = (typeof STARTABLE)[number];
 
 export interface StartPageData {
@@ -683,6 +708,10 @@ export interface StartPageData {
   clusters: string[];
   clustersProblem?: string;
   problem?: string;
+  /** What was chosen and typed into a refused start form (typedValues), shown again with the refusal. */
+  values?: Record<string, string>;
+  /** The setup input file a refused upload named (a file input cannot be filled in again). */
+  setupFileName?: string;
   /** The reviewed start: what will be sent, waiting for the confirmation. */
   review?: { runbook: Startable; cluster: string; input: unknown; inputJson: string; plan?: RunbookPlan; planProblem?: string };
 }
@@ -768,49 +797,77 @@ export function startView(d: StartPageData): Html {
         <p><button type="submit" id="start">Start</button> <a href="/start">Change</a></p>
       </form>`;
   }
+  const v = d.values ?? {};
+  const setupRefused = v.runbook === 'setup';
+  const option = (value: string, current: string | undefined, text: string, byDefault = false) =>
+    html`<option value="${value}" ${value === current || (current === undefined && byDefault) ? raw(' selected') : ''}>${text}</option>`;
+  const checked = (on: boolean) => (on ? raw(' checked') : '');
+  const clusterInput = (id: string) =>
+    d.clusters.length
+      ? html`<select name="cluster" id="${id}">
+          ${d.clusters.map((c) => option(c, v.cluster, c))}
+        </select>`
+      : html`<input type="text" name="cluster" id="${id}" required value="${v.cluster}" />`;
+  const problem = d.problem ? html`<p class="flash error" role="alert">${d.problem}</p>` : '';
   return html`<h1>Start a runbook</h1>
-    ${d.problem ? html`<p class="flash error" role="alert">${d.problem}</p>` : ''}
     ${d.clustersProblem ? html`<p class="flash error">${d.clustersProblem}</p>` : ''}
-    <p class="hint">Setup stays on the CLI (<code>ekm setup</code>): it needs the key server's details and a signing choice.</p>
-    <form method="post" action="/start/review" enctype="multipart/form-data" class="card">
-      ${csrfField(d.csrf)}
+    <form method="post" action="/start/review" enctype="multipart/form-data" class="card" id="start-form">
+      ${csrfField(d.csrf)} ${setupRefused ? '' : problem}
       <label for="runbook">Runbook</label>
       <select name="runbook" id="runbook">
-        <option value="rekey">rekey — a new master key</option>
-        <option value="recover-kmip-server-fault">recover-kmip-server-fault — diagnose and recover a kmipServerFault</option>
-        <option value="renew">renew — a new client certificate for the key server</option>
+        ${option('rekey', v.runbook, 'rekey — a new master key', true)}
+        ${option('recover-kmip-server-fault', v.runbook, 'recover-kmip-server-fault — diagnose and recover a kmipServerFault')}
+        ${option('renew', v.runbook, 'renew — a new client certificate for the key server')}
       </select>
       <label for="cluster">Cluster</label>
-      ${
-        d.clusters.length
-          ? html`<select name="cluster" id="cluster">
-              ${d.clusters.map((c) => html`<option value="${c}">${c}</option>`)}
-            </select>`
-          : html`<input type="text" name="cluster" id="cluster" required />`
-      }
+      ${clusterInput('cluster')}
       <fieldset>
         <legend>rekey</legend>
-        <label><input type="radio" name="keyManagement" value="external" checked /> external (the key provider)</label>
-        <label><input type="radio" name="keyManagement" value="internal" /> internal</label>
+        <label
+          ><input type="radio" name="keyManagement" value="external" ${checked(v.keyManagement !== 'internal')} /> external (the
+          key provider)</label
+        >
+        <label
+          ><input type="radio" name="keyManagement" value="internal" ${checked(v.keyManagement === 'internal')} />
+          internal</label
+        >
       </fieldset>
       <fieldset>
         <legend>renew</legend>
         <label for="signer">Signer</label>
         <select name="signer" id="signer">
-          <option value="manual">manual (you hand over the certificate here)</option>
-          <option value="cfssl">cfssl</option>
+          ${option('manual', v.signer, 'manual (you hand over the certificate here)', true)} ${option('cfssl', v.signer, 'cfssl')}
         </select>
-        <label for="cfsslUrl">cfssl URL</label><input type="text" name="cfsslUrl" id="cfsslUrl" />
+        <label for="cfsslUrl">cfssl URL</label><input type="text" name="cfsslUrl" id="cfsslUrl" value="${v.cfsslUrl}" />
         <label
-          ><input type="checkbox" name="newKeyPair" value="yes" /> also a new key pair (the runbook asks to confirm the
-          window)</label
+          ><input type="checkbox" name="newKeyPair" value="yes" ${checked(v.newKeyPair === 'yes')} /> also a new key pair (the
+          runbook asks to confirm the window)</label
         >
       </fieldset>
       <label
-        ><input type="checkbox" name="ifBusy" value="wait" /> queue behind another runbook changing the cluster (instead of
-        refusing)</label
+        ><input type="checkbox" name="ifBusy" value="wait" ${checked(v.ifBusy === 'wait')} /> queue behind another runbook
+        changing the cluster (instead of refusing)</label
       >
       <p><button type="submit" id="review">Review</button></p>
+    </form>
+    <h2>Setup from an input file</h2>
+    <form method="post" action="/start/review" enctype="multipart/form-data" class="card" id="setup-form">
+      ${csrfField(d.csrf)}<input type="hidden" name="runbook" value="setup" /> ${setupRefused ? problem : ''}
+      <p class="hint">
+        The file <code>ekm setup --input</code> takes (YAML or JSON, up to ${limitText}): subject, keyProviderName,
+        keyServerName, hostnames, port, kmipCaCertificate (the PEM text itself: an uploaded file cannot name another
+        file), mode, signer (manual: the Signing page takes the certificate; cfssl with its url; command with a signer of
+        the clusters file) and the rest. The runbook's plan comes first, then a confirmation.
+      </p>
+      <label for="setup-cluster">Cluster</label>
+      ${clusterInput('setup-cluster')}
+      <label for="setupFile">Setup input file${setupRefused && d.setupFileName ? html` (was ${d.setupFileName}: choose it again)` : ''}</label>
+      <input type="file" name="setupFile" id="setupFile" accept=".yaml,.yml,.json" required />
+      <label
+        ><input type="checkbox" name="ifBusy" value="wait" ${checked(setupRefused && v.ifBusy === 'wait')} /> queue behind
+        another runbook changing the cluster (instead of refusing)</label
+      >
+      <p><button type="submit" id="review-setup">Review the setup</button></p>
     </form>`;
 }
 

@@ -28,7 +28,7 @@ import { describeZodError } from '../../src/config/zod-errors';
 import { answerUpdate } from '../../workflows/contract';
 import { describeIssues } from '../../workflows/inputs';
 import { makeCsr } from '../support/certificates';
-import { UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
+import { typedValues, UPLOAD_LIMIT_BYTES } from '../../src/console/forms';
 import { ConsoleTemporal } from '../../src/console/temporal-access';
 import { buildConsole, flashOf, withFlash } from '../../src/console/server';
 import { fleetView } from '../../src/console/views';
@@ -147,18 +147,145 @@ describe('console without Temporal', () => {
     expect((await send(base, 'GET', '/start', { cookie: a.cookie })).status).toBe(401);
   });
 
-  it(`refuses an upload over ${UPLOAD_LIMIT_BYTES} bytes with the limit stated, before Temporal is asked`, async () => {
+  it(`refuses an upload over ${UPLOAD_LIMIT_BYTES} bytes naming the file input, the file, its size and the limit, before Temporal is asked`, async () => {
     const { cookie, csrf } = await login();
+    const size = UPLOAD_LIMIT_BYTES + 4000;
     const multipart = multipartBody({
       _csrf: csrf,
-      certificateFile: { filename: 'big.pem', data: Buffer.alloc(UPLOAD_LIMIT_BYTES + 1, 0x41) },
+      certificatePem: '',
+      caChainFile: { filename: 'chain.pem', data: Buffer.alloc(size, 0x41) },
     });
     const res = await send(base, 'POST', '/runs/ekm-setup-x/sign/check', { cookie, multipart });
     expect(res.status).toBe(413);
     expect(res.body).toContain(
-      `An uploaded file is over ${UPLOAD_LIMIT_BYTES} bytes: a certificate, pasted or uploaded, may be at most ${UPLOAD_LIMIT_BYTES} bytes (64 KiB`,
+      `CA chain: the file (&quot;chain.pem&quot;) is ${size} bytes (${(size / 1024).toFixed(1)} KiB), over the limit of ${UPLOAD_LIMIT_BYTES} bytes (64 KiB) for an uploaded file. Nothing was sent.`,
     );
-    expect(res.body).toContain('Nothing was sent.');
+    // The setup input file on the Start page too.
+    const setup = await send(base, 'POST', '/start/review', {
+      cookie,
+      multipart: multipartBody({ _csrf: csrf, runbook: 'setup', cluster: 'prod-a', setupFile: { filename: 'setup.yaml', data: Buffer.alloc(size, 0x23) } }),
+    });
+    expect(setup.status).toBe(413);
+    expect(setup.body).toContain(`Setup input file: the file (&quot;setup.yaml&quot;) is ${size} bytes`);
+  });
+
+  describe('setup from an uploaded input file (the Start page)', () => {
+    const upload = async (text: string, filename = 'setup.yaml', extra: Record<string, string> = {}) => {
+      const { cookie, csrf } = await login();
+      return send(base, 'POST', '/start/review', {
+        cookie,
+        multipart: multipartBody({ _csrf: csrf, runbook: 'setup', cluster: 'prod-a', ...extra, setupFile: { filename, data: Buffer.from(text) } }),
+      });
+    };
+    let caLines: string[];
+    beforeAll(async () => {
+      const ca = await createCertificateAuthority('EKM console setup upload CA');
+      caLines = ['kmipCaCertificate: |', ...ca.certificatePem.trim().split('\n').map((l) => `  ${l}`)];
+    });
+    const valid = [
+      'subject: { commonName: prod-a.example.com, organization: Example }',
+      'keyProviderName: kmip-provider',
+      'keyServerName: kmip-server',
+      'hostnames: [kms1.example.com]',
+      'mode: none',
+    ];
+    const alert = (body: string) => /<p class="flash error" role="alert">([^<]*)<\/p>/.exec(body)?.[1];
+
+    it("names a mistake by the file and its field, as ekm setup --input does, and keeps the form's choices", async () => {
+      const res = await upload([...valid, ...caLines, 'testAttempts: 0'].join('\n'), 'setup.yaml', { ifBusy: 'wait' });
+      expect(res.status).toBe(400);
+      expect(alert(res.body)).toBe('setup.yaml: testAttempts: must be at least 1');
+      // Shown next to the setup form, with the cluster typed and the file it named (a file input cannot be refilled).
+      const form = res.body.slice(res.body.indexOf('id="setup-form"'));
+      expect(form).toContain('setup.yaml: testAttempts: must be at least 1');
+      expect(form).toContain('(was setup.yaml: choose it again)');
+      expect(form).toMatch(/name="cluster" id="setup-cluster" required value="prod-a"/);
+      expect(form).toMatch(/name="ifBusy" value="wait"\s+checked/);
+      expect(res.body).not.toContain('id="plan"');
+    });
+
+    it('refuses a kmipCaCertificate given as a path (an upload has no folder), a syntax error, another cluster, a command signer not in the clusters file', async () => {
+      const path = await upload([...valid, 'kmipCaCertificate: certs/kmip-ca.pem'].join('\n'), 'prod-a.yaml');
+      expect(path.status).toBe(400);
+      expect(alert(path.body)).toMatch(
+        /^prod-a\.yaml: kmipCaCertificate: &quot;certs\/kmip-ca\.pem&quot; is not a PEM certificate; an uploaded file cannot name a certificate file: put the CA certificate&#39;s PEM text in the file/,
+      );
+      const syntax = await upload('subject: [unclosed\n', 'broken.yaml');
+      expect(alert(syntax.body)).toMatch(/^broken\.yaml: not valid YAML at line \d+, column \d+/);
+      const other = await upload([...valid, ...caLines, 'cluster: prod-b'].join('\n'));
+      const missing = await upload(valid.join('\n'));
+      expect(alert(missing.body)).toBe('setup.yaml: kmipCaCertificate: is required');
+      expect(alert(other.body)).toBe(
+        'setup.yaml: cluster: &quot;prod-b&quot; is not the cluster chosen on the page (&quot;prod-a&quot;); leave it out of the file or make them the same',
+      );
+      const noFile = await upload('', 'empty.yaml');
+      expect(noFile.status).toBe(400);
+      expect(alert(noFile.body)).toBe('Setup input file: choose the setup input file (YAML or JSON) to upload');
+    });
+  });
+
+  it('a refused start form is shown again as it was filled in, with the refusal', async () => {
+    const { cookie, csrf } = await login();
+    const res = await send(base, 'POST', '/start/review', {
+      cookie,
+      multipart: multipartBody({ _csrf: csrf, runbook: 'renew', cluster: 'prod-a', signer: 'cfssl', cfsslUrl: 'not a url', newKeyPair: 'yes' }),
+    });
+    expect(res.status).toBe(400);
+    const form = res.body.slice(res.body.indexOf('id="start-form"'), res.body.indexOf('id="setup-form"'));
+    expect(form).toMatch(/class="flash error" role="alert">cfssl URL: /);
+    expect(form).toMatch(/<option value="renew"\s+selected>/);
+    expect(form).toMatch(/<option value="cfssl"\s+selected>/);
+    expect(form).toContain('value="not a url"');
+    expect(form).toMatch(/name="newKeyPair" value="yes"\s+checked/);
+    expect(form).toMatch(/name="cluster" id="cluster" required value="prod-a"/);
+  });
+
+  it('a refused answer form keeps what was typed (never a private key or the CSRF token)', () => {
+    const values = typedValues({
+      _csrf: 'csrf-secret',
+      action: 'change',
+      hostnames: 'kms1.example.com, kms2',
+      port: 'x',
+      clientCertificatePem: '-----BEGIN PRIVATE KEY-----\nMII\n-----END PRIVATE KEY-----',
+      kmipCaCertificateFile: Buffer.from('file'),
+      comment: 'ticket <42>',
+    });
+    expect(values).toEqual({ action: 'change', hostnames: 'kms1.example.com, kms2', port: 'x', comment: 'ticket <42>' });
+    const page = runView({
+      workflowId: 'ekm-x',
+      runId: 'r',
+      status: 'RUNNING',
+      workflowType: 'setup',
+      taskQueue: 'q',
+      csrf: 't',
+      progress: {
+        runbook: 'setup',
+        cluster: 'prod-a',
+        state: 'waiting-for-input',
+        startedAt: '2026-12-01T01:00:00.000Z',
+        steps: [],
+        notes: [],
+        answers: [],
+        waiting: {
+          kind: 'operator-decision',
+          step: 'server',
+          since: '2026-12-01T01:00:00.000Z',
+          prompt: 'key server keeps failing',
+          answers: ['retry', 'change', 'abort'],
+          reminders: 0,
+          changeFields: ['hostnames', 'port', 'clientCertificate'],
+        },
+      } as unknown as RunbookProgress,
+      refusal: { action: 'change', text: 'change: Port: "x" is not a number', values },
+    }).toString();
+    const change = page.slice(page.indexOf('data-answer="change"'), page.indexOf('</form>', page.indexOf('data-answer="change"')));
+    expect(change).toContain('value="kms1.example.com, kms2"');
+    expect(change).toContain('value="x"');
+    expect(change).toContain('value="ticket &lt;42&gt;"');
+    expect(change).toContain('change: Port: &quot;x&quot; is not a number');
+    // Only the refused form is filled in again.
+    const retry = page.slice(page.indexOf('data-answer="retry"'), page.indexOf('</form>', page.indexOf('data-answer="retry"')));
+    expect(retry).toContain('name="comment" value=""');
   });
 
   it('a pasted certificate over the limit is refused with its real size, not cut first; a form over the whole limit names its size', async () => {

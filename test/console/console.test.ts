@@ -296,13 +296,19 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       await page.waitForSelector('button[data-copy="csr"]:has-text("Copied")');
       expect(await page.evaluate('navigator.clipboard.readText()')).toBe(waiting.waiting!.csrPem);
 
-      await page.fill('#certificatePem', await certificateFor(waiting, true));
+      const wrongKey = await certificateFor(waiting, true);
+      await page.fill('#certificatePem', wrongKey);
       await page.fill('#caChainPem', kmipCa.certificatePem);
       await page.click('#check');
       await page.waitForSelector('#verdict.refused');
       expect(await page.textContent('#verdict')).toContain('Verdict: refused');
       expect(await page.$('#submit-form')).toBeNull();
+      // What was pasted is still there next to the verdict; cleared to upload the files instead.
+      expect(await page.inputValue('#certificatePem')).toBe(wrongKey);
+      expect(await page.inputValue('#caChainPem')).toBe(kmipCa.certificatePem);
       await shot('05-verdict-refused');
+      await page.fill('#certificatePem', '');
+      await page.fill('#caChainPem', '');
 
       const certFile = path.join(dir, 'signed.pem');
       const caFile = path.join(dir, 'ca.pem');
@@ -408,6 +414,8 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
         expect(long.status).toBe(400);
         expect(long.body).toContain(`change: Key server host names: &#39;${'h'.repeat(24)}…&#39; is longer than 253 characters (272)`);
         expect(long.body).toContain('class="refusal" role="alert"');
+        // The refused form again, with what was typed.
+        expect(long.body).toContain(`name="hostnames" placeholder="kms1.example.com, kms2.example.com" value="${'h'.repeat(260)}.example.com"`);
         expect((await progress(run)).answers).toEqual([]);
 
         // The new port from the form in a real Chromium (it posts every input, the file inputs empty).

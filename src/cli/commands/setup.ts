@@ -55,14 +55,22 @@ const definedOnly = <T extends object>(o: T) =>
 
 /** An --input file, YAML or JSON; a syntax error is refused naming the file, line and column. */
 export function parseInputFile(file: string): unknown {
+  return parseInputText(readText(file, '--input'), `--input ${file}`);
+}
+
+/**
+ * Input text, YAML or JSON (an --input file's, or a file uploaded to the console) -> its value; a
+ * syntax error exits 2 as "`label`: not valid YAML at line L, column C: …".
+ */
+export function parseInputText(text: string, label: string): unknown {
   try {
-    return YAML.parse(readText(file, '--input'));
+    return YAML.parse(text);
   } catch (err) {
     if (!(err instanceof YAMLError)) throw err;
     const at = err.linePos?.[0];
     const where = at ? `line ${at.line}, column ${at.col}` : 'somewhere';
     const what = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new CliError(`--input ${file}: not valid YAML at ${where}: ${what}`, ExitCode.usage);
+    throw new CliError(`${label}: not valid YAML at ${where}: ${what}`, ExitCode.usage);
   }
 }
 
@@ -77,7 +85,16 @@ export function inputNames(
   file: string | undefined,
 ): Readonly<Record<string, string>> {
   if (file === undefined) return flags;
-  const fromFile = parseInputFile(file);
+  return inputNamesOf(flags, input, parseInputFile(file), file);
+}
+
+/** inputNames for a file already read: `fromFile` is its value, `file` how refusals name it. */
+export function inputNamesOf(
+  flags: Readonly<Record<string, string>>,
+  input: unknown,
+  fromFile: unknown,
+  file: string,
+): Readonly<Record<string, string>> {
   const names: Record<string, string> = { ...flags };
   for (const path of leafPaths(fromFile)) {
     if (isDeepStrictEqual(valueAt(fromFile, path), valueAt(input, path))) names[path] = `${file}: ${path}`;
@@ -140,15 +157,59 @@ export function manualSigningHints(workflowId: string, cluster: string, signer: 
   ];
 }
 
-export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput {
-  const base = (f.input ? parseInputFile(f.input) : {}) as Partial<SetupInput>;
-  if (f.input && base?.cluster !== undefined && base.cluster !== cluster)
+/**
+ * An input file's value -> the setup's fields from it: an object whose `cluster`, if given, is
+ * `cluster` (`where` says where that came from: "on the command line"). Exit 2 otherwise, naming
+ * `file` (`label` when the whole file is meant: "--input FILE").
+ */
+function setupInputBase(value: unknown, file: string, cluster: string, where: string, label = file): Partial<SetupInput> {
+  const base = value as Partial<SetupInput>;
+  if (typeof base !== 'object' || base === null || Array.isArray(base))
+    throw new CliError(`${label}: must hold the setup's fields as a YAML or JSON object`, ExitCode.usage);
+  if (base.cluster !== undefined && base.cluster !== cluster)
     throw new CliError(
-      `${f.input}: cluster: "${String(base.cluster)}" is not the cluster on the command line ("${cluster}"); leave it out of the file or make them the same`,
+      `${file}: cluster: "${String(base.cluster)}" is not the cluster ${where} ("${cluster}"); leave it out of the file or make them the same`,
       ExitCode.usage,
     );
-  if (typeof base !== 'object' || base === null || Array.isArray(base))
-    throw new CliError(`--input ${f.input}: must hold the setup's fields as a YAML or JSON object`, ExitCode.usage);
+  return base;
+}
+
+/**
+ * A setup input file uploaded to the console (`text`, named `fileName` as the browser sent it) -> the
+ * runbook's input for `cluster`, and how refusals name its fields (`fileName: field`, as the CLI
+ * names an --input file's). The same fields and checks as `ekm setup --input`, except that a
+ * `kmipCaCertificate` must be the PEM text itself: an uploaded file has no folder a path could be
+ * relative to. Errors: CliError (exit 2) naming the file and field.
+ */
+export function setupInputFromUpload(
+  cluster: string,
+  text: string,
+  fileName: string,
+  requestedBy: string,
+): { input: SetupInput; names: Readonly<Record<string, string>> } {
+  const fromFile = parseInputText(text, fileName);
+  const base = setupInputBase(fromFile, fileName, cluster, 'chosen on the page');
+  const input = { ...base, cluster, requestedBy } as SetupInput;
+  if (typeof base.kmipCaCertificate === 'string') {
+    if (!base.kmipCaCertificate.includes('-----BEGIN'))
+      throw new CliError(
+        `${fileName}: kmipCaCertificate: "${base.kmipCaCertificate.slice(0, 80)}" is not a PEM certificate; an uploaded file cannot name a certificate file: put the CA certificate's PEM text in the file (kmipCaCertificate: |, then the -----BEGIN CERTIFICATE----- lines, indented)`,
+        ExitCode.usage,
+      );
+    input.kmipCaCertificate = certificateField(base.kmipCaCertificate, fileName, 'kmipCaCertificate').pem;
+  }
+  // Every field but the cluster (chosen on the page) and requestedBy (the signed-in user) is the file's,
+  // even one it leaves out: "setup.yaml: kmipCaCertificate: is required".
+  const fromPage: Readonly<Record<string, string>> = { cluster: 'Cluster', requestedBy: 'User' };
+  const names = new Proxy(fromPage, {
+    get: (named, path) =>
+      typeof path !== 'string' || path === '' ? undefined : (named[path] ?? named[path.split('.')[0]!] ?? `${fileName}: ${path}`),
+  });
+  return { input, names };
+}
+
+export function setupInputFromFlags(cluster: string, f: SetupFlags): SetupInput {
+  const base = f.input ? setupInputBase(parseInputFile(f.input), f.input, cluster, 'on the command line', `--input ${f.input}`) : {};
   // The input file's KMIP CA, read like --kmip-ca (any shape a CA hands out), named by the file and field.
   if (f.input && typeof base?.kmipCaCertificate === 'string')
     base.kmipCaCertificate = certificateField(base.kmipCaCertificate, f.input, 'kmipCaCertificate').pem;
