@@ -14,6 +14,7 @@ import {
   type RunbookProgress,
 } from '../../workflows/contract';
 import type { FleetSummary } from '../cli/fleet-list';
+import { describeCounts } from '../cli/fleet-outcome';
 import { WHAT_TO_DO } from '../../workflows/kmip-diagnosis';
 import type { CertificateVerdictJson } from '../cli/json-output';
 import type { RunSummary } from '../cli/json-output';
@@ -883,7 +884,8 @@ export function fleetListView(fleets: FleetSummary[], all: boolean, now = Date.n
           <tr>
             <th>Fleet</th>
             <th>Runbook</th>
-            <th>Status</th>
+            <th>Outcome</th>
+            <th>Clusters</th>
             <th>Started</th>
             <th>Ended</th>
           </tr>
@@ -896,13 +898,14 @@ export function fleetListView(fleets: FleetSummary[], all: boolean, now = Date.n
                     html`<tr data-fleet="${f.workflowId}">
                       <td><a href="/fleets/${encodeURIComponent(f.workflowId)}">${f.workflowId}</a></td>
                       <td>${f.runbook}</td>
-                      <td>${f.status}</td>
+                      <td class="outcome" title="Temporal: ${f.status}">${f.outcome ?? f.status.toLowerCase()}</td>
+                      <td>${f.clusters ? describeCounts(f.clusters) : ''}</td>
                       <td title="${f.startTime}">${ago(f.startTime, now)} ago</td>
                       <td>${f.closeTime}</td>
                     </tr>`,
                 )
               : html`<tr>
-                  <td colspan="5" class="muted">no fleets ${all ? '' : 'running'}</td>
+                  <td colspan="6" class="muted">no fleets ${all ? '' : 'running'}</td>
                 </tr>`
           }
         </tbody>

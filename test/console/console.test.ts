@@ -23,7 +23,7 @@ import { loadRuntimeSettings } from '../../src/config/runtime';
 import { loadCertificateAuthority } from '../../src/pki/authority';
 import { generateRsaKeyPair } from '../../src/pki/keys';
 import { x509 } from '../../src/pki/x509';
-import { fleetWorkflowId, progressQuery, type RunbookProgress } from '../../workflows/contract';
+import { fleetWorkflowId, progressQuery, workflowIds, type RunbookProgress } from '../../workflows/contract';
 import { fleetRunbook } from '../../workflows/fleet';
 import type { RecoverKmipInput } from '../../workflows/inputs-recovery';
 import type { SetupInput } from '../../workflows/inputs';
@@ -475,11 +475,102 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       await fleet.result().catch(() => undefined);
       const list = await send(base, 'GET', '/fleets?all=1', { cookie });
       expect(list.body).toContain(`data-fleet="${fleet.workflowId}"`);
+      // The fleet's own outcome, not Temporal's COMPLETED (the fleet workflow returned; its one cluster failed).
+      const row = list.body.slice(list.body.indexOf(`data-fleet="${fleet.workflowId}"`), list.body.indexOf('</tr>', list.body.indexOf(`data-fleet="${fleet.workflowId}"`)));
+      expect(row).toMatch(/class="outcome" title="Temporal: COMPLETED">(stopped: error budget|ended: 1 failed)</);
+      expect(row).toContain('0 done, 1 failed of 1');
       const page = await send(base, 'GET', `/fleets/${fleet.workflowId}`, { cookie });
       expect(page.status).toBe(200);
       expect(page.body).toMatch(/<progress max="1" value="1">/);
       expect(page.body).toContain(`<tr data-cluster="${setupCluster.name}">`);
       expect(page.body).toMatch(/class="state-failed">failed<\/span>[\s\S]*SoftwareEncryptionNotEnabled/);
+    });
+  });
+  describe('setup from an uploaded input file; answering with the worker stopped, and after the run ended', () => {
+    const unescape = (text: string) =>
+      text.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+    it('shows the plan, starts only when confirmed, and the run waits for its certificate recorded as started by the user', async () => {
+      const uploadCluster = await startClusterHarness('con-upload', { durations: { tickMs: 50 } });
+      Object.assign(registry.clusters, uploadCluster.registry.clusters);
+      fs.writeFileSync(path.join(dir, 'clusters.yaml'), YAML.stringify(registry));
+      const id = workflowIds.setup(uploadCluster.name);
+      const run = temporal.client.workflow.getHandle(id);
+      try {
+        const kmip = testEnv().kmip;
+        const { cookie, csrf } = await login();
+        const file = YAML.stringify({
+          subject: { commonName: 'con-upload.example.test', organization: 'EKM tests', country: 'US' },
+          keyProviderName: 'kmip-provider',
+          keyServerName: 'kmip-server',
+          hostnames: [kmip.host],
+          port: kmip.port,
+          kmipCaCertificate: kmip.caPem,
+          mode: 'none',
+          signer: { type: 'manual' },
+          testAttempts: 2,
+          testRetryInterval: '200ms',
+        });
+        const review = await send(base, 'POST', '/start/review', {
+          cookie,
+          multipart: multipartBody({
+            _csrf: csrf,
+            runbook: 'setup',
+            cluster: uploadCluster.name,
+            setupFile: { filename: 'con-upload.yaml', data: Buffer.from(file) },
+          }),
+        });
+        expect(review.status).toBe(200);
+        expect(review.body).toContain(`Start setup on ${uploadCluster.name}?`);
+        expect(review.body).toContain('data-plan-step="precheck"');
+        expect(review.body).toContain('data-plan-step="signing"');
+        const input = unescape(/name="input"\s+value="([^"]*)"/.exec(review.body)![1]!);
+        // Not confirmed: refused, nothing started.
+        const unconfirmed = await send(base, 'POST', '/start/go', {
+          cookie,
+          multipart: multipartBody({ _csrf: csrf, runbook: 'setup', input }),
+        });
+        expect(unconfirmed.status).toBe(400);
+        expect(unconfirmed.body).toContain('Tick the confirmation to start the runbook; nothing was started.');
+        await expect(run.describe()).rejects.toThrow();
+
+        const go = await send(base, 'POST', '/start/go', {
+          cookie,
+          multipart: multipartBody({ _csrf: csrf, runbook: 'setup', input, confirm: 'yes' }),
+        });
+        expect(go.status).toBe(303);
+        expect(go.headers.get('location')).toMatch(new RegExp(`^/runs/${id}\\?ok=started`));
+        const waiting = await waitingAt(run, 'signing');
+        expect(waiting.waiting?.kind).toBe('signed-certificate');
+        const started = (await run.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+        const startInput = JSON.parse(Buffer.from(started.input!.payloads![0]!.data!).toString('utf8')) as Record<string, unknown>;
+        expect(startInput).toEqual(expect.objectContaining({ requestedBy: `${USER} (console)`, kmipCaCertificate: expect.stringContaining('BEGIN CERTIFICATE') }));
+
+        // The worker stops; Temporal still lists it as polling for a while. The answer is refused, unsent.
+        await worker.stop();
+        const unsent = await send(base, 'POST', `/runs/${id}/answer`, {
+          cookie,
+          multipart: multipartBody({ _csrf: csrf, action: 'abort', reason: 'worker test' }),
+        });
+        expect(unsent.status).toBe(503);
+        expect(unsent.body).toContain(`no worker is serving task queue ${taskQueue} (the query was not answered`);
+        expect(unsent.body).toContain('nothing was sent; start a worker and answer again');
+        worker = await startInProcessWorker({ taskQueue, registry, auditLog: path.join(dir, 'audit.jsonl') });
+        const after = await waitingAt(run, 'signing');
+        expect(after.answers).toEqual([]);
+
+        // Ended: the answer says how and when, not "no running run".
+        await run.terminate('test over');
+        const ended = await send(base, 'POST', `/runs/${id}/answer`, {
+          cookie,
+          multipart: multipartBody({ _csrf: csrf, action: 'abort', reason: 'too late' }),
+        });
+        expect(ended.status).toBe(409);
+        expect(ended.body).toMatch(new RegExp(`${id} ended \\(terminated \\d+(\\.\\d+)?m?s ago\\); there is nothing to answer`));
+      } finally {
+        if ((await run.describe().catch(() => undefined))?.status.name === 'RUNNING') await run.terminate('test over');
+        await uploadCluster.stop();
+      }
     });
   });
 });
