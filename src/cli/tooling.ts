@@ -15,6 +15,8 @@ export interface DemoModule {
     fresh: boolean;
     /** Write the summary as JSON here too. */
     summaryJson?: string;
+    /** After the summary, keep the servers, worker and console running until SIGINT/SIGTERM. */
+    keep?: boolean;
   }): Promise<number>;
 }
 

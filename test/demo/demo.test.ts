@@ -28,10 +28,19 @@ interface DemoRun {
   output: string;
 }
 
-/** Runs `ekm demo --fast`; interruptWhen, if given, sends SIGINT once the output matches it. */
-function runDemo(dataDir: string, summaryFile: string, interruptWhen?: RegExp): Promise<DemoRun> {
+/**
+ * Runs `ekm demo --fast` (and `extraArgs`); interruptWhen, if given, sends SIGINT once the output
+ * matches it, after `beforeInterrupt(output)` (what a person would try meanwhile) has run.
+ */
+function runDemo(
+  dataDir: string,
+  summaryFile: string,
+  interruptWhen?: RegExp,
+  extraArgs: string[] = [],
+  beforeInterrupt: (output: string) => Promise<void> = async () => undefined,
+): Promise<DemoRun> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'demo', '--fast', '--data-dir', dataDir, '--summary-json', summaryFile], {
+    const child = spawn(process.execPath, [CLI, 'demo', '--fast', '--data-dir', dataDir, '--summary-json', summaryFile, ...extraArgs], {
       env: { ...process.env, CI: '1' },
     });
     let output = '';
@@ -40,7 +49,7 @@ function runDemo(dataDir: string, summaryFile: string, interruptWhen?: RegExp): 
       output += chunk.toString();
       if (interruptWhen && !interrupted && interruptWhen.test(output)) {
         interrupted = true;
-        child.kill('SIGINT');
+        void beforeInterrupt(output).finally(() => child.kill('SIGINT'));
       }
     };
     child.stdout.on('data', take);
@@ -87,5 +96,17 @@ describe('the demo (ekm demo --fast, its own servers and simulated cluster)', ()
       .split('\n')
       .filter((line) => line.includes('"method":"RekeySoftwareEncryptionAtRestMasterKey"') && line.includes('"executed":true'));
     expect(calls).toHaveLength(2);
+
+    // --keep: after the summary everything stays up (the console answers) until Ctrl-C, then stops.
+    let consoleUrl = '';
+    let health: number | undefined;
+    const kept = await runDemo(dataDir, summaryFile, /Keeping everything running \(--keep\) until Ctrl-C:[\s\S]*ekm: +TEMPORAL_ADDRESS=/, ['--keep'], async (output) => {
+      consoleUrl = /Console: +(http:\/\/127\.0\.0\.1:\d+)/.exec(output.slice(output.indexOf('Keeping everything running')))![1]!;
+      health = (await fetch(`${consoleUrl}/healthz`)).status;
+    });
+    expect(kept.output).toMatch(/4 of 4 runbooks completed[\s\S]*Keeping everything running/);
+    expect(health).toBe(200);
+    expect(kept.code).toBe(0);
+    await expect(fetch(`${consoleUrl}/healthz`)).rejects.toThrow();
   });
 });

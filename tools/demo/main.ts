@@ -51,9 +51,12 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   process.off('SIGINT', duringStartup);
   process.off('SIGTERM', duringStartup);
   let stopping = false;
+  let stop: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
   const onSignal = () => {
     if (stopping) return;
     stopping = true;
+    stop();
     log('\nStopping (the runbooks keep their place; run the demo again to resume)…');
   };
   process.on('SIGINT', onSignal);
@@ -71,6 +74,16 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     if (stopping) return 130;
     printSummary(summaries, log);
     if (options.summaryJson) fs.writeFileSync(options.summaryJson, JSON.stringify({ runbooks: summaries }, null, 2));
+    if (options.keep) {
+      // --keep: the finished runs stay to be looked at (console, Temporal UI, ekm commands) until Ctrl-C.
+      log(`\nKeeping everything running (--keep) until Ctrl-C:`);
+      log(`  Console:     ${env.console.url}   (sign in as ${env.console.user} with token ${env.console.token})`);
+      log(`  Temporal UI: ${env.uiUrl}`);
+      log(
+        `  ekm:         TEMPORAL_ADDRESS=${env.stack.temporal.address} EKM_TASK_QUEUE=ekm-demo EKM_CLUSTERS_FILE=${path.join(options.dataDir, 'clusters.yaml')} scripts/ekm list --all`,
+      );
+      await stopped;
+    }
     return summaries.every((s) => s.status === 'completed') ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);

@@ -10,12 +10,14 @@ export function registerLocalCommands(program: Command): void {
     .option('--fresh', 'forget an earlier demo and start over')
     .option('--fast', 'short simulated durations (CI)')
     .option('--summary-json <file>', 'also write the summary as JSON')
-    .action(async (opts: { dataDir: string; fresh?: boolean; fast?: boolean; summaryJson?: string }) => {
+    .option('--keep', 'after the summary, keep everything running (console, Temporal UI, worker) until Ctrl-C')
+    .action(async (opts: { dataDir: string; fresh?: boolean; fast?: boolean; summaryJson?: string; keep?: boolean }) => {
       process.exitCode = await loadTool('demo/main', 'demo').runDemo({
         dataDir: opts.dataDir,
         fresh: Boolean(opts.fresh),
         speed: opts.fast ? 'fast' : 'normal',
         summaryJson: opts.summaryJson,
+        keep: Boolean(opts.keep),
       });
     });
 
