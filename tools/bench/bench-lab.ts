@@ -34,7 +34,8 @@ export interface BenchLab {
     options: Omit<SimulatedClusterOptions, 'name' | 'dir'> & { entry?: { responseTimeoutMs?: number } },
   ): Promise<SimulatedCluster>;
   /** Starts the worker process and waits for its "started" line; resolves with when that was. */
-  startWorker(env?: Record<string, string>): Promise<{ worker: ManagedProcess; readyAt: number }>;
+  /** `nodeFlags` go on the worker's node command line (V8 flags such as --max-old-space-size=N). */
+  startWorker(env?: Record<string, string>, nodeFlags?: string[]): Promise<{ worker: ManagedProcess; readyAt: number }>;
   /** The Temporal server's frontend requests so far (its service_requests counter). */
   frontendRequests(): Promise<number>;
   /** Resident memory of a process in bytes (/proc/PID/status VmRSS). */
@@ -92,14 +93,14 @@ export async function startBenchLab(
         fs.writeFileSync(clustersFile, YAML.stringify(registry));
         return cluster;
       },
-      async startWorker(env = {}) {
+      async startWorker(env = {}, nodeFlags = []) {
         // The worker needs its clusters file at start (it is written with the first cluster).
         for (let waited = 0; !fs.existsSync(clustersFile); waited += 100) {
           if (waited > 120_000) throw new Error('no cluster was added within 2 minutes: the worker has no clusters file');
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
         const logFile = path.join(dir, `worker-${Date.now()}.log`);
-        const worker = startProcess('worker', process.execPath, [path.join(root, 'dist/worker/main.js')], {
+        const worker = startProcess('worker', process.execPath, [...nodeFlags, path.join(root, 'dist/worker/main.js')], {
           logFile,
           env: {
             ...process.env,
