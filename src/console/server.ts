@@ -23,7 +23,11 @@ import { runbookOfType, runbooks } from '../../workflows/runbooks';
 import { certificateVerdict } from '../cli/commands/cert';
 import { listRuns } from '../cli/commands/runs';
 import { listFleets } from '../cli/fleet-list';
-import { WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage, type WorkflowExecutionDescription } from '@temporalio/client';
+import {
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  WorkflowUpdateStage,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import { readCertificateText } from '../cli/certificate-files';
 import { CliError, ExitCode } from '../cli/exit-codes';
 import { checkKnownCluster } from '../cli/registry-check';
@@ -48,15 +52,7 @@ import {
   type Identity,
 } from './auth';
 import { ASSETS } from './assets';
-import {
-  answerFromForm,
-  FILE_LABELS,
-  fileField,
-  textField,
-  typedValues,
-  UPLOAD_LIMIT_BYTES,
-  type FormBody,
-} from './forms';
+import { answerFromForm, FILE_LABELS, fileField, textField, typedValues, UPLOAD_LIMIT_BYTES, type FormBody } from './forms';
 import { page, type Html, type PageFrame } from './html';
 import { ConsoleProblem, ConsoleTemporal } from './temporal-access';
 import {
@@ -126,10 +122,11 @@ const ANSWER_TAKEN_MS = 5000;
 const WORKER_CHECK_MS = 5000;
 
 /** An uploaded file over the per-file limit: the input as the page names it, the file, its size, the limit. */
-function fileTooLargeMessage(input: string, upload: { filename: string; bytes: number }): string {
+function fileTooLargeMessage(input: string, upload: { filename: string; bytes: number }, moreThan = false): string {
   const label = FILE_LABELS[input] ?? input;
   const name = upload.filename ? ` ("${upload.filename}")` : '';
-  return `${label}: the file${name} is ${upload.bytes} bytes (${(upload.bytes / 1024).toFixed(1)} KiB), over the limit of ${UPLOAD_LIMIT_BYTES} bytes (${UPLOAD_LIMIT_BYTES / 1024} KiB) for an uploaded file. Nothing was sent.`;
+  const size = `${moreThan ? 'more than ' : ''}${upload.bytes} bytes (${(upload.bytes / 1024).toFixed(1)} KiB)`;
+  return `${label}: the file${name} is ${size}, over the limit of ${UPLOAD_LIMIT_BYTES} bytes (${UPLOAD_LIMIT_BYTES / 1024} KiB) for an uploaded file. Nothing was sent.`;
 }
 
 /** "ekm-rekey-prod-a ended (completed 2m ago); there is nothing to answer", from the run's description. */
@@ -203,34 +200,48 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     return payload;
   });
 
-  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, request, reply) => {
-    if (err instanceof ConsoleProblem)
-      return send(reply, err.status, frame(request, 'Not done'), problemView(err.status, err.message, back(request)));
-    if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
-      return send(
-        reply,
-        413,
-        frame(request, 'Too large'),
-        problemView(413, tooLargeMessage(request, err.code === 'FST_REQ_FILE_TOO_LARGE'), back(request)),
-      );
-    if (err.statusCode && err.statusCode < 500)
-      return send(
-        reply,
-        err.statusCode,
-        frame(request, 'Not done'),
-        problemView(
+  app.setErrorHandler(
+    (err: Error & { code?: string; statusCode?: number; part?: { fieldname?: string; filename?: string } }, request, reply) => {
+      if (err instanceof ConsoleProblem)
+        return send(reply, err.status, frame(request, 'Not done'), problemView(err.status, err.message, back(request)));
+      // A file over even the whole form's limit (a body sent without its length): multipart stopped reading it there.
+      if (err.code === 'FST_REQ_FILE_TOO_LARGE' && err.part?.fieldname)
+        return send(
+          reply,
+          413,
+          frame(request, 'Too large'),
+          problemView(
+            413,
+            fileTooLargeMessage(err.part.fieldname, { filename: err.part.filename ?? '', bytes: BODY_LIMIT_BYTES }, true),
+            back(request),
+          ),
+        );
+      if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413)
+        return send(
+          reply,
+          413,
+          frame(request, 'Too large'),
+          problemView(413, tooLargeMessage(request, err.code === 'FST_REQ_FILE_TOO_LARGE'), back(request)),
+        );
+      if (err.statusCode && err.statusCode < 500)
+        return send(
+          reply,
           err.statusCode,
-          `The request could not be read (${err.code ?? 'malformed'}); nothing was changed.`,
-          back(request),
-        ),
+          frame(request, 'Not done'),
+          problemView(
+            err.statusCode,
+            `The request could not be read (${err.code ?? 'malformed'}); nothing was changed.`,
+            back(request),
+          ),
+        );
+      return send(
+        reply,
+        500,
+        frame(request, 'Error'),
+        problemView(500, 'Unexpected error in the console; nothing was changed.', back(request)),
       );
-    return send(
-      reply,
-      500,
-      frame(request, 'Error'),
-      problemView(500, 'Unexpected error in the console; nothing was changed.', back(request)),
-    );
-  });
+    },
+  );
   app.setNotFoundHandler((request, reply) =>
     send(reply, 404, frame(request, 'Not found'), problemView(404, `No page ${request.url.split('?')[0]}`, '/')),
   );
@@ -259,7 +270,12 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     if (request.method === 'GET' || request.method === 'HEAD' || !request.identity) return;
     const over = Object.entries(request.uploads ?? {}).find(([, u]) => u.bytes > UPLOAD_LIMIT_BYTES);
     if (over)
-      return send(reply, 413, frame(request, 'Too large'), problemView(413, fileTooLargeMessage(over[0], over[1]), back(request)));
+      return send(
+        reply,
+        413,
+        frame(request, 'Too large'),
+        problemView(413, fileTooLargeMessage(over[0], over[1]), back(request)),
+      );
     const body = (request.body ?? {}) as FormBody;
     const token = request.headers[CSRF_HEADER] ?? body[CSRF_FIELD];
     if (!auth.checkCsrf(request.identity, token))
