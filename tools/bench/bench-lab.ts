@@ -34,14 +34,25 @@ export interface BenchLab {
     options: Omit<SimulatedClusterOptions, 'name' | 'dir'> & { entry?: { responseTimeoutMs?: number } },
   ): Promise<SimulatedCluster>;
   /** Starts the worker process and waits for its "started" line; resolves with when that was. */
-  /** `nodeFlags` go on the worker's node command line (V8 flags such as --max-old-space-size=N). */
-  startWorker(env?: Record<string, string>, nodeFlags?: string[]): Promise<{ worker: ManagedProcess; readyAt: number }>;
+  /**
+   * `nodeFlags` go on the worker's node command line (V8 flags such as --max-old-space-size=N).
+   * The worker runs with jemalloc, as in the image (Dockerfile), when Debian's libjemalloc2 is
+   * installed here, unless `glibcMalloc`; `allocator` says which one it got.
+   */
+  startWorker(options?: {
+    env?: Record<string, string>;
+    nodeFlags?: string[];
+    glibcMalloc?: boolean;
+  }): Promise<{ worker: ManagedProcess; readyAt: number; allocator: 'jemalloc' | 'glibc malloc' }>;
   /** The Temporal server's frontend requests so far (its service_requests counter). */
   frontendRequests(): Promise<number>;
   /** Resident memory of a process in bytes (/proc/PID/status VmRSS). */
   rssBytes(pid: number): number;
   stop(): Promise<void>;
 }
+
+/** Where Debian's libjemalloc2 puts the library (the image links it to /usr/local/lib). */
+const JEMALLOC_PATHS = ['/usr/local/lib/libjemalloc.so.2', '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2'];
 
 export async function startBenchLab(
   dir: string,
@@ -93,13 +104,14 @@ export async function startBenchLab(
         fs.writeFileSync(clustersFile, YAML.stringify(registry));
         return cluster;
       },
-      async startWorker(env = {}, nodeFlags = []) {
+      async startWorker({ env = {}, nodeFlags = [], glibcMalloc = false } = {}) {
         // The worker needs its clusters file at start (it is written with the first cluster).
         for (let waited = 0; !fs.existsSync(clustersFile); waited += 100) {
           if (waited > 120_000) throw new Error('no cluster was added within 2 minutes: the worker has no clusters file');
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
         const logFile = path.join(dir, `worker-${Date.now()}.log`);
+        const jemalloc = glibcMalloc ? undefined : JEMALLOC_PATHS.find((file) => fs.existsSync(file));
         const worker = startProcess('worker', process.execPath, [...nodeFlags, path.join(root, 'dist/worker/main.js')], {
           logFile,
           env: {
@@ -110,6 +122,7 @@ export async function startBenchLab(
             EKM_CLUSTERS_FILE: clustersFile,
             EKM_WORKFLOW_BUNDLE: bundleFile,
             EKM_LOG_LEVEL: 'INFO',
+            ...(jemalloc && { LD_PRELOAD: jemalloc }),
             ...env,
           },
         });
@@ -121,7 +134,7 @@ export async function startBenchLab(
           if (Date.now() > deadline) throw new Error('the worker did not start within 60 s');
           await new Promise((resolve) => setTimeout(resolve, 25));
         }
-        return { worker, readyAt: Date.now() };
+        return { worker, readyAt: Date.now(), allocator: jemalloc ? 'jemalloc' : 'glibc malloc' };
       },
       async frontendRequests() {
         const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

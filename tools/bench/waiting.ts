@@ -22,7 +22,7 @@ import type { SimulatedCluster } from '../devenv/simulated-cluster';
 import { parseBenchFlags } from './bench-flags';
 import { distribution, startBenchLab, table, type BenchLab } from './bench-lab';
 
-const USAGE = `Usage: node dist/tools/bench/waiting.js [--runs 1000] [--clusters 4] [--retest 10m] [--window 60s] [--cache N] [--worker-node-flags=FLAGS] [--dir DIR] [--keep] [--json]
+const USAGE = `Usage: node dist/tools/bench/waiting.js [--runs 1000] [--clusters 4] [--retest 10m] [--window 60s] [--cache N] [--worker-node-flags=FLAGS] [--glibc-malloc] [--dir DIR] [--keep] [--json]
 
   --runs N       waiting runbooks (default 1000)
   --clusters N   simulated clusters they are spread over (default 4)
@@ -31,6 +31,7 @@ const USAGE = `Usage: node dist/tools/bench/waiting.js [--runs 1000] [--clusters
   --cache N      the worker's EKM_WORKER_CACHED_WORKFLOWS (default: the worker's own default)
   --worker-node-flags=FLAGS
                  node/V8 flags for the worker process only, space-separated (--worker-node-flags=--max-old-space-size=200)
+  --glibc-malloc the worker with glibc's allocator even when jemalloc is installed (the image uses jemalloc)
   --dir DIR      where the servers keep their files (default: a new temporary folder)
   --keep         keep that folder afterwards (logs)
   --json         print the measurements as JSON instead of a table
@@ -43,6 +44,7 @@ const flags = z.strictObject({
   window: duration.prefault('60s'),
   cache: z.coerce.number().int().min(2).optional(),
   'worker-node-flags': z.string().optional(),
+  'glibc-malloc': z.boolean().default(false),
   dir: z.string().min(1).optional(),
   keep: z.boolean().default(false),
   json: z.boolean().default(false),
@@ -106,6 +108,7 @@ async function main(): Promise<number> {
       window: { type: 'string' },
       cache: { type: 'string' },
       'worker-node-flags': { type: 'string' },
+      'glibc-malloc': { type: 'boolean' },
       dir: { type: 'string' },
       keep: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -143,10 +146,11 @@ async function main(): Promise<number> {
     }
     await sleep(1500);
 
-    const { worker } = await lab.startWorker(
-      options.cache ? { EKM_WORKER_CACHED_WORKFLOWS: String(options.cache) } : {},
-      options['worker-node-flags']?.split(/\s+/).filter(Boolean),
-    );
+    const { worker, allocator } = await lab.startWorker({
+      env: options.cache ? { EKM_WORKER_CACHED_WORKFLOWS: String(options.cache) } : {},
+      nodeFlags: options['worker-node-flags']?.split(/\s+/).filter(Boolean),
+      glibcMalloc: options['glibc-malloc'],
+    });
     await sleep(5000);
     const idleRss = lab.rssBytes(worker.pid);
     log(`worker idle: ${(idleRss / MiB).toFixed(0)} MB RSS`);
@@ -238,6 +242,7 @@ async function main(): Promise<number> {
       retestMs: retest,
       cachedWorkflows: options.cache ?? 'worker default',
       workerNodeFlags: options['worker-node-flags'] ?? '',
+      workerAllocator: allocator,
       startToAllWaitingMs: allWaitingMs,
       workerIdleRssMb: Math.round(idleRss / MiB),
       workerWaitingRssMb: rss,
@@ -259,7 +264,7 @@ async function main(): Promise<number> {
         ['measure', 'value'],
         ['waiting runbooks', `${runs} kmip recoveries on ${clusters.length} clusters, re-testing every ${retest / 1000} s`],
         ['worker cache (EKM_WORKER_CACHED_WORKFLOWS)', String(result.cachedWorkflows)],
-        ['worker node flags', result.workerNodeFlags || '(none)'],
+        ['worker node flags, allocator', `${result.workerNodeFlags || '(none)'}, ${allocator}`],
         ['start -> all waiting', `${(allWaitingMs / 1000).toFixed(0)} s`],
         ['worker RSS idle', `${result.workerIdleRssMb} MB`],
         ['worker RSS while waiting (median / max)', `${rss.median} / ${rss.max} MB`],
