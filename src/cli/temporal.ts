@@ -9,6 +9,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ekmDataConverter } from '../codec/data-converter';
+import { endedRunMessage } from '../temporal/ended-run';
 import { loadRuntimeSettings, temporalConnection, type RuntimeSettings } from '../config/runtime';
 import { CliError, ExitCode } from './exit-codes';
 
@@ -127,6 +128,14 @@ export async function describeRun(ctx: CliContext, handle: WorkflowHandle) {
   }
 }
 
+/** The words for a run an Update could not reach: it ended (how, when), or there is no such run. */
+async function notRunning(handle: WorkflowHandle): Promise<CliError> {
+  const description = await handle.describe().catch(() => undefined);
+  if (description && description.status.name !== 'RUNNING')
+    return new CliError(endedRunMessage(handle.workflowId, description), ExitCode.notFound);
+  return new CliError(`no running run ${handle.workflowId}`, ExitCode.notFound);
+}
+
 /**
  * Sends an Update and maps its refusal to the runbook's own words (exit 4), a missing run to exit 3.
  */
@@ -137,7 +146,7 @@ export async function update<T>(fn: () => Promise<T>, handle: WorkflowHandle): P
     if (err instanceof WorkflowUpdateFailedError) {
       throw new CliError(`refused: ${err.cause?.message ?? err.message}`, ExitCode.refused);
     }
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no running run ${handle.workflowId}`, ExitCode.notFound);
+    if (err instanceof WorkflowNotFoundError) throw await notRunning(handle);
     const message = (err as Error).message;
     if (/rejected|validator/i.test(message)) throw new CliError(`refused: ${message}`, ExitCode.refused);
     throw err;

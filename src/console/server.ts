@@ -38,6 +38,7 @@ import { describeRun, queryWorker, reachRun, requireWorker, update, type CliCont
 import { loadClusterRegistry } from '../config/clusters';
 import type { RuntimeSettings } from '../config/runtime';
 import { formatDuration } from '../durations';
+import { endedRunMessage } from '../temporal/ended-run';
 import { planFor, type PlanInputs } from '../plan';
 import { buildRunReport, renderRunReportMarkdown } from '../report/run-report';
 import {
@@ -127,13 +128,6 @@ function fileTooLargeMessage(input: string, upload: { filename: string; bytes: n
   const name = upload.filename ? ` ("${upload.filename}")` : '';
   const size = `${moreThan ? 'more than ' : ''}${upload.bytes} bytes (${(upload.bytes / 1024).toFixed(1)} KiB)`;
   return `${label}: the file${name} is ${size}, over the limit of ${UPLOAD_LIMIT_BYTES} bytes (${UPLOAD_LIMIT_BYTES / 1024} KiB) for an uploaded file. Nothing was sent.`;
-}
-
-/** "ekm-rekey-prod-a ended (completed 2m ago); there is nothing to answer", from the run's description. */
-function endedMessage(id: string, description: Pick<WorkflowExecutionDescription, 'status' | 'closeTime'>): string {
-  const how = description.status.name.toLowerCase().replace(/_/g, ' ').replace('canceled', 'cancelled');
-  const when = description.closeTime ? ` ${formatDuration(Math.max(0, Date.now() - description.closeTime.getTime()))} ago` : '';
-  return `${id} ended (${how}${when}); there is nothing to answer`;
 }
 
 const PUBLIC = [/^\/login$/, /^\/assets\//, /^\/healthz$/];
@@ -442,7 +436,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       message = await temporal.run(`answering ${id}`, async (ctx) => {
         const handle = ctx.client.workflow.getHandle(id);
         const description = await describeRun(ctx, handle);
-        if (description.status.name !== 'RUNNING') throw new ConsoleProblem(409, endedMessage(id, description));
+        if (description.status.name !== 'RUNNING') throw new ConsoleProblem(409, endedRunMessage(id, description));
         const unsent = 'nothing was sent; start a worker and answer again';
         await requireWorker(ctx, description.taskQueue, unsent);
         // A worker that stopped less than ~90 s ago still shows as polling: a query proves one runs the run
@@ -465,7 +459,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
         } catch (err) {
           if (err instanceof CliError && err.exitCode === ExitCode.notFound) {
             const now = await describeRun(ctx, handle);
-            if (now.status.name !== 'RUNNING') throw new ConsoleProblem(409, endedMessage(id, now));
+            if (now.status.name !== 'RUNNING') throw new ConsoleProblem(409, endedRunMessage(id, now));
           }
           // Only a bound that ran out means "sent, not taken yet"; anything else is said as it is.
           if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError)) throw err;

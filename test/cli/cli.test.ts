@@ -251,7 +251,7 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
     expect(await latestRunId(workflowIds.rekey('no-such-cluster'))).toBeUndefined();
   });
 
-  it('a second rekey while one runs exits 4 naming the running one; answer with an action not offered exits 4 "refused"', async () => {
+  it('a second rekey while one runs exits 4 naming the running one; answer with an action not offered exits 4 "refused", to the ended run exits 3 saying it ended', async () => {
     await harness.sim.control.setDurations({ rekeyMs: 8000 });
     try {
       const started = parsed(runStartedJson, await ekm(['rekey', cluster(), '--json']));
@@ -282,6 +282,10 @@ describe('ekm CLI as a process (real Temporal, simulator, PyKMIP)', () => {
 
       await handle.result();
       expect((await handle.query(progressQuery.definition)).answers).toEqual([]);
+      // Once it has ended, an answer says so (how, when) rather than "no running run".
+      const late = await ekm(['answer', rekeyId(), 'retry']);
+      expect(late.code).toBe(3);
+      expect(late.stderr).toMatch(new RegExp(`${rekeyId()} ended \\(completed [^)]* ago\\); there is nothing to answer`));
     } finally {
       await harness.sim.control.setDurations({ rekeyMs: FAST_REKEY_MS });
     }
