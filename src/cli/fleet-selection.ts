@@ -92,6 +92,15 @@ export function selectClusters(
   const selector = words.join(' ');
   if (names.length === 0) throw new CliError(`${selector} matches no cluster in ${clustersFile}`, ExitCode.usage);
   if (sort.by === 'label') {
+    // A label none of them has orders nothing: most likely a misspelt key.
+    if (!names.some((n) => labelsOf(n)[sort.key] !== undefined)) {
+      const keys = [...new Set(names.flatMap((n) => Object.keys(labelsOf(n))))].sort();
+      throw new CliError(
+        `--order label:${sort.key}: no selected cluster has the label ${sort.key}` +
+          (keys.length > 0 ? ` (their labels: ${keys.join(', ')})` : ' (they have no labels)'),
+        ExitCode.usage,
+      );
+    }
     const value = (n: string) => labelsOf(n)[sort.key] ?? '\uffff';
     names.sort((a, b) => value(a).localeCompare(value(b)) || a.localeCompare(b));
   }

@@ -131,7 +131,37 @@ describe('bad input is refused before anything starts (real Temporal, simulator)
     const file = path.join(harness.dir, 'a-file');
     fs.writeFileSync(file, '');
     await refused(['fleet', 'csr', 'ekm-fleet-setup-no-such', '--out', file], 2, `--out ${file}`, 'a file is in the way');
-    await refused(['fleet', 'csr', 'ekm-fleet-setup-no-such', '--out', path.join(file, 'csrs')], 2, '--out', 'a file is in the way');
+    await refused(
+      ['fleet', 'csr', 'ekm-fleet-setup-no-such', '--out', path.join(file, 'csrs')],
+      2,
+      '--out',
+      'a file is in the way',
+    );
+  });
+
+  it('fleet: a certs folder that is missing or a file, a run id given for a fleet, a fleet --id too long (in words)', async () => {
+    const missing = path.join(harness.dir, 'no-such-dir');
+    await refused(['fleet', 'submit-certs', 'ekm-fleet-setup-x', missing], 2, `${missing}: no such folder`);
+    const file = path.join(harness.dir, 'certs-file');
+    fs.writeFileSync(file, '');
+    await refused(['fleet', 'submit-certs', 'ekm-fleet-setup-x', file], 2, `${file}: is a file, not a folder`);
+    await refused(
+      ['fleet', 'status', 'ekm-rekey-some-cluster'],
+      3,
+      'ekm-rekey-some-cluster is not a fleet',
+      'ekm status ekm-rekey-some-cluster',
+    );
+    await refused(
+      ['fleet', 'rekey', '--all', '--id', 'a'.repeat(42)],
+      2,
+      '--id: ',
+      'is 42 characters long; a fleet id has at most 41',
+    );
+    await refused(
+      ['fleet', 'rekey', '--all', '--max-concurrency', '1000000'],
+      2,
+      '--max-concurrency: "1000000" is more than 100000',
+    );
   });
 
   it('a clusters file with an unquoted apiVersion says to quote it (exit 2)', async () => {

@@ -9,10 +9,13 @@ import {
   describeCounts,
   describeLimits,
   fleetExitCode,
+  fleetIdProblem,
   fleetOutcome,
   parseConcurrency,
   parseErrorBudget,
+  planVerdict,
 } from '../../src/cli/fleet-outcome';
+import type { PlannedStep, RunbookPlan } from '../../workflows/contract/plan';
 import { fleetInput, resolveErrorBudget, resolveLimit, type FleetClusterState, type FleetState } from '../../workflows/contract';
 
 const refusal = (fn: () => unknown): CliError => {
@@ -73,6 +76,77 @@ it('counts agree with their number', () => {
   expect(describeLimits({ maxConcurrency: 3, maxErrors: 0 })).toBe('at most 3 at once, stop at the first failure');
   expect(describeLimits({ maxConcurrency: 1, maxErrors: 1 })).toBe('at most 1 at once, stop when more than 1 run failed');
   expect(describeLimits({ maxConcurrency: 2, maxErrors: 2 })).toBe('at most 2 at once, stop when more than 2 runs failed');
+  // A concurrency above the selection is said as what can run at once (--max-concurrency 100000 over 6 clusters).
+  expect(describeLimits({ maxConcurrency: 100_000, maxErrors: 0 }, 6)).toBe('at most 6 at once, stop at the first failure');
+  expect(describeLimits({ maxConcurrency: 2, maxErrors: 0 }, 6)).toBe('at most 2 at once, stop at the first failure');
+});
+
+describe('limits and ids beyond their bounds are said as such', () => {
+  it.each([
+    ['--max-concurrency', parseConcurrency],
+    ['--max-errors', parseErrorBudget],
+  ] as const)('%s 1000000 is refused as more than 100000, not as "not a whole number"', (flag, parse) => {
+    const err = refusal(() => parse('1000000'));
+    expect(err.exitCode).toBe(ExitCode.usage);
+    expect(err.message).toBe(`${flag}: "1000000" is more than 100000; give a smaller count or a percentage (e.g. 100%)`);
+    expect(refusal(() => parse('100001')).message).toContain('is more than 100000');
+    expect(parse('100000')).toEqual({ count: 100_000 });
+  });
+
+  it('--id: a long id is refused for its length, a malformed one for its characters', () => {
+    expect(fleetIdProblem('x'.repeat(42))).toBe(`"${'x'.repeat(20)}…" is 42 characters long; a fleet id has at most 41`);
+    expect(fleetIdProblem('A B')).toBe('"A B" must be lowercase letters, digits and dashes, starting with a letter or a digit');
+  });
+});
+
+describe('a fleet plan line per cluster', () => {
+  const step = (id: string, action: PlannedStep['action'], calls: [string, 'read' | 'test' | 'change'][] = []): PlannedStep => ({
+    id,
+    title: id,
+    action,
+    detail: '',
+    calls: calls.map(([method, effect]) => ({ method, effect })),
+    waits: [],
+    asks: [],
+  });
+  const plan = (steps: PlannedStep[], facts: string[] = []): RunbookPlan => ({
+    runbook: 'recover-kmip-server-fault',
+    cluster: 'lab-2',
+    readAt: '2026-12-01T00:00:00.000Z',
+    couldStart: true,
+    refusals: [],
+    takesLock: false,
+    facts,
+    steps,
+    readWith: ['ListClusterFaults'],
+  });
+
+  it('a run that would only look and end at once (no fault, already set up) is nothing to do, saying why', () => {
+    const noFault = plan(
+      [step('confirm', 'run', [['ListClusterFaults', 'read']]), step('find-servers', 'skip'), step('diagnose', 'skip')],
+      ['no current kmipServerFault on lab-2: the run ends at once, saying so'],
+    );
+    expect(planVerdict(noFault)).toEqual({
+      verdict: 'nothing-to-do',
+      detail: 'no current kmipServerFault on lab-2: the run ends at once, saying so',
+    });
+  });
+
+  it('a step that tests, changes, waits or may run makes it a run', () => {
+    const fault = plan([
+      step('confirm', 'run', [['ListClusterFaults', 'read']]),
+      step('diagnose', 'run', [['TestKeyServerKmip', 'test']]),
+      step('wait-for-fix', 'maybe'),
+    ]);
+    expect(planVerdict(fault)).toEqual({ verdict: 'would-run', detail: 'run confirm, run diagnose, maybe wait-for-fix' });
+    const rekey = plan([
+      step('precheck', 'run', [['GetSoftwareEncryptionAtRestInfo', 'read']]),
+      step('start', 'run', [['RekeySoftwareEncryptionAtRestMasterKey', 'change']]),
+    ]);
+    expect(planVerdict(rekey).verdict).toBe('would-run');
+    const waits = plan([{ ...step('settle', 'run'), waits: [{ what: 'settle', forMs: 240_000 }] }]);
+    expect(planVerdict(waits).verdict).toBe('would-run');
+  });
 });
 
 const clusters = (...states: FleetClusterState[]) => states.map((state) => ({ state }));

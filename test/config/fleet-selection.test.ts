@@ -60,5 +60,12 @@ describe('fleet selection from the clusters file', () => {
     );
     expect(cliRefusal(() => selectClusters(registry, { all: true, label: ['a=b'] }, undefined, 'f')).message).toMatch(/^--all/);
     expect(cliRefusal(() => selectClusters(registry, { all: true }, 'size', 'f')).message).toMatch(/^--order/);
+    // A label no selected cluster has (a misspelt key) orders nothing: refused, naming the labels they have.
+    const noLabel = cliRefusal(() => selectClusters(registry, { all: true }, 'label:sight', 'f'));
+    expect(noLabel.exitCode).toBe(2);
+    expect(noLabel.message).toBe('--order label:sight: no selected cluster has the label sight (their labels: env, site, tier)');
+    expect(cliRefusal(() => selectClusters(registry, { clusters: 'lab-4' }, 'label:site', 'f')).message).toBe(
+      '--order label:site: no selected cluster has the label site (they have no labels)',
+    );
   });
 });

@@ -8,7 +8,8 @@ import { issueCertificate, loadCertificateAuthority } from '../../src/pki/author
 import { x509 } from '../../src/pki/x509';
 import { startTemporalDevServer } from '../../tools/devenv/temporal';
 import { startSimulatorFleet, type FleetMember, type RunningFleet } from '../../tools/simulator/fleet';
-import { fleetStatusQuery, fleetWorkflowId, methodEffectOf, type FleetResult } from '../../workflows/contract';
+import { fleetStatusQuery, fleetWorkflowId, methodEffectOf, progressQuery, type FleetResult } from '../../workflows/contract';
+import type { FleetStatusJson } from '../../src/cli/fleet-json';
 import { fleetRunbook } from '../../workflows/fleet';
 import { runCli } from '../support/cli';
 import { startRunbook } from '../support/start';
@@ -227,7 +228,7 @@ describe('through the CLI', () => {
 
     const status = await runCli(['fleet', 'status', output.workflowId], env);
     expect(status.code).toBe(1); // ended, not every cluster done
-    expect(status.stdout).toContain('stopped-error-budget');
+    expect(status.stdout).toContain('; stopped: error budget;'); // the fleet's own outcome, as fleet list says it
     expect(status.stdout).toContain('rekey on 9 clusters');
     // The list says how the fleet ended, not Temporal's COMPLETED.
     const list = await runCli(['fleet', 'list', '--all'], env);
@@ -245,6 +246,15 @@ describe('through the CLI', () => {
     expect(resumed.stderr).toBe('');
     expect(resumed.code).toBe(1); // the fleet holds a failed cluster (the one before the resume)
     expect(resumed.stdout).toContain('7 clusters not started yet');
+    // --wait ends with the fleet's final table and outcome, not with the last summary seen while it ran.
+    const tail = resumed.stdout.trim().split('\n');
+    expect(tail.pop()).toBe('the fleet ended: ended: 1 failed');
+    expect(tail.find((l) => l.startsWith(`${permanent} `))).toMatch(/ failed +KeyProviderNotFound: /);
+    expect(tail).toContain('done 8 / running 0 / waiting for a person 0 / failed 1 / not started 0  [####################] 100%');
+    // Its id is taken, also now that it ended: a new fleet under it would hide this one.
+    const again = await runCli(['fleet', 'rekey', '--clusters', permanent, '--id', id], env);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain(`--id: fleet ${output.workflowId} already exists`);
     // Resumed: one row still (its latest run), now ended with the failure from before the resume.
     const relisted = (await runCli(['fleet', 'list', '--all'], env)).stdout
       .split('\n')
@@ -485,6 +495,87 @@ describe('through the CLI', () => {
     } finally {
       await fleet.member(held).sim.control.clearHttpFaults();
       await holder?.result().catch(() => undefined);
+    }
+  }, 180_000);
+  it('fleet recover kmip over 3 clusters: the one with kmipServerFault is diagnosed, waits for the fix and recovers; the others end at once saying so; nothing mutating is called', async () => {
+    const names = rekeyNames.slice(9, 12);
+    const faulted = names[1]!;
+    const member = fleet.member(faulted);
+    const kmipHost = testEnv().kmip.host;
+    // A master key on the key server (a rekey), so that a restart must fetch it; then the restart
+    // with the key server unreachable raises kmipServerFault.
+    expect((await runCli(['rekey', faulted, '--wait'], env)).code).toBe(0);
+    const lastSeq = async (name: string) => (await fleet.member(name).sim.control.calls()).at(-1)?.seq ?? 0;
+    const since = await Promise.all(names.map(lastSeq));
+    const callsSince = async (name: string) => fleet.member(name).sim.control.calls({ afterSeq: since[names.indexOf(name)] });
+    await member.sim.control.makeUnreachable(kmipHost);
+    try {
+      await member.sim.control.restartCluster();
+      const line = (out: string, name: string) => out.split('\n').find((l) => l.startsWith(`${name} `)) ?? '';
+      const plan = await eventually(async () => {
+        const p = await runCli(['fleet', 'recover', 'kmip', '--clusters', names.join(','), '--plan'], env);
+        expect(line(p.stdout, faulted)).toMatch(/ would run +run confirm, run find-servers, run diagnose/);
+        return p;
+      }, 30_000);
+      expect(plan.code).toBe(0);
+      for (const name of names.filter((n) => n !== faulted))
+        expect(line(plan.stdout, name)).toMatch(
+          new RegExp(` nothing to do +no current kmipServerFault on ${name}: the run ends at once, saying so$`),
+        );
+
+      const id = `recover-${tag}`;
+      const started = await runCli(
+        ['fleet', 'recover', 'kmip', '--clusters', names.join(','), '--max-concurrency', '3', '--id', id],
+        env,
+      );
+      expect(started.code).toBe(0);
+      const workflowId = fleetWorkflowId('recover-kmip-server-fault', id);
+      await eventually(
+        async () => {
+          const view = JSON.parse((await runCli(['fleet', 'status', workflowId, '--json'], env)).stdout) as FleetStatusJson;
+          expect(view.summary).toMatchObject({ done: 2, waitingForPerson: 1, running: 0, failed: 0 });
+          expect(view.summary.etaMs).toBeUndefined(); // only a person's answer is left: no estimate
+          expect(view.children).toEqual([
+            expect.objectContaining({
+              cluster: faulted,
+              step: 'wait-for-fix',
+              waitingFor: expect.stringContaining('unreachable'),
+            }),
+          ]);
+        },
+        60_000,
+        500,
+      );
+      // The clusters without the fault: their runs ended at once, saying so, having only listed the faults.
+      for (const name of names.filter((n) => n !== faulted)) {
+        const result = (await temporal.client.workflow.getHandle(`ekm-recover-kmip-${name}`).result()) as { outcome: string };
+        expect([name, result.outcome]).toEqual([name, 'no-fault']);
+        const progress = await temporal.client.workflow.getHandle(`ekm-recover-kmip-${name}`).query(progressQuery.definition);
+        expect(progress.notes.join('\n')).toContain(`no current kmipServerFault on ${name}: nothing to do`);
+        expect([name, [...new Set((await callsSince(name)).map((c) => c.method))]]).toEqual([name, ['ListClusterFaults']]);
+      }
+
+      await member.sim.control.makeReachable(kmipHost);
+      const answered = await runCli(['answer', `ekm-recover-kmip-${faulted}`, 'fixed'], env);
+      expect(answered.code).toBe(0);
+      const watch = await runCli(['fleet', 'status', workflowId, '--watch', '--timeout', '90s'], env, 120_000);
+      expect(watch.code).toBe(0);
+      expect(watch.stdout.trim().split('\n').pop()).toBe('watch ended: the fleet ended: done');
+      const recovered = (await temporal.client.workflow.getHandle(`ekm-recover-kmip-${faulted}`).result()) as {
+        outcome: string;
+        diagnosis?: { servers: unknown[] };
+      };
+      expect(recovered.outcome).toBe('recovered');
+      expect(recovered.diagnosis?.servers.length).toBeGreaterThan(0);
+      // Reads and key server tests only, on every cluster: the runbook never changes anything.
+      for (const name of names) {
+        const calls = await callsSince(name);
+        expect(calls.length).toBeGreaterThan(0);
+        expect([name, calls.filter((c) => methodEffectOf(c.method ?? '') === 'change').map((c) => c.method)]).toEqual([name, []]);
+      }
+      expect((await callsSince(faulted)).some((c) => c.method === 'TestKeyServerKmip')).toBe(true);
+    } finally {
+      await member.sim.control.makeReachable(kmipHost);
     }
   }, 180_000);
 });

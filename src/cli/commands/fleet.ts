@@ -5,7 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import {
@@ -31,16 +36,20 @@ import { runbooks } from '../../../workflows/runbooks';
 import { loadClusterRegistry, type ClusterRegistry } from '../../config/clusters';
 import { ConfigError } from '../../config/zod-errors';
 import { formatDuration } from '../../durations';
+import { unreachableBecause } from '../../temporal/reachability';
 import { readCertificateFile } from '../certificate-files';
 import { certificateFileGaps } from '../fleet-cert-files';
 import { listFleets } from '../fleet-list';
 import {
+  clusterCounts,
   count,
   describeCounts,
   describeLimits,
   fleetExitCode,
+  fleetIdProblem,
   fleetOutcome,
   parseConcurrency,
+  planVerdict,
   parseErrorBudget,
 } from '../fleet-outcome';
 import { CliError, ExitCode } from '../exit-codes';
@@ -55,12 +64,11 @@ import {
 } from '../fleet-json';
 import { selectClusters, type Selection, type SelectorFlags } from '../fleet-selection';
 import { formatJson } from '../json-output';
-import type { RunbookPlan } from '../../../workflows/contract/plan';
 import { temporalView } from '../plan-busy';
 import { withTemporalView } from '../plan-command';
 import { commandTimeoutMs, run } from '../run';
 import { validateInput } from '../start';
-import { describeRun, reachRun, type CliContext } from '../temporal';
+import { describeRun, queryWorker, reachRun, type CliContext } from '../temporal';
 import { whoIsActing } from '../who';
 import { certificateVerdict } from './cert';
 import { recoverRequest } from './recover';
@@ -135,16 +143,18 @@ async function startFleet(
   const maxConcurrency = parseConcurrency(flags.maxConcurrency);
   const maxErrors = parseErrorBudget(flags.maxErrors);
   const id = flags.id ?? defaultFleetId();
-  if (!fleetId.safeParse(id).success)
-    throw new CliError(`--id: "${id}" must be lowercase letters, digits and dashes`, ExitCode.usage);
+  if (!fleetId.safeParse(id).success) throw new CliError(`--id: ${fleetIdProblem(id)}`, ExitCode.usage);
   const sample = request.inputFor(selection.names[0]!);
   validateInput(runbooks[request.runbook].input, sample, request.fieldFlags);
   const signer = (sample as { signer?: { type: string; name?: string } }).signer;
   if (signer?.type === 'command' && signer.name && !registry.signers[signer.name])
     throw new CliError(`--signer-name: no signer "${signer.name}" in ${ctx.settings.EKM_CLUSTERS_FILE}`, ExitCode.usage);
   const total = selection.names.length;
-  const limits = { maxConcurrency: resolveLimit(maxConcurrency, total), maxErrors: resolveErrorBudget(maxErrors, total) };
-  if (!flags.json) out(describeSelection(request.runbook, selection, limits));
+  const limits = {
+    maxConcurrency: Math.min(resolveLimit(maxConcurrency, total), total),
+    maxErrors: resolveErrorBudget(maxErrors, total),
+  };
+  if (!flags.json) out(describeSelection(request.runbook, selection, flags.plan ? undefined : limits));
   if (flags.plan) return planFleet(ctx, out, request, selection, flags);
 
   const { cluster: _cluster, ...input } = sample;
@@ -167,10 +177,15 @@ async function startFleet(
       taskQueue: ctx.settings.EKM_TASK_QUEUE,
       args: [fleetInput],
       workflowIdConflictPolicy: 'FAIL',
+      // An ended fleet's id too: a new fleet under it would hide the old one from status, list and resume.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
-      throw new CliError(`--id: fleet ${workflowId} already exists (ekm fleet status ${workflowId})`, ExitCode.refused);
+      throw new CliError(
+        `--id: fleet ${workflowId} already exists (ekm fleet status ${workflowId}); choose another --id, or leave it out`,
+        ExitCode.refused,
+      );
     throw err;
   }
   ctx.sent = undefined;
@@ -192,14 +207,26 @@ async function startFleet(
   return exitCode;
 }
 
-function describeSelection(runbook: string, selection: Selection, limits: { maxConcurrency: number; maxErrors: number }): string {
+/** The selection as shown before a start (with its limits) or a plan (which reads PLAN_CONCURRENCY clusters at a time). */
+function describeSelection(
+  runbook: string,
+  selection: Selection,
+  limits?: { maxConcurrency: number; maxErrors: number },
+): string {
+  const how = limits
+    ? describeLimits(limits, selection.names.length)
+    : `plan only: read-only, ${PLAN_CONCURRENCY} clusters read at a time`;
   return (
     `fleet ${runbook} on ${count(selection.names.length, 'cluster')} (${selection.selector}), ` +
-    `${describeLimits(limits)}:\n  ${selection.names.join(', ')}`
+    `${how}:\n  ${selection.names.join(', ')}`
   );
 }
 
-/** Follows a fleet to its end: the summary line whenever it changes. */
+/**
+ * Follows a fleet to its end: the summary line whenever it changes, then (with `out`) the final
+ * table and the fleet's own outcome. The fleet workflow failing or terminated: exit 1; Temporal lost
+ * while following: exit 5, saying that the fleet goes on (it is not cancelled).
+ */
 async function followFleet(ctx: CliContext, handle: WorkflowHandle, out?: (line: string) => void): Promise<FleetResult> {
   ctx.unbounded();
   let last = '';
@@ -220,11 +247,25 @@ async function followFleet(ctx: CliContext, handle: WorkflowHandle, out?: (line:
     }
     await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
   }
+  let result: FleetResult;
   try {
-    return fleetResult.parse(await done);
+    result = fleetResult.parse(await done);
   } catch (err) {
-    throw new CliError(`fleet ${handle.workflowId} failed: ${(err as Error).message}`, ExitCode.runbookFailed);
+    if (err instanceof WorkflowFailedError)
+      throw new CliError(`fleet ${handle.workflowId} failed: ${err.cause?.message ?? err.message}`, ExitCode.runbookFailed);
+    const why = (await unreachableBecause(ctx.settings.TEMPORAL_ADDRESS, 1000)) ?? 'it stopped answering';
+    throw new CliError(
+      `lost Temporal at ${ctx.settings.TEMPORAL_ADDRESS} (${why}) while following ${handle.workflowId}; ` +
+        `the fleet goes on, it was not cancelled: ekm fleet status ${handle.workflowId} --watch`,
+      ExitCode.unavailable,
+    );
   }
+  if (out) {
+    out('');
+    out(renderFleet({ status: result.status, children: [], summary: summarize(result.status, []) }, handle.workflowId));
+    out(`the fleet ended: ${fleetOutcome('ENDED', result)}`);
+  }
+  return result;
 }
 
 type Summary = FleetStatusJson['summary'];
@@ -247,7 +288,8 @@ function summarize(status: FleetStatus, children: FleetStatusJson['children']): 
     notStarted,
   };
   const stillToRun = status.state === 'running' ? notStarted : 0;
-  if (durations.length > 0 && !status.endedAt) {
+  // Only runs waiting for a person left: no estimate (a person's answer is not a duration).
+  if (durations.length > 0 && !status.endedAt && stillToRun + running > 0) {
     const mean = durations.reduce((a, b) => a + b, 0) / durations.length;
     const waves = Math.ceil((stillToRun + running) / Math.max(1, status.maxConcurrency));
     summary.etaMs = Math.round(waves * mean);
@@ -283,6 +325,9 @@ async function bounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise
 }
 
 const CHILD_QUERY_DEADLINE_MS = 5000;
+/** The width of a table's WAITING FOR / ERROR text; longer ones end with '…'. */
+const DETAIL_WIDTH = 160;
+const FLEET_QUERY_DEADLINE_MS = 15_000;
 const WATCH_EVERY_MS = 2000;
 /** A watch ends this long before --timeout (at most a quarter of it), so the last refresh fits. */
 const WATCH_MARGIN_MS = 3000;
@@ -298,9 +343,14 @@ Exit codes (status, status --watch, and a fleet start or resume with --wait):
 /** A fleet's status and the progress of each running child (what it waits for); needs a worker. */
 async function fleetView(ctx: CliContext, workflowId: string) {
   const handle = ctx.client.workflow.getHandle(workflowId);
-  const description = await reachRun(ctx, handle, 'the fleet status is read through its query, which needs one');
+  const needsWorker = 'the fleet status is read through its query, which needs one';
+  const description = await reachRun(ctx, handle, needsWorker);
   ctx.doing = `reading the status of ${workflowId}`;
-  const status = await handle.query(fleetStatusQuery.definition);
+  // Bounded: a worker that stopped less than a minute ago still shows as polling, and a query no
+  // worker takes is otherwise held until --timeout.
+  const status = await queryWorker(description.taskQueue, needsWorker, () =>
+    ctx.client.withDeadline(Date.now() + FLEET_QUERY_DEADLINE_MS, () => handle.query(fleetStatusQuery.definition)),
+  );
   const running = status.clusters.filter((c) => c.state === 'running' || c.state === 'attached');
   ctx.doing = `reading the progress of ${count(running.length, 'running runbook')} of ${workflowId}`;
   const progress = new Map<string, RunbookProgress>();
@@ -324,12 +374,17 @@ async function fleetView(ctx: CliContext, workflowId: string) {
   return { handle, description, status, children, progress, summary: summarize(status, children) };
 }
 
-function renderFleet(view: Awaited<ReturnType<typeof fleetView>>, workflowId: string): string {
+function renderFleet(
+  view: Pick<Awaited<ReturnType<typeof fleetView>>, 'status' | 'children' | 'summary'>,
+  workflowId: string,
+): string {
   const { status, children } = view;
   const child = new Map(children.map((c) => [c.cluster, c]));
   const lines = [
-    `${workflowId}: ${status.runbook} on ${count(status.clusters.length, 'cluster')} (${status.selector}); ${status.state}` +
-      `; ${describeLimits(status)}`,
+    `${workflowId}: ${status.runbook} on ${count(status.clusters.length, 'cluster')} (${status.selector}); ` +
+      // An ended fleet's own outcome (`ended: 1 failed`, as fleet list says it), not a bare `completed`.
+      `${status.endedAt ? fleetOutcome('ENDED', { state: status.state, status }) : status.state}` +
+      `; ${describeLimits(status, status.clusters.length)}`,
     summaryLine(view.summary),
     '',
     `${'CLUSTER'.padEnd(20)} ${'STATE'.padEnd(18)} ${'STEP'.padEnd(16)} WAITING FOR / ERROR`,
@@ -337,13 +392,29 @@ function renderFleet(view: Awaited<ReturnType<typeof fleetView>>, workflowId: st
   for (const c of status.clusters) {
     const v = child.get(c.cluster);
     const state = v?.state === 'waiting-for-input' ? 'waiting-for-input' : c.state;
-    const detail = c.error ? `${c.error.name}: ${c.error.message}` : (v?.waitingFor ?? '');
-    lines.push(
-      `${c.cluster.padEnd(20)} ${state.padEnd(18)} ${(v?.step ?? '').padEnd(16)} ${detail.split('\n')[0]!.slice(0, 160)}`,
-    );
+    const detail = (c.error ? `${c.error.name}: ${c.error.message}` : (v?.waitingFor ?? '')).split('\n')[0]!;
+    const shown = detail.length > DETAIL_WIDTH ? `${detail.slice(0, DETAIL_WIDTH - 1)}…` : detail;
+    lines.push(`${c.cluster.padEnd(20)} ${state.padEnd(18)} ${(v?.step ?? '').padEnd(16)} ${shown}`);
   }
   for (const note of status.notes) lines.push(`note: ${note}`);
+  // The whole question and the commands that answer it are in the run's own status.
+  const waiting = children.filter((c) => c.state === 'waiting-for-input');
+  for (const c of waiting) {
+    const run = status.clusters.find((x) => x.cluster === c.cluster)?.workflowId;
+    if (run) lines.push(`${c.cluster} waits for a person: ekm status ${run} (what it asks, and how to answer)`);
+  }
   return lines.join('\n');
+}
+
+/** The nearest existing part of `dir` when it is a file (so no folder can be made there), else undefined. */
+function fileInTheWay(dir: string): string | undefined {
+  let at = path.resolve(dir);
+  while (!fs.existsSync(at)) {
+    const up = path.dirname(at);
+    if (up === at) return undefined;
+    at = up;
+  }
+  return fs.statSync(at).isDirectory() ? undefined : at;
 }
 
 /** A fleet by workflow id, or by its id alone (then each runbook's fleet id is tried). */
@@ -360,6 +431,11 @@ async function resolveFleetId(ctx: CliContext, target: string): Promise<string> 
       // not this runbook's
     }
   }
+  if (target.startsWith('ekm-'))
+    throw new CliError(
+      `${target} is not a fleet (a fleet's id starts with ekm-fleet-); a runbook's run: ekm status ${target}`,
+      ExitCode.notFound,
+    );
   throw new CliError(`no fleet ${target} (give the workflow id: ekm fleet list)`, ExitCode.notFound);
 }
 
@@ -540,8 +616,17 @@ export function registerFleet(program: Command): void {
         const workflowId = await resolveFleetId(ctx, target);
         const handle = ctx.client.workflow.getHandle(workflowId);
         const { status } = await describeRun(ctx, handle);
-        if (status.name !== 'RUNNING')
-          throw new CliError(`${workflowId} has already ended (${status.name.toLowerCase()})`, ExitCode.notFound);
+        if (status.name !== 'RUNNING') {
+          // The fleet's own outcome (cancelled, stopped: error budget …), not Temporal's COMPLETED.
+          const result = await handle.result().then(
+            (r: unknown) => fleetResult.safeParse(r).data,
+            () => undefined,
+          );
+          throw new CliError(
+            `${workflowId} has already ended (${fleetOutcome(status.name, result)}): nothing to cancel`,
+            ExitCode.notFound,
+          );
+        }
         ctx.sent = { what: 'the cancellation', workflowId };
         await handle.signal(fleetCancelSignal.definition, { cancelRunning: Boolean(opts.cancelRunning), by: opts.by });
         out(
@@ -621,30 +706,43 @@ export function registerFleet(program: Command): void {
     .requiredOption('--out <dir>', 'the folder to write the CSRs into')
     .action((target: string, opts: { out: string }) =>
       run(async (ctx, out) => {
+        // Checked before asking Temporal; the folder is made only when there is a CSR to write.
+        const inTheWay = fileInTheWay(opts.out);
+        if (inTheWay)
+          throw new CliError(
+            `--out ${opts.out}: cannot create the folder for the CSRs: a file is in the way (${inTheWay} is a file)`,
+            ExitCode.usage,
+          );
+        const workflowId = await resolveFleetId(ctx, target);
+        const view = await fleetView(ctx, workflowId);
+        const csrs = view.status.clusters.flatMap((c) => {
+          const p = view.progress.get(c.cluster);
+          const csr = p?.waiting?.kind === 'signed-certificate' ? (p.waiting.csrPem ?? p.csrPem) : undefined;
+          return csr ? [{ cluster: c.cluster, csr }] : [];
+        });
+        if (csrs.length === 0)
+          throw new CliError(
+            `no cluster of ${workflowId} waits for a signed certificate now (${describeCounts(clusterCounts(view.status.clusters))}); ` +
+              `nothing was written`,
+            ExitCode.notFound,
+          );
         try {
           fs.mkdirSync(opts.out, { recursive: true });
         } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code ?? '';
-          const why = ['EEXIST', 'ENOTDIR'].includes(code)
-            ? 'a file is in the way (it needs a folder)'
-            : code || (err as Error).message;
-          throw new CliError(`--out ${opts.out}: cannot create the folder for the CSRs: ${why}`, ExitCode.usage);
+          throw new CliError(
+            `--out ${opts.out}: cannot create the folder for the CSRs: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+            ExitCode.usage,
+          );
         }
-        const workflowId = await resolveFleetId(ctx, target);
-        const view = await fleetView(ctx, workflowId);
-        let written = 0;
-        for (const c of view.status.clusters) {
-          const p = view.progress.get(c.cluster);
-          const csr = p?.waiting?.kind === 'signed-certificate' ? (p.waiting.csrPem ?? p.csrPem) : undefined;
-          if (!csr) continue;
-          fs.writeFileSync(path.join(opts.out, `${c.cluster}.csr`), csr);
-          written += 1;
-          out(`${c.cluster}: ${path.join(opts.out, `${c.cluster}.csr`)}`);
+        for (const { cluster, csr } of csrs) {
+          fs.writeFileSync(path.join(opts.out, `${cluster}.csr`), csr);
+          out(`${cluster}: ${path.join(opts.out, `${cluster}.csr`)}`);
         }
+        const written = csrs.length;
         out(
           `${count(written, 'CSR')} written to ${opts.out}; sign each as <cluster>.crt in one folder, then: ekm fleet submit-certs ${workflowId} DIR`,
         );
-        return written > 0 ? ExitCode.ok : ExitCode.notFound;
+        return ExitCode.ok;
       }),
     );
 
@@ -658,8 +756,10 @@ export function registerFleet(program: Command): void {
     .option('--json', 'machine-readable output')
     .action((target: string, dir: string, opts: { ca?: string; by?: string; json?: boolean }) =>
       run(async (ctx, out) => {
-        if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
-          throw new CliError(`<dir>: ${dir} is not a folder`, ExitCode.usage);
+        if (!fs.existsSync(dir))
+          throw new CliError(`${dir}: no such folder (the folder with the <cluster>.crt files)`, ExitCode.usage);
+        if (!fs.statSync(dir).isDirectory())
+          throw new CliError(`${dir}: is a file, not a folder (give the folder with the <cluster>.crt files)`, ExitCode.usage);
         const sharedCa = opts.ca ? readCertificateFile(opts.ca, '--ca') : undefined;
         const workflowId = await resolveFleetId(ctx, target);
         const view = await fleetView(ctx, workflowId);
@@ -726,11 +826,15 @@ async function submitAll(
     try {
       const cert = readCertificateFile(certFile, `${c.cluster}.crt`);
       const ca = sharedCaPem ?? readCertificateFile(caFile, `${c.cluster}.ca.pem`).pem;
-      const verdict = await certificateVerdict(csrPem, `${c.workflowId}`, {
-        cert: Buffer.from(cert.pem),
-        ca: Buffer.from(ca),
-        mustOutlive: p?.waiting?.mustOutlive,
-      });
+      // Problems name the files of DIR (and --ca when given), not ekm submit-cert's --cert.
+      const names = { certificate: `${c.cluster}.crt`, ca: sharedCaPem ? '--ca' : `${c.cluster}.ca.pem` };
+      const verdict = await certificateVerdict(
+        csrPem,
+        `${c.workflowId}`,
+        { cert: Buffer.from(cert.pem), ca: Buffer.from(ca), mustOutlive: p?.waiting?.mustOutlive },
+        new Date(),
+        names,
+      );
       if (!verdict.accepted) {
         row('refused', verdict.problems.join('; '));
         continue;
@@ -751,15 +855,6 @@ async function submitAll(
 }
 
 const PLAN_CONCURRENCY = 8;
-
-/** One line per cluster from its plan: would run (what changes) / would refuse (why) / nothing to do. */
-export function planVerdict(plan: RunbookPlan): { verdict: 'would-run' | 'would-refuse' | 'nothing-to-do'; detail: string } {
-  if (!plan.couldStart)
-    return { verdict: 'would-refuse', detail: plan.refusals.map((r) => `${r.type}: ${r.message}`).join('; ') };
-  const doing = plan.steps.filter((s) => s.action !== 'skip' && s.action !== 'reuse' && s.id !== 'lock');
-  if (doing.length === 0) return { verdict: 'nothing-to-do', detail: plan.facts[0] ?? 'every step would be skipped or reused' };
-  return { verdict: 'would-run', detail: doing.map((s) => `${s.action} ${s.id}`).join(', ') };
-}
 
 /**
  * --plan: each cluster's plan (src/plan: read-only, no lock) and what Temporal knows of it (a run
