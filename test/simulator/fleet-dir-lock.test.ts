@@ -72,3 +72,15 @@ it('a stale lock (its process is gone) is taken over', async () => {
   fleet = undefined;
   expect(fs.existsSync(lockFile())).toBe(false);
 }, 30_000);
+
+it("each cluster's start line names the cluster (one process serves many), not only its uuid", async () => {
+  const lines: string[] = [];
+  fleet = await startSimulatorFleet({
+    dir: path.join(dir, 'sim'),
+    clusters: [{ name: 'ams-1' }, { name: 'fra-1' }],
+    durations: { tickMs: 1000 },
+    log: (line) => lines.push(line),
+  });
+  for (const name of ['ams-1', 'fra-1'])
+    expect(lines.filter((l) => new RegExp(`created cluster ${name} \\([0-9a-f-]{36}\\): https://`).test(l))).toHaveLength(1);
+});

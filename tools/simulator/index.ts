@@ -189,9 +189,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   cluster.start();
   const url = `${tls ? 'https' : 'http'}://${urlHost(host)}:${port}`;
   const controlUrl = `http://${urlHost(options.controlHost ?? '127.0.0.1')}:${controlPort}`;
-  const clusterUuid = await cluster.run((state) => state.cluster.uuid);
+  const { uuid: clusterUuid, name: clusterName } = await cluster.run((state) => state.cluster);
+  // The name first: one process may serve many clusters (ekm simulator --clusters N).
   log(
-    `Element simulator ${created ? 'created' : 'resumed'} cluster ${clusterUuid}: ${url}/json-rpc/${apiVersion}, control ${controlUrl}`,
+    `Element simulator ${created ? 'created' : 'resumed'} cluster ${clusterName} (${clusterUuid}): ${url}/json-rpc/${apiVersion}, control ${controlUrl}`,
   );
 
   let stopped = false;
