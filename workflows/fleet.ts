@@ -32,6 +32,7 @@ import {
   fleetCancelSignal,
   fleetInput,
   fleetStatusQuery,
+  inputForCluster,
   resolveErrorBudget,
   resolveLimit,
   type FleetCluster,
@@ -123,7 +124,7 @@ export async function fleetRunbook(rawInput: FleetInput, carried?: FleetCarried)
   }
 
   async function start(entry: FleetCluster): Promise<void> {
-    const childInput = { requestedBy: input.requestedBy, ...input.input, cluster: entry.cluster };
+    const childInput = { requestedBy: input.requestedBy, ...inputForCluster(input.input, entry.cluster), cluster: entry.cluster };
     const options = runbookStart(input.runbook, childInput as never, { taskQueue: workflowInfo().taskQueue });
     entry.startedAt = now();
     try {

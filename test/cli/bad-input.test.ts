@@ -164,6 +164,18 @@ describe('bad input is refused before anything starts (real Temporal, simulator)
     );
   });
 
+  it("fleet setup: a --cn with {cluster} too long once a cluster's name is in it (exit 2, naming the cluster)", async () => {
+    // setup's flags, the cluster taken by the fleet's selector instead.
+    const flags = setupFlags().slice(2);
+    flags[flags.indexOf('--cn') + 1] = `{cluster}.${'x'.repeat(60)}`;
+    await refused(
+      ['fleet', 'setup', '--clusters', harness.name, ...flags],
+      2,
+      '--cn',
+      `(cluster ${harness.name}, with {cluster} = ${harness.name})`,
+    );
+  });
+
   it('a clusters file with an unquoted apiVersion says to quote it (exit 2)', async () => {
     const unquoted = path.join(harness.dir, 'unquoted.yaml');
     fs.writeFileSync(unquoted, fs.readFileSync(clustersFile, 'utf8').replace(/apiVersion: "?([\d.]+)"?/, 'apiVersion: 12.0'));

@@ -16,7 +16,14 @@ import {
   planVerdict,
 } from '../../src/cli/fleet-outcome';
 import type { PlannedStep, RunbookPlan } from '../../workflows/contract/plan';
-import { fleetInput, resolveErrorBudget, resolveLimit, type FleetClusterState, type FleetState } from '../../workflows/contract';
+import {
+  fleetInput,
+  inputForCluster,
+  resolveErrorBudget,
+  resolveLimit,
+  type FleetClusterState,
+  type FleetState,
+} from '../../workflows/contract';
 
 const refusal = (fn: () => unknown): CliError => {
   try {
@@ -194,4 +201,18 @@ describe('exit codes of fleet status, --watch and --wait', () => {
     expect(fleetExitCode(status('stopping', ['failed', 'running'], false))).toBe(ExitCode.stillRunning);
     expect(ExitCode.stillRunning).toBe(6);
   });
+});
+
+it("{cluster} in a fleet setup's subject becomes each cluster's name; other fields and inputs are left alone", () => {
+  const input = {
+    subject: { commonName: '{cluster}.example.com', organization: 'Example', organizationalUnit: 'ops {cluster} {cluster}' },
+    keyServerName: '{cluster}-kmip',
+  };
+  expect(inputForCluster(input, 'prod-ams-1')).toEqual({
+    subject: { commonName: 'prod-ams-1.example.com', organization: 'Example', organizationalUnit: 'ops prod-ams-1 prod-ams-1' },
+    keyServerName: '{cluster}-kmip',
+  });
+  expect(input.subject.commonName).toBe('{cluster}.example.com'); // the fleet's own input is not changed
+  const rekey = { keyManagement: 'external' };
+  expect(inputForCluster(rekey, 'a')).toBe(rekey);
 });

@@ -300,7 +300,7 @@ describe('through the CLI', () => {
         '--id',
         id,
         '--cn',
-        'fleet.example.test',
+        '{cluster}.example.test',
         '--provider-name',
         'kmip-provider',
         '--server-name',
@@ -333,6 +333,11 @@ describe('through the CLI', () => {
       60_000,
       500,
     );
+    // One subject per cluster ({cluster} in --cn): each cluster its own KMIP client identity.
+    for (const name of setupNames)
+      expect(new x509.Pkcs10CertificateRequest(fs.readFileSync(path.join(csrDir, `${name}.csr`), 'utf8')).subject).toContain(
+        `CN=${name}.example.test`,
+      );
     // The CA team signs the batch; the second cluster gets the first one's certificate by mistake.
     const ca = await loadCertificateAuthority(kmip.caPem, kmip.caKeyPem);
     const sign = async (name: string) => {

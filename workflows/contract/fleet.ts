@@ -13,6 +13,24 @@ export type FleetRunbookName = z.infer<typeof fleetRunbookName>;
 export const fleetId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'must be lowercase letters, digits and dashes');
 export const fleetWorkflowId = (runbook: FleetRunbookName, id: string) => `ekm-fleet-${runbook}-${id}`;
 
+/** Stands for each cluster's name in a fleet setup's subject fields (`--cn '{cluster}.example.com'`). */
+export const CLUSTER_PLACEHOLDER = '{cluster}';
+
+/**
+ * A fleet's runbook input for one cluster: `{cluster}` in the certificate subject's fields
+ * (`subject.commonName`, …) replaced by the cluster's name, so each cluster's CSR names it (one
+ * subject for every cluster would give them one KMIP identity). Other fields are left as they are.
+ */
+export function inputForCluster(input: Record<string, unknown>, cluster: string): Record<string, unknown> {
+  const subject = input.subject;
+  if (!subject || typeof subject !== 'object') return input;
+  const named = Object.entries(subject as Record<string, unknown>).map(([field, value]) => [
+    field,
+    typeof value === 'string' ? value.split(CLUSTER_PLACEHOLDER).join(cluster) : value,
+  ]);
+  return { ...input, subject: Object.fromEntries(named) };
+}
+
 /** A limit as a count or a percentage of the selected clusters (`50`, `10%`). */
 export const fleetLimit = z.union([
   z.strictObject({ count: z.number().int().min(1).max(100_000) }),

@@ -14,12 +14,14 @@ import {
 import type { Command } from 'commander';
 import { z } from 'zod';
 import {
+  CLUSTER_PLACEHOLDER,
   fleetCancelSignal,
   fleetId,
   fleetResult,
   fleetRunbookName,
   fleetStatusQuery,
   fleetWorkflowId,
+  inputForCluster,
   progressQuery,
   resolveErrorBudget,
   resolveLimit,
@@ -144,8 +146,19 @@ async function startFleet(
   const maxErrors = parseErrorBudget(flags.maxErrors);
   const id = flags.id ?? defaultFleetId();
   if (!fleetId.safeParse(id).success) throw new CliError(`--id: ${fleetIdProblem(id)}`, ExitCode.usage);
+  // The input as given ({cluster} kept: the fleet puts each cluster's name in), checked as the clusters get it.
   const sample = request.inputFor(selection.names[0]!);
-  validateInput(runbooks[request.runbook].input, sample, request.fieldFlags);
+  // Every cluster's, when {cluster} makes them differ (a long name can make a common name too long).
+  const differ = JSON.stringify(sample).includes(CLUSTER_PLACEHOLDER);
+  for (const name of differ ? selection.names : selection.names.slice(0, 1)) {
+    try {
+      validateInput(runbooks[request.runbook].input, { ...inputForCluster(sample, name), cluster: name }, request.fieldFlags);
+    } catch (err) {
+      if (differ && err instanceof CliError)
+        throw new CliError(`${err.message} (cluster ${name}, with ${CLUSTER_PLACEHOLDER} = ${name})`, err.exitCode);
+      throw err;
+    }
+  }
   const signer = (sample as { signer?: { type: string; name?: string } }).signer;
   if (signer?.type === 'command' && signer.name && !registry.signers[signer.name])
     throw new CliError(`--signer-name: no signer "${signer.name}" in ${ctx.settings.EKM_CLUSTERS_FILE}`, ExitCode.usage);
@@ -155,6 +168,12 @@ async function startFleet(
     maxErrors: resolveErrorBudget(maxErrors, total),
   };
   if (!flags.json) out(describeSelection(request.runbook, selection, flags.plan ? undefined : limits));
+  const commonName = (sample as { subject?: { commonName?: unknown } }).subject?.commonName;
+  if (!flags.json && total > 1 && typeof commonName === 'string' && !commonName.includes(CLUSTER_PLACEHOLDER))
+    out(
+      `note: every cluster's CSR gets the same subject (CN=${commonName}), so one KMIP client identity; ` +
+        `put ${CLUSTER_PLACEHOLDER} in --cn for one per cluster (e.g. --cn '${CLUSTER_PLACEHOLDER}.example.com')`,
+    );
   if (flags.plan) return planFleet(ctx, out, request, selection, flags);
 
   const { cluster: _cluster, ...input } = sample;
@@ -876,7 +895,7 @@ async function planFleet(
   ctx.doing = `reading ${count(selection.names.length, 'cluster')} for their plans`;
   const rows = await bounded(selection.names, PLAN_CONCURRENCY, async (cluster) => {
     try {
-      const input = request.inputFor(cluster) as { ifBusy?: 'fail' | 'wait' };
+      const input = inputForCluster(request.inputFor(cluster), cluster) as { ifBusy?: 'fail' | 'wait' };
       const plan = await planFor(request.runbook, input as never, { registry, flags: request.fieldFlags });
       // What Temporal adds (a run to attach to, the cluster lock held), best effort like a single plan.
       const view = await temporalView(ctx, request.runbook, cluster, input.ifBusy ?? 'fail', 'attach');
