@@ -802,10 +802,12 @@ export function registerFleet(program: Command): void {
                   view.progress.get(c.cluster)?.waiting?.kind === 'signed-certificate',
               )
               .map((c) => c.cluster),
+            { sharedCa: sharedCa !== undefined },
           );
           if (gaps.missing.length > 0)
             out(`still waiting for a certificate, no <cluster>.crt in ${dir}: ${gaps.missing.join(', ')}`);
           if (gaps.stray.length > 0) out(`ignored, not a cluster of this fleet: ${gaps.stray.join(', ')}`);
+          if (gaps.caNotRead.length > 0) out(`--ca is the CA of every certificate; not read: ${gaps.caNotRead.join(', ')}`);
         }
         return refused > 0 ? ExitCode.refused : ExitCode.ok;
       }),
