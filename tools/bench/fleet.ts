@@ -22,6 +22,7 @@ import { fleetWorkflowId, type FleetResult } from '../../workflows/contract';
 import { fleetRunbook } from '../../workflows/fleet';
 import { describeIssues } from '../../workflows/inputs';
 import { runbooks, runbookStart } from '../../workflows/runbooks';
+import { cpuSeconds } from '../devenv/child';
 import { configureEkmByHand } from '../devenv/ekm-by-hand';
 import { startLocalWorker } from '../devenv/local-worker';
 import { startPyKmip } from '../devenv/pykmip';
@@ -167,6 +168,9 @@ async function main(): Promise<number> {
     stops.push(async () => clearInterval(sampler));
 
     log(`fleet rekey over ${n} clusters, at most ${o.concurrency} at once`);
+    // Which process the fleet run kept busy says what limits it.
+    const processes = { worker: process.pid, temporal: temporal.process.pid, simulator: sim.process.pid, pykmip: kmip.process.pid };
+    const cpuBefore = Object.fromEntries(Object.entries(processes).map(([name, pid]) => [name, cpuSeconds(pid)]));
     const started = Date.now();
     const handle = await client.workflow.start(fleetRunbook, {
       workflowId: fleetWorkflowId('rekey', `bench-${started}`),
@@ -190,6 +194,9 @@ async function main(): Promise<number> {
       clearInterval(ticker);
     }
     const wallMs = Date.now() - started;
+    const cpuCores = Object.fromEntries(
+      Object.entries(processes).map(([name, pid]) => [name, Number(((cpuSeconds(pid) - cpuBefore[name]!) / (wallMs / 1000)).toFixed(2))]),
+    ) as Record<keyof typeof processes, number>;
     const runbookMs = result.status.clusters
       .filter((c) => c.startedAt && c.endedAt)
       .map((c) => Date.parse(c.endedAt!) - Date.parse(c.startedAt!));
@@ -243,6 +250,7 @@ async function main(): Promise<number> {
         clusterLock: Number((locks.events / n).toFixed(1)),
       },
       workflowTasksPerSecond: Number((workflowTasks / (wallMs / 1000)).toFixed(1)),
+      cpuCoresDuringFleet: cpuCores,
       workerPeakRssMiB: Math.round(workerPeakRss / 2 ** 20),
       simulatorPeakRssMiB: simulatorPeakRss === undefined ? undefined : Math.round(simulatorPeakRss / 2 ** 20),
       sequentialSample: sample,
@@ -266,6 +274,10 @@ async function main(): Promise<number> {
           `rekey ${report.historyEventsPerCluster.rekeyRunbook}, fleet ${report.historyEventsPerCluster.fleet}, lock ${report.historyEventsPerCluster.clusterLock}`,
         ],
         ['workflow tasks per second', String(report.workflowTasksPerSecond)],
+        [
+          'CPU during the fleet run (cores)',
+          `worker ${cpuCores.worker}, Temporal ${cpuCores.temporal}, simulator ${cpuCores.simulator}, PyKMIP ${cpuCores.pykmip} (of ${report.cpus})`,
+        ],
         ['peak RSS: worker (this process)', `${report.workerPeakRssMiB} MiB (cache ${cachedWorkflows} workflows)`],
         ['peak RSS: simulator process', report.simulatorPeakRssMiB === undefined ? '?' : `${report.simulatorPeakRssMiB} MiB`],
         [

@@ -17,6 +17,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { answerUpdate } from '../../workflows/contract';
 import { describeIssues, duration } from '../../workflows/inputs';
 import { runbooks, runbookStart } from '../../workflows/runbooks';
+import { cpuSeconds } from '../devenv/child';
 import { configureEkmByHand } from '../devenv/ekm-by-hand';
 import type { SimulatedCluster } from '../devenv/simulated-cluster';
 import { parseBenchFlags } from './bench-flags';
@@ -53,13 +54,6 @@ const flags = z.strictObject({
 const root = path.resolve(__dirname, '../../..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const MiB = 1024 * 1024;
-
-/** CPU seconds (user + system) a process has used (/proc/PID/stat, clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** Runs `fn` over the items, `width` at a time. */
 async function inBatches<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {

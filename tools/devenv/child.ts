@@ -88,3 +88,10 @@ export function tail(file: string, lines = 20): string {
     return '';
   }
 }
+
+/** CPU seconds (user + system) a process has used so far (/proc/PID/stat, clock ticks of 1/100 s); Linux only. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
