@@ -42,7 +42,12 @@ export type RecoverKmipOptions = z.output<typeof recoverKmipInput>;
 
 const sliceFields = {
   /** Only these drives (each must be an available metadata drive the fault names); default: the fault's drives. */
-  driveIDs: z.array(z.number().int().nonnegative()).min(1).max(64).optional(),
+  driveIDs: z
+    .array(z.number().int().nonnegative())
+    .min(1)
+    .max(64)
+    .refine((ids) => new Set(ids).size === ids.length, 'names a drive more than once')
+    .optional(),
   /** The durable wait after the drives are active again (the vendor says 3 to 4 minutes). */
   settle: duration.prefault('4m'),
   /** Rounds of add, settle and verify before escalating. */

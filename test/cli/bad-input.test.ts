@@ -110,6 +110,8 @@ describe('bad input is refused before anything starts (real Temporal, simulator)
     await refused(['answer', 'ekm-setup-x', 'retry', '--extend-by', '3d'], 2, 'retry: --extend-by does not go with retry');
     await refused(['answer', 'ekm-setup-x', 'change', '--hostnames', 'bad host!,x'], 2, 'change: --hostnames');
     await refused(['answer', 'ekm-setup-x', 'abort', '--reason', 'multi\nline\u001b[31m'], 2, 'abort: --reason', 'printable');
+    await refused(['answer', 'ekm-recover-slice-x', 'change', '--drives', '12,12'], 2, 'change: --drives', 'names a drive more than once');
+    await refused(['recover', harness.name, 'slice', '--drives', '7,7'], 2, '--drives', 'names a drive more than once');
   });
 
   it('a provider given as a number that is not a positive id, or a name that cannot exist (exit 2)', async () => {

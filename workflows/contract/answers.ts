@@ -94,6 +94,7 @@ export const operatorAnswer = z.discriminatedUnion('action', [
         .array(z.int('must be drive ids').nonnegative('must be drive ids'))
         .min(1, 'must be a non-empty list of drive ids')
         .max(64, 'must be at most 64 drive ids')
+        .refine((ids) => new Set(ids).size === ids.length, 'names a drive more than once')
         .optional(),
     })
     .refine(
