@@ -110,15 +110,26 @@ export async function fleetRunbook(rawInput: FleetInput, carried?: FleetCarried)
   const active = () => children.size + followed.size;
   const byCluster = new Map(status.clusters.map((c) => [c.cluster, c]));
 
-  function childEnded(entry: FleetCluster, state: 'completed' | 'failed' | 'cancelled', error?: FleetCluster['error']): void {
+  function childEnded(
+    entry: FleetCluster,
+    state: 'completed' | 'failed' | 'cancelled',
+    error?: FleetCluster['error'],
+    outcome?: string,
+  ): void {
     children.delete(entry.cluster);
-    ended(entry, state, error);
+    ended(entry, state, error, outcome);
   }
 
-  function ended(entry: FleetCluster, state: 'completed' | 'failed' | 'cancelled', error?: FleetCluster['error']): void {
+  function ended(
+    entry: FleetCluster,
+    state: 'completed' | 'failed' | 'cancelled',
+    error?: FleetCluster['error'],
+    outcome?: string,
+  ): void {
     entry.state = state;
     entry.endedAt = now();
     entry.error = error;
+    if (outcome !== undefined) entry.outcome = outcome;
     if (state === 'failed') status.failed += 1;
     changed = true;
   }
@@ -140,7 +151,7 @@ export async function fleetRunbook(rawInput: FleetInput, carried?: FleetCarried)
       entry.runId = child.firstExecutionRunId;
       children.add(entry.cluster);
       void child.result().then(
-        () => childEnded(entry, 'completed'),
+        (result: unknown) => childEnded(entry, 'completed', undefined, outcomeOf(result)),
         (err: unknown) => (isCancellation(err) ? childEnded(entry, 'cancelled') : childEnded(entry, 'failed', failureOf(err))),
       );
     } catch (err) {
@@ -236,4 +247,10 @@ function failureOf(err: unknown): { name: string; message: string } {
   if (current instanceof ApplicationFailure) return { name: current.type ?? 'ApplicationFailure', message: current.message };
   if (current instanceof Error) return { name: current.name, message: current.message };
   return { name: 'Error', message: String(current) };
+}
+
+/** The `outcome` a runbook's result names (the recoveries: `recovered`, `no-fault`), else undefined. */
+function outcomeOf(result: unknown): string | undefined {
+  const outcome = (result as { outcome?: unknown } | null | undefined)?.outcome;
+  return typeof outcome === 'string' ? outcome.slice(0, 100) : undefined;
 }

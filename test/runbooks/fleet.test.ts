@@ -571,6 +571,14 @@ describe('through the CLI', () => {
         diagnosis?: { servers: unknown[] };
       };
       expect(recovered.outcome).toBe('recovered');
+      // The fleet keeps each run's own outcome: the status tells a recovered cluster from one with no fault.
+      const final = JSON.parse((await runCli(['fleet', 'status', workflowId, '--json'], env)).stdout) as FleetStatusJson;
+      expect(final.status.clusters.map((c) => [c.cluster, c.state, c.outcome])).toEqual(
+        names.map((n) => [n, 'completed', n === faulted ? 'recovered' : 'no-fault']),
+      );
+      const table = (await runCli(['fleet', 'status', workflowId], env)).stdout;
+      expect(line(table, names[0]!)).toMatch(/ completed +no-fault: the fault was not current, nothing to do$/);
+      expect(line(table, faulted)).toMatch(/ completed +recovered$/);
       expect(recovered.diagnosis?.servers.length).toBeGreaterThan(0);
       // Reads and key server tests only, on every cluster: the runbook never changes anything.
       for (const name of names) {

@@ -80,6 +80,8 @@ export const fleetCluster = z.strictObject({
   endedAt: isoTime.optional(),
   /** The failure's name (Failure.*, an Element error name) and message, for a run that ended failed. */
   error: z.strictObject({ name: z.string(), message: z.string() }).optional(),
+  /** A completed run's own outcome when its runbook's result names one (the recoveries: `recovered`, `no-fault`). */
+  outcome: z.string().max(100).optional(),
 });
 export type FleetCluster = z.infer<typeof fleetCluster>;
 

@@ -411,7 +411,9 @@ function renderFleet(
   for (const c of status.clusters) {
     const v = child.get(c.cluster);
     const state = v?.state === 'waiting-for-input' ? 'waiting-for-input' : c.state;
-    const detail = (c.error ? `${c.error.name}: ${c.error.message}` : (v?.waitingFor ?? '')).split('\n')[0]!;
+    const detail = (
+      c.error ? `${c.error.name}: ${c.error.message}` : (v?.waitingFor ?? (c.outcome ? describeOutcome(c.outcome) : ''))
+    ).split('\n')[0]!;
     const shown = detail.length > DETAIL_WIDTH ? `${detail.slice(0, DETAIL_WIDTH - 1)}…` : detail;
     lines.push(`${c.cluster.padEnd(20)} ${state.padEnd(18)} ${(v?.step ?? '').padEnd(16)} ${shown}`);
   }
@@ -423,6 +425,11 @@ function renderFleet(
     if (run) lines.push(`${c.cluster} waits for a person: ekm status ${run} (what it asks, and how to answer)`);
   }
   return lines.join('\n');
+}
+
+/** A completed run's outcome as its runbook names it, in words (the recoveries': no-fault, recovered). */
+function describeOutcome(outcome: string): string {
+  return outcome === 'no-fault' ? 'no-fault: the fault was not current, nothing to do' : outcome;
 }
 
 /** The nearest existing part of `dir` when it is a file (so no folder can be made there), else undefined. */
