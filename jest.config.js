@@ -35,6 +35,7 @@ const UNIT = [
   'kmip/ttlv',
   'notify/',
   'pki/',
+  'report/',
   'plan/plans',
   'runbooks/recover-classify',
   'runbooks/renew-precheck',

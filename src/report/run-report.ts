@@ -36,7 +36,12 @@ const activitySchema = z.object({
 export const runReportSchema = z.object({
   generatedAt: z.string(),
   workflowId: z.string(),
+  /** The run reported: the first run id of its continue-as-new chain. */
+  runId: z.string(),
+  /** The executions of that run (continue-as-new chain), oldest first. */
   runIds: z.array(z.string()),
+  /** Separate starts of the same workflow id (not in this report): `ekm report <id> --run-id <runId>`. */
+  otherRuns: z.array(z.object({ runId: z.string(), startedAt: z.string() })),
   workflowType: z.string(),
   runbook: z.string().optional(),
   cluster: z.string().optional(),
@@ -126,14 +131,65 @@ function keyword(value: unknown): string | undefined {
   return Array.isArray(value) ? String(value[0]) : value === undefined ? undefined : String(value);
 }
 
-export async function buildRunReport(client: Client, workflowId: string, auditLogFile?: string): Promise<RunReport> {
+/** One execution of a workflow id as visibility lists it. */
+interface Execution {
+  runId: string;
+  taskQueue: string;
+  type: string;
+  status: { name: string };
+  startTime: Date;
+  closeTime?: Date;
+  searchAttributes: unknown;
+}
+
+/**
+ * The first run id of the continue-as-new chain an execution belongs to, from the
+ * WorkflowExecutionStarted event (`firstExecutionRunId`); the execution's own run id when absent.
+ */
+async function firstRunIdOf(client: Client, workflowId: string, runId: string): Promise<string> {
+  const page = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    maximumPageSize: 1,
+  });
+  return page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId || runId;
+}
+
+export interface RunReportOptions {
+  /** A run id of the run to report (any execution of its continue-as-new chain); default the latest run. */
+  runId?: string;
+}
+
+/**
+ * Builds the report of ONE run of a workflow id: the chain of executions linked by continue-as-new
+ * that the chosen execution (`options.runId`, default the latest) belongs to. A separate later
+ * start of the same workflow id is another run, listed in `otherRuns` only. Steps, answers and
+ * notes come from the progress query of the chain's last execution (progress, answers included,
+ * is carried across continue-as-new); activities from the histories of the chain's executions;
+ * Element calls from the audit log, for those run ids.
+ * Errors: `no run <id>` (or `no run <runId> of <id>`) when Temporal has no such execution.
+ */
+export async function buildRunReport(
+  client: Client,
+  workflowId: string,
+  auditLogFile?: string,
+  options: RunReportOptions = {},
+): Promise<RunReport> {
   const gaps: string[] = [];
   const PROGRESS_QUERY_MS = 5000;
-  const runs = [];
-  for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) runs.push(info);
-  runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
-  if (runs.length === 0) throw new Error(`no run ${workflowId}`);
-  const latest = runs[runs.length - 1]!;
+  const executions: Execution[] = [];
+  for await (const info of client.workflow.list({ query: `WorkflowId = '${workflowId.replace(/'/g, "\\'")}'` })) executions.push(info);
+  executions.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+  if (executions.length === 0) throw new Error(`no run ${workflowId}`);
+  const chosen = options.runId ? executions.find((e) => e.runId === options.runId) : executions[executions.length - 1];
+  if (!chosen) throw new Error(`no run ${options.runId} of ${workflowId}`);
+  const firstRunIds = await Promise.all(executions.map((e) => firstRunIdOf(client, workflowId, e.runId)));
+  const chainId = firstRunIds[executions.indexOf(chosen)]!;
+  const chain = executions.filter((_, i) => firstRunIds[i] === chainId);
+  const otherRuns = executions
+    .filter((e, i) => firstRunIds[i] !== chainId && firstRunIds[i] === e.runId)
+    .map((e) => ({ runId: e.runId, startedAt: e.startTime.toISOString() }));
+  const latest = chain[chain.length - 1]!;
   let progress: RunbookProgress | undefined;
   try {
     // A query waits for a worker: bounded, so a report without one comes back (with the gap said) in seconds.
@@ -146,10 +202,11 @@ export async function buildRunReport(client: Client, workflowId: string, auditLo
       `progress: ${err instanceof CliError ? err.message : `the run did not answer its progress query (${(err as Error).message}); steps are missing`}`,
     );
   }
-  const activities = (await Promise.all(runs.map((r) => activitiesOf(client, workflowId, r.runId)))).flat();
+  const activities = (await Promise.all(chain.map((r) => activitiesOf(client, workflowId, r.runId)))).flat();
   let elementCalls: RunReport['elementCalls'] = null;
   if (auditLogFile) {
-    const calls = AuditLog.read(auditLogFile, workflowId);
+    const runIds = new Set(chain.map((r) => r.runId));
+    const calls = AuditLog.read(auditLogFile, workflowId).filter((c) => runIds.has(c.runId));
     const byMethod: Record<string, { ok: number; error: number }> = {};
     for (const call of calls) {
       const counts = (byMethod[call.method] ??= { ok: 0, error: 0 });
@@ -160,12 +217,14 @@ export async function buildRunReport(client: Client, workflowId: string, auditLo
     gaps.push('Element calls: no audit log given (the worker writes one when EKM_AUDIT_LOG is set)');
   }
   const attributes = latest.searchAttributes as Record<string, unknown>;
-  const first = runs[0]!;
+  const first = chain[0]!;
   const closedAt = latest.closeTime?.toISOString();
   return runReportSchema.parse({
     generatedAt: new Date().toISOString(),
     workflowId,
-    runIds: runs.map((r) => r.runId),
+    runId: first.runId,
+    runIds: chain.map((r) => r.runId),
+    otherRuns,
     workflowType: latest.type,
     runbook: progress?.runbook ?? keyword(attributes.EkmRunbook),
     cluster: progress?.cluster ?? keyword(attributes.EkmCluster),
@@ -184,30 +243,43 @@ export async function buildRunReport(client: Client, workflowId: string, auditLo
   });
 }
 
-const cell = (text: string | number | undefined) =>
-  String(text ?? '')
-    .replace(/\|/g, '\\|')
-    .replace(/\n/g, ' ');
+/**
+ * Free text (operator comments and reasons, names, error messages) as Markdown that renders as the
+ * literal text: HTML's `& < >` as entities, Markdown's punctuation backslash-escaped, URLs not
+ * turned into links, newlines as spaces (a table row is one line).
+ */
+export function markdownText(text: string | number | undefined): string {
+  return String(text ?? '')
+    .replace(/\r?\n|\r/g, ' ')
+    .replace(/[\\`*_{}[\]()#+!|~]/g, (c) => `\\${c}`)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/:\/\//g, '\\://')
+    .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\\.`);
+}
+const cell = markdownText;
 
 export function renderRunReportMarkdown(report: RunReport): string {
   const lines = [
-    `# ${report.runbook ?? report.workflowType} on cluster ${report.cluster ?? '?'}`,
+    `# ${cell(report.runbook ?? report.workflowType)} on cluster ${cell(report.cluster ?? '?')}`,
     '',
     `| | |`,
     `|---|---|`,
-    `| workflow | \`${report.workflowId}\` (${report.runIds.length} run${report.runIds.length > 1 ? 's' : ''}) |`,
-    `| status | ${report.status}${report.state ? ` (${report.state})` : ''} |`,
+    `| workflow | ${cell(report.workflowId)} |`,
+    `| run | ${cell(report.runId)}${report.runIds.length > 1 ? ` (${report.runIds.length} executions, continued as new)` : ''} |`,
+    `| status | ${cell(report.status)}${report.state ? ` (${cell(report.state)})` : ''} |`,
     `| started | ${report.startedAt} |`,
     `| ended | ${report.closedAt ?? 'still running'} |`,
     `| duration | ${formatDuration(report.durationMs)} |`,
     `| Element calls | ${report.elementCalls?.total ?? 'not recorded'} |`,
     `| report generated | ${report.generatedAt} |`,
   ];
-  if (report.error) lines.push('', `**Error:** ${report.error}`);
+  if (report.error) lines.push('', `**Error:** ${cell(report.error)}`);
   lines.push('', '## Steps', '', '| step | state | attempts | started | ended | detail |', '|---|---|---|---|---|---|');
   for (const s of report.steps) {
     lines.push(
-      `| ${cell(s.id)} | ${s.state} | ${s.attempts} | ${s.startedAt ?? ''} | ${s.endedAt ?? ''} | ${cell(s.lastError && s.state !== 'done' ? s.lastError : (s.detail ?? s.title))} |`,
+      `| ${cell(s.id)} | ${cell(s.state)} | ${s.attempts} | ${s.startedAt ?? ''} | ${s.endedAt ?? ''} | ${cell(s.lastError && s.state !== 'done' ? s.lastError : (s.detail ?? s.title))} |`,
     );
   }
   lines.push('', '## Operator answers', '');
@@ -215,7 +287,7 @@ export function renderRunReportMarkdown(report: RunReport): string {
   else {
     lines.push('| time | step | answer | by | outcome | comment |', '|---|---|---|---|---|---|');
     for (const a of report.answers)
-      lines.push(`| ${a.at} | ${cell(a.step)} | ${a.action} | ${cell(a.by)} | ${a.outcome} | ${cell(a.comment)} |`);
+      lines.push(`| ${a.at} | ${cell(a.step)} | ${cell(a.action)} | ${cell(a.by)} | ${a.outcome} | ${cell(a.comment)} |`);
   }
   lines.push(
     '',
@@ -225,14 +297,23 @@ export function renderRunReportMarkdown(report: RunReport): string {
     '|---|---|---|---|---|',
   );
   for (const a of report.activities)
-    lines.push(`| ${a.scheduledAt} | ${a.activityType} | ${a.attempts} | ${a.outcome} | ${cell(a.failure)} |`);
+    lines.push(`| ${a.scheduledAt} | ${cell(a.activityType)} | ${a.attempts} | ${a.outcome} | ${cell(a.failure)} |`);
   lines.push('', '## Element API calls', '');
   if (!report.elementCalls) lines.push('Not recorded (no audit log).');
   else {
     lines.push('| method | ok | error |', '|---|---|---|');
     for (const [method, counts] of Object.entries(report.elementCalls.byMethod))
-      lines.push(`| ${method} | ${counts.ok} | ${counts.error} |`);
+      lines.push(`| ${cell(method)} | ${counts.ok} | ${counts.error} |`);
   }
+  if (report.otherRuns.length > 0)
+    lines.push(
+      '',
+      '## Other runs of this workflow id',
+      '',
+      'Not in this report (`ekm report <workflow id> --run-id <run id>`):',
+      '',
+      ...report.otherRuns.map((r) => `- ${cell(r.runId)}, started ${r.startedAt}`),
+    );
   if (report.notes.length > 0) lines.push('', '## Notes', '', ...report.notes.map((n) => `- ${cell(n)}`));
   if (report.gaps.length > 0) lines.push('', '## Gaps', '', ...report.gaps.map((g) => `- ${cell(g)}`));
   return `${lines.join('\n')}\n`;

@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AuditLog } from '../../src/audit/audit-log';
+import { answerUpdate, progressQuery } from '../../workflows/contract';
+import { eventually } from '../support/eventually';
+import { testEnv } from '../support/test-env';
 import { runReportSchema } from '../../src/report/run-report';
 import { runCli } from '../support/cli';
 import { executeRunbook, startRunbook } from '../support/start';
@@ -103,6 +106,69 @@ describe('ekm report (audit report of a run)', () => {
       await handle.terminate('test over');
     } finally {
       await temporal.close();
+    }
+  });
+
+  it('reports ONE run: a later start of the same workflow id is another run, with its own answers and activities', async () => {
+    const setupLab = await startClusterHarness('report-runs', { durations: { tickMs: 50 } });
+    const setupWorker = await startInProcessWorker({ taskQueue: `${taskQueue}-runs`, registry: setupLab.registry });
+    const temporal = await connectClient();
+    const workflowId = `report-runs-${Date.now()}`;
+    const kmip = testEnv().kmip;
+    try {
+      const reasons = ['first: wrong CA team', 'second: change window closed'];
+      const runIds: string[] = [];
+      for (const reason of reasons) {
+        const handle = await startRunbook(
+          temporal.client,
+          'setup',
+          {
+            cluster: setupLab.name,
+            subject: { commonName: `${setupLab.name}.example.test` },
+            keyProviderName: 'kmip-provider',
+            keyServerName: 'kmip-server',
+            hostnames: [kmip.host],
+            port: kmip.port,
+            kmipCaCertificate: kmip.caPem,
+            mode: 'none',
+            signer: { type: 'manual' },
+            questionReminderEvery: '1h',
+          },
+          { taskQueue: `${taskQueue}-runs`, workflowId },
+        );
+        runIds.push(handle.firstExecutionRunId);
+        await eventually(async () => expect((await handle.query(progressQuery.definition)).waiting?.step).toBe('signing'), 60_000, 200);
+        await handle.executeUpdate(answerUpdate.definition, { args: [{ action: 'abort', reason, by: 'ops' }] });
+        await handle.result().catch(() => undefined);
+      }
+      const reportOf = async (...extra: string[]) => {
+        const cli = await runCli(['report', workflowId, '--json', ...extra], {});
+        expect([cli.code, cli.stderr]).toEqual([0, '']);
+        return runReportSchema.parse(JSON.parse(cli.stdout));
+      };
+      const latest = await reportOf();
+      const older = await reportOf('--run-id', runIds[0]!);
+      for (const [report, runId, reason, other] of [
+        [latest, runIds[1]!, reasons[1]!, runIds[0]!],
+        [older, runIds[0]!, reasons[0]!, runIds[1]!],
+      ] as const) {
+        expect(report.runId).toBe(runId);
+        expect(report.runIds).toEqual([runId]);
+        expect(report.otherRuns.map((r) => r.runId)).toEqual([other]);
+        expect(report.answers.map((a) => [a.action, a.comment])).toEqual([['abort', reason]]);
+        expect(report.activities.length).toBeGreaterThan(0);
+        expect(report.activities.every((a) => a.runId === runId)).toBe(true);
+      }
+      expect(JSON.stringify(latest.answers)).toContain(reasons[1]);
+      expect(JSON.stringify(older.answers)).toContain(reasons[0]);
+      expect(JSON.stringify(older.answers)).not.toContain(reasons[1]);
+      const unknown = await runCli(['report', workflowId, '--run-id', 'no-such-run'], {});
+      expect(unknown.code).toBe(3);
+      expect(unknown.stderr).toContain(`no run no-such-run of ${workflowId}`);
+    } finally {
+      await temporal.close();
+      await setupWorker.stop();
+      await setupLab.stop();
     }
   });
 

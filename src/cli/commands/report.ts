@@ -10,14 +10,15 @@ export function registerReport(program: Command): void {
     .command('report')
     .description('write the audit report of a run (Markdown and JSON): steps, times, attempts, answers, Element calls')
     .argument('<run>', 'workflow id')
+    .option('--run-id <runId>', 'an older run of this workflow id (default: the latest run; the report lists the others)')
     .option('--out <dir>', 'folder for <run>.md and <run>.json', '.')
     .option('--audit-log <file>', "the worker's Element call log (default: EKM_AUDIT_LOG)", process.env.EKM_AUDIT_LOG)
     .option('--json', 'print the JSON report instead of writing files')
-    .action((workflowId: string, opts: { out: string; auditLog?: string; json?: boolean }) =>
+    .action((workflowId: string, opts: { out: string; auditLog?: string; json?: boolean; runId?: string }) =>
       run(async ({ client }, out) => {
         let report;
         try {
-          report = await buildRunReport(client, workflowId, opts.auditLog);
+          report = await buildRunReport(client, workflowId, opts.auditLog, { runId: opts.runId });
         } catch (err) {
           if (/^no run /.test((err as Error).message)) throw new CliError((err as Error).message, ExitCode.notFound);
           throw err;
