@@ -298,12 +298,15 @@ export class RunbookTracker<Id extends string> {
     const previous = this.progress.waiting;
     if (previous && previous !== waiting) runMetrics.waitEnded(this.runbook, previous, now());
     this.progress.waiting = waiting;
-    if (waiting) this.mutable(waiting.step as Id).state = 'waiting-for-input';
+    // Queued behind another runbook's cluster lock is a wait nobody can answer: the run stays running
+    // (out of the lists of runs waiting for a person), its waiting says for what.
+    const forPerson = waiting !== undefined && waiting.kind !== 'cluster-lock';
+    if (forPerson) this.mutable(waiting.step as Id).state = 'waiting-for-input';
     else if (this.progress.currentStep) {
       const step = this.mutable(this.progress.currentStep as Id);
       if (step.state === 'waiting-for-input') step.state = 'running';
     }
-    this.setState(waiting ? 'waiting-for-input' : 'running');
+    this.setState(forPerson ? 'waiting-for-input' : 'running');
   }
 
   // ---- the end

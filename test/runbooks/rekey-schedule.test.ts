@@ -147,9 +147,10 @@ describe('rekey schedules (real Temporal, simulator, PyKMIP)', () => {
         // Calls counted before the query: if it still waits for the lock then, none of these calls is its own.
         const calls = (await rekeyCalls()) - callsBefore;
         const progress = await scheduled.query(progressQuery.definition);
-        expect(progress.state).toBe('waiting-for-input');
+        // Queued behind the lock: running, not waiting for a person (nobody can answer it).
+        expect(progress.state).toBe('running');
         expect(progress.waiting?.kind).toBe('cluster-lock');
-        expect(progress.steps.find((s) => s.id === 'lock')?.state).toBe('waiting-for-input');
+        expect(progress.steps.find((s) => s.id === 'lock')?.state).toBe('running');
         expect(calls).toBe(1);
       });
 

@@ -44,8 +44,10 @@ describe('cluster lock (real Temporal server)', () => {
     );
 
     const queued = await start(cluster, 'queued', 'wait');
-    await eventually(async () => expect(await lockStep(queued)).toBe('waiting-for-input'));
-    expect((await queued.query(progressQuery.definition)).waiting?.kind).toBe('cluster-lock');
+    await eventually(async () => expect((await queued.query(progressQuery.definition)).waiting?.kind).toBe('cluster-lock'));
+    // Queued behind another runbook is not a wait for a person: the run and its step stay running.
+    expect(await lockStep(queued)).toBe('running');
+    expect((await queued.query(progressQuery.definition)).state).toBe('running');
 
     await first.signal(finishSignal);
     expect(await first.result()).toBe('done');
@@ -61,7 +63,7 @@ describe('cluster lock (real Temporal server)', () => {
     const doomed = await start(cluster, 'doomed', 'wait');
     await eventually(async () => expect(await lockStep(doomed)).toBe('done'));
     const next = await start(cluster, 'next', 'wait');
-    await eventually(async () => expect(await lockStep(next)).toBe('waiting-for-input'));
+    await eventually(async () => expect((await next.query(progressQuery.definition)).waiting?.kind).toBe('cluster-lock'));
     await doomed.terminate('test: holder dies without releasing');
     await eventually(async () => expect(await lockStep(next)).toBe('done'), 15_000);
     await next.signal(finishSignal);
