@@ -108,7 +108,7 @@ export async function printPlan<R extends PlannableRunbook>(
   try {
     // Checked before anything is read: bad input exits 2 naming the flag.
     validatePlanInput(request.runbook, request.input, request.flags);
-    checkKnownCluster(ctx.settings, cluster, signer?.type === 'command' ? signer.name : undefined);
+    checkKnownCluster(ctx.settings, cluster, signer?.type === 'command' ? signer.name : undefined, { names: request.flags });
     ctx.doing = `reading cluster ${cluster} for the plan (read-only)`;
     const registry = loadClusterRegistry(ctx.settings.EKM_CLUSTERS_FILE);
     plan = await planFor(request.runbook, request.input, { registry, flags: request.flags });

@@ -71,7 +71,7 @@ export async function startRunbook<R extends RunbookName>(
   type Signer = { type: string; name?: string };
   const given = request.input as { signer?: Signer; renewal?: { signer?: Signer } };
   const signer = given.signer ?? given.renewal?.signer;
-  checkKnownCluster(ctx.settings, cluster, signer?.type === 'command' ? signer.name : undefined);
+  checkKnownCluster(ctx.settings, cluster, signer?.type === 'command' ? signer.name : undefined, { names: request.flags });
   ctx.doing = `starting the ${request.runbook} runbook on cluster ${cluster}`;
   const options = runbookStart(request.runbook, request.input, { taskQueue: ctx.settings.EKM_TASK_QUEUE });
   if (runbook.mutating && (request.input as { ifBusy?: string }).ifBusy !== 'wait')

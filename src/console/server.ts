@@ -746,7 +746,10 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     try {
       validateInput(runbooks[start.runbook].input, start.input, start.names ?? { cfssl: 'cfssl URL', 'signer.url': 'cfssl URL' });
       const signer = start.input.signer as { type?: string; name?: string } | undefined;
-      checkKnownCluster(settings, start.cluster, signer?.type === 'command' ? signer.name : undefined);
+      checkKnownCluster(settings, start.cluster, signer?.type === 'command' ? signer.name : undefined, {
+        names: start.names ?? { 'signer.name': 'Signer' },
+        clustersFile: 'the clusters file', // not the console's server path
+      });
     } catch (err) {
       if (err instanceof CliError) throw new ConsoleProblem(400, err.message.replace(/^invalid input: /, ''));
       throw err;
