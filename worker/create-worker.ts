@@ -93,7 +93,8 @@ export const WORKER_TUNING = {
 export async function createRunbookWorker(settings: RuntimeSettings, overrides: WorkerOverrides = {}): Promise<RunbookWorker> {
   const registry = overrides.registry ? () => overrides.registry! : liveClusterRegistry(settings.EKM_CLUSTERS_FILE);
   registry(); // a clusters file with a mistake stops the worker at start, naming it
-  const dataConverter = ekmDataConverter(settings); // so does a payload keys file with one
+  // So does a payload keys file with one; a later broken edit of it is logged (the keys read before stay).
+  const dataConverter = ekmDataConverter(settings, (message) => Runtime.instance().logger.error(message));
   const connectionOptions = temporalConnection(settings);
   const nativeConnection = await NativeConnection.connect(connectionOptions);
   const clientConnection = await Connection.connect(connectionOptions);

@@ -42,10 +42,15 @@ export function encryptedWith(payload: Payload): string | undefined {
  * which key id it needs. Decode errors are PayloadDecryptionError naming the key id.
  */
 export class EncryptionCodec implements PayloadCodec {
-  constructor(private readonly keys: PayloadKeys | undefined) {}
+  /** `keys`: fixed, or read each time (livePayloadKeys: a rotated keys file without a restart). */
+  constructor(private readonly keys: PayloadKeys | (() => PayloadKeys) | undefined) {}
+
+  private keySet(): PayloadKeys | undefined {
+    return typeof this.keys === 'function' ? this.keys() : this.keys;
+  }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
-    const keys = this.keys;
+    const keys = this.keySet();
     if (!keys) return payloads;
     const key = keys.keys.get(keys.currentKeyId)!;
     return payloads.map((payload) => {
@@ -66,17 +71,18 @@ export class EncryptionCodec implements PayloadCodec {
   }
 
   async decode(payloads: Payload[]): Promise<Payload[]> {
+    const keys = this.keySet();
     return payloads.map((payload) => {
       const keyId = encryptedWith(payload);
       if (keyId === undefined) return payload;
-      if (!this.keys) {
+      if (!keys) {
         throw new PayloadDecryptionError(
           keyId,
           'payload encryption is off here (set EKM_PAYLOAD_KEYS_FILE to a keys file holding that key)',
         );
       }
-      const key = this.keys.keys.get(keyId);
-      if (!key) throw new PayloadDecryptionError(keyId, `${this.keys.source} has no key with that id`);
+      const key = keys.keys.get(keyId);
+      if (!key) throw new PayloadDecryptionError(keyId, `${keys.source} has no key with that id`);
       const data = Buffer.from(payload.data ?? new Uint8Array());
       if (data.length < IV_BYTES + TAG_BYTES)
         throw new PayloadDecryptionError(keyId, 'the payload is too short to be one this codec made');
@@ -89,7 +95,7 @@ export class EncryptionCodec implements PayloadCodec {
       } catch {
         throw new PayloadDecryptionError(
           keyId,
-          `the key with that id in ${this.keys.source} does not decrypt it (a different key file under the same id, or an altered payload)`,
+          `the key with that id in ${keys.source} does not decrypt it (a different key file under the same id, or an altered payload)`,
         );
       }
     });

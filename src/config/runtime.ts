@@ -67,6 +67,13 @@ const runtimeSchema = runtimeFields.superRefine((env, ctx) => {
   if (Boolean(env.TEMPORAL_TLS_CERT) !== Boolean(env.TEMPORAL_TLS_KEY)) {
     ctx.addIssue({ code: 'custom', path: ['TEMPORAL_TLS_KEY'], message: 'TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together' });
   }
+  if (env.TEMPORAL_TLS_SERVER_NAME && !env.TEMPORAL_TLS_CERT && !env.TEMPORAL_TLS_CA) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['TEMPORAL_TLS_SERVER_NAME'],
+      message: 'is set but TLS is off (it turns on with TEMPORAL_TLS_CA or TEMPORAL_TLS_CERT): the connection would be plaintext',
+    });
+  }
   for (const variable of ['EKM_WEBHOOK_KINDS', 'EKM_WEBHOOK_TOKEN_FILE'] as const) {
     if (env[variable] !== undefined && !env.EKM_WEBHOOK_URL) {
       ctx.addIssue({

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { EncryptionCodec, KEY_ID_METADATA, PayloadDecryptionError } from '../../src/codec/encryption-codec';
-import { loadPayloadKeys } from '../../src/codec/payload-keys';
+import { livePayloadKeys, loadPayloadKeys } from '../../src/codec/payload-keys';
 
 /** A keys file in a fresh folder: id -> { key (base64) or raw file text, current }. */
 function keysFile(dir: string, keys: Record<string, { text?: string; current?: boolean }>, name = 'keys.yaml'): string {
@@ -66,6 +66,31 @@ describe('payload encryption (AES-256-GCM codec and its keys file)', () => {
     const refused = withoutK1.decode([byK1!]);
     await expect(refused).rejects.toThrow(PayloadDecryptionError);
     await expect(refused).rejects.toThrow(/key id "k1": EKM_PAYLOAD_KEYS_FILE .*k2-only\.yaml has no key with that id/);
+  });
+
+  it('a long-running process follows a rotation of its keys file without a restart; a broken edit keeps the keys read before', async () => {
+    const file = keysFile(dir, { k1: { current: true } });
+    const problems: string[] = [];
+    const codec = new EncryptionCodec(livePayloadKeys(file, (m) => problems.push(m)));
+    const [byK1] = await codec.encode([plainPayload()]);
+    const bump = (seconds: number) => fs.utimesSync(file, new Date(), new Date(Date.now() + seconds * 1000));
+
+    // Rotated on disk (another process, e.g. the CLI, may already encrypt with k2).
+    const k1Text = fs.readFileSync(path.join(dir, 'k1.key'), 'utf8');
+    keysFile(dir, { k1: { text: k1Text }, k2: { current: true } });
+    bump(1);
+    const [byK2] = await codec.encode([plainPayload()]);
+    expect(Buffer.from(byK2!.metadata![KEY_ID_METADATA]!).toString()).toBe('k2');
+    for (const p of await codec.decode([byK1!, byK2!])) expect(defaultPayloadConverter.fromPayload(p)).toEqual(value);
+
+    // An edit with a mistake: said once, the keys read before go on working.
+    fs.writeFileSync(file, 'keys:\n  k3:\n    file: missing.key\n    current: true\n');
+    bump(2);
+    for (const p of await codec.decode([byK1!, byK2!])) expect(defaultPayloadConverter.fromPayload(p)).toEqual(value);
+    await codec.encode([plainPayload()]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/missing\.key.*keeping the keys read before/);
+    expect(problems[0]).not.toContain(k1Text.trim());
   });
 
   it('a different key under the same id, or an altered payload, is refused naming the key id', async () => {

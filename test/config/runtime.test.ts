@@ -18,6 +18,9 @@ describe('runtime settings from the environment', () => {
       'TEMPORAL_TLS_KEY: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together',
     );
     expect(() => loadRuntimeSettings({ EKM_WEBHOOK_URL: 'not a url' })).toThrow('EKM_WEBHOOK_URL: must be a URL');
+    expect(() => loadRuntimeSettings({ TEMPORAL_TLS_SERVER_NAME: 'temporal.internal' })).toThrow(
+      'TEMPORAL_TLS_SERVER_NAME: is set but TLS is off',
+    );
     expect(() =>
       loadRuntimeSettings({ EKM_WEBHOOK_URL: 'http://127.0.0.1:9/hook', EKM_WEBHOOK_KINDS: 'escalated,paged' }),
     ).toThrow('EKM_WEBHOOK_KINDS: unknown event kind(s) paged');
