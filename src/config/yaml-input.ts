@@ -1,7 +1,15 @@
 import YAML, { type ErrorCode, type YAMLError } from 'yaml';
 
 /** A YAML or JSON file an operator wrote that cannot be read; the message names the file. */
-export class InputTextProblem extends Error {}
+export class InputTextProblem extends Error {
+  constructor(
+    readonly label: string,
+    /** What is wrong, without the label. */
+    readonly detail: string,
+  ) {
+    super(`${label}: ${detail}`);
+  }
+}
 
 /** What each YAML syntax problem means, in an operator's words (yaml's error codes). */
 const YAML_PROBLEMS: Partial<Record<ErrorCode, string>> = {
@@ -39,7 +47,7 @@ function parseJson(text: string, label: string): unknown {
   } catch (err) {
     const offset = /at position (\d+)/.exec((err as Error).message)?.[1];
     const where = offset !== undefined ? lineAndColumn(text, Number(offset)) : 'its end';
-    throw new InputTextProblem(`${label}: not valid JSON at ${where} (a missing comma, quote or bracket?)`);
+    throw new InputTextProblem(label, `not valid JSON at ${where} (a missing comma, quote or bracket?)`);
   }
 }
 
@@ -57,20 +65,19 @@ export function parseYamlOrJson(text: string, label: string): unknown {
   const documents = YAML.parseAllDocuments(text, { logLevel: 'silent', prettyErrors: false, uniqueKeys: true });
   if (!Array.isArray(documents)) return undefined; // an empty file (or comments only)
   if (documents.length > 1)
-    throw new InputTextProblem(
-      `${label}: holds more than one YAML document (a line "---" or "..." starts another); put everything in one`,
+    throw new InputTextProblem(label, `holds more than one YAML document (a line "---" or "..." starts another); put everything in one`,
     );
   const document = documents[0];
   if (!document) return undefined;
   // An unclosed bracket also misaligns what follows: the bracket is the cause worth naming.
   const error = document.errors.find((e) => e.code === 'MISSING_CHAR') ?? document.errors[0];
   if (error) {
-    throw new InputTextProblem(`${label}: not valid YAML at ${at(text, error)}: ${YAML_PROBLEMS[error.code] ?? 'not YAML syntax'}`);
+    throw new InputTextProblem(label, `not valid YAML at ${at(text, error)}: ${YAML_PROBLEMS[error.code] ?? 'not YAML syntax'}`);
   }
   const tag = document.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
   if (tag) {
     const name = text.slice(tag.pos[0], tag.pos[1]).trim() || 'this one';
-    throw new InputTextProblem(`${label}: at ${at(text, tag)}: YAML tags like ${name} are not allowed here; write the plain value`);
+    throw new InputTextProblem(label, `at ${at(text, tag)}: YAML tags like ${name} are not allowed here; write the plain value`);
   }
   let alias: { source: string; range?: [number, number, number] | null } | undefined;
   YAML.visit(document, {
@@ -81,9 +88,9 @@ export function parseYamlOrJson(text: string, label: string): unknown {
   });
   if (alias) {
     const where = alias.range ? ` at ${lineAndColumn(text, alias.range[0])}` : '';
-    throw new InputTextProblem(`${label}: YAML aliases (*${alias.source}) are not allowed here${where}; write the value out`);
+    throw new InputTextProblem(label, `YAML aliases (*${alias.source}) are not allowed here${where}; write the value out`);
   }
   const warning = document.warnings[0];
-  if (warning) throw new InputTextProblem(`${label}: not valid YAML at ${at(text, warning)}: ${YAML_PROBLEMS[warning.code] ?? 'not YAML syntax'}`);
+  if (warning) throw new InputTextProblem(label, `not valid YAML at ${at(text, warning)}: ${YAML_PROBLEMS[warning.code] ?? 'not YAML syntax'}`);
   return document.toJS({ maxAliasCount: 0 });
 }

@@ -12,10 +12,10 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
 import { fileProblem } from '../config/file-problem';
 import { ConfigError, describeZodError } from '../config/zod-errors';
+import { InputTextProblem, parseYamlOrJson } from '../config/yaml-input';
 
 /** The login cookie's name. */
 export const SESSION_COOKIE = 'ekm_session';
@@ -36,11 +36,7 @@ export const SESSION_IDLE_MS = 12 * 3600_000;
 /** Tokens shorter than this are refused when the users file is read: a guessable token is no login. */
 export const MIN_TOKEN_LENGTH = 16;
 
-const userName = z
-  .string()
-  .min(1)
-  .max(100)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, 'must be letters, digits and . _ @ - (it is recorded as `by` with every answer)');
+const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/;
 
 const userEntry = z
   // tokenFile is checked below with the other keys: a token written in the file is said as such, not as "tokenFile: is required".
@@ -64,7 +60,19 @@ const userEntry = z
   .transform((entry) => ({ ...entry, tokenFile: entry.tokenFile ?? '' }));
 
 export const usersFileSchema = z.strictObject({
-  users: z.record(userName, userEntry).refine((users) => Object.keys(users).length > 0, 'must name at least one user'),
+  users: z
+    .record(z.string(), userEntry)
+    .refine((users) => Object.keys(users).length > 0, 'must name at least one user')
+    // Checked here, not as the record's key schema: zod words a bad key only as "Invalid key in record".
+    .superRefine((users, ctx) => {
+      for (const name of Object.keys(users).filter((n) => !USER_NAME.test(n)))
+        ctx.addIssue({
+          code: 'custom',
+          path: [name],
+          message:
+            "is not a user name: user names are 1 to 100 letters, digits, '.', '_', '@' and '-', starting with a letter or digit (a name is recorded as `by` with every answer)",
+        });
+    }),
 });
 
 /** A user of the console and where their token is (absolute path). */
@@ -87,9 +95,10 @@ export function loadUsersFile(file: string): ConsoleUser[] {
   }
   let raw: unknown;
   try {
-    raw = YAML.parse(text);
+    raw = parseYamlOrJson(text, `--users ${file}`);
   } catch (err) {
-    throw new ConfigError(`--users ${file}`, `is not YAML: ${(err as Error).message.split('\n')[0]}`);
+    if (err instanceof InputTextProblem) throw new ConfigError(err.label, err.detail);
+    throw err;
   }
   const parsed = usersFileSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`--users ${file}`, describeZodError(parsed.error));
@@ -207,7 +216,7 @@ export class Authenticator {
     if (this.options.proxyUserHeader) {
       const value = request.headers[this.options.proxyUserHeader];
       const user = Array.isArray(value) ? value[0] : value;
-      if (user && userName.safeParse(user).success) return { user, via: 'proxy' };
+      if (user && USER_NAME.test(user)) return { user, via: 'proxy' };
       if (!this.loginEnabled) return undefined;
     }
     const id = request.cookies?.[SESSION_COOKIE];
