@@ -29,6 +29,7 @@ const UNIT = [
   'config/',
   'console/console-offline',
   'deploy/',
+  'demo/worker-log',
   'element/',
   'kmip/client-failures',
   'kmip/messages',

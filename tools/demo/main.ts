@@ -10,6 +10,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { formatDuration } from '../../src/durations';
 import type { DemoModule } from '../../src/cli/tooling';
 import { startDemoEnvironment } from './environment';
+import { demoLogFunction } from './worker-log';
 import { DemoScenario, SIMULATOR_DURATIONS, type DemoSpeed, type PhaseSummary } from './scenario';
 
 export type DemoOptions = Parameters<DemoModule['runDemo']>[0];
@@ -29,7 +30,8 @@ function printSummary(summaries: PhaseSummary[], log: (line: string) => void): v
 export async function runDemo(options: DemoOptions): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   // The demo stops its worker itself on Ctrl-C (after saving where it was).
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
+  // One line per warning, no stacks: an aborted run is an outcome here, not a crash (worker-log.ts).
+  Runtime.install({ logger: new DefaultLogger('WARN', demoLogFunction()), shutdownSignals: [] });
   if (options.fresh) fs.rmSync(options.dataDir, { recursive: true, force: true });
   fs.mkdirSync(options.dataDir, { recursive: true });
   const resumed = fs.existsSync(path.join(options.dataDir, 'demo-progress.json'));
