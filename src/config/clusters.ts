@@ -1,11 +1,11 @@
 import { createPublicKey } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { z } from 'zod';
 import { CertificateInputError, normalizeCaBundle, normalizeClientCertificate } from '../pki/certificate-input';
 import { ConfigError, describeZodError } from './zod-errors';
 import { fileProblem } from './file-problem';
+import { InputTextProblem, parseYamlOrJson } from './yaml-input';
 
 /**
  * The cluster registry: cluster name -> how to reach its management API. It holds references to
@@ -136,13 +136,14 @@ export type ClusterEntry = z.infer<typeof clusterEntry>;
 export type ClusterRegistry = z.infer<typeof clusterRegistrySchema>;
 export type SignerCommand = z.infer<typeof signerCommand>;
 
-/** Parses registry text (YAML or JSON; JSON is YAML). Relative file paths resolve against baseDir. */
+/** Parses registry text (YAML, or JSON in a .json file: src/config/yaml-input.ts). Relative file paths resolve against baseDir. */
 export function parseClusterRegistry(text: string, source: string, baseDir: string): ClusterRegistry {
   let raw: unknown;
   try {
-    raw = YAML.parse(text);
+    raw = parseYamlOrJson(text, source);
   } catch (err) {
-    throw new ConfigError(source, `not valid YAML/JSON: ${(err as Error).message}`);
+    if (err instanceof InputTextProblem) throw new ConfigError(source, err.detail);
+    throw err;
   }
   const parsed = clusterRegistrySchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(source, describeZodError(parsed.error));
