@@ -117,3 +117,25 @@ test('changing durations through the control API leaves the others as they were'
     await sim.stop();
   }
 });
+
+test('a port in use is named with the flag that chose it (the control API has its own port)', async () => {
+  const first = await startTestSimulator('ports-first');
+  try {
+    const controlPort = Number(new URL(first.controlUrl).port);
+    const dir = scratchDir('ports-second');
+    const err: unknown = await startSimulator({
+      stateFile: path.join(dir, 'state.json'),
+      admin: ADMIN,
+      port: 0,
+      controlPort,
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe(`--control-port: ${controlPort} is in use (choose another port, or 0 for any free one)`);
+    const rpcPort = Number(new URL(first.url).port);
+    const again: unknown = await startSimulator({ stateFile: path.join(dir, 'state.json'), admin: ADMIN, port: rpcPort }).catch(
+      (e: unknown) => e,
+    );
+    expect((again as Error).message).toBe(`--port: ${rpcPort} is in use (choose another port, or 0 for any free one)`);
+  } finally {
+    await first.stop();
+  }
+});

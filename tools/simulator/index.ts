@@ -177,13 +177,18 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
 
   let port: number;
   let controlPort: number;
+  let binding = '--port';
   try {
     port = await listen(rpcServer, options.port ?? 0, host);
+    binding = '--control-port';
     controlPort = await listen(controlServer, options.controlPort ?? 0, options.controlHost ?? '127.0.0.1');
   } catch (err) {
     rpcServer.close();
     controlServer.close();
     await cluster.stop();
+    // Said with the flag that chose the port (the control API has its own, 8444 by default).
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new Error(`${binding}: ${(err as NodeJS.ErrnoException & { port?: number }).port ?? ''} is in use (choose another port, or 0 for any free one)`);
     throw err;
   }
   cluster.start();
