@@ -4,7 +4,7 @@
  * bounded (ConsoleTemporal.run); every mutating request needs the signed-in user's CSRF token and
  * records that user as `by`. See README, "The console".
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
@@ -805,11 +805,13 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       checkStart(start);
       const inputJson = JSON.stringify(start.input);
       const { plan, planProblem } = await planOf(start);
+      // Start is offered only with a plan whose precheck lets it start, and only for this input: it comes back signed.
+      const inputSig = plan?.couldStart ? signReviewedStart(user(request), start.runbook, inputJson) : undefined;
       return send(
         reply,
         200,
         frame(request, 'Start'),
-        startView({ ...base, review: { ...start, inputJson, plan, planProblem } }),
+        startView({ ...base, review: { ...start, inputJson, inputSig, plan, planProblem } }),
       );
     } catch (err) {
       if (!(err instanceof ConsoleProblem)) throw err;
@@ -823,9 +825,16 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const body = request.body as FormBody;
     const base = { csrf: csrfOf(request), ...clusters() };
     const runbook = textField(body, 'runbook') as Startable;
+    const inputJson = textField(body, 'input') ?? '';
+    // The input reviewed on this console by this user, as its plan was shown: an edited one is refused.
+    if (!reviewedStartIsIntact(user(request), runbook, inputJson, textField(body, 'inputSig')))
+      throw new ConsoleProblem(
+        400,
+        'The reviewed input is not the one whose plan was shown (it was changed, or comes from another page or console): review it again from the Start page; nothing was started.',
+      );
     let input: Record<string, unknown>;
     try {
-      input = JSON.parse(textField(body, 'input') ?? '') as Record<string, unknown>;
+      input = JSON.parse(inputJson) as Record<string, unknown>;
     } catch {
       throw new ConsoleProblem(
         400,
@@ -848,7 +857,9 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       return reply.redirect(withFlash(`/runs/${encodeURIComponent(handle.workflowId)}`, `started ${handle.workflowId}`), 303);
     } catch (err) {
       if (!(err instanceof ConsoleProblem) || err.status >= 500) throw err;
-      const review = STARTABLE.includes(runbook) ? { ...start, inputJson: JSON.stringify(start.input) } : undefined;
+      const review = STARTABLE.includes(runbook)
+        ? { ...start, inputJson: JSON.stringify(start.input), planProblem: 'The start was refused (above): review it again to see the plan.' }
+        : undefined;
       return send(reply, err.status, frame(request, 'Start'), startView({ ...base, review, problem: err.message }));
     }
   });
@@ -884,6 +895,22 @@ export function withFlash(path: string, text: string): string {
 export function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
   if (!query.ok || query.okSig !== flashSignature(query.ok)) return undefined;
   return { kind: 'ok', text: query.ok };
+}
+
+/**
+ * The signature of a reviewed start (who reviewed it, the runbook, its input as JSON), with the
+ * console's own key: the Start form sends the input back, and only the one whose plan was shown
+ * may start. A hex HMAC-SHA-256.
+ */
+export function signReviewedStart(user: string, runbook: string, inputJson: string): string {
+  return createHmac('sha256', FLASH_KEY).update(`start\n${user}\n${runbook}\n${inputJson}`).digest('base64url');
+}
+
+function reviewedStartIsIntact(user: string, runbook: string, inputJson: string, signature: string | undefined): boolean {
+  if (!signature) return false;
+  const expected = Buffer.from(signReviewedStart(user, runbook, inputJson));
+  const given = Buffer.from(signature);
+  return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
 /** A 401's words: what this request lacked, by how the console identifies people. */

@@ -5,8 +5,15 @@
  * unchanged, and a bound on every request: an answer within `timeoutMs` or a page that says what
  * was being done and whether anything was sent.
  */
+import { InterceptingCall, status as grpcStatus, type Interceptor } from '@grpc/grpc-js';
 import { ekmDataConverter } from '../codec/data-converter';
-import { Client, Connection, ServiceError } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  defaultGrpcRetryOptions,
+  makeGrpcRetryInterceptor,
+  ServiceError,
+} from '@temporalio/client';
 import { temporalConnection, type RuntimeSettings } from '../config/runtime';
 import { ConfigError } from '../config/zod-errors';
 import { formatDuration } from '../durations';
@@ -44,6 +51,42 @@ function isDeadlineExceeded(err: unknown): boolean {
   return false;
 }
 
+/** How long a request that gave up waits for its cancelled calls to end, to know whether something was sent. */
+const SETTLE_AFTER_ABORT_MS = 2000;
+
+/**
+ * The SDK's retry interceptor, with every attempt (the first and each retry) bound to the abort
+ * signal of the call's scope (`withAbortSignal`): once the signal is aborted, the attempt running is
+ * cancelled and a retry not yet made is never sent (its message is held back and it ends CANCELLED).
+ * The SDK's own cancellation cancels the first attempt only: a retry scheduled by then (Temporal
+ * unreachable) would still go out when Temporal comes back, after the page said it had given up.
+ */
+export function abortableRetryInterceptor(signalOf: () => AbortSignal | undefined): Interceptor {
+  const retry = makeGrpcRetryInterceptor(defaultGrpcRetryOptions()) as unknown as Interceptor;
+  return (options, nextCall) => {
+    // Called synchronously where the SDK makes the call, so the scope's signal is at hand.
+    const signal = signalOf();
+    if (!signal) return retry(options, nextCall);
+    return retry(options, (attemptOptions) => {
+      const attempt: InterceptingCall = new InterceptingCall(nextCall(attemptOptions), {
+        start(metadata, listener, next) {
+          next(metadata, listener);
+          const cancel = () => attempt.cancelWithStatus(grpcStatus.CANCELLED, 'the console gave up on this request');
+          if (signal.aborted) cancel();
+          else signal.addEventListener('abort', cancel, { once: true });
+        },
+        sendMessage(message, next) {
+          if (!signal.aborted) next(message);
+        },
+        halfClose(next) {
+          if (!signal.aborted) next();
+        },
+      });
+      return attempt;
+    });
+  };
+}
+
 export class ConsoleTemporal {
   private readonly connection: Connection;
   private readonly client: Client;
@@ -54,7 +97,11 @@ export class ConsoleTemporal {
     readonly settings: RuntimeSettings,
     readonly timeoutMs: number,
   ) {
-    this.connection = Connection.lazy({ ...temporalConnection(this.settings), connectTimeout: Math.min(5000, timeoutMs / 2) });
+    this.connection = Connection.lazy({
+      ...temporalConnection(this.settings),
+      connectTimeout: Math.min(5000, timeoutMs / 2),
+      interceptors: [abortableRetryInterceptor(() => this.connection.callContextStorage.getStore()?.abortSignal)],
+    });
     // Payloads encrypted by the worker (EKM_PAYLOAD_KEYS_FILE) are decoded here as in the CLI.
     this.client = new Client({
       connection: this.connection,
@@ -78,32 +125,56 @@ export class ConsoleTemporal {
     };
     let timer: NodeJS.Timeout | undefined;
     let probe: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ConsoleProblem(504, this.timeoutMessage(ctx))), this.timeoutMs);
-    });
-    try {
-      // The deadline ends the gRPC calls (and the client's retries of them) with the bound, a little
-      // after the timer: the timer's page (which says whether something was sent) wins the race, not
-      // the SDK's bare 'Call cancelled'.
-      const deadline = Date.now() + this.timeoutMs + GRPC_DEADLINE_SLACK_MS;
-      const call = this.client.withDeadline(deadline, () => body(ctx));
-      const settled: Promise<boolean> = call.then(
-        () => this.inflight.delete(settled),
-        () => this.inflight.delete(settled),
-      );
-      this.inflight.add(settled);
+    // When the page gives up (its bound, or Temporal unreachable), its calls are cancelled for real:
+    // the abort ends the call running and every retry of it (abortableRetryInterceptor), so nothing
+    // is sent after the page said what happened.
+    const giveUp = new AbortController();
+    let gaveUp: { status: 503 | 504; why?: string } | undefined;
+    const givingUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        gaveUp ??= { status: 504 };
+        reject(gaveUp);
+      }, this.timeoutMs);
       // A call that has not answered within PROBE_AFTER_MS: is Temporal's address taking connections at all?
       // (Only then, so a healthy console does not open a bare TCP connection to Temporal for every page.)
-      const unreachable = new Promise<never>((_, reject) => {
-        probe = setTimeout(() => {
-          void unreachableBecause(this.settings.TEMPORAL_ADDRESS, Math.min(PROBE_MS, this.timeoutMs / 3)).then((why) => {
-            if (why !== undefined) reject(new ConsoleProblem(503, this.unreachableMessage(ctx, why)));
-          });
-        }, PROBE_AFTER_MS);
-      });
-      return await Promise.race([call, timedOut, unreachable]);
+      probe = setTimeout(() => {
+        void unreachableBecause(this.settings.TEMPORAL_ADDRESS, Math.min(PROBE_MS, this.timeoutMs / 3)).then((why) => {
+          if (why === undefined || gaveUp) return;
+          gaveUp = { status: 503, why };
+          reject(gaveUp);
+        });
+      }, PROBE_AFTER_MS);
+    });
+    const deadline = Date.now() + this.timeoutMs + GRPC_DEADLINE_SLACK_MS;
+    const call = this.client.withAbortSignal(giveUp.signal, () => this.client.withDeadline(deadline, () => body(ctx)));
+    const settled: Promise<boolean> = call.then(
+      () => this.inflight.delete(settled),
+      () => this.inflight.delete(settled),
+    );
+    this.inflight.add(settled);
+    try {
+      return await Promise.race([call, givingUp]);
     } catch (err) {
-      throw this.problem(err, ctx);
+      if (!gaveUp || err !== gaveUp) throw this.problem(err, ctx);
+      // The page gives up: cancel what still runs (the call and its retries), then say only what is certain.
+      // A call made from now on is never sent (its message is held back), so only a change sent before
+      // this moment (ctx.sent: the mutating call had begun) may still reach Temporal.
+      const sentBefore = ctx.sent;
+      giveUp.abort();
+      const outcome = await Promise.race([
+        call.then(
+          (value) => ({ answered: true as const, value }),
+          () => ({ answered: false as const }),
+        ),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), SETTLE_AFTER_ABORT_MS).unref()),
+      ]);
+      // Answered in the moment before the cancellation: what it did is the page.
+      if (outcome?.answered) return outcome.value;
+      ctx.sent = sentBefore;
+      throw new ConsoleProblem(
+        gaveUp.status,
+        gaveUp.status === 503 ? this.unreachableMessage(ctx, gaveUp.why) : this.timeoutMessage(ctx),
+      );
     } finally {
       clearTimeout(timer);
       clearTimeout(probe);
@@ -126,15 +197,22 @@ export class ConsoleTemporal {
   }
 
   private unreachableMessage(ctx: CliContext, why?: string): string {
-    const sent = ctx.sent ? `; ${ctx.sent.what} may not have reached ${ctx.sent.workflowId}` : '; nothing was changed';
+    // "nothing was changed" only when nothing was sent: a call cancelled once sent may still have reached Temporal.
+    const sent = ctx.sent ? `; ${ctx.sent.what} (${ctx.sent.workflowId}) may still reach Temporal: ${this.lookBeforeRetrying(ctx)}` : '; nothing was changed';
     return `cannot reach Temporal at ${this.settings.TEMPORAL_ADDRESS}${why ? ` (${why})` : ''}${sent}`;
   }
 
   private timeoutMessage(ctx: CliContext): string {
     const within = `within ${formatDuration(this.timeoutMs)}`;
     if (ctx.sent)
-      return `${ctx.sent.what} was sent to ${ctx.sent.workflowId} but not answered ${within}: it may still be applied when a worker picks it up; reload the run's page to see`;
+      return `${ctx.sent.what} was sent to ${ctx.sent.workflowId} but not answered ${within}: it may still reach Temporal and be applied when a worker picks it up; ${this.lookBeforeRetrying(ctx)}`;
     return `no answer ${within} while ${ctx.doing}; nothing was changed (Temporal at ${this.settings.TEMPORAL_ADDRESS})`;
+  }
+
+  private lookBeforeRetrying(ctx: CliContext): string {
+    return /^the start of /.test(ctx.sent?.what ?? '')
+      ? 'check the runs list before trying again'
+      : "reload the run's page to see before trying again";
   }
 
   /** Closes the connection once the calls still running have ended (they end at their deadline; the client retries until then). */

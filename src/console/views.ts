@@ -714,7 +714,16 @@ export interface StartPageData {
   /** The setup input file a refused upload named (a file input cannot be filled in again). */
   setupFileName?: string;
   /** The reviewed start: what will be sent, waiting for the confirmation. */
-  review?: { runbook: Startable; cluster: string; input: unknown; inputJson: string; plan?: RunbookPlan; planProblem?: string };
+  review?: {
+    runbook: Startable;
+    cluster: string;
+    input: unknown;
+    inputJson: string;
+    /** The input's signature (signReviewedStart): only given with a plan whose precheck lets it start. */
+    inputSig?: string;
+    plan?: RunbookPlan;
+    planProblem?: string;
+  };
 }
 
 const PLAN_ACTION_CLASS: Record<string, string> = { refuse: 'state-failed', skip: 'muted', maybe: 'state-waiting-for-input' };
@@ -785,18 +794,28 @@ export function startView(d: StartPageData): Html {
       ${r.plan ? planView(r.plan) : html`<p class="flash error" id="no-plan">${r.planProblem ?? 'No plan.'}</p>`}
       <h2>Input</h2>
       <pre id="input">${JSON.stringify(r.input, null, 2)}</pre>
-      <form method="post" action="/start/go" enctype="multipart/form-data" class="card">
-        ${csrfField(d.csrf)}<input type="hidden" name="runbook" value="${r.runbook}" /><input
-          type="hidden"
-          name="input"
-          value="${r.inputJson}"
-        />
-        <label
-          ><input type="checkbox" name="confirm" value="yes" required /> I confirm: start ${r.runbook} on cluster
-          ${r.cluster}</label
-        >
-        <p><button type="submit" id="start">Start</button> <a href="/start">Change</a></p>
-      </form>`;
+      ${
+        r.inputSig
+          ? html`<form method="post" action="/start/go" enctype="multipart/form-data" class="card">
+              ${csrfField(d.csrf)}<input type="hidden" name="runbook" value="${r.runbook}" /><input
+                type="hidden"
+                name="input"
+                value="${r.inputJson}"
+              /><input type="hidden" name="inputSig" value="${r.inputSig}" />
+              <label
+                ><input type="checkbox" name="confirm" value="yes" required /> I confirm: start ${r.runbook} on cluster
+                ${r.cluster}</label
+              >
+              <p><button type="submit" id="start">Start</button> <a href="/start">Change</a></p>
+            </form>`
+          : html`<p class="card" id="no-start">
+              Start is not offered:
+              ${r.plan && !r.plan.couldStart
+                ? 'the precheck would refuse (above).'
+                : 'the plan is not shown (above: why), and nothing starts without the plan reviewed.'}
+              Fix what it says, then <a href="/start">review it again</a>.
+            </p>`
+      }`;
   }
   const v = d.values ?? {};
   const setupRefused = v.runbook === 'setup';

@@ -537,10 +537,20 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
         expect(review.body).toContain('data-plan-step="precheck"');
         expect(review.body).toContain('data-plan-step="signing"');
         const input = unescape(/name="input"\s+value="([^"]*)"/.exec(review.body)![1]!);
+        const inputSig = /name="inputSig" value="([^"]*)"/.exec(review.body)![1]!;
+        // The reviewed input edited (another cluster, whose plan was never shown): refused, nothing started.
+        const edited = JSON.stringify({ ...(JSON.parse(input) as object), cluster: kmipCluster.name });
+        const tampered = await send(base, 'POST', '/start/go', {
+          cookie,
+          multipart: multipartBody({ _csrf: csrf, runbook: 'setup', input: edited, inputSig, confirm: 'yes' }),
+        });
+        expect(tampered.status).toBe(400);
+        expect(tampered.body).toContain('The reviewed input is not the one whose plan was shown');
+        await expect(temporal.client.workflow.getHandle(workflowIds.setup(kmipCluster.name)).describe()).rejects.toThrow();
         // Not confirmed: refused, nothing started.
         const unconfirmed = await send(base, 'POST', '/start/go', {
           cookie,
-          multipart: multipartBody({ _csrf: csrf, runbook: 'setup', input }),
+          multipart: multipartBody({ _csrf: csrf, runbook: 'setup', input, inputSig }),
         });
         expect(unconfirmed.status).toBe(400);
         expect(unconfirmed.body).toContain('Tick the confirmation to start the runbook; nothing was started.');
@@ -548,7 +558,7 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
 
         const go = await send(base, 'POST', '/start/go', {
           cookie,
-          multipart: multipartBody({ _csrf: csrf, runbook: 'setup', input, confirm: 'yes' }),
+          multipart: multipartBody({ _csrf: csrf, runbook: 'setup', input, inputSig, confirm: 'yes' }),
         });
         expect(go.status).toBe(303);
         expect(go.headers.get('location')).toMatch(new RegExp(`^/runs/${id}\\?ok=started`));
