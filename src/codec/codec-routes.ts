@@ -27,8 +27,8 @@ export interface CodecRoutesOptions {
   codec: PayloadCodec;
   /** The user making the request, or undefined (refused with 401). */
   authenticate(request: FastifyRequest): string | undefined;
-  /** The Temporal web UI's origin, e.g. `https://temporal.example.com:8080`: the only origin allowed. */
-  allowedOrigin: string;
+  /** The Temporal web UI's origin, e.g. `https://temporal.example.com:8080`: the only origin allowed (none without it). */
+  allowedOrigin?: string;
   /** Route prefix: '' for the standalone server, e.g. '/codec' inside the console. */
   prefix?: string;
 }
@@ -44,10 +44,10 @@ const toJson = (p: Payload) => ({
 
 /** Registers the encode/decode routes and their CORS in an encapsulated context of `app`. */
 export async function registerCodecRoutes(app: FastifyInstance, options: CodecRoutesOptions): Promise<void> {
-  const origin = new URL(options.allowedOrigin).origin;
+  const origin = options.allowedOrigin ? new URL(options.allowedOrigin).origin : undefined;
   await app.register(async (scope) => {
     await scope.register(cors, {
-      origin: (requestOrigin, callback) => callback(null, requestOrigin === origin),
+      origin: (requestOrigin, callback) => callback(null, origin !== undefined && requestOrigin === origin),
       methods: ['POST'],
       allowedHeaders: ['Content-Type', 'Authorization', 'X-Namespace'],
       credentials: true,
@@ -61,10 +61,20 @@ export async function registerCodecRoutes(app: FastifyInstance, options: CodecRo
             .code(401)
             .header('WWW-Authenticate', 'Bearer')
             .send({ error: 'log in to the console, or send Authorization: Bearer <your token>' });
+        if (typeof request.body !== 'object' || request.body === null)
+          return reply.code(415).send({ error: 'send the payloads as JSON (Content-Type: application/json)' });
         const parsed = requestSchema.safeParse(request.body);
         if (!parsed.success) {
           const issue = parsed.error.issues[0]!;
-          return reply.code(400).send({ error: `${['body', ...issue.path.map(String)].join('.')}: ${issue.message}` });
+          const what =
+            issue.code === 'invalid_type'
+              ? `must be ${issue.expected === 'array' ? 'a list' : `a ${issue.expected}`}`
+              : issue.message;
+          return reply
+            .code(400)
+            .send({
+              error: `${['body', ...issue.path.map(String)].join('.')}: ${what} (the body is {"payloads": [{"metadata": {...}, "data": "<base64>"}]})`,
+            });
         }
         const payloads = parsed.data.payloads.map(fromJson);
         try {

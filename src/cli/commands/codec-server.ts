@@ -15,7 +15,7 @@ import { fileProblem, listenFailure } from '../../config/file-problem';
 interface CodecServerFlags {
   listen: string;
   users?: string;
-  uiOrigin: string;
+  uiOrigin?: string;
   tlsCert?: string;
   tlsKey?: string;
   behindProxy?: boolean;
@@ -43,9 +43,9 @@ export function registerCodecServer(program: Command): void {
       '--users <file>',
       "users file, as the console's: users: {NAME: {tokenFile: FILE}}; callers send Authorization: Bearer <token>",
     )
-    .requiredOption(
+    .option(
       '--ui-origin <url>',
-      'the Temporal web UI origin allowed to call (CORS), e.g. https://temporal.example.com:8080',
+      'the Temporal web UI origin allowed to call (CORS), e.g. https://temporal.example.com:8080; without it only non-browser callers (temporal --codec-endpoint)',
     )
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this private key (PEM)')
@@ -70,12 +70,14 @@ async function serve(flags: CodecServerFlags): Promise<void> {
   if (!flags.users && !flags.behindProxy) throw new CliError('--users FILE is required (or --behind-proxy with --user-header)');
   const problem = listenProblem(host, { tls: Boolean(flags.tlsCert), behindProxy: Boolean(flags.behindProxy) });
   if (problem) throw new CliError(problem.replace('the console needs', 'the codec server needs'));
-  let origin: string;
-  try {
-    origin = new URL(flags.uiOrigin).origin;
-    if (!/^https?:/.test(origin)) throw new Error();
-  } catch {
-    throw new CliError(`--ui-origin: "${flags.uiOrigin}" must be an http(s) origin, e.g. http://127.0.0.1:8080`);
+  let origin: string | undefined;
+  if (flags.uiOrigin !== undefined) {
+    try {
+      origin = new URL(flags.uiOrigin).origin;
+      if (!/^https?:/.test(origin)) throw new Error();
+    } catch {
+      throw new CliError(`--ui-origin: "${flags.uiOrigin}" must be an http(s) origin, e.g. http://127.0.0.1:8080`);
+    }
   }
   const settings = loadRuntimeSettings();
   if (!settings.EKM_PAYLOAD_KEYS_FILE)
