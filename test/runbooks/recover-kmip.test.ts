@@ -15,6 +15,7 @@ import {
   type RunbookProgress,
 } from '../../workflows/contract';
 import { EkmState } from '../../src/temporal/search-attributes';
+import { buildRunReport } from '../../src/report/run-report';
 import type { RecoverKmipInput } from '../../workflows/inputs-recovery';
 import type { KmipDiagnosis } from '../../activities/faults';
 import type { RecoverKmipResult } from '../../workflows/recover-kmip-server-fault';
@@ -159,11 +160,30 @@ describe('kmipServerFault recovery (real Temporal, simulator, PyKMIP)', () => {
       expect(p.waiting?.since).toBe(waiting.waiting?.since);
     });
 
+    // An answer in a later execution of the chain; the report of the run has it (carried across continue-as-new).
+    await eventually(
+      () =>
+        temporal.client.workflow
+          .getHandle(id())
+          .executeUpdate(answerUpdate.definition, { args: [{ action: 'retry', comment: 'route to kms restored?', by: 'oncall' }] }),
+      20_000,
+      200,
+    );
     await harness.sim.control.makeReachable(kmipHost());
     const result = (await handle.result()) as RecoverKmipResult;
 
     expect(result.outcome).toBe('recovered');
     expect(result.retests).toBeGreaterThanOrEqual(3);
+    // The report covers this one run: every execution of its continue-as-new chain, and the answer.
+    const report = await buildRunReport(temporal.client, id());
+    expect(report.runId).toBe(handle.firstExecutionRunId);
+    expect(report.runIds.length).toBeGreaterThanOrEqual(2);
+    expect(report.runIds[0]).toBe(handle.firstExecutionRunId);
+    expect(new Set(report.activities.map((a) => a.runId)).size).toBeGreaterThanOrEqual(2);
+    expect(report.activities.every((a) => report.runIds.includes(a.runId))).toBe(true);
+    expect(report.otherRuns.filter((r) => report.runIds.includes(r.runId))).toEqual([]);
+    expect(report.answers).toEqual([expect.objectContaining({ action: 'retry', by: 'oncall', comment: 'route to kms restored?' })]);
+    expect(report.status).toBe('COMPLETED');
     expect(result.fault?.code).toBe('kmipServerFault');
     expect(events.map((e) => e.kind)).toEqual(['waiting-for-input', 'completed']);
     // The simulator's end state: fault resolved, keys fetched, drives unlocked.
