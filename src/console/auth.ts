@@ -106,7 +106,18 @@ export function loadUsersFile(file: string): ConsoleUser[] {
     name,
     tokenFile: path.resolve(path.dirname(file), entry.tokenFile),
   }));
-  for (const user of users) readToken(user, file);
+  // One token per person: a token (or token file) two users share records one person's answers under either name.
+  const seen = new Map<string, { user: string; file: string }>();
+  for (const user of users) {
+    const key = digest(readToken(user, file)).toString('hex');
+    const other = seen.get(key);
+    if (other)
+      throw new ConfigError(
+        `--users ${file}`,
+        `users.${other.user} and users.${user.name} have the same token (${other.file === user.tokenFile ? `both name ${user.tokenFile}` : `${other.file} and ${user.tokenFile} hold the same text`}): each user needs their own token, or answers are recorded under the wrong name`,
+      );
+    seen.set(key, { user: user.name, file: user.tokenFile });
+  }
   return users;
 }
 

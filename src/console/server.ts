@@ -245,7 +245,22 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
 
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0]!;
+    // A Bearer token is a sign-in too: failed ones count against the client address like the sign-in form's.
+    const bearer = auth.loginEnabled && /^Bearer\s/i.test(request.headers.authorization ?? '');
+    const bearerWaitMs = bearer ? throttle.retryAfterMs(request.ip) : 0;
+    if (bearerWaitMs > 0) {
+      const seconds = Math.ceil(bearerWaitMs / 1000);
+      return reply
+        .code(429)
+        .header('retry-after', String(seconds))
+        .type('text/plain; charset=utf-8')
+        .send(
+          `Too many failed sign-ins (Bearer tokens or the sign-in form) from ${request.ip}: ${throttle.limit} within ${formatDuration(throttle.windowMs)}. Wait ${seconds} s, then try again.\n`,
+        );
+    }
     request.identity = auth.identify({ headers: request.headers, cookies: request.cookies });
+    if (bearer && request.identity?.via === 'proxy' && !auth.options.proxyUserHeader) throttle.clear(request.ip);
+    else if (bearer && !request.identity) throttle.recordFailure(request.ip);
     if (request.identity || PUBLIC.some((p) => p.test(path))) return;
     if (request.method === 'GET' && (request.headers.accept ?? '').includes('text/html'))
       return loginPage(reply.header('www-authenticate', 'Bearer'), 401);

@@ -91,6 +91,21 @@ describe('console without Temporal', () => {
     expect(() => loadUsersFile(short)).toThrow(`shorter than ${MIN_TOKEN_LENGTH} characters`);
   });
 
+  it('refuses a users file where two users have the same token: the same token file, or two files holding the same text', () => {
+    const shared = path.join(dir, 'shared.yaml');
+    fs.writeFileSync(shared, 'users:\n  oncall-1:\n    tokenFile: oncall-1.token\n  oncall-2:\n    tokenFile: oncall-1.token\n');
+    expect(() => loadUsersFile(shared)).toThrow(
+      `users.oncall-1 and users.oncall-2 have the same token (both name ${path.join(dir, 'oncall-1.token')})`,
+    );
+    fs.writeFileSync(path.join(dir, 'copy.token'), `${TOKEN}\n`, { mode: 0o600 });
+    fs.writeFileSync(shared, 'users:\n  oncall-1:\n    tokenFile: oncall-1.token\n  oncall-2:\n    tokenFile: copy.token\n');
+    expect(() => loadUsersFile(shared)).toThrow(/users\.oncall-1 and users\.oncall-2 have the same token \(.*oncall-1\.token and .*copy\.token hold the same text\)/);
+    expect(() => loadUsersFile(shared)).not.toThrow(new RegExp(TOKEN));
+    fs.writeFileSync(path.join(dir, 'own.token'), 'another-token-0123456789abcdef\n', { mode: 0o600 });
+    fs.writeFileSync(shared, 'users:\n  oncall-1:\n    tokenFile: oncall-1.token\n  oncall-2:\n    tokenFile: own.token\n');
+    expect(loadUsersFile(shared).map((u) => u.name)).toEqual(['oncall-1', 'oncall-2']);
+  });
+
   it('listens on loopback by default; beyond it only with TLS or behind an authenticating proxy', () => {
     expect(parseListen('[::1]:8090')).toEqual({ host: '::1', port: 8090 });
     expect(() => parseListen('8090')).toThrow('--listen: "8090" must be host:port');
@@ -640,6 +655,23 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
     throttle.recordFailure('a');
     throttle.clear('a');
     expect(throttle.retryAfterMs('a')).toBe(0);
+  });
+
+  it(`failed Bearer tokens count like failed sign-ins: after ${LOGIN_FAILURE_LIMIT} from one address, 429 with the wait, even for the right token and the sign-in form`, async () => {
+    const { url, close } = await consoleApp();
+    try {
+      const bearer = (token: string) => send(url, 'GET', '/', { headers: { accept: 'application/json', authorization: `Bearer ${token}` } });
+      const statuses: number[] = [];
+      for (let i = 0; i < 15; i++) statuses.push((await bearer(`wrong-${i}-0123456789abcdef`)).status);
+      expect(statuses).toEqual([...Array(LOGIN_FAILURE_LIMIT).fill(401), ...Array(15 - LOGIN_FAILURE_LIMIT).fill(429)]);
+      const blocked = await bearer(TOKEN);
+      expect(blocked.status).toBe(429);
+      expect(blocked.body).toMatch(/^Too many failed sign-ins \(Bearer tokens or the sign-in form\) from 127\.0\.0\.1: 10 within 1m\. Wait \d+ s, then try again\./);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await signIn(url, 'oncall-1', TOKEN)).status).toBe(429);
+    } finally {
+      await close();
+    }
   });
 
   it('--users, --tls-cert, --tls-key naming a missing file, a directory: the flag and the file in words, exit 2', () => {
