@@ -155,6 +155,21 @@ async function firstRunIdOf(client: Client, workflowId: string, runId: string): 
   return page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId || runId;
 }
 
+/** `fn` over `items`, at most `limit` at a time (a fault watcher's run has many executions), results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+const HISTORY_READS_AT_ONCE = 8;
+
 export interface RunReportOptions {
   /** A run id of the run to report (any execution of its continue-as-new chain); default the latest run. */
   runId?: string;
@@ -183,7 +198,7 @@ export async function buildRunReport(
   if (executions.length === 0) throw new Error(`no run ${workflowId}`);
   const chosen = options.runId ? executions.find((e) => e.runId === options.runId) : executions[executions.length - 1];
   if (!chosen) throw new Error(`no run ${options.runId} of ${workflowId}`);
-  const firstRunIds = await Promise.all(executions.map((e) => firstRunIdOf(client, workflowId, e.runId)));
+  const firstRunIds = await mapLimited(executions, HISTORY_READS_AT_ONCE, (e) => firstRunIdOf(client, workflowId, e.runId));
   const chainId = firstRunIds[executions.indexOf(chosen)]!;
   const chain = executions.filter((_, i) => firstRunIds[i] === chainId);
   const otherRuns = executions
@@ -202,7 +217,7 @@ export async function buildRunReport(
       `progress: ${err instanceof CliError ? err.message : `the run did not answer its progress query (${(err as Error).message}); steps are missing`}`,
     );
   }
-  const activities = (await Promise.all(chain.map((r) => activitiesOf(client, workflowId, r.runId)))).flat();
+  const activities = (await mapLimited(chain, HISTORY_READS_AT_ONCE, (r) => activitiesOf(client, workflowId, r.runId))).flat();
   let elementCalls: RunReport['elementCalls'] = null;
   if (auditLogFile) {
     const runIds = new Set(chain.map((r) => r.runId));
