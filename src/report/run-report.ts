@@ -147,12 +147,18 @@ interface Execution {
  * WorkflowExecutionStarted event (`firstExecutionRunId`); the execution's own run id when absent.
  */
 async function firstRunIdOf(client: Client, workflowId: string, runId: string): Promise<string> {
-  const page = await client.workflowService.getWorkflowExecutionHistory({
-    namespace: client.options.namespace,
-    execution: { workflowId, runId },
-    maximumPageSize: 1,
-  });
-  return page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId || runId;
+  try {
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 1,
+    });
+    return page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId || runId;
+  } catch (err) {
+    // Listed but its history is gone (retention ran out in between): a run of its own.
+    if ((err as { code?: number }).code === 5 /* gRPC NOT_FOUND */) return runId;
+    throw err;
+  }
 }
 
 /** `fn` over `items`, at most `limit` at a time (a fault watcher's run has many executions), results in order. */
