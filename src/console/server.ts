@@ -553,7 +553,8 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const cert = pick('certificatePem', 'certificateFile', 'Signed certificate');
     const ca = pick('caChainPem', 'caChainFile', 'CA chain');
     if (!cert) throw new ConsoleProblem(400, 'Signed certificate: paste the certificate or upload its file');
-    if (!ca) throw new ConsoleProblem(400, 'CA chain: paste the CA certificate(s) that issued it or upload their file');
+    // No CA chain: the certificate's own input may hold it (as `ekm cert check`/`submit-cert` without --ca);
+    // the check says when the chain to the CSR's issuer is missing.
     const verdict = await certificateVerdict(
       data.csrPem,
       `run ${data.workflowId}`,
@@ -564,7 +565,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const accepted = verdict.accepted
       ? {
           certificatePem: readCertificateText(cert, 'Signed certificate').pem,
-          caChainPem: readCertificateText(ca, 'CA chain').pem,
+          ...(ca ? { caChainPem: readCertificateText(ca, 'CA chain').pem } : {}),
         }
       : undefined;
     return { verdict, accepted };

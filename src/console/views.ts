@@ -430,7 +430,7 @@ export interface SignPageData {
   csrf: string;
   verdict?: CertificateVerdictJson;
   /** The inputs as they will be sent (clean PEM), carried to the submit form once the verdict accepts them. */
-  accepted?: { certificatePem: string; caChainPem: string };
+  accepted?: { certificatePem: string; caChainPem?: string };
   problem?: string;
   result?: string;
   /** What was pasted into the check form (typedValues), shown again with its verdict or refusal. */
@@ -502,7 +502,7 @@ export function signView(d: SignPageData): Html {
 ${d.values?.certificatePem}</textarea
           >
           <label for="certificateFile">or upload it</label><input type="file" name="certificateFile" id="certificateFile" />
-          <label for="caChainPem">CA certificate(s) that issued it</label>
+          <label for="caChainPem">CA certificate(s) that issued it (leave empty when the certificate above holds its chain)</label>
           <textarea name="caChainPem" id="caChainPem" rows="6" placeholder="-----BEGIN CERTIFICATE-----">
 ${d.values?.caChainPem}</textarea
           >
@@ -521,7 +521,7 @@ ${d.values?.caChainPem}</textarea
         ? html`<form method="post" action="/runs/${id}/sign/submit" enctype="multipart/form-data" id="submit-form" class="card">
             ${csrfField(d.csrf)}
             <input type="hidden" name="certificatePem" value="${d.accepted.certificatePem}" />
-            <input type="hidden" name="caChainPem" value="${d.accepted.caChainPem}" />
+            ${d.accepted.caChainPem ? html`<input type="hidden" name="caChainPem" value="${d.accepted.caChainPem}" />` : ''}
             <h2>3. Submit</h2>
             <p>Hand this certificate to the runbook, which installs it and tests the key server.</p>
             <button type="submit" id="submit">Submit to the runbook</button>

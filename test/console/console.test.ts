@@ -212,6 +212,29 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       expect(await setupCluster.sim.control.calls({ afterSeq: mark })).toEqual([]);
     });
 
+    it('a certificate that holds its CA chain needs no CA chain input (as ekm cert check); an oversized one pasted alone gets the size verdict', async () => {
+      const { cookie, csrf } = await login();
+      const waiting = await progress(setup);
+      const withChain = `${await certificateFor(waiting)}\n${kmipCa.certificatePem}`;
+      const check = await send(base, 'POST', `/runs/${setup.workflowId}/sign/check`, {
+        cookie,
+        multipart: multipartBody({ _csrf: csrf, certificatePem: withChain }),
+      });
+      expect(check.status).toBe(200);
+      expect(check.body).toContain('Verdict: would be accepted');
+      expect(check.body).toContain('id="submit-form"');
+      expect(check.body).not.toContain('CA chain: paste');
+      const oversized = `-----BEGIN CERTIFICATE-----\n${'A'.repeat(70 * 1024)}\n-----END CERTIFICATE-----\n`;
+      const big = await send(base, 'POST', `/runs/${setup.workflowId}/sign/check`, {
+        cookie,
+        multipart: multipartBody({ _csrf: csrf, certificatePem: oversized }),
+      });
+      expect(big.body).toContain('Verdict: refused');
+      expect(big.body).toMatch(/Signed certificate: [^<]*\b7\d{4} bytes/);
+      expect(big.body).not.toContain('CA chain: paste');
+      expect((await progress(setup)).waiting?.step).toBe('signing');
+    });
+
     it('a run whose task queue has no worker: the page says so, and an answer is not sent', async () => {
       const { cookie, csrf } = await login();
       const orphan = await startRunbook(
