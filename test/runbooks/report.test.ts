@@ -162,6 +162,19 @@ describe('ekm report (audit report of a run)', () => {
       expect(JSON.stringify(latest.answers)).toContain(reasons[1]);
       expect(JSON.stringify(older.answers)).toContain(reasons[0]);
       expect(JSON.stringify(older.answers)).not.toContain(reasons[1]);
+      // The files of an older run: beside the latest's, with its own answer in the Markdown.
+      const outDir = path.join(setupLab.dir, 'reports');
+      for (const extra of [[], ['--run-id', runIds[0]!]]) {
+        const cli = await runCli(['report', workflowId, '--out', outDir, ...extra], {});
+        expect([cli.code, cli.stderr]).toEqual([0, '']);
+      }
+      const latestMd = fs.readFileSync(path.join(outDir, `${workflowId}.md`), 'utf8');
+      const olderMd = fs.readFileSync(path.join(outDir, `${workflowId}-${runIds[0]}.md`), 'utf8');
+      expect(latestMd).toMatch(/\| abort \| ops \| accepted \| second: change window closed \|/);
+      expect(latestMd).not.toContain('first: wrong CA team');
+      expect(latestMd).toContain(`- ${runIds[0]}, started`);
+      expect(olderMd).toMatch(/\| abort \| ops \| accepted \| first: wrong CA team \|/);
+      expect(olderMd).not.toContain('second: change window closed');
       const unknown = await runCli(['report', workflowId, '--run-id', 'no-such-run'], {});
       expect(unknown.code).toBe(3);
       expect(unknown.stderr).toContain(`no run no-such-run of ${workflowId}`);
