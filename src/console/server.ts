@@ -119,8 +119,30 @@ declare module 'fastify' {
 
 /** How long an answer waits for a worker to take it once sent (the run's worker answered a query just before). */
 const ANSWER_TAKEN_MS = 5000;
-/** How long the query that checks a worker still runs the run may take before an answer is refused unsent. */
-const WORKER_CHECK_MS = 5000;
+
+/**
+ * How long a page waits for a run's worker to answer a query. A worker that stopped less than about
+ * 90 s ago still shows as polling its task queue, and a query to it waits its whole deadline: the
+ * page says so after this, not after the request's bound.
+ */
+const WORKER_QUERY_MS = 4000;
+
+/**
+ * A query to a run's worker (queryWorker), bounded by WORKER_QUERY_MS; a query no worker answered is
+ * said as such, with the task queue, then `consequence` (CliError, exit unavailable).
+ */
+async function askWorker<T>(ctx: CliContext, taskQueue: string, consequence: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await queryWorker(taskQueue, consequence, () => ctx.client.withDeadline(Date.now() + WORKER_QUERY_MS, call));
+  } catch (err) {
+    if (err instanceof CliError && err.exitCode === ExitCode.unavailable && err.message.includes('(the query was not answered'))
+      throw new CliError(
+        `no worker answered within ${formatDuration(WORKER_QUERY_MS)} (the worker serving task queue ${taskQueue} may have stopped: one that stopped less than about 90 s ago still shows as polling); ${consequence}`,
+        ExitCode.unavailable,
+      );
+    throw err;
+  }
+}
 
 /** An uploaded file over the per-file limit: the input as the page names it, the file, its size, the limit. */
 function fileTooLargeMessage(input: string, upload: { filename: string; bytes: number }, moreThan = false): string {
@@ -416,14 +438,11 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     try {
       await requireWorker(ctx, description.taskQueue, 'the step table needs one to answer the progress query');
       ctx.doing = `reading the progress of ${workflowId}`;
-      const deadline = Date.now() + Math.max(1000, temporal.timeoutMs - 2000);
       const unanswered = "the run's state cannot be read now: start a worker on it and reload";
-      data.progress = await queryWorker(description.taskQueue, unanswered, () =>
-        ctx.client.withDeadline(deadline, () => handle.query(progressQuery.definition)),
-      );
+      data.progress = await askWorker(ctx, description.taskQueue, unanswered, () => handle.query(progressQuery.definition));
       if (runbookOfType(description.type) === 'recover-kmip-server-fault')
-        data.diagnosis = await queryWorker(description.taskQueue, unanswered, () =>
-          ctx.client.withDeadline(deadline, () => handle.query(kmipDiagnosisQuery.definition)),
+        data.diagnosis = await askWorker(ctx, description.taskQueue, unanswered, () =>
+          handle.query(kmipDiagnosisQuery.definition),
         );
     } catch (err) {
       if (err instanceof CliError) data.progressProblem = err.message;
@@ -457,9 +476,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
         // A worker that stopped less than ~90 s ago still shows as polling: a query proves one runs the run
         // now, before anything is sent (an answer no worker takes would wait in Temporal).
         ctx.doing = `checking that a worker runs ${id}`;
-        await queryWorker(description.taskQueue, unsent, () =>
-          ctx.client.withDeadline(Date.now() + WORKER_CHECK_MS, () => handle.query(progressQuery.definition)),
-        );
+        await askWorker(ctx, description.taskQueue, unsent, () => handle.query(progressQuery.definition));
         ctx.sent = { what: `the answer "${answer.action}"`, workflowId: id };
         ctx.doing = `answering ${id}`;
         let taken;
@@ -510,10 +527,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const consequence = 'the CSR is read through the progress query, which needs one';
     const { taskQueue } = await reachRun(ctx, handle, consequence);
     ctx.doing = `reading the CSR of ${id}`;
-    const deadline = Date.now() + Math.max(1000, temporal.timeoutMs - 2000);
-    const progress = await queryWorker(taskQueue, consequence, () =>
-      ctx.client.withDeadline(deadline, () => handle.query(progressQuery.definition)),
-    );
+    const progress = await askWorker(ctx, taskQueue, consequence, () => handle.query(progressQuery.definition));
     return { progress, csrPem: progress.waiting?.csrPem ?? progress.csrPem };
   }
 
@@ -662,13 +676,11 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
       const description = await describeRun(ctx, handle);
       try {
         await requireWorker(ctx, description.taskQueue, 'the fleet status is a query, which needs one');
-        const fleetStatus = (await queryWorker(
+        const fleetStatus = (await askWorker(
+          ctx,
           description.taskQueue,
           "the fleet's state cannot be read now: start a worker and reload",
-          () =>
-            ctx.client.withDeadline(Date.now() + Math.max(1000, temporal.timeoutMs - 2000), () =>
-              handle.query(fleetStatusQuery.definition),
-            ),
+          () => handle.query(fleetStatusQuery.definition),
         )) as FleetStatus;
         // The fleet knows its children as running; which of them wait for a person is in their progress.
         const waiting = new Map<string, string>();

@@ -53,7 +53,13 @@ export function loginView(csrf: string, problem?: string): Html {
 }
 
 export function problemView(status: number, message: string, back?: string): Html {
-  return html`<h1>${status === 503 || status === 504 ? 'Temporal did not answer' : 'Not done'}</h1>
+  // A worker that did not answer is not Temporal that did not answer (Temporal was up to say so).
+  const heading = /^no worker/.test(message)
+    ? 'No worker answered'
+    : status === 503 || status === 504
+      ? 'Temporal did not answer'
+      : 'Not done';
+  return html`<h1>${heading}</h1>
     <p class="flash error" role="alert" data-status="${status}">${message}</p>
     ${back ? html`<p><a href="${back}">Back</a></p>` : ''}`;
 }

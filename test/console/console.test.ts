@@ -598,7 +598,15 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
           multipart: multipartBody({ _csrf: csrf, action: 'abort', reason: 'worker test' }),
         });
         expect(unsent.status).toBe(503);
-        expect(unsent.body).toContain(`no worker is serving task queue ${taskQueue} (the query was not answered`);
+        expect(unsent.body).toContain(
+          `no worker answered within 4s (the worker serving task queue ${taskQueue} may have stopped: one that stopped less than about 90 s ago still shows as polling)`,
+        );
+        expect(unsent.body).toContain('<h1>No worker answered</h1>');
+        // The run's page says the same next to its step table (Temporal answered: not its heading).
+        const runPage = await send(base, 'GET', `/runs/${id}`, { cookie });
+        expect(runPage.status).toBe(200);
+        expect(runPage.body).toContain(`no worker answered within 4s (the worker serving task queue ${taskQueue} may have stopped`);
+        expect(runPage.body).not.toContain('Temporal did not answer');
         expect(unsent.body).toContain('nothing was sent; start a worker and answer again');
         worker = await startInProcessWorker({ taskQueue, registry, auditLog: path.join(dir, 'audit.jsonl') });
         const after = await waitingAt(run, 'signing');
