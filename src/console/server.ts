@@ -57,6 +57,8 @@ import { answerFromForm, FILE_LABELS, fileField, textField, typedValues, UPLOAD_
 import { page, type Html, type PageFrame } from './html';
 import { ConsoleProblem, ConsoleTemporal } from './temporal-access';
 import {
+  csrFileName,
+  waitingText,
   fleetListView,
   fleetView,
   listView,
@@ -413,7 +415,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     return send(
       reply,
       200,
-      frame(request, 'Runbooks', { refreshUrl: request.url, flash: flashOf(query) }),
+      frame(request, 'Runbooks', { refreshUrl: request.url, flash: flashOf(query, request.url.split('?')[0]!) }),
       listView(runs, filters, { runbooks: runbookName.options, states: runbookState.options }),
     );
   });
@@ -457,7 +459,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const id = idOf(request);
     const data = await temporal.run(`looking up ${id}`, (ctx) => runPageData(ctx, id, csrfOf(request)));
     const query = request.query as Record<string, string | undefined>;
-    return send(reply, 200, frame(request, id, { refreshUrl: request.url, flash: flashOf(query) }), runView(data));
+    return send(reply, 200, frame(request, id, { refreshUrl: request.url, flash: flashOf(query, request.url.split('?')[0]!) }), runView(data));
   });
 
   app.post('/runs/:id/answer', async (request, reply) => {
@@ -525,19 +527,25 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   async function csrOf(ctx: CliContext, id: string) {
     const handle = ctx.client.workflow.getHandle(id);
     const consequence = 'the CSR is read through the progress query, which needs one';
-    const { taskQueue } = await reachRun(ctx, handle, consequence);
+    const { taskQueue, type } = await reachRun(ctx, handle, consequence);
     ctx.doing = `reading the CSR of ${id}`;
     const progress = await askWorker(ctx, taskQueue, consequence, () => handle.query(progressQuery.definition));
-    return { progress, csrPem: progress.waiting?.csrPem ?? progress.csrPem };
+    return { progress, csrPem: progress.waiting?.csrPem ?? progress.csrPem, runbook: runbookOfType(type) };
   }
+
+  /** Why a run has no CSR: only setup and renew runs make one; theirs may not be made yet. */
+  const noCsr = (id: string, runbook: string | undefined, step: string | undefined) =>
+    runbook === 'setup' || runbook === 'renew'
+      ? `${id} has no CSR yet (step: ${step ?? 'none'})`
+      : `${id} is a ${runbook ?? 'workflow'} run, which has no CSR: only setup and renew runs make one`;
 
   app.get('/runs/:id/csr', async (request, reply) => {
     const id = idOf(request);
-    const { progress, csrPem } = await temporal.run(`reading the CSR of ${id}`, (ctx) => csrOf(ctx, id));
-    if (!csrPem) throw new ConsoleProblem(404, `${id} has no CSR yet (step: ${progress.currentStep ?? 'none'})`);
+    const { progress, csrPem, runbook } = await temporal.run(`reading the CSR of ${id}`, (ctx) => csrOf(ctx, id));
+    if (!csrPem) throw new ConsoleProblem(404, noCsr(id, runbook, progress.currentStep));
     return reply
       .type('application/pkcs10')
-      .header('content-disposition', `attachment; filename="${progress.cluster.replace(/[^A-Za-z0-9._-]/g, '_')}.csr"`)
+      .header('content-disposition', `attachment; filename="${csrFileName(progress.cluster)}"`)
       .send(csrPem);
   });
 
@@ -545,10 +553,12 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   // Signing
 
   async function signData(ctx: CliContext, id: string, csrf: string): Promise<SignPageData> {
-    const { progress, csrPem } = await csrOf(ctx, id);
+    const { progress, csrPem, runbook } = await csrOf(ctx, id);
     return {
       workflowId: id,
+      cluster: progress.cluster,
       csrPem,
+      noCsr: csrPem ? undefined : noCsr(id, runbook, progress.currentStep),
       waitingForCertificate: progress.waiting?.kind === 'signed-certificate',
       mustOutlive: progress.waiting?.mustOutlive,
       csrf,
@@ -557,7 +567,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
 
   /** The offline verdict on the form's certificate and CA chain (the CLI's `cert check`), and what would be sent. */
   async function verdictFor(data: SignPageData, body: FormBody, fromHidden: boolean) {
-    if (!data.csrPem) throw new ConsoleProblem(404, `${data.workflowId} has no CSR yet`);
+    if (!data.csrPem) throw new ConsoleProblem(404, data.noCsr ?? `${data.workflowId} has no CSR yet`);
     const pick = (text: string, file: string, label: string) => {
       const t = textField(body, text, label);
       const f = fromHidden ? undefined : fileField(body, file);
@@ -693,7 +703,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
                 const p = await ctx.client.withDeadline(Date.now() + LIST_QUERY_MS, () =>
                   ctx.client.workflow.getHandle(c.workflowId, c.runId).query(progressQuery.definition),
                 );
-                if (p.waiting) waiting.set(c.cluster, `${p.waiting.kind}: ${p.waiting.prompt}`);
+                if (p.waiting) waiting.set(c.cluster, waitingText(p.waiting.kind, p.waiting.prompt));
               } catch {
                 // Not started by a worker yet, or just ended: the fleet's own state stands.
               }
@@ -917,11 +927,12 @@ const flashSignature = (text: string) => createHmac('sha256', FLASH_KEY).update(
 
 export function withFlash(path: string, text: string): string {
   const ok = text.slice(0, 500);
-  return `${path}?ok=${encodeURIComponent(ok)}&okSig=${flashSignature(ok)}`;
+  return `${path}?ok=${encodeURIComponent(ok)}&okSig=${flashSignature(`${path}\n${ok}`)}`;
 }
 
-export function flashOf(query: Record<string, string | undefined>): PageFrame['flash'] {
-  if (!query.ok || query.okSig !== flashSignature(query.ok)) return undefined;
+/** The success message of `query` when this console made it for this page (`path`: the address without its query). */
+export function flashOf(query: Record<string, string | undefined>, path: string): PageFrame['flash'] {
+  if (!query.ok || query.okSig !== flashSignature(`${path}\n${query.ok}`)) return undefined;
   return { kind: 'ok', text: query.ok };
 }
 

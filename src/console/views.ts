@@ -247,7 +247,7 @@ function answerForm(data: RunPageData, action: AnswerAction): Html {
       fields = html`<label>Extend by <input type="text" name="extendBy" placeholder="7d" required value="${v.extendBy}" /></label>`;
       break;
     case 'abort':
-      fields = html`<label>Reason <input type="text" name="reason" required value="${v.reason}" /></label>
+      fields = html`<label>Reason <input type="text" name="reason" required maxlength="500" value="${v.reason}" /></label>
         ${confirm ? html`<label>Type the cluster's name (${confirm}) to confirm: the drives stay unprotected <input type="text" name="confirmUnprotected" required value="${v.confirmUnprotected}" /></label>` : ''}`;
       break;
     case 'change':
@@ -427,9 +427,29 @@ export function runView(data: RunPageData, now = Date.now()): Html {
 // ---------------------------------------------------------------------------------------------
 // Signing
 
+const WAITING_WORDS: Record<string, string> = {
+  'signed-certificate': 'waiting for its signed certificate',
+  'operator-decision': 'waiting for a decision',
+  'cluster-lock': 'waiting for the cluster lock',
+};
+
+/** What a run waits for, in words (its `waiting.kind` worded, then its prompt). */
+export function waitingText(kind: string, prompt: string): string {
+  return `${WAITING_WORDS[kind] ?? `waiting (${kind})`}: ${prompt}`;
+}
+
+/** The file name a cluster's CSR downloads as (`<cluster>.csr`). */
+export function csrFileName(cluster: string): string {
+  return `${cluster.replace(/[^A-Za-z0-9._-]/g, '_')}.csr`;
+}
+
 export interface SignPageData {
   workflowId: string;
+  /** The run's cluster (its CSR downloads as `<cluster>.csr`). */
+  cluster?: string;
   csrPem?: string;
+  /** Why there is no CSR (a run that makes none, or not yet). */
+  noCsr?: string;
   waitingForCertificate: boolean;
   /** A renewal: the certificate must be valid longer than this one (the runbook's own check). */
   mustOutlive?: MustOutlive;
@@ -492,11 +512,11 @@ export function signView(d: SignPageData): Html {
           d.csrPem
             ? html`<textarea id="csr" readonly rows="12">${d.csrPem}</textarea>
                 <p>
-                  <a href="/runs/${id}/csr" download id="csr-download">Download cluster.csr</a>
+                  <a href="/runs/${id}/csr" download id="csr-download">Download ${csrFileName(d.cluster ?? 'cluster')}</a>
                   <button type="button" class="secondary" data-copy="csr" hidden>Copy</button>
                 </p>
                 <p class="hint">Have your CA sign it as a TLS client certificate; keep the subject.</p>`
-            : html`<p class="muted">No CSR yet.</p>`
+            : html`<p class="muted" id="no-csr">${d.noCsr ?? 'No CSR yet.'}</p>`
         }
       </section>
       <section>

@@ -37,7 +37,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { checkTlsPair, parseListen, readFlagFile } from '../../src/cli/commands/console';
 import { createCertificateAuthority, issueKeyAndCertificate } from '../../src/pki/authority';
 import { csrfOf, multipartBody, send, signIn } from '../support/console-http';
-import { runView } from '../../src/console/views';
+import { runView, signView, waitingText } from '../../src/console/views';
 import type { ChangeField, RunbookProgress } from '../../workflows/contract';
 
 const TOKEN = 'console-offline-token-0123456789';
@@ -363,6 +363,36 @@ describe('console without Temporal', () => {
     expect(port.body).toContain('change: Port: must be 1-65535');
   });
 
+  it('small words: the Reason field is limited as the server limits it, the CSR downloads as <cluster>.csr, a run without a CSR says why, a fleet row words what its run waits for', () => {
+    const page = runView({
+      workflowId: 'ekm-x',
+      runId: 'r',
+      status: 'RUNNING',
+      workflowType: 'setup',
+      taskQueue: 'q',
+      csrf: 't',
+      progress: {
+        runbook: 'setup',
+        cluster: 'prod-a',
+        state: 'waiting-for-input',
+        startedAt: '2026-12-01T01:00:00.000Z',
+        steps: [],
+        notes: [],
+        answers: [],
+        waiting: { kind: 'operator-decision', step: 'server', since: '2026-12-01T01:00:00.000Z', prompt: 'p', answers: ['abort'], reminders: 0 },
+      } as unknown as RunbookProgress,
+    }).toString();
+    expect(page).toMatch(/<input type="text" name="reason" required maxlength="500"/);
+    const sign = (d: Partial<Parameters<typeof signView>[0]>) =>
+      signView({ workflowId: 'ekm-setup-prod-a', waitingForCertificate: true, csrf: 't', ...d }).toString();
+    expect(sign({ cluster: 'prod-a', csrPem: '-----BEGIN CERTIFICATE REQUEST-----' })).toContain('Download prod-a.csr</a>');
+    expect(sign({ noCsr: 'ekm-rekey-prod-a is a rekey run, which has no CSR: only setup and renew runs make one' })).toContain(
+      'ekm-rekey-prod-a is a rekey run, which has no CSR',
+    );
+    expect(waitingText('operator-decision', 'key server keeps failing')).toBe('waiting for a decision: key server keeps failing');
+    expect(waitingText('signed-certificate', 'have the CSR signed')).toBe('waiting for its signed certificate: have the CSR signed');
+  });
+
   it("a run's change form offers only the fields its question accepts", () => {
     const progress = (changeFields?: ChangeField[], runbook: RunbookProgress['runbook'] = 'setup') =>
       ({
@@ -574,10 +604,14 @@ describe('console without Temporal', () => {
 describe("the success message carried in a page's address", () => {
   it('is shown only when this console made it: a link made elsewhere shows nothing', () => {
     const query = (url: string) => Object.fromEntries(new URL(url, 'https://console.test').searchParams);
-    expect(flashOf(query(withFlash('/runs/ekm-setup-a', 'retry: accepted')))).toEqual({ kind: 'ok', text: 'retry: accepted' });
-    expect(flashOf({ ok: 'Session expired: re-enter your token at evil.example' })).toBeUndefined();
-    const forged = query(withFlash('/runs/ekm-setup-a', 'retry: accepted'));
-    expect(flashOf({ ...forged, ok: 'Session expired: re-enter your token at evil.example' })).toBeUndefined();
+    const a = '/runs/ekm-setup-a';
+    expect(flashOf(query(withFlash(a, 'retry: accepted')), a)).toEqual({ kind: 'ok', text: 'retry: accepted' });
+    expect(flashOf({ ok: 'Session expired: re-enter your token at evil.example' }, a)).toBeUndefined();
+    const forged = query(withFlash(a, 'retry: accepted'));
+    expect(flashOf({ ...forged, ok: 'Session expired: re-enter your token at evil.example' }, a)).toBeUndefined();
+    // One run's message on another run's address (or the list's): not shown.
+    expect(flashOf(forged, '/runs/ekm-setup-b')).toBeUndefined();
+    expect(flashOf(forged, '/')).toBeUndefined();
   });
 });
 

@@ -233,6 +233,10 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       expect(big.body).toMatch(/Signed certificate: [^<]*\b7\d{4} bytes/);
       expect(big.body).not.toContain('CA chain: paste');
       expect((await progress(setup)).waiting?.step).toBe('signing');
+      // A run that makes no CSR says so, not "no CSR yet".
+      const noCsr = await send(base, 'GET', `/runs/${recovery.workflowId}/csr`, { cookie });
+      expect(noCsr.status).toBe(404);
+      expect(noCsr.body).toContain(`${recovery.workflowId} is a recover-kmip-server-fault run, which has no CSR: only setup and renew runs make one`);
     });
 
     it('a run whose task queue has no worker: the page says so, and an answer is not sent', async () => {
