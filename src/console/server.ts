@@ -23,6 +23,7 @@ import { runbookOfType, runbooks } from '../../workflows/runbooks';
 import { certificateVerdict } from '../cli/commands/cert';
 import { listRuns } from '../cli/commands/runs';
 import { listFleets } from '../cli/fleet-list';
+import { clusterCounts } from '../cli/fleet-outcome';
 import {
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
@@ -675,7 +676,26 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
 
   app.get('/fleets', async (request, reply) => {
     const all = (request.query as Record<string, string | undefined>).all === '1';
-    const fleets = await temporal.run('listing the fleets', (ctx) => listFleets(ctx.client, { all, outcomes: true }, 200));
+    const fleets = await temporal.run('listing the fleets', async (ctx) => {
+      const rows = await listFleets(ctx.client, { all, outcomes: true }, 200);
+      // A running fleet has no result yet: its clusters' counts come from its status query (left empty when no worker answers).
+      await Promise.all(
+        rows
+          .filter((f) => f.status === 'RUNNING' && !f.clusters)
+          .slice(0, 30)
+          .map(async (f) => {
+            try {
+              const status = await ctx.client.withDeadline(Date.now() + LIST_QUERY_MS, () =>
+                ctx.client.workflow.getHandle(f.workflowId).query(fleetStatusQuery.definition),
+              );
+              f.clusters = clusterCounts(status.clusters);
+            } catch {
+              // No worker answered: the row's counts stay empty.
+            }
+          }),
+      );
+      return rows;
+    });
     return send(reply, 200, frame(request, 'Fleets', { refreshUrl: request.url }), fleetListView(fleets, all));
   });
 

@@ -524,6 +524,40 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       expect(page.body).toContain(`<tr data-cluster="${setupCluster.name}">`);
       expect(page.body).toMatch(/class="state-failed">failed<\/span>[\s\S]*SoftwareEncryptionNotEnabled/);
     });
+
+    it('the Fleets list counts a running fleet’s clusters too (from its status; it has no result yet)', async () => {
+      const { cookie } = await login();
+      // A renewal with the manual signer waits for its certificate: the fleet keeps running.
+      const fleet = await temporal.client.workflow.start(fleetRunbook, {
+        workflowId: fleetWorkflowId('renew', `console-${Date.now()}`),
+        taskQueue,
+        args: [
+          {
+            runbook: 'renew',
+            clusters: [setupCluster.name],
+            selector: `--clusters ${setupCluster.name}`,
+            input: { signer: { type: 'manual' } },
+            maxConcurrency: { count: 1 },
+            maxErrors: { count: 1 },
+            followEveryMs: 300,
+          },
+        ],
+      });
+      try {
+        await eventually(async () => {
+          const list = await send(base, 'GET', '/fleets', { cookie });
+          const at = list.body.indexOf(`data-fleet="${fleet.workflowId}"`);
+          expect(at).toBeGreaterThan(-1);
+          const row = list.body.slice(at, list.body.indexOf('</tr>', at));
+          expect(row).toContain('title="Temporal: RUNNING"');
+          expect(row).toContain('0 done of 1');
+        }, 30_000, 300);
+      } finally {
+        await fleet.terminate('test over').catch(() => undefined);
+        const child = temporal.client.workflow.getHandle(workflowIds.renew(setupCluster.name));
+        if ((await child.describe().catch(() => undefined))?.status.name === 'RUNNING') await child.terminate('test over');
+      }
+    });
   });
   describe('setup from an uploaded input file; answering with the worker stopped, and after the run ended', () => {
     const unescape = (text: string) =>
