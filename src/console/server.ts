@@ -115,6 +115,8 @@ function tooLargeMessage(request: FastifyRequest, fileOverLimit = false): string
 declare module 'fastify' {
   interface FastifyRequest {
     identity?: Identity;
+    /** An uploaded file over the limit, in words: the route shows its form again with it (FORMS_SHOWN_AGAIN). */
+    uploadRefusal?: string;
     /** The files of a multipart form, by input name: the name the browser gave the file and its size. */
     uploads?: Record<string, { filename: string; bytes: number }>;
   }
@@ -154,6 +156,9 @@ function fileTooLargeMessage(input: string, upload: { filename: string; bytes: n
   const size = `${moreThan ? 'more than ' : ''}${upload.bytes} bytes (${(upload.bytes / 1024).toFixed(1)} KiB)`;
   return `${label}: the file${name} is ${size}, over the limit of ${UPLOAD_LIMIT_BYTES} bytes (${UPLOAD_LIMIT_BYTES / 1024} KiB) for an uploaded file. Nothing was sent.`;
 }
+
+/** Routes whose form is shown again with an oversized upload's refusal next to it (nothing of the file is used). */
+const FORMS_SHOWN_AGAIN = new Set(['/start/review', '/runs/:id/sign/check']);
 
 const PUBLIC = [/^\/login$/, /^\/assets\//, /^\/healthz$/];
 
@@ -303,7 +308,9 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   app.addHook('preHandler', async (request, reply) => {
     if (request.method === 'GET' || request.method === 'HEAD' || !request.identity) return;
     const over = Object.entries(request.uploads ?? {}).find(([, u]) => u.bytes > UPLOAD_LIMIT_BYTES);
-    if (over)
+    // A form that can be shown again takes the refusal next to it (after the CSRF check below); other routes refuse here.
+    if (over && FORMS_SHOWN_AGAIN.has(request.routeOptions.url ?? '')) request.uploadRefusal = fileTooLargeMessage(over[0], over[1]);
+    else if (over)
       return send(
         reply,
         413,
@@ -604,6 +611,13 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
 
   app.post('/runs/:id/sign/check', async (request, reply) => {
     const id = idOf(request);
+    if (request.uploadRefusal) {
+      const refusal = request.uploadRefusal;
+      const shown = await temporal.run(`reading the CSR of ${id}`, (ctx) => signData(ctx, id, csrfOf(request))).catch(() => undefined);
+      if (!shown) return send(reply, 413, frame(request, 'Too large'), problemView(413, refusal, back(request)));
+      shown.values = typedValues(request.body as FormBody);
+      return send(reply, 413, frame(request, `Signing ${id}`), signView({ ...shown, problem: refusal }));
+    }
     const data = await temporal.run(`reading the CSR of ${id}`, (ctx) => signData(ctx, id, csrfOf(request)));
     data.values = typedValues(request.body as FormBody);
     try {
@@ -859,6 +873,7 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     const body = request.body as FormBody;
     const base = { csrf: csrfOf(request), ...clusters() };
     try {
+      if (request.uploadRefusal) throw new ConsoleProblem(413, request.uploadRefusal);
       const start = startInput(body, user(request), request.uploads);
       checkStart(start);
       const inputJson = JSON.stringify(start.input);

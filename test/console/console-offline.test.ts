@@ -182,6 +182,9 @@ describe('console without Temporal', () => {
     });
     expect(setup.status).toBe(413);
     expect(setup.body).toContain(`Setup input file: the file (&quot;setup.yaml&quot;) is ${size} bytes`);
+    // Shown next to the form again (its cluster kept), not on a page of its own.
+    expect(setup.body).toContain('id="setup-form"');
+    expect(setup.body).toContain('name="cluster" id="setup-cluster" required value="prod-a"');
   });
 
   describe('setup from an uploaded input file (the Start page)', () => {
