@@ -5,7 +5,7 @@ import { createActivities } from '../activities';
 import { ActivityMetrics } from '../src/metrics/activity-metrics';
 import { ekmDataConverter } from '../src/codec/data-converter';
 import { AuditLog } from '../src/audit/audit-log';
-import { loadClusterRegistry, type ClusterRegistry } from '../src/config/clusters';
+import { loadClusterRegistry, readCaBundle, readClusterCredentials, type ClusterRegistry } from '../src/config/clusters';
 import { temporalConnection, type RuntimeSettings } from '../src/config/runtime';
 import { notifierFromSettings, type Notifier } from '../src/notify/notifier';
 import { SEARCH_ATTRIBUTES } from '../src/temporal/search-attributes';
@@ -63,6 +63,23 @@ function modified(file: string): number {
   }
 }
 
+/**
+ * A cluster whose secrets or CA bundle cannot be read now is said at start, once per cluster (the
+ * worker still starts: the other clusters work, and the files are read again at each use).
+ */
+function reportUnusableClusters(registry: ClusterRegistry): void {
+  for (const [name, entry] of Object.entries(registry.clusters)) {
+    try {
+      readClusterCredentials(name, entry);
+      readCaBundle(name, entry);
+    } catch (err) {
+      Runtime.instance().logger.warn(`cluster ${name} cannot be used until this is fixed: ${(err as Error).message}`, {
+        cluster: name,
+      });
+    }
+  }
+}
+
 /** The namespace must have the search attributes the runbooks set, or every start would fail: say so at start. */
 async function requireSearchAttributes(client: Client, namespace: string): Promise<void> {
   const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
@@ -92,7 +109,7 @@ export const WORKER_TUNING = {
 
 export async function createRunbookWorker(settings: RuntimeSettings, overrides: WorkerOverrides = {}): Promise<RunbookWorker> {
   const registry = overrides.registry ? () => overrides.registry! : liveClusterRegistry(settings.EKM_CLUSTERS_FILE);
-  registry(); // a clusters file with a mistake stops the worker at start, naming it
+  reportUnusableClusters(registry()); // a clusters file with a mistake stops the worker at start, naming it
   // So does a payload keys file with one; a later broken edit of it is logged (the keys read before stay).
   const dataConverter = ekmDataConverter(settings, (message) => Runtime.instance().logger.error(message));
   const connectionOptions = temporalConnection(settings);

@@ -140,7 +140,7 @@ export type SignerCommand = z.infer<typeof signerCommand>;
 export function parseClusterRegistry(text: string, source: string, baseDir: string): ClusterRegistry {
   let raw: unknown;
   try {
-    raw = parseYamlOrJson(text, source);
+    raw = parseYamlOrJson(text, source, { allowAliases: true }); // a kept file: anchors save repeating entries
   } catch (err) {
     if (err instanceof InputTextProblem) throw new ConfigError(source, err.detail);
     throw err;

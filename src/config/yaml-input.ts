@@ -60,7 +60,12 @@ function parseJson(text: string, label: string): unknown {
  * nothing), a tag the reader does not know (`!!js/function`). yaml's own warnings are silenced (it
  * would print them to stderr, quoting the file).
  */
-export function parseYamlOrJson(text: string, label: string): unknown {
+export function parseYamlOrJson(
+  text: string,
+  label: string,
+  /** Aliases allowed (a file the operator keeps, e.g. the clusters file), expanded at most 100 times; refused otherwise. */
+  options: { allowAliases?: boolean } = {},
+): unknown {
   if (/\.json$/i.test(label)) return parseJson(text, label);
   const documents = YAML.parseAllDocuments(text, { logLevel: 'silent', prettyErrors: false, uniqueKeys: true });
   if (!Array.isArray(documents)) return undefined; // an empty file (or comments only)
@@ -86,11 +91,17 @@ export function parseYamlOrJson(text: string, label: string): unknown {
       return YAML.visit.BREAK;
     },
   });
-  if (alias) {
+  if (alias && !options.allowAliases) {
     const where = alias.range ? ` at ${lineAndColumn(text, alias.range[0])}` : '';
     throw new InputTextProblem(label, `YAML aliases (*${alias.source}) are not allowed here${where}; write the value out`);
   }
   const warning = document.warnings[0];
   if (warning) throw new InputTextProblem(label, `not valid YAML at ${at(text, warning)}: ${YAML_PROBLEMS[warning.code] ?? 'not YAML syntax'}`);
-  return document.toJS({ maxAliasCount: 0 });
+  try {
+    return document.toJS({ maxAliasCount: options.allowAliases ? 100 : 0 });
+  } catch (err) {
+    if (/Unresolved alias/i.test((err as Error).message))
+      throw new InputTextProblem(label, 'a YAML alias (*name) names no anchor (&name) set before it');
+    throw new InputTextProblem(label, 'its YAML aliases (*name) expand too much (more than 100 times); write the values out');
+  }
 }

@@ -57,7 +57,7 @@ describe("the codec server says its refusals in words (not the web framework's c
         body: JSON.stringify({ payloads: 'x' }),
       });
       expect(notAList.status).toBe(400);
-      expect((await notAList.json()).error).toMatch(/^body\.payloads: must be a list \(the body is/);
+      expect(((await notAList.json()) as { error: string }).error).toMatch(/^body\.payloads: must be a list \(the body is/);
       expect(ok.headers.get('access-control-allow-origin')).toBeNull();
     } finally {
       await app.close();

@@ -150,7 +150,7 @@ describe('cluster registry', () => {
     ['a bad cluster name', valid.replace('prod-a:', 'Prod A:'), 'clusters.Prod A'],
     ['no clusters key', 'signers: {}', 'clusters'],
     ['invalid YAML', 'clusters: [', 'not valid YAML at line 1, column 12: '],
-    ['a YAML alias', 'clusters: *all', 'YAML aliases (*all) are not allowed here'],
+    ['a YAML alias without its anchor', 'clusters: *all', 'a YAML alias (*name) names no anchor (&name) set before it'],
   ])('refuses %s, naming the field', (_case, text, expected) => {
     expect(problem(text)).toContain(expected);
   });

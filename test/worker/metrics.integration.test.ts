@@ -71,7 +71,12 @@ describe('worker metrics and logs (worker process, real Temporal, simulator, PyK
     await configureEkmByHand(a.client(), { commonName });
     await addKmipCheckIdentity(a, commonName);
     const clustersFile = path.join(testFileDir(), 'clusters.yaml');
-    fs.writeFileSync(clustersFile, YAML.stringify({ clusters: { ...a.registry.clusters, ...b.registry.clusters }, signers: {} }));
+    // A third entry whose password variable is unset: the worker starts, and says at start it cannot be used.
+    const broken = { ...a.registry.clusters[a.name]!, password: { env: 'EKM_TEST_UNSET_PASSWORD' } };
+    fs.writeFileSync(
+      clustersFile,
+      YAML.stringify({ clusters: { ...a.registry.clusters, ...b.registry.clusters, 'metrics-broken': broken }, signers: {} }),
+    );
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}/metrics`;
     worker = spawnWorkerProcess({
@@ -202,6 +207,10 @@ describe('worker metrics and logs (worker process, real Temporal, simulator, PyK
     });
     expect(notJson).toEqual([]);
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(entries.find((e) => e.cluster === 'metrics-broken')).toMatchObject({
+      level: 'warn',
+      msg: 'cluster metrics-broken cannot be used until this is fixed: clusters.metrics-broken.password: environment variable EKM_TEST_UNSET_PASSWORD is not set',
+    });
     const rekeyActivity = entries.find((e) => e.activityType === 'startMasterKeyRekey' && e.cluster === a.name);
     expect(rekeyActivity).toMatchObject({
       runbook: 'rekey',
