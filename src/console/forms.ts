@@ -143,7 +143,10 @@ export function answerFromForm(body: FormBody, by: string): OperatorAnswer {
       if (filled.length === 0)
         throw new ConsoleProblem(
           400,
-          `change: fill in at least one of ${(offered.length ? offered : changeField.options).map((f) => CHANGE_LABELS[f]).join(', ')}; nothing was sent`,
+          offered.length
+            ? `change: fill in at least one of ${offered.map((f) => CHANGE_LABELS[f]).join(', ')}; nothing was sent`
+            : // A form without the change inputs (a script's): which fields apply is the question's, not every runbook's.
+              'change: fill in at least one of the fields the question accepts (its change form on the run page names them); nothing was sent',
         );
       const portText = textField(body, 'port', 'Port');
       const port = portText === undefined ? undefined : Number(portText);

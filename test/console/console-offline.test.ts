@@ -339,6 +339,11 @@ describe('console without Temporal', () => {
       `change: Key server host names: &#39;${'a'.repeat(24)}…&#39; is longer than 253 characters (312)`,
     );
     expect(long.body).not.toContain('Too big');
+    // A change with none of the form's inputs (a script's): no field list of every runbook (no drive ids on a setup).
+    const bare = await post({});
+    expect(bare.status).toBe(400);
+    expect(bare.body).toContain('change: fill in at least one of the fields the question accepts');
+    expect(bare.body).not.toContain('Drive ids');
     // The form of a setup's question carries its four fields, blank: the refusal lists those, not drive ids.
     // As a browser sends it: every input of the form, the file inputs with no file chosen.
     const none = { filename: '', data: Buffer.alloc(0) };
