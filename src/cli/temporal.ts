@@ -103,7 +103,7 @@ export async function queryWorker<T>(taskQueue: string, consequence: string, cal
     throw noWorker(
       taskQueue,
       consequence,
-      ' (the query was not answered: a worker that stopped less than a minute ago still shows as polling)',
+      ' (the query was not answered: a worker that stopped less than about 90 s ago still shows as polling)',
     );
   }
 }

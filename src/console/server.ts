@@ -653,12 +653,15 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
   // -------------------------------------------------------------------------------------------
   // Report
 
-  async function report(id: string) {
+  /** The report of one run of `id`: the latest, or the one whose run id the URL gives (`?run=RUNID`). */
+  async function report(id: string, request: FastifyRequest) {
+    const run = (request.query as Record<string, string | undefined>).run;
+    const runId = run && /^[0-9a-f-]{1,64}$/i.test(run) ? run : undefined;
     return temporal.run(`building the report of ${id}`, async (ctx) => {
       try {
         const deadline = Date.now() + Math.max(1000, temporal.timeoutMs - 2000);
         return await ctx.client.withDeadline(deadline, () =>
-          buildRunReport(ctx.client, id, options.auditLogFile ?? settings.EKM_AUDIT_LOG),
+          buildRunReport(ctx.client, id, options.auditLogFile ?? settings.EKM_AUDIT_LOG, { runId }),
         );
       } catch (err) {
         if (/^no run /.test((err as Error).message)) throw new CliError((err as Error).message, ExitCode.notFound);
@@ -667,21 +670,21 @@ export async function buildConsole(options: ConsoleOptions): Promise<{ app: Fast
     });
   }
   app.get('/runs/:id/report', async (request, reply) => {
-    const r = await report(idOf(request));
+    const r = await report(idOf(request), request);
     return send(reply, 200, frame(request, `Report ${r.workflowId}`), reportView(r));
   });
   app.get('/runs/:id/report.md', async (request, reply) => {
-    const r = await report(idOf(request));
+    const r = await report(idOf(request), request);
     return reply
       .type('text/markdown; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${r.workflowId}.md"`)
+      .header('content-disposition', `attachment; filename="${r.workflowId}-${r.runId}.md"`)
       .send(renderRunReportMarkdown(r));
   });
   app.get('/runs/:id/report.json', async (request, reply) => {
-    const r = await report(idOf(request));
+    const r = await report(idOf(request), request);
     return reply
       .type('application/json; charset=utf-8')
-      .header('content-disposition', `attachment; filename="${r.workflowId}.json"`)
+      .header('content-disposition', `attachment; filename="${r.workflowId}-${r.runId}.json"`)
       .send(`${JSON.stringify(r, null, 2)}\n`);
   });
 

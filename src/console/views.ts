@@ -563,16 +563,26 @@ export function reportView(r: RunReport): Html {
   const id = encodeURIComponent(r.workflowId);
   return html`<h1>Report: ${r.runbook ?? r.workflowType} on cluster ${r.cluster ?? '?'}</h1>
     <p>
-      <a href="/runs/${id}">Back to the run</a> · <a href="/runs/${id}/report.md" download>Markdown</a> ·
-      <a href="/runs/${id}/report.json" download>JSON</a>
+      <a href="/runs/${id}">Back to the run</a> · <a href="/runs/${id}/report.md?run=${r.runId}" download>Markdown</a> ·
+      <a href="/runs/${id}/report.json?run=${r.runId}" download>JSON</a>
     </p>
     ${r.gaps.some((g) => g.startsWith('progress:')) ? html`<p class="flash error" role="alert">This report is incomplete: ${r.gaps.find((g) => g.startsWith('progress:'))!.replace(/^progress: /, '')}</p>` : ''}
     <table id="summary">
       <tbody>
         <tr>
           <th>Workflow</th>
-          <td>${r.workflowId} (${r.runIds.length} run${r.runIds.length > 1 ? 's' : ''})</td>
+          <td>
+            ${r.workflowId}, run ${r.runId}${r.runIds.length > 1 ? ` (${r.runIds.length} executions, continued as new)` : ''}
+          </td>
         </tr>
+        ${r.otherRuns.length > 0
+          ? html`<tr>
+              <th>Other runs of this workflow id</th>
+              <td>
+                ${r.otherRuns.map((o) => html`<a href="/runs/${id}/report?run=${encodeURIComponent(o.runId)}">${o.startedAt}</a> `)}
+              </td>
+            </tr>`
+          : ''}
         <tr>
           <th>Status</th>
           <td>${r.status}${r.state ? ` (${r.state})` : ''}</td>

@@ -387,6 +387,14 @@ describe('the console (real Temporal, worker, simulator, PyKMIP; real Chromium)'
       // The wait for the certificate is drawn as a wait, up to the submission.
       expect(await page.$('svg.timeline rect[data-wait="signing"]')).not.toBeNull();
       await shot('11-report');
+      // One run's report, chosen by its run id; a run id this workflow does not have is "no run".
+      const runId = (await setup.describe()).runId;
+      expect(await page.textContent('#summary')).toContain(`run ${runId}`);
+      const chosen = await page.goto(`${base}/runs/${setup.workflowId}/report?run=${runId}`);
+      expect(chosen?.status()).toBe(200);
+      // (Through the context's request API: a 404 page load would be a console error, which this test counts.)
+      const unknown = await page.request.get(`${base}/runs/${setup.workflowId}/report?run=00000000-0000-0000-0000-000000000000`);
+      expect(unknown.status()).toBe(404);
 
       await page.goto(`${base}/start`);
       // A setup input file with a mistake: refused in the file's words next to the setup form, the cluster kept.
