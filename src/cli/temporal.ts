@@ -85,7 +85,7 @@ function noWorker(taskQueue: string, consequence: string, why = ''): CliError {
 
 /**
  * Runs a query (`call`) on a run of `taskQueue`; when no worker answers it (a worker that stopped
- * less than a minute ago still shows as polling, so requireWorker let it through), the refusal
+ * less than about 90 s ago still shows as polling, so requireWorker let it through), the refusal
  * says so in the words requireWorker uses instead of the SDK's 'Failed to query Workflow'. A
  * missing run, an unreachable Temporal and a query the workflow refused pass through unchanged.
  */

@@ -786,7 +786,7 @@ describe('the console: signing in, its flags and its words (no Temporal)', () =>
       Promise.reject(new ServiceError('Failed to query Workflow', { cause: deadline })),
     ).catch((err: CliError) => err);
     expect(failure.message).toBe(
-      "no worker is serving task queue ekm-main (the query was not answered: a worker that stopped less than a minute ago still shows as polling); the run's state cannot be read now",
+      "no worker is serving task queue ekm-main (the query was not answered: a worker that stopped less than about 90 s ago still shows as polling); the run's state cannot be read now",
     );
     expect(failure.exitCode).toBe(5);
     const notFound = new WorkflowNotFoundError('not found', 'ekm-setup-x', undefined);

@@ -365,7 +365,7 @@ async function fleetView(ctx: CliContext, workflowId: string) {
   const needsWorker = 'the fleet status is read through its query, which needs one';
   const description = await reachRun(ctx, handle, needsWorker);
   ctx.doing = `reading the status of ${workflowId}`;
-  // Bounded: a worker that stopped less than a minute ago still shows as polling, and a query no
+  // Bounded: a worker that stopped less than about 90 s ago still shows as polling, and a query no
   // worker takes is otherwise held until --timeout.
   const status = await queryWorker(description.taskQueue, needsWorker, () =>
     ctx.client.withDeadline(Date.now() + FLEET_QUERY_DEADLINE_MS, () => handle.query(fleetStatusQuery.definition)),
