@@ -2,8 +2,9 @@
  * The modules every run uses, built once per worker and shared by all its runs instead of once per
  * run: the bundler loads this file before any run (its `preloadModules`, worker/bundle-options.ts).
  * Their zod schemas are most of what a run costs to start: without sharing, each run, and each
- * replay of a run that was not cached, built them again (about 1.3 MB of heap and tens of
- * milliseconds of CPU per run; `npm run bench:waiting`, README Benchmarks).
+ * replay of a run that was not cached, built them again: about 1.6 MB of heap and 20 ms of CPU
+ * per run, against about 40 KB and under 1 ms shared (100 runs created in the SDK's reusable V8
+ * context, 2026-12-01; the effect on a worker: README Benchmarks).
  *
  * What is shared must hold no per-run state: these modules define schemas, message definitions,
  * failure names and pure functions only.
