@@ -1,10 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
-import fs from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { ActivityMetrics } from '../src/metrics/activity-metrics';
 import { ekmDataConverter } from '../src/codec/data-converter';
 import { AuditLog } from '../src/audit/audit-log';
+import { liveFile } from '../src/config/live-file';
 import { loadClusterRegistry, readCaBundle, readClusterCredentials, type ClusterRegistry } from '../src/config/clusters';
 import { temporalConnection, type RuntimeSettings } from '../src/config/runtime';
 import { notifierFromSettings, type Notifier } from '../src/notify/notifier';
@@ -36,31 +36,15 @@ export interface WorkerOverrides {
  * flight go on) and says so in the worker's log, once per change.
  */
 function liveClusterRegistry(file: string): () => ClusterRegistry {
-  let registry = loadClusterRegistry(file);
-  let seen = modified(file);
-  return () => {
-    const now = modified(file);
-    if (now === seen) return registry;
-    seen = now;
-    try {
-      registry = loadClusterRegistry(file);
-      Runtime.instance().logger.info('clusters file read again', { file, clusters: Object.keys(registry.clusters) });
-    } catch (err) {
+  return liveFile(file, () => loadClusterRegistry(file), {
+    onReread: (registry) =>
+      Runtime.instance().logger.info('clusters file read again', { file, clusters: Object.keys(registry.clusters) }),
+    onProblem: (err) =>
       Runtime.instance().logger.error('clusters file changed but cannot be read; keeping the last good one', {
         file,
         error: (err as Error).message,
-      });
-    }
-    return registry;
-  };
-}
-
-function modified(file: string): number {
-  try {
-    return fs.statSync(file).mtimeMs;
-  } catch {
-    return -1;
-  }
+      }),
+  });
 }
 
 /**

@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { readConfigFile } from '../config/config-file';
 import { ConfigError, describeZodError } from '../config/zod-errors';
+import { liveFile } from '../config/live-file';
 import { fileProblem } from '../config/file-problem';
 
 /** AES-256 takes a 32-byte key. */
@@ -100,40 +101,18 @@ const RETRY_FAILED_READ_MS = 5000;
 
 /**
  * The keys file as it is now, for the processes that run for long (worker, console, codec server):
- * read again when it changed on disk, so a rotation reaches them without a restart, in any order.
- * A change with a mistake keeps the last good keys and is reported once through `onProblem`; it is
- * read again when it changes, or every 5 s until it reads. Throws ConfigError when the file cannot
- * be read at the start.
+ * read again when it changes (src/config/live-file.ts), so a rotation reaches them without a
+ * restart, in any order. A change with a mistake keeps the last good keys and is reported once
+ * through `onProblem`; it is read again when it changes, or every 5 s until it reads. Throws
+ * ConfigError when the file cannot be read at the start.
  */
 export function livePayloadKeys(
   file: string,
   onProblem: (message: string) => void,
   setting = 'EKM_PAYLOAD_KEYS_FILE',
 ): () => PayloadKeys {
-  let keys = loadPayloadKeys(file, setting);
-  let seen = modified(file);
-  let failedAt: number | undefined;
-  return () => {
-    const now = modified(file);
-    const retry = failedAt !== undefined && Date.now() - failedAt >= RETRY_FAILED_READ_MS;
-    if (now === seen && !retry) return keys;
-    const changed = now !== seen;
-    seen = now;
-    try {
-      keys = loadPayloadKeys(file, setting);
-      failedAt = undefined;
-    } catch (err) {
-      if (changed) onProblem(`${(err as Error).message}; keeping the keys read before`);
-      failedAt = Date.now();
-    }
-    return keys;
-  };
-}
-
-function modified(file: string): number {
-  try {
-    return fs.statSync(file).mtimeMs;
-  } catch {
-    return -1;
-  }
+  return liveFile(file, () => loadPayloadKeys(file, setting), {
+    onProblem: (err) => onProblem(`${(err as Error).message}; keeping the keys read before`),
+    retryFailedReadMs: RETRY_FAILED_READ_MS,
+  });
 }

@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import { freePort } from '../../tools/devenv/ports';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { FastifyInstance } from 'fastify';
@@ -24,13 +25,6 @@ const TOKEN = 'console-gave-up-token-0123456789';
 const TIMEOUT_MS = 3000;
 
 /** A free loopback port, with nothing listening on it once this returns. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Forwards connections on 127.0.0.1:port to Temporal's address. */
 function forwarder(port: number, to: string): Promise<net.Server> {

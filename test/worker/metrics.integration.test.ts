@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../tools/devenv/ports';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { ManagedProcess } from '../../tools/devenv/child';
@@ -38,13 +38,6 @@ const total = (samples: Sample[], name: string, labels: Record<string, string> =
     .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
     .reduce((sum, s) => sum + s.value, 0);
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * The worker process with EKM_METRICS_LISTEN: after real runs (a rekey that completes with a KMIP
