@@ -11,9 +11,10 @@ import path from 'node:path';
 import { readCertificateFile } from '../../src/cli/certificate-files';
 import { buildAnswer } from '../../src/cli/commands/runs';
 import { setupInputFromFlags } from '../../src/cli/commands/setup';
-import { CliError, ExitCode } from '../../src/cli/exit-codes';
+import { ExitCode } from '../../src/cli/exit-codes';
 import { CERTIFICATE_INPUT_LIMIT_BYTES } from '../../workflows/contract';
 import { issueClient, makeCa, makeCsr, shapes, type TestCa } from '../support/certificates';
+import { cliRefusal } from '../support/cli-refusal';
 
 describe('certificate flags of the CLI', () => {
   let dir: string;
@@ -24,15 +25,6 @@ describe('certificate flags of the CLI', () => {
     const file = path.join(dir, name);
     fs.writeFileSync(file, data);
     return file;
-  };
-  const refusal = (fn: () => unknown): CliError => {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(CliError);
-      return err as CliError;
-    }
-    throw new Error('expected a refusal');
   };
   const setupFlags = (extra: Record<string, unknown>) =>
     setupInputFromFlags('prod-a', { hostname: [], ...extra } as Parameters<typeof setupInputFromFlags>[1]);
@@ -59,7 +51,7 @@ describe('certificate flags of the CLI', () => {
     const json = write('setup.json', JSON.stringify({ kmipCaCertificate: shapes.crlf(ca.certificatePem) }));
     expect(setupFlags({ input: json }).kmipCaCertificate).toBe(clean(ca.certificatePem));
     const bad = write('bad.yaml', 'kmipCaCertificate: not a certificate\n');
-    const refused = refusal(() => setupFlags({ input: bad }));
+    const refused = cliRefusal(() => setupFlags({ input: bad }));
     expect(refused.exitCode).toBe(ExitCode.usage);
     expect(refused.message).toBe(
       `${bad}: kmipCaCertificate: is not a certificate: no -----BEGIN CERTIFICATE----- line, and not DER or PKCS#7 either`,
@@ -87,7 +79,7 @@ describe('certificate flags of the CLI', () => {
       [() => setupFlags({ kmipCa: big }), '--kmip-ca'],
       [() => readCertificateFile(big, '--cert'), '--cert'],
     ] as const) {
-      const refused = refusal(fn);
+      const refused = cliRefusal(fn);
       expect(refused.exitCode).toBe(ExitCode.usage);
       expect(refused.message).toBe(
         `${flag}: ${big} is too large (${size} bytes; limit ${CERTIFICATE_INPUT_LIMIT_BYTES}): a certificate with its chain is a few kilobytes`,
@@ -97,14 +89,14 @@ describe('certificate flags of the CLI', () => {
 
   it('names the flag for a file that is no certificate, a private key, or missing (exit 2)', async () => {
     const withKey = write('with-key.pem', `${leaf}\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`);
-    expect(refusal(() => readCertificateFile(withKey, '--cert')).message).toBe(
+    expect(cliRefusal(() => readCertificateFile(withKey, '--cert')).message).toBe(
       '--cert: holds a private key: give the certificate alone (a private key must never be handed to the runbook)',
     );
     const csrFile = write('csr.pem', (await makeCsr()).csrPem);
-    expect(refusal(() => readCertificateFile(csrFile, '--client-cert')).message).toContain(
+    expect(cliRefusal(() => readCertificateFile(csrFile, '--client-cert')).message).toContain(
       '--client-cert: is a certificate signing request (CSR), not a certificate',
     );
-    expect(refusal(() => readCertificateFile(path.join(dir, 'missing.pem'), '--ca')).message).toBe(
+    expect(cliRefusal(() => readCertificateFile(path.join(dir, 'missing.pem'), '--ca')).message).toBe(
       `--ca: file ${path.join(dir, 'missing.pem')} does not exist`,
     );
   });
